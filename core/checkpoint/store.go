@@ -1,0 +1,22 @@
+// Package checkpoint keeps the position of each stream between runs. A Store
+// holds opaque, already encoded checkpoints by stream key; the core encodes
+// and versions them, so any key/value store (a file, a Benthos cache) works.
+package checkpoint
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound means the stream has never been checkpointed: a first run.
+var ErrNotFound = errors.New("no checkpoint")
+
+// Store persists checkpoints. Save must be atomic: after a crash, Load
+// returns either the previous or the new value, never a mix.
+type Store interface {
+	Load(ctx context.Context, key string) ([]byte, error)
+	Save(ctx context.Context, key string, data []byte) error
+	// Where names the place a key is stored, for error messages.
+	Where(key string) string
+	Close() error
+}

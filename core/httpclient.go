@@ -1,0 +1,311 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/time/rate"
+)
+
+// maxBody bounds what one response may hold; a page of audit events is far
+// smaller, so anything bigger is a broken server, not data.
+const maxBody = 64 << 20
+
+// Response is what a source's decode function sees.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Requester sends a source's requests: it waits for the shared rate budget,
+// retries what is worth retrying with capped exponential backoff and jitter,
+// honours 429 Retry-After, and leaves classification of everything else to
+// the source, which knows the vendor's error format.
+type Requester struct {
+	client  *http.Client
+	limiter *rate.Limiter // nil: unlimited
+	retry   RetryConfig
+	timeout time.Duration
+	metrics *Metrics
+	log     Logger
+	clock   Clock
+	sleep   func(ctx context.Context, d time.Duration) error
+}
+
+// Rate is a request budget: Requests per Period.
+type Rate struct {
+	Requests int
+	Period   time.Duration
+}
+
+// NewRequester builds the transport from cfg.HTTP. limiterKey identifies
+// the API host and credential whose budget is shared process-wide.
+func NewRequester(cfg *Config, budget Rate, limiterKey string, m *Metrics, log Logger) (*Requester, error) {
+	tr, err := newTransport(cfg.HTTP, log)
+	if err != nil {
+		return nil, err
+	}
+	r := &Requester{
+		client:  &http.Client{Transport: tr, CheckRedirect: noRedirect},
+		retry:   cfg.Retry,
+		timeout: cfg.RequestTimeout.D(),
+		metrics: m,
+		log:     log,
+		clock:   RealClock,
+		sleep:   sleepCtx,
+	}
+	if cfg.RateLimit.Requests > 0 {
+		budget = Rate{Requests: cfg.RateLimit.Requests, Period: cfg.RateLimit.Period.D()}
+	}
+	if (cfg.RateLimit.Enabled == nil || *cfg.RateLimit.Enabled) && budget.Requests > 0 && budget.Period > 0 {
+		r.limiter = sharedLimiter(limiterKey, budget)
+	}
+	return r, nil
+}
+
+// Redirects would carry credentials to wherever the server points; audit
+// APIs do not redirect data requests, so a redirect is an error.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+var (
+	limitersMu sync.Mutex
+	limiters   = map[string]*rate.Limiter{}
+)
+
+// sharedLimiter returns the one token bucket for key. The burst is 4 % of
+// the budget and the refill rate the rest spread over the period, so no
+// sliding window of one period ever sees more than the documented number
+// of requests, while a long backfill still uses 96 % of it.
+func sharedLimiter(key string, b Rate) *rate.Limiter {
+	limitersMu.Lock()
+	defer limitersMu.Unlock()
+	if l, ok := limiters[key]; ok {
+		return l
+	}
+	burst := max(1, b.Requests*4/100)
+	every := b.Period / time.Duration(max(1, b.Requests-burst))
+	l := rate.NewLimiter(rate.Every(every), burst)
+	limiters[key] = l
+	return l
+}
+
+// LimiterKey derives a budget key from the API host and the credential,
+// without keeping the credential itself.
+func LimiterKey(host string, credential string) string {
+	sum := sha256.Sum256([]byte(credential))
+	return host + "|" + hex.EncodeToString(sum[:8])
+}
+
+func newTransport(h HTTPConfig, log Logger) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 8
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if h.ProxyURL != "" {
+		u, err := url.Parse(h.ProxyURL)
+		if err != nil || u.Host == "" {
+			return nil, &ConfigError{Key: "http.proxy_url", Msg: "not a URL (e.g. http://proxy.internal:3128)"}
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	if h.CAFile != "" {
+		pem, err := os.ReadFile(h.CAFile)
+		if err != nil {
+			return nil, &ConfigError{Key: "http.ca_file", Msg: err.Error()}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &ConfigError{Key: "http.ca_file", Msg: "no PEM certificate found in " + h.CAFile}
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if h.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(h.CertFile, h.KeyFile)
+		if err != nil {
+			return nil, &ConfigError{Key: "http.cert_file", Msg: err.Error()}
+		}
+		tlsCfg.Certificates = []tls.Certificate{cert}
+	}
+	if h.InsecureSkipVerify {
+		log.Warn("http.insecure_skip_verify is on: TLS certificates are NOT verified; anyone on the path can read the API token. Use http.ca_file instead.")
+		tlsCfg.InsecureSkipVerify = true
+	}
+	tr.TLSClientConfig = tlsCfg
+	return tr, nil
+}
+
+// Do sends the request build makes, retrying transient failures, and hands
+// every other response to decode. decode returns nil when the response was
+// used, a *TransientError to retry (e.g. a body that does not parse), or a
+// classified error to give up with.
+func (r *Requester) Do(ctx context.Context, op string, build func(ctx context.Context) (*http.Request, error), decode func(*Response) error) error {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = r.retry.InitialBackoff.D()
+	bo.MaxInterval = r.retry.MaxBackoff.D()
+	bo.RandomizationFactor = 0.5
+	bo.MaxElapsedTime = 0
+	bo.Reset()
+
+	var last error
+	for attempt := 1; ; attempt++ {
+		err := r.once(ctx, op, build, decode)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var te *TransientError
+		var th *ThrottledError
+		wait := bo.NextBackOff()
+		switch {
+		case errors.As(err, &th):
+			r.metrics.Throttled.Add(1)
+			// Never come back before the vendor's reset time.
+			wait = max(wait, th.RetryAfter)
+		case errors.As(err, &te):
+		default:
+			return err
+		}
+		last = err
+		if attempt >= r.retry.MaxAttempts {
+			return fmt.Errorf("giving up after %d attempts: %w", attempt, last)
+		}
+		r.metrics.Retries.Add(1)
+		r.log.Warn("request failed, retrying", "op", op, "attempt", attempt, "wait", wait.String(), "error", err.Error())
+		if err := r.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *Requester) once(ctx context.Context, op string, build func(context.Context) (*http.Request, error), decode func(*Response) error) error {
+	if r.limiter != nil {
+		if err := r.limiter.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	req, err := build(rctx)
+	if err != nil {
+		return err
+	}
+	r.metrics.Requests.Add(1)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		// url.Error repeats the URL, which is not secret; headers are never
+		// part of it.
+		return &TransientError{Op: op, Err: scrubURLError(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return &TransientError{Op: op, Err: fmt.Errorf("reading response: %w", err)}
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return &ThrottledError{Op: op, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), r.clock.Now())}
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
+		return &TransientError{Op: op, Err: fmt.Errorf("HTTP %d: %s", resp.StatusCode, Snippet(body))}
+	}
+	if err := decode(&Response{Status: resp.StatusCode, Header: resp.Header, Body: body}); err != nil {
+		return err
+	}
+	r.metrics.success(r.clock.Now())
+	return nil
+}
+
+// retryAfter parses seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now))
+	}
+	return 0
+}
+
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		u, perr := url.Parse(ue.URL)
+		if perr == nil {
+			u.RawQuery = "" // query strings may carry tokens for some APIs
+			u.User = nil
+			return fmt.Errorf("%s %s: %w", ue.Op, u.String(), ue.Err)
+		}
+		return ue.Err
+	}
+	return err
+}
+
+// Snippet is a short, single-line excerpt of a body for error messages.
+func Snippet(b []byte) string {
+	const n = 256
+	s := string(b)
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	out := make([]rune, 0, len(s))
+	for _, c := range s {
+		if c == '\n' || c == '\r' || c == '\t' {
+			c = ' '
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// CheckTokenURL refuses to send a credential in clear text anywhere but to
+// this machine: tokens go only over https, except to loopback addresses.
+func CheckTokenURL(key, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, &ConfigError{Key: key, Msg: fmt.Sprintf("%q is not an http(s) URL", raw)}
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, &ConfigError{Key: key, Msg: "must be https: credentials are sent in clear text over http (http is allowed only to loopback addresses)"}
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,479 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/auditpull/auditpull/core/checkpoint"
+)
+
+// Options carries what the host provides. Zero values are fine.
+type Options struct {
+	Logger  Logger
+	Metrics *Metrics
+	// Store overrides cfg.Checkpoint (hosts with their own stores).
+	Store checkpoint.Store
+	Clock Clock
+}
+
+// Poller is the pull-model engine an adapter drives: Next returns the next
+// batch (normally one API page); the host acks it once delivered. The
+// checkpoint advances only over a contiguous run of acked batches, so acks
+// may arrive in any order; a nack re-delivers that batch.
+//
+// Next may be called from one goroutine at a time; Ack from any goroutine.
+type Poller struct {
+	cfg     *Config
+	streams []*stream
+	store   checkpoint.Store
+	metrics *Metrics
+	log     Logger
+	clock   Clock
+	maxOut  int
+
+	nextMu sync.Mutex // serialises Next
+	rr     int
+
+	mu          sync.Mutex
+	outstanding int
+	redeliver   []*Batch
+	failed      error
+	saveErr     error
+	dirty       map[*stream]bool
+	closed      bool
+
+	wake     chan struct{} // an ack or nack happened
+	saveKick chan struct{}
+	stop     chan struct{}
+	saverWG  sync.WaitGroup
+}
+
+// Batch is one page of events handed to the host.
+type Batch struct {
+	Events []Event
+	Stream string
+	Source string
+
+	p        *Poller
+	s        *stream
+	seq      uint64
+	snap     *snapshot
+	attempts int
+	done     bool
+}
+
+// snapshot is a stream's checkpoint as it stands after a batch.
+type snapshot struct {
+	cursor    time.Time
+	highWater time.Time
+	window    *windowState
+	seen      map[string]seenEntry // shared, never mutated after capture
+}
+
+// NewPoller opens the configured source(s) and loads their checkpoints. A
+// checkpoint that cannot be read is an error here: the input refuses to start
+// rather than re-read or skip history.
+func NewPoller(ctx context.Context, cfg *Config, opts Options) (*Poller, error) {
+	p := &Poller{
+		cfg:      cfg,
+		store:    opts.Store,
+		metrics:  opts.Metrics,
+		log:      opts.Logger,
+		clock:    opts.Clock,
+		maxOut:   cfg.MaxUndeliveredPages,
+		dirty:    map[*stream]bool{},
+		wake:     make(chan struct{}, 1),
+		saveKick: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+	if p.metrics == nil {
+		p.metrics = &Metrics{}
+	}
+	if p.log == nil {
+		p.log = NopLogger{}
+	}
+	if p.clock == nil {
+		p.clock = RealClock
+	}
+	if p.store == nil {
+		st, err := OpenStore(cfg.Checkpoint)
+		if err != nil {
+			return nil, err
+		}
+		p.store = st
+	}
+	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics}
+	srcs, err := lookupSource(cfg.Source).Open(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range srcs {
+		s, err := p.openStream(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		p.streams = append(p.streams, s)
+	}
+	p.saverWG.Add(1)
+	go p.saver()
+	return p, nil
+}
+
+// OpenStore builds the core's own checkpoint stores.
+func OpenStore(c CheckpointConfig) (checkpoint.Store, error) {
+	switch c.Type {
+	case "memory":
+		return checkpoint.NewMemory(), nil
+	case "file":
+		st, err := checkpoint.NewFile(c.Path)
+		if err != nil {
+			return nil, &ConfigError{Key: "checkpoint.path", Msg: err.Error()}
+		}
+		return st, nil
+	}
+	return nil, &ConfigError{Key: "checkpoint.type", Msg: fmt.Sprintf("%q must be provided by the host", c.Type)}
+}
+
+func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
+	info := src.Info()
+	if info.Partitions < 1 {
+		info.Partitions = 1
+	}
+	if info.Precision <= 0 {
+		info.Precision = time.Millisecond
+	}
+	key := info.Stream
+	if p.cfg.Stream != "" {
+		key = p.cfg.Stream
+		if info.Sub != "" {
+			key += "/" + info.Sub
+		}
+	}
+	s := &stream{
+		p:         p,
+		key:       key,
+		src:       src,
+		info:      info,
+		maxWindow: p.cfg.MaxWindow.D(),
+		overlap:   p.cfg.Overlap.D().Truncate(info.Precision),
+		pending:   map[uint64]*Batch{},
+		seen:      map[string]seenEntry{},
+	}
+	if info.MaxSpan > 0 && (s.maxWindow == 0 || s.maxWindow > info.MaxSpan) {
+		s.maxWindow = info.MaxSpan
+	}
+	b, err := p.store.Load(ctx, key)
+	switch {
+	case errors.Is(err, checkpoint.ErrNotFound):
+		start := p.cfg.Start()
+		if start.IsZero() {
+			lb := p.cfg.InitialLookback.D()
+			if lb == 0 {
+				lb = info.DefaultLookback
+			}
+			start = p.clock.Now().Add(-lb)
+		}
+		s.cursor = start.UTC().Truncate(info.Precision)
+		p.log.Info("no checkpoint: starting fresh", "stream", key, "from", s.cursor.Format(time.RFC3339))
+	case err != nil:
+		return nil, &CheckpointError{Where: p.store.Where(key), Err: err}
+	default:
+		st, err := decodeState(b, key)
+		if err != nil {
+			return nil, &CheckpointError{Where: p.store.Where(key), Err: fmt.Errorf("%w; fix or remove it to start over (the previous good copy, if any, is kept beside it)", err)}
+		}
+		s.restore(st)
+		p.log.Info("resuming from checkpoint", "stream", key, "cursor", s.cursor.Format(time.RFC3339))
+	}
+	s.lastSnap = s.snapshot()
+	return s, nil
+}
+
+// Streams lists the checkpoint keys this poller reads.
+func (p *Poller) Streams() []string {
+	out := make([]string, len(p.streams))
+	for i, s := range p.streams {
+		out[i] = s.key
+	}
+	return out
+}
+
+// Metrics returns the counters.
+func (p *Poller) Metrics() *Metrics { return p.metrics }
+
+// Next blocks until a batch is ready, ctx ends, or the poll fails. A fatal
+// error (see IsFatal) is returned by every later call; other errors mean
+// "reported, will be retried on the next call".
+func (p *Poller) Next(ctx context.Context) (*Batch, error) {
+	p.nextMu.Lock()
+	defer p.nextMu.Unlock()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, errClosed
+		}
+		if p.failed != nil {
+			err := p.failed
+			p.mu.Unlock()
+			return nil, err
+		}
+		if err := p.saveErr; err != nil {
+			p.saveErr = nil
+			p.mu.Unlock()
+			return nil, err
+		}
+		if len(p.redeliver) > 0 {
+			b := p.redeliver[0]
+			p.redeliver = p.redeliver[1:]
+			p.mu.Unlock()
+			// Back off a little on repeated nacks so a broken output is not
+			// hammered in a tight loop.
+			if err := sleepCtx(ctx, min(time.Duration(b.attempts-1)*100*time.Millisecond, 5*time.Second)); err != nil {
+				p.Nack(b)
+				return nil, err
+			}
+			return b, nil
+		}
+		full := p.outstanding >= p.maxOut
+		p.mu.Unlock()
+		if full {
+			if err := p.waitWake(ctx, nil); err != nil {
+				return nil, err
+			}
+			continue
+		}
+
+		s := p.pick()
+		now := p.clock.Now()
+		if wait := s.dueAt().Sub(now); wait > 0 {
+			timer := time.NewTimer(wait)
+			err := p.waitWake(ctx, timer.C)
+			timer.Stop()
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		b, err := s.step(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			p.metrics.Errors.Add(1)
+			if IsFatal(err) {
+				p.mu.Lock()
+				p.failed = fmt.Errorf("stream %s stopped: %w", s.key, err)
+				err = p.failed
+				p.mu.Unlock()
+				p.log.Error("stream stopped; the checkpoint stays where delivery ended", "stream", s.key, "error", err.Error())
+				return nil, err
+			}
+			s.retryAt = p.clock.Now().Add(min(p.cfg.PollInterval.D(), p.cfg.Retry.MaxBackoff.D()))
+			return nil, fmt.Errorf("stream %s: %w", s.key, err)
+		}
+		if b != nil {
+			return b, nil
+		}
+	}
+}
+
+var errClosed = errors.New("auditpull: poller closed")
+
+// pick chooses the stream that is due first; ties go round-robin so that no
+// stream starves when many are behind.
+func (p *Poller) pick() *stream {
+	best := -1
+	n := len(p.streams)
+	for i := 0; i < n; i++ {
+		j := (p.rr + i) % n
+		if best < 0 || p.streams[j].dueAt().Before(p.streams[best].dueAt()) {
+			best = j
+		}
+	}
+	p.rr = (best + 1) % n
+	return p.streams[best]
+}
+
+func (p *Poller) waitWake(ctx context.Context, timer <-chan time.Time) error {
+	select {
+	case <-p.wake:
+		return nil
+	case <-timer:
+		return nil
+	case <-p.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Poller) signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Ack reports the batch's fate: nil when the host delivered it, an error to
+// have it delivered again.
+func (b *Batch) Ack(err error) {
+	if err != nil {
+		b.p.Nack(b)
+		return
+	}
+	b.p.ack(b)
+}
+
+// Nack puts b back to be returned by Next again, ahead of new pages.
+func (p *Poller) Nack(b *Batch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.done {
+		return
+	}
+	b.attempts++
+	p.metrics.Redeliveries.Add(1)
+	p.redeliver = append(p.redeliver, b)
+	p.signal(p.wake)
+}
+
+func (p *Poller) ack(b *Batch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.done {
+		return
+	}
+	b.done = true
+	if len(b.Events) > 0 {
+		p.outstanding--
+	}
+	s := b.s
+	advanced := false
+	for {
+		nb, ok := s.pending[s.committed+1]
+		if !ok || !nb.done {
+			break
+		}
+		delete(s.pending, s.committed+1)
+		s.committed++
+		s.commitSnap = nb.snap
+		advanced = true
+	}
+	if advanced {
+		p.dirty[s] = true
+		p.metrics.setLag(p.clock.Now().Sub(s.commitSnap.cursor))
+		p.signal(p.saveKick)
+	}
+	p.signal(p.wake)
+}
+
+// saver writes committed checkpoints in the background, coalescing bursts
+// of acks into one write per stream, so acks never wait for a disk.
+func (p *Poller) saver() {
+	defer p.saverWG.Done()
+	for {
+		select {
+		case <-p.saveKick:
+			p.flush(context.Background())
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+func (p *Poller) flush(ctx context.Context) error {
+	p.mu.Lock()
+	var work []*stream
+	var snaps []*snapshot
+	for s := range p.dirty {
+		work = append(work, s)
+		snaps = append(snaps, s.commitSnap)
+	}
+	clear(p.dirty)
+	p.mu.Unlock()
+	var first error
+	for i, s := range work {
+		data := s.encode(snaps[i], p.clock.Now())
+		if err := p.store.Save(ctx, s.key, data); err != nil {
+			err = &CheckpointError{Where: p.store.Where(s.key), Err: fmt.Errorf("save failed: %w", err)}
+			p.log.Error("checkpoint not saved; events since the last save will be re-read after a restart", "stream", s.key, "error", err.Error())
+			p.metrics.Errors.Add(1)
+			p.mu.Lock()
+			p.dirty[s] = true // try again with the next ack
+			p.saveErr = fmt.Errorf("%w", transientCheckpoint{err})
+			p.mu.Unlock()
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// transientCheckpoint keeps a failed save from being treated as fatal: the
+// stream goes on and the next ack retries the write.
+type transientCheckpoint struct{ err error }
+
+func (t transientCheckpoint) Error() string { return t.err.Error() }
+
+// Close stops polling and writes the last committed checkpoint. Batches
+// not acked by then are re-read after a restart.
+func (p *Poller) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	close(p.stop)
+	p.saverWG.Wait()
+	err := p.flush(ctx)
+	if cerr := p.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (p *Poller) newBatch(s *stream, events []Event) *Batch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.seq++
+	b := &Batch{Events: events, Stream: s.key, Source: s.info.Source, p: p, s: s, seq: s.seq, snap: s.snapshot()}
+	s.lastSnap = b.snap
+	s.pending[b.seq] = b
+	if len(events) > 0 {
+		p.outstanding++
+		p.metrics.Pages.Add(1)
+		p.metrics.Events.Add(int64(len(events)))
+	}
+	return b
+}
+
+// encode renders a snapshot as the versioned checkpoint JSON.
+func (s *stream) encode(sn *snapshot, now time.Time) []byte {
+	st := checkpointState{
+		Version:   stateVersion,
+		Stream:    s.key,
+		Cursor:    sn.cursor,
+		HighWater: sn.highWater,
+		Window:    sn.window,
+		Updated:   now.UTC(),
+	}
+	if len(sn.seen) > 0 {
+		st.Seen = make([]seenRecord, 0, len(sn.seen))
+		for id, e := range sn.seen {
+			st.Seen = append(st.Seen, seenRecord{ID: id, T: e.t, N: e.n, R: e.r})
+		}
+	}
+	b, _ := json.Marshal(&st) // plain data: cannot fail
+	return b
+}

@@ -1,0 +1,7 @@
+// Package all registers every source. Hosts import it for its side effect;
+// a new vendor adds one line here.
+package all
+
+import (
+	_ "github.com/auditpull/auditpull/core/source/nordpass"
+)

@@ -1,0 +1,356 @@
+// Package nordpass reads the NordPass Enterprise Activity Logs API
+// (POST /activities/query). The rules it follows are the vendor's:
+// Unix-second bounds (both inclusive), at most 90 days per request, pages of
+// 1–100 numbered over a newest-first result, only the 10,000 most recent
+// records reachable per query, user_uuids in groups of at most 500, and
+// 2000 requests per 5 minutes per IP.
+package nordpass
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+)
+
+// Name is the source's registered name.
+const Name = "nordpass"
+
+// Documented limits.
+const (
+	MaxSpan         = 90 * 24 * time.Hour
+	DefaultLookback = 7 * 24 * time.Hour
+	Cap             = 10000
+	MaxPerPage      = 100
+	MaxUUIDs        = 500
+	queryPath       = "/activities/query"
+)
+
+// DefaultRate is the documented budget: 2000 requests per 5 minutes per IP.
+var DefaultRate = core.Rate{Requests: 2000, Period: 5 * time.Minute}
+
+var regions = map[string]string{
+	"eu": "https://api-activities.eu.nordpass.com",
+	"us": "https://api-activities.us.nordpass.com",
+}
+
+// Settings is the `nordpass` config section.
+type Settings struct {
+	// Region selects the data center: eu or us.
+	Region string `config:"region"`
+	// BaseURL overrides the region's URL (proxies, the simulator).
+	BaseURL string `config:"base_url"`
+	// Token is generated in the Business Admin Panel; sent as the
+	// Authorization header, without "Bearer".
+	Token core.Secret `config:"token"`
+	// UserUUIDs restricts the logs to these members (any number; they are
+	// sent in groups of 500).
+	UserUUIDs []string `config:"user_uuids"`
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// ParseSettings reads and checks the `nordpass` section (and page_size).
+func ParseSettings(cfg *core.Config) (*Settings, string, error) {
+	s := &Settings{Region: "eu"}
+	if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
+		return nil, "", err
+	}
+	base, ok := regions[s.Region]
+	if !ok {
+		return nil, "", &core.ConfigError{Key: "nordpass.region", Msg: fmt.Sprintf("unknown region %q; one of \"eu\", \"us\"", s.Region)}
+	}
+	if s.BaseURL != "" {
+		base = strings.TrimRight(s.BaseURL, "/")
+		base = strings.TrimSuffix(base, queryPath)
+		if _, err := core.CheckTokenURL("nordpass.base_url", base); err != nil {
+			return nil, "", err
+		}
+	}
+	if !s.Token.IsSet() {
+		return nil, "", &core.ConfigError{Key: "nordpass.token", Msg: "required: the API token from the Business Admin Panel (inline, ${ENV_VAR} or file:/path)"}
+	}
+	if strings.HasPrefix(strings.ToLower(s.Token.Reveal()), "bearer ") {
+		return nil, "", &core.ConfigError{Key: "nordpass.token", Msg: "give the token alone, without \"Bearer \": NordPass expects it as the whole Authorization header"}
+	}
+	for i, u := range s.UserUUIDs {
+		if !uuidRE.MatchString(u) {
+			return nil, "", &core.ConfigError{Key: fmt.Sprintf("nordpass.user_uuids.%d", i), Msg: fmt.Sprintf("%q is not a UUID", u)}
+		}
+	}
+	if ps := cfg.PageSize; ps > MaxPerPage {
+		return nil, "", &core.ConfigError{Key: "page_size", Msg: fmt.Sprintf("%d is out of range; NordPass accepts 1 to %d", ps, MaxPerPage)}
+	}
+	if mw := cfg.MaxWindow.D(); mw > MaxSpan {
+		return nil, "", &core.ConfigError{Key: "max_window", Msg: fmt.Sprintf("%s exceeds NordPass's limit of 90 days", mw)}
+	}
+	return s, base, nil
+}
+
+func init() {
+	core.Register(Name, core.Factory{
+		Validate: func(cfg *core.Config) error {
+			_, _, err := ParseSettings(cfg)
+			return err
+		},
+		Open: func(_ context.Context, env core.SourceEnv) ([]core.Source, error) {
+			s, base, err := ParseSettings(env.Config)
+			if err != nil {
+				return nil, err
+			}
+			src, err := New(env, s, base)
+			if err != nil {
+				return nil, err
+			}
+			return []core.Source{src}, nil
+		},
+	})
+}
+
+// Source implements core.Source.
+type Source struct {
+	http    *core.Requester
+	url     string
+	token   core.Secret
+	perPage int
+	groups  [][]string
+	info    core.SourceInfo
+}
+
+// New builds a source from parsed settings.
+func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
+	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+	req, err := env.Requester(DefaultRate, core.LimiterKey(host, s.Token.Reveal()))
+	if err != nil {
+		return nil, err
+	}
+	perPage := env.Config.PageSize
+	if perPage == 0 {
+		perPage = MaxPerPage
+	}
+	uuids := slices.Clone(s.UserUUIDs)
+	slices.Sort(uuids)
+	uuids = slices.Compact(uuids)
+	var groups [][]string
+	for len(uuids) > 0 {
+		n := min(MaxUUIDs, len(uuids))
+		groups = append(groups, uuids[:n])
+		uuids = uuids[n:]
+	}
+	return &Source{
+		http:    req,
+		url:     base + queryPath,
+		token:   s.Token,
+		perPage: perPage,
+		groups:  groups,
+		info: core.SourceInfo{
+			Source:          Name,
+			Stream:          streamKey(s, host),
+			MaxSpan:         MaxSpan,
+			DefaultLookback: DefaultLookback,
+			Precision:       time.Second,
+			Cap:             Cap,
+			Partitions:      max(1, len(groups)),
+			PageNumbered:    true,
+		},
+	}, nil
+}
+
+// streamKey names the default checkpoint: region (or host) and, when the
+// logs are filtered, a hash of the filter so two filtered inputs differ.
+func streamKey(s *Settings, host string) string {
+	acct := s.Region
+	if s.BaseURL != "" {
+		acct = strings.NewReplacer(":", "_", "/", "_").Replace(host)
+	}
+	key := Name + "-" + acct
+	if len(s.UserUUIDs) > 0 {
+		u := slices.Clone(s.UserUUIDs)
+		slices.Sort(u)
+		sum := sha256.Sum256([]byte(strings.Join(slices.Compact(u), ",")))
+		key += "-" + hex.EncodeToString(sum[:4])
+	}
+	return key
+}
+
+func (s *Source) Info() core.SourceInfo { return s.info }
+
+type request struct {
+	From      int64    `json:"timestamp_from"`
+	To        int64    `json:"timestamp_to"`
+	UserUUIDs []string `json:"user_uuids,omitempty"`
+	PerPage   int      `json:"per_page"`
+	Page      int      `json:"page"`
+}
+
+type response struct {
+	Data     []json.RawMessage `json:"data"`
+	Metadata struct {
+		Total       int `json:"total"`
+		PerPage     int `json:"per_page"`
+		CurrentPage int `json:"current_page"`
+		TotalPages  int `json:"total_pages"`
+	} `json:"metadata"`
+}
+
+// record is the part of an event the core needs; Raw keeps the rest.
+type record struct {
+	Type             string `json:"type"`
+	Action           string `json:"action"`
+	Timestamp        int64  `json:"timestamp"`
+	OrganizationUUID string `json:"organization_uuid"`
+	User             struct {
+		UUID  string `json:"uuid"`
+		Email string `json:"email"`
+	} `json:"user"`
+	Initiator json.RawMessage `json:"initiator"`
+	Metadata  json.RawMessage `json:"metadata"`
+}
+
+// Fetch reads one page. The window's upper bound is sent as is: NordPass
+// treats timestamp_to as inclusive, and the core drops records at the bound
+// (they belong to the next window), so either reading of the bound is safe.
+func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
+	page := 1
+	if q.Cursor != "" {
+		n, err := strconv.Atoi(q.Cursor)
+		if err != nil || n < 1 {
+			return core.Page{}, &core.CheckpointError{Where: "nordpass page", Err: fmt.Errorf("invalid page cursor %q", q.Cursor)}
+		}
+		page = n
+	}
+	body := request{From: q.From.Unix(), To: q.To.Unix(), PerPage: s.perPage, Page: page}
+	if len(s.groups) > 0 {
+		body.UserUUIDs = s.groups[q.Partition]
+	}
+	payload, _ := json.Marshal(body)
+	var out core.Page
+	err := s.http.Do(ctx, "nordpass activities query", func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", s.token.Reveal())
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}, func(r *core.Response) error {
+		if r.Status != http.StatusOK {
+			return classify(r)
+		}
+		p, err := decodePage(r.Body)
+		if err != nil {
+			return &core.TransientError{Op: "nordpass activities query", Err: err}
+		}
+		out = p
+		totalPages := (p.Total + s.perPage - 1) / s.perPage
+		if page < totalPages && page*s.perPage < Cap {
+			out.Next = strconv.Itoa(page + 1)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func decodePage(b []byte) (core.Page, error) {
+	var resp response
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return core.Page{}, fmt.Errorf("unparsable response: %w", err)
+	}
+	if resp.Data == nil && !bytes.Contains(b, []byte(`"data"`)) {
+		return core.Page{}, fmt.Errorf("response has no data field: %s", core.Snippet(b))
+	}
+	evs := make([]core.Event, len(resp.Data))
+	for i, raw := range resp.Data {
+		e, err := decodeEvent(raw)
+		if err != nil {
+			return core.Page{}, err
+		}
+		evs[i] = e
+	}
+	return core.Page{Events: evs, Total: resp.Metadata.Total}, nil
+}
+
+func decodeEvent(raw json.RawMessage) (core.Event, error) {
+	var r record
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return core.Event{}, fmt.Errorf("unparsable event: %w", err)
+	}
+	if r.Timestamp <= 0 {
+		return core.Event{}, fmt.Errorf("event without timestamp: %s", core.Snippet(raw))
+	}
+	return core.Event{
+		ID:     contentID(&r),
+		Time:   time.Unix(r.Timestamp, 0).UTC(),
+		Type:   r.Type,
+		Action: r.Action,
+		User:   map[string]string{"user_uuid": r.User.UUID, "user_email": r.User.Email},
+		Raw:    raw,
+	}, nil
+}
+
+// contentID is a stable hash of the record's canonical fields. NordPass
+// events carry no id, and two genuine events can be identical, so this id
+// is not unique: the core counts copies per id instead of keeping a set.
+func contentID(r *record) string {
+	h := sha256.New()
+	var buf bytes.Buffer
+	for _, f := range []string{r.Type, r.Action, strconv.FormatInt(r.Timestamp, 10), r.OrganizationUUID, r.User.UUID, r.User.Email} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	for _, raw := range []json.RawMessage{r.Initiator, r.Metadata} {
+		buf.Reset()
+		if json.Compact(&buf, raw) == nil {
+			h.Write(buf.Bytes())
+		} else {
+			h.Write(raw)
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// classify maps the documented error responses to actionable errors.
+func classify(r *core.Response) error {
+	var body struct {
+		Message string `json:"message"`
+		Reason  string `json:"reason"`
+	}
+	_ = json.Unmarshal(r.Body, &body)
+	msg := body.Message
+	if msg == "" {
+		msg = core.Snippet(r.Body)
+	}
+	op := "nordpass activities query"
+	switch r.Status {
+	case http.StatusUnauthorized:
+		return &core.AuthError{Op: op, Status: r.Status, Reason: msg + ": the Authorization header is missing; set nordpass.token"}
+	case http.StatusForbidden:
+		switch {
+		case strings.Contains(msg, "token introspection failed"):
+			return &core.AuthError{Op: op, Status: r.Status, Reason: msg + ": the token has expired or was revoked; generate a new one in the Business Admin Panel", Expired: true}
+		case strings.Contains(msg, "invalid token"):
+			return &core.AuthError{Op: op, Status: r.Status, Reason: msg + ": the token is not valid; check nordpass.token and nordpass.region"}
+		case strings.Contains(msg, "organization UUID exchange failed"):
+			return &core.AuthError{Op: op, Status: r.Status, Reason: msg + ": the organization is no longer active in NordPass"}
+		}
+		return &core.AuthError{Op: op, Status: r.Status, Reason: msg}
+	case http.StatusBadRequest:
+		if body.Reason != "" {
+			msg += " (" + body.Reason + ")"
+		}
+		return &core.RequestError{Op: op, Status: r.Status, Reason: msg}
+	}
+	return &core.RequestError{Op: op, Status: r.Status, Reason: msg}
+}

@@ -1,0 +1,279 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// stream is one checkpointed read of one source. Its reading state is owned
+// by the goroutine inside Poller.Next; its commit state (pending, committed,
+// commitSnap) is guarded by Poller.mu.
+type stream struct {
+	p         *Poller
+	key       string
+	src       Source
+	info      SourceInfo
+	maxWindow time.Duration // 0: unlimited
+	overlap   time.Duration
+
+	// reading state
+	cursor     time.Time
+	highWater  time.Time
+	win        *windowState
+	seen       map[string]seenEntry
+	seenShared bool      // seen is referenced by a snapshot: copy before writing
+	prevPage   []string  // ids of the previous page, to detect shifted pages
+	nextPlan   time.Time // earliest start of the next window (poll interval)
+	retryAt    time.Time // after a failed poll
+	read       bool      // a window has completed in this or an earlier run
+
+	// commit state
+	seq        uint64
+	committed  uint64
+	pending    map[uint64]*Batch
+	commitSnap *snapshot
+	lastSnap   *snapshot
+}
+
+func (s *stream) restore(st *checkpointState) {
+	s.cursor = st.Cursor
+	s.highWater = st.HighWater
+	s.win = st.Window
+	s.read = true
+	if w := s.win; w != nil && w.Partition >= s.info.Partitions {
+		// The partitioning changed under an explicit stream name: re-read the
+		// current piece rather than skip part of it.
+		s.p.log.Warn("checkpoint partition out of range; re-reading the current piece", "stream", s.key)
+		w.Partition, w.Page, w.Total = w.Pieces[0].Part%s.info.Partitions, "", -1
+	}
+	for _, r := range st.Seen {
+		s.seen[r.ID] = seenEntry{t: r.T, n: r.N, r: r.R}
+	}
+}
+
+func (s *stream) snapshot() *snapshot {
+	s.seenShared = true
+	return &snapshot{cursor: s.cursor, highWater: s.highWater, window: s.win.clone(), seen: s.seen}
+}
+
+func (s *stream) setSeen(id string, e seenEntry) {
+	if s.seenShared {
+		c := make(map[string]seenEntry, len(s.seen)+1)
+		for k, v := range s.seen {
+			c[k] = v
+		}
+		s.seen, s.seenShared = c, false
+	}
+	s.seen[id] = e
+}
+
+// plan opens the next window, or reports that none is due yet. A window is
+// [from, to) with to = now - settle_delay, fixed before its first page so
+// page numbers cannot drift while new records arrive. After the first
+// window, from reaches back by overlap so records that became visible late
+// are still read; the seen set keeps those already delivered from repeating.
+func (s *stream) plan(now time.Time) bool {
+	prec := s.info.Precision
+	end := now.Add(-s.p.cfg.SettleDelay.D()).UTC().Truncate(prec)
+	from, reread := s.cursor, s.cursor
+	if s.read && s.overlap > 0 {
+		from = s.cursor.Add(-s.overlap)
+	}
+	to := end
+	live := true
+	if s.maxWindow > 0 && to.Sub(from) > s.maxWindow {
+		to, live = from.Add(s.maxWindow).Truncate(prec), false
+	}
+	if to.Sub(s.cursor) < prec {
+		s.nextPlan = now.Add(s.p.cfg.PollInterval.D())
+		return false
+	}
+	s.win = &windowState{From: from, To: to, Reread: reread, Pieces: []pieceState{{From: from, To: to}}, Total: -1, Live: live}
+	s.prevPage = nil
+	if live {
+		s.nextPlan = now.Add(s.p.cfg.PollInterval.D())
+	}
+	return true
+}
+
+// dueAt is when the stream next has work: at once inside a window, else at
+// the next poll; never before a failed poll's retry time.
+func (s *stream) dueAt() time.Time {
+	due := s.retryAt
+	if s.win == nil && s.nextPlan.After(due) {
+		due = s.nextPlan
+	}
+	return due
+}
+
+// step reads one page. It returns a batch for the host, or nil when the page
+// only moved the position (empty, all duplicates, or a window split).
+func (s *stream) step(ctx context.Context) (*Batch, error) {
+	p := s.p
+	if s.win == nil && !s.plan(p.clock.Now()) {
+		return nil, nil
+	}
+	w := s.win
+	pc := w.Pieces[0]
+	page, err := s.src.Fetch(ctx, Query{From: pc.From, To: pc.To, Partition: w.Partition, Cursor: w.Page})
+	if err != nil {
+		return nil, err
+	}
+	first := w.Page == ""
+	if first && s.info.Cap > 0 && page.Total > s.info.Cap {
+		if pieces := s.split(pc, page.Total); pieces != nil {
+			for i := range pieces {
+				pieces[i].Part = w.Partition
+			}
+			w.Pieces = append(pieces, w.Pieces[1:]...)
+			p.metrics.WindowSplits.Add(1)
+			p.log.Debug("window holds more records than the API returns; split before reading",
+				"stream", s.key, "from", pc.From.Format(time.RFC3339), "to", pc.To.Format(time.RFC3339),
+				"total", page.Total, "pieces", len(pieces))
+			return nil, nil
+		}
+		lost := page.Total - s.info.Cap
+		p.metrics.Unreachable.Add(int64(lost))
+		p.log.Error("more records share one timestamp than the API can return; delivering the reachable ones",
+			"stream", s.key, "at", pc.From.Format(time.RFC3339), "total", page.Total, "unreachable", lost)
+	}
+	events := s.filter(page, pc, first)
+	if first {
+		w.Total = page.Total
+	}
+	w.Page = page.Next
+	if page.Next == "" {
+		s.finishPartition()
+	}
+	b := p.newBatch(s, events)
+	if len(events) == 0 {
+		p.ack(b) // nothing to deliver: the position moves in order with the rest
+		return nil, nil
+	}
+	return b, nil
+}
+
+func (s *stream) finishPartition() {
+	w := s.win
+	w.Page, w.Total, s.prevPage = "", -1, nil
+	w.Partition++
+	if w.Partition < s.info.Partitions {
+		return
+	}
+	s.cursor = w.Pieces[0].To
+	w.Pieces = w.Pieces[1:]
+	if len(w.Pieces) > 0 {
+		w.Partition = w.Pieces[0].Part
+		return
+	}
+	// Window done: keep only what the next window's overlap will re-read.
+	cut := w.To.Add(-s.overlap).UnixMilli()
+	kept := make(map[string]seenEntry)
+	for id, e := range s.seen {
+		if e.t >= cut {
+			e.r = 0
+			kept[id] = e
+		}
+	}
+	s.seen, s.seenShared = kept, false
+	s.win, s.read = nil, true
+}
+
+// split cuts a piece holding total records into pieces expected to hold at
+// most 80 % of the cap each (room for uneven density), sized from the total
+// instead of blind halving. Nil when the piece cannot be cut further.
+func (s *stream) split(pc pieceState, total int) []pieceState {
+	prec := s.info.Precision
+	span := pc.To.Sub(pc.From)
+	if span <= prec {
+		return nil
+	}
+	target := max(1, s.info.Cap*8/10)
+	n := (total + target - 1) / target
+	n = max(2, min(n, int(span/prec)))
+	out := make([]pieceState, 0, n)
+	from := pc.From
+	for i := 1; i <= n; i++ {
+		to := pc.From.Add(span * time.Duration(i) / time.Duration(n)).Truncate(prec)
+		if i == n {
+			to = pc.To
+		}
+		if to.After(from) {
+			out = append(out, pieceState{From: from, To: to})
+			from = to
+		}
+	}
+	return out
+}
+
+// filter decides which records of a page are delivered:
+//   - records at or after the piece's end belong to the next piece (APIs
+//     whose upper bound is inclusive return them twice otherwise);
+//   - on newest-first numbered pages, records inserted while paging push
+//     the previous page's tail onto this page: those repeats are skipped;
+//   - records in the overlap regions are counted per id: a copy is
+//     delivered only if this read has seen more copies of it than were
+//     delivered before. Counting (not a plain seen-set) matters because
+//     content-hash ids are not unique: two genuine events can be identical.
+func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
+	w := s.win
+	evs := page.Events
+	if !first && s.info.PageNumbered && w.Total >= 0 && page.Total > w.Total {
+		skip := shifted(s.prevPage, evs, page.Total-w.Total)
+		evs = evs[skip:]
+		s.p.metrics.DuplicatesSuppressed.Add(int64(skip))
+		w.Total = page.Total
+	}
+	if s.info.PageNumbered {
+		s.prevPage = s.prevPage[:0]
+		for _, e := range page.Events {
+			s.prevPage = append(s.prevPage, e.ID)
+		}
+	}
+	out := evs[:0] // filtered in place: the page is ours
+	tailFrom := w.To.Add(-s.overlap)
+	dups := 0
+	for _, e := range evs {
+		if !e.Time.Before(pc.To) {
+			continue
+		}
+		if e.Time.Before(w.Reread) || !e.Time.Before(tailFrom) {
+			en := s.seen[e.ID]
+			en.r++
+			if en.r <= en.n {
+				s.setSeen(e.ID, en)
+				dups++
+				continue
+			}
+			en.n++
+			en.t = e.Time.UnixMilli()
+			s.setSeen(e.ID, en)
+		}
+		if e.Time.After(s.highWater) {
+			s.highWater = e.Time
+		}
+		out = append(out, e)
+	}
+	if dups > 0 {
+		s.p.metrics.DuplicatesSuppressed.Add(int64(dups))
+	}
+	return out
+}
+
+// shifted returns how many leading records of cur repeat the tail of prev,
+// at most grown: the number of records inserted since the previous page.
+func shifted(prev []string, cur []Event, grown int) int {
+	for k := min(grown, len(prev), len(cur)); k > 0; k-- {
+		match := true
+		for i := 0; i < k; i++ {
+			if cur[i].ID != prev[len(prev)-k+i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return k
+		}
+	}
+	return 0
+}

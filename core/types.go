@@ -1,0 +1,88 @@
+package core
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration that also accepts a day suffix ("7d", "90d"),
+// because lookbacks and windows are naturally written in days.
+type Duration time.Duration
+
+// Unpack implements ucfg.StringUnpacker.
+func (d *Duration) Unpack(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration parses Go durations plus a whole-day suffix ("7d", "1d12h").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q (use e.g. 30s, 5m, 12h, 7d)", s)
+		}
+		days = time.Duration(n) * 24 * time.Hour
+		s = s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 30s, 5m, 12h, 7d)", s)
+	}
+	return days + v, nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Secret holds a credential. It never prints its value: String, GoString and
+// MarshalText all redact, so a Secret that slips into a log line, an error or
+// a metric label shows "[redacted]".
+//
+// In configuration a secret is given inline, as ${ENV_VAR} (expanded by the
+// config loader), or as "file:/path/to/file" whose trimmed content is used.
+type Secret struct{ v string }
+
+// NewSecret wraps a value.
+func NewSecret(v string) Secret { return Secret{v: v} }
+
+// Unpack implements ucfg.StringUnpacker.
+func (s *Secret) Unpack(v string) error {
+	if path, ok := strings.CutPrefix(v, "file:"); ok {
+		path = strings.TrimPrefix(path, "//")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			// The path is not secret; the content is never echoed.
+			return fmt.Errorf("reading secret file: %w", err)
+		}
+		v = strings.TrimSpace(string(b))
+	}
+	s.v = v
+	return nil
+}
+
+// Reveal returns the value. Call it only where the value goes on the wire.
+func (s Secret) Reveal() string { return s.v }
+
+// IsSet reports whether a value was given.
+func (s Secret) IsSet() bool { return s.v != "" }
+
+func (s Secret) String() string                { return "[redacted]" }
+func (s Secret) GoString() string              { return "[redacted]" }
+func (s Secret) MarshalText() ([]byte, error)  { return []byte("[redacted]"), nil }
+func (s Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte("[redacted]")) }
