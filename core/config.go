@@ -246,7 +246,12 @@ func UnpackStrict(cfg *ucfg.Config, v any, prefix string) error {
 func checkKeys(cfg *ucfg.Config, t reflect.Type, prefix string, extra []string) error {
 	allowed := map[string]reflect.Type{}
 	collectKeys(t, "", allowed)
+	own := cfg.Path(".")
 	for _, key := range cfg.FlattenedKeys(ucfg.PathSep(".")) {
+		if own != "" {
+			key = strings.TrimPrefix(key, own+".")
+		}
+		key = stripIndexes(key)
 		if _, ok := allowed[key]; ok {
 			continue
 		}
@@ -262,6 +267,20 @@ func checkKeys(cfg *ucfg.Config, t reflect.Type, prefix string, extra []string) 
 		return &ConfigError{Key: prefix + key, Msg: "unknown option; known options are " + strings.Join(known, ", ")}
 	}
 	return nil
+}
+
+// stripIndexes turns "user_uuids.3" (how ucfg flattens lists) into
+// "user_uuids".
+func stripIndexes(key string) string {
+	parts := strings.Split(key, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && strings.Trim(p, "0123456789") == "" {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
 
 var unpackerType = reflect.TypeOf((*ucfg.StringUnpacker)(nil)).Elem()
@@ -285,10 +304,6 @@ func collectKeys(t reflect.Type, prefix string, out map[string]reflect.Type) {
 			continue
 		}
 		out[prefix+name] = ft
-		if ft.Kind() == reflect.Slice {
-			// ucfg flattens lists as key.0, key.1 …
-			out[prefix+name] = ft
-		}
 	}
 }
 
@@ -325,4 +340,37 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// Keys lists every configuration key of the schema, flattened with ".",
+// including each registered source's section ("nordpass.token"). Hosts
+// that cannot enumerate their configuration (Fluent Bit) read these keys.
+// List-valued keys are reported with ListKeys.
+func Keys() []string {
+	all := map[string]reflect.Type{}
+	collectKeys(reflect.TypeOf(Config{}), "", all)
+	for _, name := range SourceNames() {
+		if f := lookupSource(name); f.Settings != nil {
+			collectKeys(reflect.TypeOf(f.Settings()), name+".", all)
+		}
+	}
+	return sortedKeys(all)
+}
+
+// ListKeys is the subset of Keys whose values are lists.
+func ListKeys() []string {
+	all := map[string]reflect.Type{}
+	collectKeys(reflect.TypeOf(Config{}), "", all)
+	for _, name := range SourceNames() {
+		if f := lookupSource(name); f.Settings != nil {
+			collectKeys(reflect.TypeOf(f.Settings()), name+".", all)
+		}
+	}
+	var out []string
+	for _, k := range sortedKeys(all) {
+		if all[k].Kind() == reflect.Slice {
+			out = append(out, k)
+		}
+	}
+	return out
 }

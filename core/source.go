@@ -85,6 +85,10 @@ type Factory struct {
 	// Validate checks the source's settings (its section, and core options
 	// such as page_size against the vendor's limits) without side effects.
 	Validate func(cfg *Config) error
+	// Settings returns a pointer to the zero value of the source's section
+	// struct (`config` tags); it lists the section's keys for hosts that
+	// must ask for each key by name (Fluent Bit).
+	Settings func() any
 	// Open builds the source(s) for one configured input. Most sources
 	// return one; a source may return several independent streams.
 	Open func(ctx context.Context, env SourceEnv) ([]Source, error)

@@ -103,6 +103,7 @@ func init() {
 			_, _, err := ParseSettings(cfg)
 			return err
 		},
+		Settings: func() any { return &Settings{} },
 		Open: func(_ context.Context, env core.SourceEnv) ([]core.Source, error) {
 			s, base, err := ParseSettings(env.Config)
 			if err != nil {
@@ -217,9 +218,10 @@ type record struct {
 	Metadata  json.RawMessage `json:"metadata"`
 }
 
-// Fetch reads one page. The window's upper bound is sent as is: NordPass
-// treats timestamp_to as inclusive, and the core drops records at the bound
-// (they belong to the next window), so either reading of the bound is safe.
+// Fetch reads one page. Both NordPass bounds are treated as inclusive, so
+// the window [From, To) is sent as [From, To-1s]; were the API to include
+// one more second, the core drops records at or after To and de-duplicates
+// overlaps, so nothing is delivered twice either way.
 func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	page := 1
 	if q.Cursor != "" {
@@ -229,7 +231,7 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 		}
 		page = n
 	}
-	body := request{From: q.From.Unix(), To: q.To.Unix(), PerPage: s.perPage, Page: page}
+	body := request{From: q.From.Unix(), To: max(q.From.Unix(), q.To.Unix()-1), PerPage: s.perPage, Page: page}
 	if len(s.groups) > 0 {
 		body.UserUUIDs = s.groups[q.Partition]
 	}

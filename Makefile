@@ -1,0 +1,34 @@
+# auditpull — `make test` runs every test, `make demo` shows the main job on
+# the bundled simulator. Adapter-specific targets live in mk/*.mk and add
+# themselves to BUILD_TARGETS / TEST_TARGETS / BENCH_TARGETS.
+GO       ?= go
+OUT      := build/out
+SHELL    := /bin/bash
+BUILD_TARGETS :=
+TEST_TARGETS  :=
+BENCH_TARGETS :=
+
+.PHONY: all build test test-core vet bench bench-core demo fuzz clean
+all: build
+
+include $(wildcard mk/*.mk)
+
+build: $(BUILD_TARGETS)
+
+# Core and simulator under the race detector; adapters add their own suites.
+test: vet test-core $(TEST_TARGETS)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./core/... ./test/...
+
+test-core:
+	$(GO) test -race -count=1 ./core/... ./test/...
+
+bench: bench-core $(BENCH_TARGETS)
+
+bench-core:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./core/... ./test/...
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,133 @@
+package core_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	_ "github.com/auditpull/auditpull/core/source/all"
+)
+
+func base() map[string]any {
+	return map[string]any{
+		"source":     "nordpass",
+		"checkpoint": map[string]any{"type": "memory"},
+		"nordpass":   map[string]any{"token": "tok-123"},
+	}
+}
+
+func with(m map[string]any, kv ...any) map[string]any {
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
+
+func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
+	cases := []struct {
+		name    string
+		cfg     map[string]any
+		key     string
+		message string
+	}{
+		{"missing source", map[string]any{"checkpoint.type": "memory"}, "source", `"nordpass"`},
+		{"unknown source", with(base(), "source", "okta"), "source", `unknown source "okta"`},
+		{"unknown top-level key", with(base(), "poll_intervall", "30s"), "poll_intervall", "unknown option"},
+		{"unknown source key", with(base(), "nordpass", map[string]any{"token": "x", "regoin": "eu"}), "nordpass.regoin", "unknown option"},
+		{"section of an unknown source", with(base(), "qualtrics", map[string]any{"x": 1}), "qualtrics.x", "unknown option"},
+		{"bad region", with(base(), "nordpass", map[string]any{"token": "x", "region": "asia"}), "nordpass.region", `one of "eu", "us"`},
+		{"missing token", with(base(), "nordpass", map[string]any{"region": "us"}), "nordpass.token", "required"},
+		{"bearer prefix", with(base(), "nordpass", map[string]any{"token": "Bearer abc"}), "nordpass.token", "without \"Bearer \""},
+		{"page size above the API limit", with(base(), "page_size", 101), "page_size", "1 to 100"},
+		{"negative page size", with(base(), "page_size", -1), "page_size", "must be positive"},
+		{"window above 90 days", with(base(), "max_window", "91d"), "max_window", "90 days"},
+		{"bad duration", with(base(), "poll_interval", "soon"), "poll_interval", "invalid duration"},
+		{"zero poll interval", with(base(), "poll_interval", "0s"), "poll_interval", "positive duration"},
+		{"bad start time", with(base(), "start_time", "yesterday"), "start_time", "RFC 3339"},
+		{"bad checkpoint type", with(base(), "checkpoint", map[string]any{"type": "s3"}), "checkpoint.type", `one of "file", "memory"`},
+		{"plain http to a remote host", with(base(), "nordpass", map[string]any{"token": "x", "base_url": "http://example.com"}), "nordpass.base_url", "must be https"},
+		{"bad uuid filter", with(base(), "nordpass", map[string]any{"token": "x", "user_uuids": []any{"nope"}}), "nordpass.user_uuids.0", "not a UUID"},
+		{"rate limit without period", with(base(), "rate_limit", map[string]any{"requests": 10}), "rate_limit.period", "required"},
+		{"backoff bounds reversed", with(base(), "retry", map[string]any{"initial_backoff": "10s", "max_backoff": "1s"}), "retry.max_backoff", "at least retry.initial_backoff"},
+		{"cert without key", with(base(), "http", map[string]any{"cert_file": "/c.pem"}), "http.cert_file", "together"},
+		{"wrong type", with(base(), "page_size", "many"), "page_size", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := core.ParseMap(tc.cfg)
+			var ce *core.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *core.ConfigError, got %v", err)
+			}
+			if ce.Key != tc.key {
+				t.Errorf("key = %q, want %q (%v)", ce.Key, tc.key, err)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("error %q does not mention %q", err, tc.message)
+			}
+		})
+	}
+}
+
+func TestConfigAcceptsSecretsInlineFromEnvAndFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NP_TOKEN", "from-env")
+	for _, tc := range []struct{ given, want string }{
+		{"inline-token", "inline-token"},
+		{"${NP_TOKEN}", "from-env"},
+		{"file:" + file, "from-file"},
+	} {
+		cfg, err := core.ParseMap(with(base(), "nordpass", map[string]any{"token": tc.given}))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.given, err)
+		}
+		var s struct {
+			Token core.Secret `config:"token"`
+		}
+		if err := cfg.SourceSection().Unpack(&s, core.UcfgOptions...); err != nil {
+			t.Fatal(err)
+		}
+		if s.Token.Reveal() != tc.want {
+			t.Errorf("%s: got %q", tc.given, s.Token.Reveal())
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := core.NewSecret("hunter2")
+	for _, out := range []string{s.String(), strings.TrimSpace(fmtAll(s))} {
+		if strings.Contains(out, "hunter2") {
+			t.Fatalf("secret leaked: %s", out)
+		}
+	}
+}
+
+func TestConfigDefaultsAndDays(t *testing.T) {
+	cfg, err := core.ParseMap(with(base(), "initial_lookback", "30d", "nordpass", map[string]any{"token": "x", "user_uuids": []any{"0b3c4a3e-1111-4c1c-9b1a-1234567890ab"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.InitialLookback.D() != 30*24*time.Hour || cfg.PollInterval.D() != core.DefaultPollInterval || cfg.MaxUndeliveredPages != core.DefaultMaxUndelivered {
+		t.Fatalf("unexpected config %+v", cfg)
+	}
+}
+
+func TestKeysListTheWholeSchema(t *testing.T) {
+	keys := strings.Join(core.Keys(), " ")
+	for _, k := range []string{"source", "rate_limit.requests", "checkpoint.path", "nordpass.token", "nordpass.user_uuids"} {
+		if !strings.Contains(" "+keys+" ", " "+k+" ") {
+			t.Errorf("Keys() lacks %s: %s", k, keys)
+		}
+	}
+	if l := core.ListKeys(); len(l) != 1 || l[0] != "nordpass.user_uuids" {
+		t.Errorf("ListKeys() = %v", l)
+	}
+}

@@ -1,0 +1,483 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/checkpoint"
+)
+
+// fakeSource is a page-numbered, newest-first API with a cap, like
+// NordPass, held in memory so the poller's rules can be tested exactly.
+type fakeSource struct {
+	mu      sync.Mutex
+	recs    []fakeRec
+	perPage int
+	cap     int
+	clock   core.Clock
+	fail    []error     // next Fetch calls fail with these
+	onFetch func(n int) // called after each successful fetch
+	fetches int
+}
+
+type fakeRec struct {
+	id      string // vendor identity (content) — may repeat
+	t       time.Time
+	visible time.Time
+}
+
+var fakes sync.Map // stream name -> *fakeSource
+
+func init() {
+	core.Register("fake", core.Factory{
+		Validate: func(*core.Config) error { return nil },
+		Settings: func() any { return &struct{}{} },
+		Open: func(_ context.Context, env core.SourceEnv) ([]core.Source, error) {
+			f, _ := fakes.Load(env.Config.Stream)
+			return []core.Source{f.(*fakeSource)}, nil
+		},
+	})
+}
+
+func (f *fakeSource) Info() core.SourceInfo {
+	return core.SourceInfo{Source: "fake", Stream: "fake", MaxSpan: 90 * 24 * time.Hour, DefaultLookback: 7 * 24 * time.Hour,
+		Precision: time.Second, Cap: f.cap, Partitions: 1, PageNumbered: true}
+}
+
+func (f *fakeSource) add(id string, t, visible time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.recs = append(f.recs, fakeRec{id: id, t: t, visible: visible})
+}
+
+func (f *fakeSource) Fetch(_ context.Context, q core.Query) (core.Page, error) {
+	f.mu.Lock()
+	if len(f.fail) > 0 {
+		err := f.fail[0]
+		f.fail = f.fail[1:]
+		f.mu.Unlock()
+		return core.Page{}, err
+	}
+	now := f.clock.Now()
+	var m []fakeRec
+	for _, r := range f.recs {
+		if !r.t.Before(q.From) && r.t.Before(q.To) && !r.visible.After(now) {
+			m = append(m, r)
+		}
+	}
+	sort.SliceStable(m, func(i, j int) bool { return m[i].t.After(m[j].t) })
+	page := 1
+	if q.Cursor != "" {
+		fmt.Sscan(q.Cursor, &page)
+	}
+	total := len(m)
+	reach := min(total, f.cap)
+	lo, hi := min((page-1)*f.perPage, reach), min(page*f.perPage, reach)
+	out := core.Page{Total: total}
+	for _, r := range m[lo:hi] {
+		out.Events = append(out.Events, core.Event{ID: r.id, Time: r.t, Raw: []byte(`"` + r.id + `"`)})
+	}
+	if hi < reach {
+		out.Next = fmt.Sprint(page + 1)
+	}
+	f.fetches++
+	n := f.fetches
+	cb := f.onFetch
+	f.mu.Unlock()
+	if cb != nil {
+		cb(n)
+	}
+	return out, nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+type harness struct {
+	t     *testing.T
+	src   *fakeSource
+	clock *clock
+	store *checkpoint.Memory
+	name  string
+	extra map[string]any
+}
+
+func newHarness(t *testing.T, perPage, capN int) *harness {
+	name := t.Name()
+	c := &clock{t: t0}
+	f := &fakeSource{perPage: perPage, cap: capN, clock: c}
+	fakes.Store(name, f)
+	return &harness{t: t, src: f, clock: c, store: checkpoint.NewMemory(), name: name, extra: map[string]any{}}
+}
+
+func (h *harness) poller() *core.Poller {
+	h.t.Helper()
+	m := map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "memory",
+		"settle_delay": "1m", "overlap": "5m", "poll_interval": "1h", "initial_lookback": "1d"}
+	for k, v := range h.extra {
+		m[k] = v
+	}
+	cfg, err := core.ParseMap(m)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: h.store, Clock: h.clock})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// drain reads until the poller has nothing due, acking everything, and
+// returns the delivered ids in delivery order.
+func drain(t *testing.T, p *core.Poller) []string {
+	t.Helper()
+	var got []string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		b, err := p.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		for _, e := range b.Events {
+			got = append(got, e.ID)
+		}
+		b.Ack(nil)
+	}
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); sort.Strings(s); return s }
+
+func assertSame(t *testing.T, got, want []string) {
+	t.Helper()
+	g, w := sorted(got), sorted(want)
+	if !slices.Equal(g, w) {
+		t.Fatalf("delivered %d events, want %d\nmissing: %v\nextra: %v", len(g), len(w), diff(w, g), diff(g, w))
+	}
+}
+
+// diff returns the multiset a − b.
+func diff(a, b []string) []string {
+	n := map[string]int{}
+	for _, s := range b {
+		n[s]++
+	}
+	var out []string
+	for _, s := range a {
+		if n[s] > 0 {
+			n[s]--
+			continue
+		}
+		out = append(out, s)
+	}
+	if len(out) > 10 {
+		out = append(out[:10], "…")
+	}
+	return out
+}
+
+func TestPollerDeliversTheLookbackExactlyOnce(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	var want []string
+	for i := 0; i < 95; i++ {
+		ts := t0.Add(-time.Duration(i) * 10 * time.Minute)
+		id := fmt.Sprintf("e%03d", i)
+		h.src.add(id, ts, ts)
+		// Inside the lookback and settled: [now-1d, now-1m).
+		if ts.Before(t0.Add(-time.Minute)) && !ts.Before(t0.Add(-24*time.Hour)) {
+			want = append(want, id)
+		}
+	}
+	p := h.poller()
+	defer p.Close(context.Background())
+	assertSame(t, drain(t, p), want)
+}
+
+func TestPollerSplitsWindowsBeyondTheCapAndLosesNothing(t *testing.T) {
+	h := newHarness(t, 100, 1000)
+	h.extra["start_time"] = t0.Add(-30 * 24 * time.Hour).Format(time.RFC3339)
+	var want []string
+	for i := 0; i < 12000; i++ {
+		ts := t0.Add(-time.Duration(i)*3*time.Minute - time.Hour)
+		id := fmt.Sprintf("e%05d", i)
+		h.src.add(id, ts, ts)
+		if !ts.Before(t0.Add(-30 * 24 * time.Hour)) {
+			want = append(want, id)
+		}
+	}
+	p := h.poller()
+	defer p.Close(context.Background())
+	assertSame(t, drain(t, p), want)
+	if p.Metrics().WindowSplits.Load() == 0 {
+		t.Fatal("expected the window to be split")
+	}
+}
+
+func TestPollerDeliversReachableRecordsOfAnUnsplittableSecondAndCountsTheRest(t *testing.T) {
+	h := newHarness(t, 100, 300)
+	ts := t0.Add(-2 * time.Hour)
+	for i := 0; i < 450; i++ {
+		h.src.add(fmt.Sprintf("same%03d", i), ts, ts)
+	}
+	p := h.poller()
+	defer p.Close(context.Background())
+	got := drain(t, p)
+	if len(got) != 300 || p.Metrics().Unreachable.Load() != 150 {
+		t.Fatalf("delivered %d, unreachable %d; want 300 and 150", len(got), p.Metrics().Unreachable.Load())
+	}
+}
+
+func TestCheckpointAdvancesOnlyOverContiguousAcks(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	var want []string
+	for i := 0; i < 30; i++ {
+		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
+		id := fmt.Sprintf("e%02d", i)
+		h.src.add(id, ts, ts)
+		want = append(want, id)
+	}
+	p := h.poller()
+	ctx := context.Background()
+	b1, _ := p.Next(ctx)
+	b2, _ := p.Next(ctx)
+	b3, _ := p.Next(ctx)
+	// Acks out of order, the first page never: nothing may be committed.
+	b3.Ack(nil)
+	b2.Ack(nil)
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = b1
+	p = h.poller()
+	got := drain(t, p)
+	p.Close(ctx)
+	// The restart re-reads everything: at-least-once, all 30 again.
+	assertSame(t, got, want)
+
+	// Now ack 1 and 2, but not 3: a restart re-delivers exactly page 3.
+	h2 := newHarness(t, 10, 10000)
+	h2.name = t.Name() + "/2"
+	fakes.Store(h2.name, h.src)
+	h2.src = h.src
+	p = h2.poller()
+	b1, _ = p.Next(ctx)
+	b2, _ = p.Next(ctx)
+	b3, _ = p.Next(ctx)
+	b2.Ack(nil)
+	b1.Ack(nil)
+	p.Close(ctx)
+	p = h2.poller()
+	got = drain(t, p)
+	p.Close(ctx)
+	var third []string
+	for _, e := range b3.Events {
+		third = append(third, e.ID)
+	}
+	assertSame(t, got, third)
+}
+
+func TestNackRedeliversTheSameBatchBeforeNewPages(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	var want []string
+	for i := 0; i < 25; i++ {
+		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
+		id := fmt.Sprintf("e%02d", i)
+		h.src.add(id, ts, ts)
+		want = append(want, id)
+	}
+	p := h.poller()
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	b1, _ := p.Next(ctx)
+	b1.Ack(errors.New("output down"))
+	again, err := p.Next(ctx)
+	if err != nil || !slices.EqualFunc(again.Events, b1.Events, func(a, b core.Event) bool { return a.ID == b.ID }) {
+		t.Fatalf("want the nacked batch again, got %v %v", again, err)
+	}
+	again.Ack(nil)
+	var got []string
+	for _, e := range again.Events {
+		got = append(got, e.ID)
+	}
+	got = append(got, drain(t, p)...)
+	assertSame(t, got, want)
+}
+
+func TestRestartMidWindowResumesWithoutLossOrDuplicate(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	var want []string
+	for i := 0; i < 57; i++ {
+		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
+		id := fmt.Sprintf("e%02d", i)
+		h.src.add(id, ts, ts)
+		want = append(want, id)
+	}
+	ctx := context.Background()
+	p := h.poller()
+	var got []string
+	for i := 0; i < 3; i++ {
+		b, err := p.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range b.Events {
+			got = append(got, e.ID)
+		}
+		b.Ack(nil)
+	}
+	p.Close(ctx)
+	p = h.poller()
+	got = append(got, drain(t, p)...)
+	p.Close(ctx)
+	assertSame(t, got, want)
+}
+
+func TestOverlapDeliversLateAndIdenticalEventsExactlyOnce(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	h.extra["poll_interval"] = "30s"
+	p := h.poller()
+	defer p.Close(context.Background())
+	// Two genuine, byte-identical events in the same second, read by the
+	// first window and re-read by the overlap of the next ones.
+	twin := t0.Add(-3 * time.Minute)
+	h.src.add("twin", twin, twin)
+	h.src.add("twin", twin, twin)
+	got := drain(t, p)
+	// An event that becomes visible 3 minutes after its timestamp: later
+	// than settle_delay (1m), within settle_delay + overlap (6m).
+	late := t0.Add(-2 * time.Minute)
+	h.src.add("late", late, t0.Add(time.Minute))
+	for i := 0; i < 12; i++ {
+		h.clock.Advance(30 * time.Second)
+		got = append(got, drain(t, p)...)
+	}
+	assertSame(t, got, []string{"twin", "twin", "late"})
+	if p.Metrics().DuplicatesSuppressed.Load() == 0 {
+		t.Fatal("overlap re-reads should have been suppressed")
+	}
+}
+
+func TestRecordsInsertedWhilePagingAreNeitherLostNorDoubled(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	var want []string
+	for i := 0; i < 40; i++ {
+		ts := t0.Add(-10*time.Minute - time.Duration(i)*time.Minute)
+		id := fmt.Sprintf("e%02d", i)
+		h.src.add(id, ts, ts)
+		want = append(want, id)
+	}
+	h.extra["poll_interval"] = "30s"
+	// After the first page, two late records appear at the newest end of
+	// the window: every later page shifts by two.
+	h.src.onFetch = func(n int) {
+		if n == 1 {
+			ts := t0.Add(-2 * time.Minute)
+			h.src.add("ins1", ts, ts)
+			h.src.add("ins2", ts.Add(time.Second), ts.Add(time.Second))
+		}
+	}
+	want = append(want, "ins1", "ins2")
+	p := h.poller()
+	defer p.Close(context.Background())
+	got := drain(t, p)
+	for i := 0; i < 4; i++ {
+		h.clock.Advance(30 * time.Second)
+		got = append(got, drain(t, p)...)
+	}
+	assertSame(t, got, want)
+}
+
+func TestFatalErrorStopsTheStreamAndKeepsTheCheckpoint(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	for i := 0; i < 25; i++ {
+		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
+		h.src.add(fmt.Sprintf("e%02d", i), ts, ts)
+	}
+	ctx := context.Background()
+	p := h.poller()
+	b, _ := p.Next(ctx)
+	b.Ack(nil)
+	h.src.fail = []error{&core.AuthError{Op: "fake", Status: 403, Reason: "token introspection failed"}}
+	_, err := p.Next(ctx)
+	if !core.IsFatal(err) {
+		t.Fatalf("want a fatal error, got %v", err)
+	}
+	if _, err2 := p.Next(ctx); !core.IsFatal(err2) {
+		t.Fatalf("the stream must stay stopped, got %v", err2)
+	}
+	p.Close(ctx)
+	saved, _ := h.store.Load(ctx, h.name)
+	p = h.poller()
+	got := drain(t, p)
+	p.Close(ctx)
+	if len(got) != 15 {
+		t.Fatalf("after the fix, the 15 undelivered events follow; got %d (checkpoint %s)", len(got), saved)
+	}
+}
+
+func TestTransientErrorsAreReportedAndPolledAgain(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	h.extra["poll_interval"] = "1s"
+	h.extra["retry.max_backoff"] = "100ms"
+	h.extra["retry.initial_backoff"] = "10ms"
+	var want []string
+	for i := 0; i < 15; i++ {
+		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
+		id := fmt.Sprintf("e%02d", i)
+		h.src.add(id, ts, ts)
+		want = append(want, id)
+	}
+	h.src.fail = []error{&core.TransientError{Op: "fake", Err: errors.New("503")}}
+	p := h.poller()
+	defer p.Close(context.Background())
+	if _, err := p.Next(context.Background()); err == nil || core.IsFatal(err) {
+		t.Fatalf("want a transient error, got %v", err)
+	}
+	h.clock.Advance(time.Second)
+	assertSame(t, drain(t, p), want)
+}
+
+func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
+	dir := t.TempDir()
+	st, err := checkpoint.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"garbage":       "{not json",
+		"wrong version": `{"version":99,"stream":"x","cursor":"2026-01-01T00:00:00Z"}`,
+		"no cursor":     `{"version":1,"stream":"%s"}`,
+		"bad window":    `{"version":1,"stream":"%s","cursor":"2026-01-01T00:00:00Z","window":{"from":"2026-01-02T00:00:00Z","to":"2026-01-01T00:00:00Z","pieces":[]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, 10, 100)
+			if err := st.Save(context.Background(), h.name, []byte(fmt.Sprintf(content, h.name))); err != nil {
+				t.Fatal(err)
+			}
+			cfg, _ := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "file", "checkpoint.path": dir})
+			_, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock})
+			var ce *core.CheckpointError
+			if !errors.As(err, &ce) || ce.Where != st.Path(h.name) {
+				t.Fatalf("want a CheckpointError naming %s, got %v", st.Path(h.name), err)
+			}
+		})
+	}
+}
