@@ -251,9 +251,9 @@ func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 			continue
 		}
 
-		s := p.pick()
 		now := p.clock.Now()
-		if wait := s.dueAt().Sub(now); wait > 0 {
+		s := p.pick(now)
+		if wait := s.dueAt(now).Sub(now); wait > 0 {
 			timer := time.NewTimer(wait)
 			err := p.waitWake(ctx, timer.C)
 			timer.Stop()
@@ -276,7 +276,7 @@ func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 				p.log.Error("stream stopped; the checkpoint stays where delivery ended", "stream", s.key, "error", err.Error())
 				return nil, err
 			}
-			s.retryAt = p.clock.Now().Add(min(p.cfg.PollInterval.D(), p.cfg.Retry.MaxBackoff.D()))
+			s.retryAt = time.Now().Add(min(p.cfg.PollInterval.D(), p.cfg.Retry.MaxBackoff.D()))
 			return nil, fmt.Errorf("stream %s: %w", s.key, err)
 		}
 		if b != nil {
@@ -289,13 +289,14 @@ var errClosed = errors.New("auditpull: poller closed")
 
 // pick chooses the stream that is due first; ties go round-robin so that no
 // stream starves when many are behind.
-func (p *Poller) pick() *stream {
+func (p *Poller) pick(now time.Time) *stream {
 	best := -1
+	var bestDue time.Time
 	n := len(p.streams)
 	for i := 0; i < n; i++ {
 		j := (p.rr + i) % n
-		if best < 0 || p.streams[j].dueAt().Before(p.streams[best].dueAt()) {
-			best = j
+		if d := p.streams[j].dueAt(now); best < 0 || d.Before(bestDue) {
+			best, bestDue = j, d
 		}
 	}
 	p.rr = (best + 1) % n

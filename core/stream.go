@@ -24,7 +24,7 @@ type stream struct {
 	seenShared bool      // seen is referenced by a snapshot: copy before writing
 	prevPage   []string  // ids of the previous page, to detect shifted pages
 	nextPlan   time.Time // earliest start of the next window (poll interval)
-	retryAt    time.Time // after a failed poll
+	retryAt    time.Time // wall time: a failed poll is retried after a backoff
 	read       bool      // a window has completed in this or an earlier run
 
 	// commit state
@@ -96,10 +96,11 @@ func (s *stream) plan(now time.Time) bool {
 	return true
 }
 
-// dueAt is when the stream next has work: at once inside a window, else at
-// the next poll; never before a failed poll's retry time.
-func (s *stream) dueAt() time.Time {
-	due := s.retryAt
+// dueAt is when, by the poller's clock, the stream next has work: at once
+// inside a window, else at the next poll; never before a failed poll's
+// backoff (kept in wall time, since it paces requests, not data) is over.
+func (s *stream) dueAt(now time.Time) time.Time {
+	due := now.Add(time.Until(s.retryAt))
 	if s.win == nil && s.nextPlan.After(due) {
 		due = s.nextPlan
 	}

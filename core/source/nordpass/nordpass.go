@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/tidwall/gjson"
 )
 
 // Name is the source's registered name.
@@ -194,30 +195,6 @@ type request struct {
 	Page      int      `json:"page"`
 }
 
-type response struct {
-	Data     []json.RawMessage `json:"data"`
-	Metadata struct {
-		Total       int `json:"total"`
-		PerPage     int `json:"per_page"`
-		CurrentPage int `json:"current_page"`
-		TotalPages  int `json:"total_pages"`
-	} `json:"metadata"`
-}
-
-// record is the part of an event the core needs; Raw keeps the rest.
-type record struct {
-	Type             string `json:"type"`
-	Action           string `json:"action"`
-	Timestamp        int64  `json:"timestamp"`
-	OrganizationUUID string `json:"organization_uuid"`
-	User             struct {
-		UUID  string `json:"uuid"`
-		Email string `json:"email"`
-	} `json:"user"`
-	Initiator json.RawMessage `json:"initiator"`
-	Metadata  json.RawMessage `json:"metadata"`
-}
-
 // Fetch reads one page. Both NordPass bounds are treated as inclusive, so
 // the window [From, To) is sent as [From, To-1s]; were the API to include
 // one more second, the core drops records at or after To and de-duplicates
@@ -264,63 +241,102 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	return out, err
 }
 
+// decodePage reads a response in one pass over the bytes (gjson), keeping
+// each event's raw JSON as a slice of the response body: events are passed
+// on verbatim, and a page's events share one buffer instead of a copy each.
 func decodePage(b []byte) (core.Page, error) {
-	var resp response
-	if err := json.Unmarshal(b, &resp); err != nil {
-		return core.Page{}, fmt.Errorf("unparsable response: %w", err)
+	if !gjson.ValidBytes(b) {
+		return core.Page{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
 	}
-	if resp.Data == nil && !bytes.Contains(b, []byte(`"data"`)) {
-		return core.Page{}, fmt.Errorf("response has no data field: %s", core.Snippet(b))
+	root := gjson.ParseBytes(b)
+	data := root.Get("data")
+	if !data.IsArray() {
+		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
 	}
-	evs := make([]core.Event, len(resp.Data))
-	for i, raw := range resp.Data {
-		e, err := decodeEvent(raw)
-		if err != nil {
-			return core.Page{}, err
+	page := core.Page{Total: int(root.Get("metadata.total").Int()), Events: make([]core.Event, 0, 100)}
+	var err error
+	data.ForEach(func(_, v gjson.Result) bool {
+		raw := []byte(v.Raw)
+		if end := v.Index + len(v.Raw); v.Index > 0 && end <= len(b) && string(b[v.Index:end]) == v.Raw {
+			raw = b[v.Index:end:end]
 		}
-		evs[i] = e
-	}
-	return core.Page{Events: evs, Total: resp.Metadata.Total}, nil
+		var e core.Event
+		if e, err = decodeEvent(v, raw); err != nil {
+			return false
+		}
+		page.Events = append(page.Events, e)
+		return true
+	})
+	return page, err
 }
 
-func decodeEvent(raw json.RawMessage) (core.Event, error) {
-	var r record
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return core.Event{}, fmt.Errorf("unparsable event: %w", err)
+// decodeEvent takes the fields the core needs in one pass over the object
+// and hashes the record's canonical fields into its id: NordPass events
+// carry no id, and two genuine events can be identical, so this id is not
+// unique — the core counts copies per id instead of keeping a set.
+func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
+	if !v.IsObject() {
+		return core.Event{}, fmt.Errorf("event is not an object: %s", core.Snippet(raw))
 	}
-	if r.Timestamp <= 0 {
+	var typ, action, org, uuid, email, initiator, metadata string
+	var ts int64
+	v.ForEach(func(k, f gjson.Result) bool {
+		switch k.Str {
+		case "type":
+			typ = f.Str
+		case "action":
+			action = f.Str
+		case "timestamp":
+			ts = f.Int()
+		case "organization_uuid":
+			org = f.Str
+		case "user":
+			f.ForEach(func(uk, uf gjson.Result) bool {
+				switch uk.Str {
+				case "uuid":
+					uuid = uf.Str
+				case "email":
+					email = uf.Str
+				}
+				return true
+			})
+		case "initiator":
+			initiator = f.Raw
+		case "metadata":
+			metadata = f.Raw
+		}
+		return true
+	})
+	if ts <= 0 {
 		return core.Event{}, fmt.Errorf("event without timestamp: %s", core.Snippet(raw))
 	}
+	var buf [512]byte
+	key := buf[:0]
+	for _, f := range []string{typ, action, org, uuid, email, canonical(initiator), canonical(metadata)} {
+		key = append(append(key, f...), 0)
+	}
+	key = strconv.AppendInt(key, ts, 10)
+	sum := sha256.Sum256(key)
 	return core.Event{
-		ID:     contentID(&r),
-		Time:   time.Unix(r.Timestamp, 0).UTC(),
-		Type:   r.Type,
-		Action: r.Action,
-		User:   map[string]string{"user_uuid": r.User.UUID, "user_email": r.User.Email},
+		ID:     hex.EncodeToString(sum[:16]),
+		Time:   time.Unix(ts, 0).UTC(),
+		Type:   typ,
+		Action: action,
+		User:   map[string]string{"user_uuid": uuid, "user_email": email},
 		Raw:    raw,
 	}, nil
 }
 
-// contentID is a stable hash of the record's canonical fields. NordPass
-// events carry no id, and two genuine events can be identical, so this id
-// is not unique: the core counts copies per id instead of keeping a set.
-func contentID(r *record) string {
-	h := sha256.New()
+// canonical drops insignificant whitespace so formatting never changes an id.
+func canonical(raw string) string {
+	if !strings.ContainsAny(raw, " \t\r\n") {
+		return raw
+	}
 	var buf bytes.Buffer
-	for _, f := range []string{r.Type, r.Action, strconv.FormatInt(r.Timestamp, 10), r.OrganizationUUID, r.User.UUID, r.User.Email} {
-		h.Write([]byte(f))
-		h.Write([]byte{0})
+	if json.Compact(&buf, []byte(raw)) != nil {
+		return raw
 	}
-	for _, raw := range []json.RawMessage{r.Initiator, r.Metadata} {
-		buf.Reset()
-		if json.Compact(&buf, raw) == nil {
-			h.Write(buf.Bytes())
-		} else {
-			h.Write(raw)
-		}
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return buf.String()
 }
 
 // classify maps the documented error responses to actionable errors.

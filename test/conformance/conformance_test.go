@@ -1,0 +1,441 @@
+// Package conformance holds the scenarios every source must pass against
+// its simulator, end to end through the core: exact sets of delivered
+// events (raw JSON as the vendor served it), across restarts, nacks, late
+// events, ties at window edges, faults and credential failures.
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/checkpoint"
+	_ "github.com/auditpull/auditpull/core/source/all"
+	"github.com/auditpull/auditpull/test/sim"
+)
+
+var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+const settle = time.Minute
+
+type rig struct {
+	t     *testing.T
+	v     vendor
+	clock *sim.FakeClock
+	env   *simEnv
+	store *checkpoint.Memory
+	cfg   map[string]any
+}
+
+func newRig(t *testing.T, v vendor, o simOptions) *rig {
+	t.Helper()
+	o.clock = sim.NewFakeClock(now0)
+	r := &rig{t: t, v: v, clock: o.clock, store: checkpoint.NewMemory()}
+	r.env = v.start(t, o)
+	r.cfg = map[string]any{
+		"source":                v.name,
+		v.name:                  r.env.section,
+		"checkpoint.type":       "memory",
+		"settle_delay":          settle.String(),
+		"overlap":               "5m",
+		"poll_interval":         "30s",
+		"rate_limit.enabled":    false,
+		"retry.initial_backoff": "2ms",
+		"retry.max_backoff":     "20ms",
+		"retry.max_attempts":    10,
+	}
+	return r
+}
+
+func (r *rig) set(kv ...any) *rig {
+	for i := 0; i < len(kv); i += 2 {
+		r.cfg[kv[i].(string)] = kv[i+1]
+	}
+	return r
+}
+
+func (r *rig) poller() *core.Poller {
+	r.t.Helper()
+	cfg, err := core.ParseMap(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: r.store, Clock: r.clock})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+// read takes up to n batches (n < 0: until nothing is due), acking each, and
+// returns their raw events.
+func read(t *testing.T, p *core.Poller, n int) []string {
+	t.Helper()
+	return readIdle(t, p, n, 400*time.Millisecond)
+}
+
+// readIdle is read, taking idle without a batch to mean "caught up".
+func readIdle(t *testing.T, p *core.Poller, n int, idle time.Duration) []string {
+	t.Helper()
+	var got []string
+	for i := 0; n < 0 || i < n; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), idle)
+		b, err := p.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			if n < 0 {
+				return got
+			}
+			t.Fatalf("no batch after %d of %d", i, n)
+		}
+		if err != nil {
+			if core.IsFatal(err) {
+				t.Fatalf("fatal: %v", err)
+			}
+			i--
+			continue // transient: reported, polled again
+		}
+		got = append(got, raws(b)...)
+		b.Ack(nil)
+	}
+	return got
+}
+
+func raws(b *core.Batch) []string {
+	out := make([]string, len(b.Events))
+	for i, e := range b.Events {
+		out[i] = string(e.Raw)
+	}
+	return out
+}
+
+func strs(b [][]byte) []string {
+	out := make([]string, len(b))
+	for i, x := range b {
+		out[i] = string(x)
+	}
+	return out
+}
+
+// same fails unless got and want are the same multiset.
+func same(t *testing.T, got, want []string) {
+	t.Helper()
+	g, w := slices.Clone(got), slices.Clone(want)
+	sort.Strings(g)
+	sort.Strings(w)
+	if slices.Equal(g, w) {
+		return
+	}
+	t.Fatalf("delivered %d events, want %d\nmissing (%d): %s\nextra (%d): %s", len(g), len(w),
+		len(minus(w, g)), head(minus(w, g)), len(minus(g, w)), head(minus(g, w)))
+}
+
+func minus(a, b []string) []string {
+	n := map[string]int{}
+	for _, s := range b {
+		n[s]++
+	}
+	var out []string
+	for _, s := range a {
+		if n[s] > 0 {
+			n[s]--
+		} else {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func head(s []string) string {
+	if len(s) > 3 {
+		s = s[:3]
+	}
+	return strings.Join(s, "\n  ")
+}
+
+// window is what a fresh stream starting at start must deliver by now.
+func (r *rig) want(start time.Time) []string {
+	return strs(r.env.truth(start, r.clock.Now().Add(-settle).Truncate(time.Second)))
+}
+
+func TestConformance(t *testing.T) {
+	scenarios := []struct {
+		name string
+		run  func(t *testing.T, v vendor)
+	}{
+		{"fresh start reads the default lookback", freshStart},
+		{"long backfill crosses the cap in several windows", longBackfill},
+		{"restart mid-window resumes without loss or duplicate", restartMidWindow},
+		{"nack re-delivers the page and nothing else", nackRedelivery},
+		{"out-of-order acks never commit past an unacked page", outOfOrderAcks},
+		{"late events within settle_delay + overlap arrive exactly once", lateEvents},
+		{"equal timestamps at a window edge are delivered once each", equalTimestampsAtEdge},
+		{"events inserted while a window is paged are not lost or doubled", insertedWhilePaging},
+		{"every fault type loses nothing", faults},
+		{"a revoked credential stops the stream and keeps the checkpoint", revokedCredential},
+	}
+	for _, v := range vendors {
+		for _, sc := range scenarios {
+			t.Run(v.name+"/"+sc.name, func(t *testing.T) {
+				t.Parallel()
+				sc.run(t, v)
+			})
+		}
+	}
+}
+
+func freshStart(t *testing.T, v vendor) {
+	r := newRig(t, v, simOptions{count: 3000, from: now0.Add(-10 * 24 * time.Hour), to: now0})
+	p := r.poller()
+	defer p.Close(context.Background())
+	got := read(t, p, -1)
+	// The source's default lookback is all the truth can tell: the first
+	// event delivered must not be older than it, and all newer ones arrive.
+	same(t, got, r.want(now0.Add(-defaultLookback(v.name)).Truncate(time.Second)))
+}
+
+func defaultLookback(source string) time.Duration {
+	switch source {
+	case "nordpass_msp":
+		return 30 * 24 * time.Hour
+	}
+	return 7 * 24 * time.Hour
+}
+
+func longBackfill(t *testing.T, v vendor) {
+	if testing.Short() {
+		t.Skip("long backfill")
+	}
+	start := now0.Add(-90 * 24 * time.Hour)
+	r := newRig(t, v, simOptions{count: 60000, from: start, to: now0})
+	r.set("start_time", start.Format(time.RFC3339))
+	p := r.poller()
+	defer p.Close(context.Background())
+	same(t, read(t, p, -1), r.want(start))
+	if r.env.cap > 0 && p.Metrics().WindowSplits.Load() == 0 {
+		t.Fatal("a 60,000-event window must have been split")
+	}
+}
+
+func restartMidWindow(t *testing.T, v vendor) {
+	start := now0.Add(-2 * 24 * time.Hour)
+	r := newRig(t, v, simOptions{count: 4000, from: start, to: now0})
+	r.set("start_time", start.Format(time.RFC3339))
+	p := r.poller()
+	got := read(t, p, 7)
+	p.Close(context.Background())
+	p = r.poller()
+	got = append(got, read(t, p, -1)...)
+	p.Close(context.Background())
+	same(t, got, r.want(start))
+}
+
+func nackRedelivery(t *testing.T, v vendor) {
+	start := now0.Add(-1 * 24 * time.Hour)
+	r := newRig(t, v, simOptions{count: 1500, from: start, to: now0})
+	r.set("start_time", start.Format(time.RFC3339))
+	p := r.poller()
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	b1, err := p.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := p.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := raws(b1)
+	b1.Ack(nil)
+	b2.Ack(errors.New("output unavailable"))
+	b2again, err := p.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, raws(b2again), raws(b2))
+	got = append(got, raws(b2again)...)
+	b2again.Ack(nil)
+	got = append(got, read(t, p, -1)...)
+	same(t, got, r.want(start))
+}
+
+func outOfOrderAcks(t *testing.T, v vendor) {
+	start := now0.Add(-1 * 24 * time.Hour)
+	r := newRig(t, v, simOptions{count: 1500, from: start, to: now0})
+	r.set("start_time", start.Format(time.RFC3339))
+	p := r.poller()
+	ctx := context.Background()
+	var bs []*core.Batch
+	for i := 0; i < 4; i++ {
+		b, err := p.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs = append(bs, b)
+	}
+	bs[3].Ack(nil)
+	bs[2].Ack(nil)
+	bs[0].Ack(nil)
+	// Page 2 is never acked: the checkpoint may only cover page 1.
+	p.Close(ctx)
+	p = r.poller()
+	defer p.Close(ctx)
+	same(t, read(t, p, -1), minus(r.want(start), raws(bs[0])))
+}
+
+func lateEvents(t *testing.T, v vendor) {
+	r := newRig(t, v, simOptions{count: 200, from: now0.Add(-2 * time.Hour), to: now0})
+	r.set("initial_lookback", "1h")
+	p := r.poller()
+	defer p.Close(context.Background())
+	got := read(t, p, -1)
+	// Visible 3 minutes after its timestamp: later than settle_delay (1m),
+	// within settle_delay + overlap (6m).
+	r.env.addLate(now0.Add(-2*time.Minute), now0.Add(time.Minute))
+	r.env.addLate(now0.Add(90*time.Second), now0.Add(5*time.Minute))
+	for i := 0; i < 24; i++ {
+		r.clock.Advance(30 * time.Second)
+		got = append(got, read(t, p, -1)...)
+	}
+	same(t, got, r.want(now0.Add(-time.Hour)))
+}
+
+func equalTimestampsAtEdge(t *testing.T, v vendor) {
+	r := newRig(t, v, simOptions{count: 100, from: now0.Add(-2 * time.Hour), to: now0.Add(-time.Hour)})
+	r.set("initial_lookback", "3h")
+	// The first window ends at now − settle: one burst just inside it, one
+	// exactly on its (exclusive) end, one just after.
+	edge := now0.Add(-settle)
+	r.env.addBurst(edge.Add(-time.Second), 7)
+	r.env.addBurst(edge, 9)
+	r.env.addBurst(edge.Add(time.Second), 5)
+	p := r.poller()
+	defer p.Close(context.Background())
+	got := read(t, p, -1)
+	for i := 0; i < 12; i++ {
+		r.clock.Advance(30 * time.Second)
+		got = append(got, read(t, p, -1)...)
+	}
+	same(t, got, r.want(now0.Add(-3*time.Hour)))
+}
+
+func insertedWhilePaging(t *testing.T, v vendor) {
+	r := newRig(t, v, simOptions{count: 600, from: now0.Add(-50 * time.Minute), to: now0.Add(-2 * time.Minute)})
+	r.set("initial_lookback", "1h")
+	served := 0
+	r.env.onServe(func(int) {
+		served++
+		if served == 2 || served == 4 {
+			// New records at the newest end of the window being paged.
+			r.env.addLate(now0.Add(-90*time.Second), now0)
+			r.env.addLate(now0.Add(-30*time.Minute), now0)
+		}
+	})
+	p := r.poller()
+	defer p.Close(context.Background())
+	got := read(t, p, -1)
+	for i := 0; i < 12; i++ {
+		r.clock.Advance(30 * time.Second)
+		got = append(got, read(t, p, -1)...)
+	}
+	// The record inserted deep in the window (30 minutes old) landed in
+	// pages already read: it is reachable only if it is within
+	// settle_delay + overlap, which it is not. Everything else must arrive
+	// exactly once.
+	want := r.want(now0.Add(-time.Hour))
+	var reachable []string
+	for _, w := range want {
+		if strings.Contains(w, fmt.Sprintf(`"timestamp":%d`, now0.Add(-30*time.Minute).Unix())) {
+			continue
+		}
+		reachable = append(reachable, w)
+	}
+	got = slices.DeleteFunc(got, func(s string) bool {
+		return strings.Contains(s, fmt.Sprintf(`"timestamp":%d`, now0.Add(-30*time.Minute).Unix()))
+	})
+	same(t, got, reachable)
+}
+
+func faults(t *testing.T, v vendor) {
+	for _, f := range []sim.Fault{
+		{Kind: sim.FaultStatus5xx, Status: 503},
+		{Kind: sim.FaultStatus5xx, Status: 500},
+		{Kind: sim.FaultThrottle, RetryAfter: time.Second},
+		{Kind: sim.FaultReset},
+		{Kind: sim.FaultTruncated},
+		{Kind: sim.FaultInvalidJSON},
+		{Kind: sim.FaultLatency, Delay: 50 * time.Millisecond},
+	} {
+		t.Run(f.Kind.String(), func(t *testing.T) {
+			start := now0.Add(-1 * 24 * time.Hour)
+			r := newRig(t, v, simOptions{count: 1200, from: start, to: now0})
+			r.set("start_time", start.Format(time.RFC3339))
+			r.env.faults.Next(1, f)
+			r.env.faults.Random(0.25, 7, f)
+			p := r.poller()
+			defer p.Close(context.Background())
+			// Idle longer than any Retry-After before calling it caught up.
+			same(t, readIdle(t, p, -1, 3*time.Second), r.want(start))
+			if r.env.faults.Injected()[f.Kind] == 0 {
+				t.Fatal("no fault was injected")
+			}
+		})
+	}
+	t.Run("all kinds at once", func(t *testing.T) {
+		start := now0.Add(-3 * 24 * time.Hour)
+		r := newRig(t, v, simOptions{count: 5000, from: start, to: now0})
+		r.set("start_time", start.Format(time.RFC3339), "retry.max_attempts", 3)
+		r.env.faults.Random(0.3, 11,
+			sim.Fault{Kind: sim.FaultStatus5xx}, sim.Fault{Kind: sim.FaultReset}, sim.Fault{Kind: sim.FaultTruncated},
+			sim.Fault{Kind: sim.FaultInvalidJSON}, sim.Fault{Kind: sim.FaultLatency, Delay: 10 * time.Millisecond})
+		p := r.poller()
+		defer p.Close(context.Background())
+		same(t, read(t, p, -1), r.want(start))
+	})
+}
+
+func revokedCredential(t *testing.T, v vendor) {
+	start := now0.Add(-1 * 24 * time.Hour)
+	r := newRig(t, v, simOptions{count: 1500, from: start, to: now0})
+	r.set("start_time", start.Format(time.RFC3339))
+	p := r.poller()
+	ctx := context.Background()
+	got := read(t, p, 3)
+	// Let the background save land, then revoke.
+	time.Sleep(50 * time.Millisecond)
+	before, _ := r.store.Load(ctx, p.Streams()[0])
+	r.env.revoke()
+	_, err := p.Next(ctx)
+	if !core.IsFatal(err) {
+		t.Fatalf("want a fatal error, got %v", err)
+	}
+	var ae *core.AuthError
+	if !errors.As(err, &ae) {
+		t.Fatalf("want an AuthError, got %T %v", err, err)
+	}
+	if strings.Contains(err.Error(), testToken) {
+		t.Fatal("the error leaks the token")
+	}
+	p.Close(ctx)
+	after, _ := r.store.Load(ctx, p.Streams()[0])
+	if cursorOf(t, before) != cursorOf(t, after) {
+		t.Fatalf("checkpoint moved: %s -> %s", before, after)
+	}
+	_ = got
+}
+
+func cursorOf(t *testing.T, b []byte) string {
+	t.Helper()
+	s := string(b)
+	i := strings.Index(s, `"updated"`)
+	if i < 0 {
+		t.Fatalf("no checkpoint: %s", s)
+	}
+	return s[:i]
+}
