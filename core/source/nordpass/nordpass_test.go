@@ -1,0 +1,228 @@
+package nordpass_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/checkpoint"
+	_ "github.com/auditpull/auditpull/core/source/nordpass"
+	"github.com/auditpull/auditpull/test/sim"
+)
+
+var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+const token = "np-secret-token-1234"
+
+func poller(t *testing.T, base string, clock core.Clock, extra map[string]any) *core.Poller {
+	t.Helper()
+	m := map[string]any{
+		"source": "nordpass", "nordpass.base_url": base, "nordpass.token": token,
+		"checkpoint.type": "memory", "rate_limit.enabled": false,
+		"retry.initial_backoff": "1ms", "retry.max_backoff": "5ms",
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	cfg, err := core.ParseMap(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: clock, Store: checkpoint.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+func drain(t *testing.T, p *core.Poller) ([]string, error) {
+	var got []string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		b, err := p.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+		for _, e := range b.Events {
+			got = append(got, string(e.Raw))
+		}
+		b.Ack(nil)
+	}
+}
+
+func TestMoreThan500UserUUIDsAreQueriedInGroupsOf500(t *testing.T) {
+	clock := sim.NewFakeClock(now0)
+	np := sim.NewNordPass(sim.NordPassConfig{Seed: 3, Count: 6000, Users: 1300, From: now0.Add(-24 * time.Hour), To: now0, Clock: clock, RateLimit: -1})
+	np.AddToken(token, sim.TokenValid)
+	var mu sync.Mutex
+	var sizes []int
+	inner := sim.NewServer().Mount(sim.NordPassPrefix, np)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			UserUUIDs []string `json:"user_uuids"`
+		}
+		b := new(strings.Builder)
+		tee := http.MaxBytesReader(w, r.Body, 1<<20)
+		buf := make([]byte, 1<<20)
+		n, _ := tee.Read(buf)
+		for n > 0 {
+			b.Write(buf[:n])
+			n, _ = tee.Read(buf)
+		}
+		_ = jsonUnmarshal([]byte(b.String()), &body)
+		mu.Lock()
+		sizes = append(sizes, len(body.UserUUIDs))
+		mu.Unlock()
+		r.Body = ioNopCloser(strings.NewReader(b.String()))
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	users := np.UserUUIDs()[:1100] // three groups: 500, 500, 100
+	filter := map[string]bool{}
+	for _, u := range users {
+		filter[u] = true
+	}
+	var want []string
+	for _, r := range np.All() {
+		if filter[r.UserUUID] && !r.Time.Before(now0.Add(-7*24*time.Hour)) && r.Time.Before(now0.Add(-time.Minute)) {
+			want = append(want, string(r.JSON))
+		}
+	}
+	anyUsers := make([]any, len(users))
+	for i, u := range users {
+		anyUsers[i] = u
+	}
+	p := poller(t, srv.URL+sim.NordPassPrefix, clock, map[string]any{"nordpass.user_uuids": anyUsers})
+	got, err := drain(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered %d events, want %d", len(got), len(want))
+	}
+	seen := map[int]bool{}
+	for _, n := range sizes {
+		if n > 500 {
+			t.Fatalf("a request carried %d user_uuids", n)
+		}
+		seen[n] = true
+	}
+	if !seen[500] || !seen[100] {
+		t.Fatalf("expected groups of 500 and 100, saw sizes %v", seen)
+	}
+}
+
+func TestDocumentedErrorsBecomeActionableErrors(t *testing.T) {
+	cases := []struct {
+		name    string
+		state   sim.TokenState
+		extra   map[string]any
+		class   any
+		message string
+	}{
+		{"invalid token", sim.TokenInvalid, nil, &core.AuthError{}, "[authorization error] invalid token: the token is not valid"},
+		{"expired or revoked token", sim.TokenExpired, nil, &core.AuthError{}, "token introspection failed: the token has expired or was revoked"},
+		{"inactive organization", sim.TokenOrgInactive, nil, &core.AuthError{}, "organization UUID exchange failed: the organization is no longer active"},
+		{"unknown user uuid", sim.TokenValid, map[string]any{"nordpass.user_uuids": []any{"00000000-0000-4000-8000-000000000000"}}, &core.RequestError{}, "Invalid request payload (user_uuids array contains non existing user_uuid value)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := sim.NewFakeClock(now0)
+			np := sim.NewNordPass(sim.NordPassConfig{Seed: 1, Count: 100, Clock: clock, RateLimit: -1})
+			np.AddToken(token, tc.state)
+			srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, np))
+			defer srv.Close()
+			p := poller(t, srv.URL+sim.NordPassPrefix, clock, tc.extra)
+			_, err := p.Next(context.Background())
+			if !core.IsFatal(err) {
+				t.Fatalf("want a fatal error, got %v", err)
+			}
+			switch tc.class.(type) {
+			case *core.AuthError:
+				var ae *core.AuthError
+				if !errors.As(err, &ae) {
+					t.Fatalf("want AuthError, got %T", err)
+				}
+			case *core.RequestError:
+				var re *core.RequestError
+				if !errors.As(err, &re) {
+					t.Fatalf("want RequestError, got %T", err)
+				}
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Fatalf("error %q lacks %q", err, tc.message)
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Fatal("the error leaks the token")
+			}
+		})
+	}
+}
+
+func TestTokenIsSentAloneAndNeverOverPlainHTTPToRemoteHosts(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		fmt.Fprint(w, `{"data":[],"metadata":{"total":0,"per_page":100,"current_page":1,"total_pages":0}}`)
+	}))
+	defer srv.Close()
+	p := poller(t, srv.URL, sim.NewFakeClock(now0), nil)
+	if _, err := drain(t, p); err != nil {
+		t.Fatal(err)
+	}
+	if got != token {
+		t.Fatalf("Authorization = %q, want the bare token", got)
+	}
+	_, err := core.ParseMap(map[string]any{"source": "nordpass", "nordpass.base_url": "http://10.1.2.3:8080", "nordpass.token": token})
+	if err == nil || !strings.Contains(err.Error(), "must be https") {
+		t.Fatalf("want a refusal of plain http, got %v", err)
+	}
+}
+
+func TestBrokenResponsesAreRetriedNotDelivered(t *testing.T) {
+	bodies := []string{
+		`{"data":[{"type":"user","action":"login","timestamp":`, // truncated
+		`<html>bad gateway</html>`,
+		`{"metadata":{"total":0}}`,                          // no data
+		`{"data":[{"type":"user"}],"metadata":{"total":1}}`, // no timestamp
+	}
+	for _, body := range bodies {
+		t.Run(body[:min(20, len(body))], func(t *testing.T) {
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				if calls == 1 {
+					fmt.Fprint(w, body)
+					return
+				}
+				fmt.Fprint(w, `{"data":[],"metadata":{"total":0,"per_page":100,"current_page":1,"total_pages":0}}`)
+			}))
+			defer srv.Close()
+			p := poller(t, srv.URL, sim.NewFakeClock(now0), nil)
+			got, err := drain(t, p)
+			if err != nil || len(got) != 0 || calls < 2 {
+				t.Fatalf("got %v, %v after %d calls", got, err, calls)
+			}
+			if p.Metrics().Retries.Load() == 0 {
+				t.Fatal("the broken response should have been retried")
+			}
+		})
+	}
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunServesNordPassAndStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	var stderr syncBuffer
+	const token = "s3cret-token-value"
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-events", "500", "-token", token, "-rate-limit", "0", "-live-rate", "50", "-v"}, outW, &stderr)
+		outW.Close()
+	}()
+
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, ok := strings.CutPrefix(strings.TrimSpace(line), "auditpull-sim listening on ")
+	if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("ready line %q", line)
+	}
+	go io.Copy(io.Discard, outR) // nothing else is expected on stdout
+
+	post := func(tok string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/nordpass/activities/query", strings.NewReader(`{"per_page":5}`))
+		req.Header.Set("Authorization", tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := post(token); status != 200 || !strings.Contains(body, `"total_pages"`) {
+		t.Fatalf("valid token: %d %s", status, body)
+	}
+	if status, _ := post("wrong"); status != 403 {
+		t.Fatalf("wrong token: %d", status)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "POST /nordpass/activities/query 200") {
+		t.Errorf("request not logged with -v:\n%s", logs)
+	}
+	if strings.Contains(logs, token) {
+		t.Error("the token appears in the logs")
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-events", "-1"}, {"-fault-rate", "2"}, {"-token", ""}, {"extra"}, {"-nope"}} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
