@@ -13,6 +13,8 @@ import (
 // vendor adds one entry to vendors.
 type vendor struct {
 	name string
+	// badConfigs are invalid source sections and the key each error names.
+	badConfigs []badConfig
 	// start builds a simulator with count events spread over [from, to).
 	start func(t *testing.T, o simOptions) *simEnv
 }
@@ -41,10 +43,27 @@ type simEnv struct {
 	pageSize int
 	// cap is the most records one query can reach (0: none).
 	cap int
+	// expireSession ends the current session token (OAuth, login, JWT) so
+	// the source must authenticate again; nil for static tokens.
+	expireSession func()
+	// logins counts authentications so far (nil for static tokens).
+	logins func() int
+}
+
+type badConfig struct {
+	name    string
+	section map[string]any
+	key     string
 }
 
 var vendors = []vendor{
-	{name: "nordpass", start: startNordPass},
+	{name: "nordpass", start: startNordPass, badConfigs: []badConfig{
+		{"unknown region", map[string]any{"token": "x", "region": "apac"}, "nordpass.region"},
+		{"no token", map[string]any{"region": "eu"}, "nordpass.token"},
+		{"token with Bearer", map[string]any{"token": "Bearer x"}, "nordpass.token"},
+		{"misspelt option", map[string]any{"token": "x", "user_uuid": "0b3c4a3e-1111-4c1c-9b1a-1234567890ab"}, "nordpass.user_uuid"},
+		{"plain http", map[string]any{"token": "x", "base_url": "http://api.example.com"}, "nordpass.base_url"},
+	}},
 }
 
 const testToken = "np-test-token-7f3a"
