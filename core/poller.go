@@ -46,6 +46,8 @@ type Poller struct {
 	dirty       map[*stream]bool
 	closed      bool
 
+	life     context.Context // cancelled by Close: ends in-flight requests
+	end      context.CancelFunc
 	wake     chan struct{} // an ack or nack happened
 	saveKick chan struct{}
 	stop     chan struct{}
@@ -90,6 +92,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (*Poller, error) 
 		saveKick: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
+	p.life, p.end = context.WithCancel(context.Background())
 	if p.metrics == nil {
 		p.metrics = &Metrics{}
 	}
@@ -189,7 +192,7 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 		s.restore(st)
 		p.log.Info("resuming from checkpoint", "stream", key, "cursor", s.cursor.Format(time.RFC3339))
 	}
-	s.lastSnap = s.snapshot()
+	s.commitSnap = s.snapshot()
 	return s, nil
 }
 
@@ -211,6 +214,9 @@ func (p *Poller) Metrics() *Metrics { return p.metrics }
 func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 	p.nextMu.Lock()
 	defer p.nextMu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(p.life, cancel)()
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -435,7 +441,12 @@ func (p *Poller) Close(ctx context.Context) error {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	p.end()
 	close(p.stop)
+	// Wait for a Next in progress to notice, so no batch is created after
+	// the final checkpoint is written.
+	p.nextMu.Lock()
+	defer p.nextMu.Unlock()
 	p.saverWG.Wait()
 	err := p.flush(ctx)
 	if cerr := p.store.Close(); err == nil {
@@ -449,7 +460,6 @@ func (p *Poller) newBatch(s *stream, events []Event) *Batch {
 	defer p.mu.Unlock()
 	s.seq++
 	b := &Batch{Events: events, Stream: s.key, Source: s.info.Source, p: p, s: s, seq: s.seq, snap: s.snapshot()}
-	s.lastSnap = b.snap
 	s.pending[b.seq] = b
 	if len(events) > 0 {
 		p.outstanding++

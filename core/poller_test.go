@@ -480,3 +480,32 @@ func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
 		})
 	}
 }
+
+func TestCloseEndsABlockedNextAndKeepsTheLastCommit(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	ts := t0.Add(-time.Hour)
+	h.src.add("only", ts, ts)
+	p := h.poller()
+	if got := drain(t, p); len(got) != 1 {
+		t.Fatalf("got %v", got)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := p.Next(context.Background()); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Next after Close must fail")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not end the blocked Next")
+	}
+	p = h.poller()
+	defer p.Close(context.Background())
+	if got := drain(t, p); len(got) != 0 {
+		t.Fatalf("a restart after a clean close re-delivered %v", got)
+	}
+}

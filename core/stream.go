@@ -32,7 +32,6 @@ type stream struct {
 	committed  uint64
 	pending    map[uint64]*Batch
 	commitSnap *snapshot
-	lastSnap   *snapshot
 }
 
 func (s *stream) restore(st *checkpointState) {

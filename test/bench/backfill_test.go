@@ -131,3 +131,42 @@ func BenchmarkNordPassBackfill1M(b *testing.B) {
 		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
 	}
 }
+
+// BenchmarkNordPassRateBudget polls with the documented limit scaled down
+// in time (2000 requests per 5 s instead of per 5 min) on both sides, and
+// reports how much of the budget was used and how many 429s came back.
+func BenchmarkNordPassRateBudget(b *testing.B) {
+	const limit, window, run = 2000, 5 * time.Second, 20 * time.Second
+	url := startSim(b, "-events", "40000", "-span", "24h", "-rate-limit", fmt.Sprint(limit), "-rate-window", window.String(), "-token", "bench-token")
+	for i := 0; i < b.N; i++ {
+		cfg, err := core.ParseMap(map[string]any{
+			"source": "nordpass", "nordpass.base_url": url + "/nordpass", "nordpass.token": "bench-token",
+			"initial_lookback": "24h", "page_size": 1, "checkpoint.type": "memory",
+			"rate_limit.requests": limit, "rate_limit.period": window.String(),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := core.NewPoller(context.Background(), cfg, core.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), run)
+		t0 := time.Now()
+		for {
+			batch, err := p.Next(ctx)
+			if err != nil {
+				break
+			}
+			batch.Ack(nil)
+		}
+		elapsed := time.Since(t0)
+		cancel()
+		m := p.Metrics()
+		p.Close(context.Background())
+		budget := float64(limit) * elapsed.Seconds() / window.Seconds()
+		b.ReportMetric(float64(m.Requests.Load()), "requests")
+		b.ReportMetric(100*float64(m.Requests.Load())/budget, "budget-used-%")
+		b.ReportMetric(float64(m.Throttled.Load()), "429s")
+	}
+}
