@@ -39,6 +39,13 @@ func (s *stream) restore(st *checkpointState) {
 	s.highWater = st.HighWater
 	s.win = st.Window
 	s.read = true
+	if w := s.win; w != nil {
+		for i := range w.Pieces {
+			if w.Pieces[i].Part >= s.info.Partitions {
+				w.Pieces[i].Part = 0
+			}
+		}
+	}
 	if w := s.win; w != nil && w.Partition >= s.info.Partitions {
 		// The partitioning changed under an explicit stream name: re-read the
 		// current piece rather than skip part of it.
