@@ -111,9 +111,31 @@ func LimiterKey(host string, credential string) string {
 	return host + "|" + hex.EncodeToString(sum[:8])
 }
 
+var (
+	transportsMu sync.Mutex
+	transports   = map[HTTPConfig]*http.Transport{}
+)
+
+// newTransport returns the process-wide transport for h: streams with the
+// same proxy and TLS settings share connections (and their memory), which
+// matters when one process polls a thousand tenants.
 func newTransport(h HTTPConfig, log Logger) (*http.Transport, error) {
+	transportsMu.Lock()
+	defer transportsMu.Unlock()
+	if tr, ok := transports[h]; ok {
+		return tr, nil
+	}
+	tr, err := buildTransport(h, log)
+	if err != nil {
+		return nil, err
+	}
+	transports[h] = tr
+	return tr, nil
+}
+
+func buildTransport(h HTTPConfig, log Logger) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 8
+	tr.MaxIdleConnsPerHost = 32
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if h.ProxyURL != "" {
 		u, err := url.Parse(h.ProxyURL)
