@@ -24,7 +24,9 @@ func testRequester(t *testing.T, attempts int) (*Requester, *[]time.Duration) {
 }
 
 func get(url string) func(ctx context.Context) (*http.Request, error) {
-	return func(ctx context.Context) (*http.Request, error) { return http.NewRequestWithContext(ctx, "GET", url, nil) }
+	return func(ctx context.Context) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, "GET", url, nil)
+	}
 }
 
 func TestRequesterRetries(t *testing.T) {
