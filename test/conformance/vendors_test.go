@@ -48,6 +48,8 @@ type simEnv struct {
 	expireSession func()
 	// logins counts authentications so far (nil for static tokens).
 	logins func() int
+	// secrets are the credentials configured: no log line may contain one.
+	secrets []string
 }
 
 type badConfig struct {
@@ -93,6 +95,7 @@ func startNordPass(t *testing.T, o simOptions) *simEnv {
 			}
 			return out
 		},
+		secrets: []string{testToken},
 		revoke:  func() { np.SetTokenState(testToken, sim.TokenExpired) },
 		onServe: np.OnServe,
 	}
