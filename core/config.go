@@ -106,10 +106,13 @@ func defaultConfig() Config {
 	}
 }
 
-// UcfgOptions are the options every auditpull config is read with: ${VAR}
-// expansion from the environment, and "." as the path separator so flat
-// property lists (Fluent Bit) nest like YAML does.
-var UcfgOptions = []ucfg.Option{ucfg.PathSep("."), ucfg.VarExp, ucfg.ResolveEnv}
+// UcfgOptions are the options every auditpull config is read with: "." as
+// the path separator, so flat property lists (Fluent Bit) nest like YAML
+// does. There is deliberately no ${VAR} expansion here: every host expands
+// its own configuration already, and expanding a second time would rewrite
+// values that legitimately contain "$" (tokens do). Secrets can name an
+// environment variable explicitly instead ("env:NAME", see Secret).
+var UcfgOptions = []ucfg.Option{ucfg.PathSep(".")}
 
 // ParseMap parses a host's configuration, already translated into the core
 // schema's names, and validates it completely (including the source

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,8 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{"unknown source", with(base(), "source", "okta"), "source", `unknown source "okta"`},
 		{"unknown top-level key", with(base(), "poll_intervall", "30s"), "poll_intervall", "unknown option"},
 		{"unknown source key", with(base(), "nordpass", map[string]any{"token": "x", "regoin": "eu"}), "nordpass.regoin", "unknown option"},
-		{"section of an unknown source", with(base(), "qualtrics", map[string]any{"x": 1}), "qualtrics.x", "unknown option"},
+		{"section of another source", with(base(), "qualtrics", map[string]any{"x": 1}), "qualtrics", `section given but source is "nordpass"`},
+		{"section of an unknown source", with(base(), "okta", map[string]any{"x": 1}), "okta.x", "unknown option"},
 		{"bad region", with(base(), "nordpass", map[string]any{"token": "x", "region": "asia"}), "nordpass.region", `one of "eu", "us"`},
 		{"missing token", with(base(), "nordpass", map[string]any{"region": "us"}), "nordpass.token", "required"},
 		{"bearer prefix", with(base(), "nordpass", map[string]any{"token": "Bearer abc"}), "nordpass.token", "without \"Bearer \""},
@@ -74,6 +76,9 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 }
 
 func TestConfigAcceptsSecretsInlineFromEnvAndFile(t *testing.T) {
+	if _, err := core.ParseMap(with(base(), "nordpass", map[string]any{"token": "env:AUDITPULL_UNSET_VAR"})); err == nil || !strings.Contains(err.Error(), "AUDITPULL_UNSET_VAR") {
+		t.Fatalf("an unset env: secret must name the variable, got %v", err)
+	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "token")
 	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
@@ -82,7 +87,9 @@ func TestConfigAcceptsSecretsInlineFromEnvAndFile(t *testing.T) {
 	t.Setenv("NP_TOKEN", "from-env")
 	for _, tc := range []struct{ given, want string }{
 		{"inline-token", "inline-token"},
-		{"${NP_TOKEN}", "from-env"},
+		{"env:NP_TOKEN", "from-env"},
+		// Hosts expand ${VAR} themselves; the core takes "$" literally.
+		{"ab${HOME}cd$$", "ab${HOME}cd$$"},
 		{"file:" + file, "from-file"},
 	} {
 		cfg, err := core.ParseMap(with(base(), "nordpass", map[string]any{"token": tc.given}))
@@ -127,7 +134,7 @@ func TestKeysListTheWholeSchema(t *testing.T) {
 			t.Errorf("Keys() lacks %s: %s", k, keys)
 		}
 	}
-	if l := core.ListKeys(); len(l) != 1 || l[0] != "nordpass.user_uuids" {
+	if l := core.ListKeys(); !slices.Contains(l, "nordpass.user_uuids") || slices.Contains(l, "nordpass.token") {
 		t.Errorf("ListKeys() = %v", l)
 	}
 }

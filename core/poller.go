@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditpull/auditpull/core/checkpoint"
@@ -35,8 +36,9 @@ type Poller struct {
 	clock   Clock
 	maxOut  int
 
-	nextMu sync.Mutex // serialises Next
-	rr     int
+	nextMu   sync.Mutex // serialises Next
+	rr       int
+	caughtUp atomic.Bool
 
 	mu          sync.Mutex
 	outstanding int
@@ -66,6 +68,7 @@ type Batch struct {
 	snap     *snapshot
 	attempts int
 	done     bool
+	released bool
 }
 
 // snapshot is a stream's checkpoint as it stands after a batch.
@@ -193,6 +196,7 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 		p.log.Info("resuming from checkpoint", "stream", key, "cursor", s.cursor.Format(time.RFC3339))
 	}
 	s.commitSnap = s.snapshot()
+	p.metrics.setLag(p.clock.Now().Sub(s.cursor))
 	return s, nil
 }
 
@@ -260,6 +264,9 @@ func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 		now := p.clock.Now()
 		s := p.pick(now)
 		if wait := s.dueAt(now).Sub(now); wait > 0 {
+			// The earliest stream is not due: every stream has read up to
+			// now − settle_delay and waits for its next poll.
+			p.caughtUp.Store(s.win == nil && s.retryAt.Before(time.Now()))
 			timer := time.NewTimer(wait)
 			err := p.waitWake(ctx, timer.C)
 			timer.Stop()
@@ -286,10 +293,16 @@ func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 			return nil, fmt.Errorf("stream %s: %w", s.key, err)
 		}
 		if b != nil {
+			p.caughtUp.Store(false)
 			return b, nil
 		}
 	}
 }
+
+// CaughtUp reports whether the last Next found every stream read up to
+// now − settle_delay and waiting for its next poll. Hosts use it for "run
+// once" modes; it is a snapshot, not a promise.
+func (p *Poller) CaughtUp() bool { return p.caughtUp.Load() }
 
 var errClosed = errors.New("auditpull: poller closed")
 
@@ -339,11 +352,28 @@ func (b *Batch) Ack(err error) {
 	b.p.ack(b)
 }
 
+// Release forgets b without delivering it: its slot is freed but the
+// checkpoint never moves past it, so a restart reads it again. Dry runs
+// (a host's "test" mode) release what they only displayed.
+func (b *Batch) Release() {
+	p := b.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.done || b.released {
+		return
+	}
+	b.released = true
+	if len(b.Events) > 0 {
+		p.outstanding--
+	}
+	p.signal(p.wake)
+}
+
 // Nack puts b back to be returned by Next again, ahead of new pages.
 func (p *Poller) Nack(b *Batch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b.done {
+	if b.done || b.released {
 		return
 	}
 	b.attempts++
@@ -355,7 +385,7 @@ func (p *Poller) Nack(b *Batch) {
 func (p *Poller) ack(b *Batch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b.done {
+	if b.done || b.released {
 		return
 	}
 	b.done = true

@@ -509,3 +509,33 @@ func TestCloseEndsABlockedNextAndKeepsTheLastCommit(t *testing.T) {
 		t.Fatalf("a restart after a clean close re-delivered %v", got)
 	}
 }
+
+func TestCaughtUpAndReleaseSupportRunOnceAndDryRuns(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	for i := 0; i < 25; i++ {
+		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
+		h.src.add(fmt.Sprintf("e%02d", i), ts, ts)
+	}
+	ctx := context.Background()
+	p := h.poller()
+	// A dry run shows pages and releases them: the checkpoint stays.
+	for i := 0; i < 3; i++ {
+		b, err := p.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Release()
+	}
+	if p.CaughtUp() {
+		t.Fatal("not caught up while pages remain")
+	}
+	p.Close(ctx)
+	p = h.poller()
+	defer p.Close(ctx)
+	if got := drain(t, p); len(got) != 25 {
+		t.Fatalf("released pages must be read again; got %d events", len(got))
+	}
+	if !p.CaughtUp() {
+		t.Fatal("want caught up after the backlog")
+	}
+}

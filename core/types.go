@@ -54,8 +54,10 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // MarshalText all redact, so a Secret that slips into a log line, an error or
 // a metric label shows "[redacted]".
 //
-// In configuration a secret is given inline, as ${ENV_VAR} (expanded by the
-// config loader), or as "file:/path/to/file" whose trimmed content is used.
+// In configuration a secret is given inline (hosts expand their own
+// ${ENV_VAR} references before auditpull sees the value), as "env:NAME" to
+// read an environment variable, or as "file:/path/to/file" whose trimmed
+// content is used.
 type Secret struct{ v string }
 
 // NewSecret wraps a value.
@@ -63,7 +65,13 @@ func NewSecret(v string) Secret { return Secret{v: v} }
 
 // Unpack implements ucfg.StringUnpacker.
 func (s *Secret) Unpack(v string) error {
-	if path, ok := strings.CutPrefix(v, "file:"); ok {
+	if name, ok := strings.CutPrefix(v, "env:"); ok {
+		val, set := os.LookupEnv(name)
+		if !set || val == "" {
+			return fmt.Errorf("environment variable %s (named by env:) is not set", name)
+		}
+		v = val
+	} else if path, ok := strings.CutPrefix(v, "file:"); ok {
 		path = strings.TrimPrefix(path, "//")
 		b, err := os.ReadFile(path)
 		if err != nil {

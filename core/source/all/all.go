@@ -4,4 +4,7 @@ package all
 
 import (
 	_ "github.com/auditpull/auditpull/core/source/nordpass"
+	_ "github.com/auditpull/auditpull/core/source/nordpassmsp"
+	_ "github.com/auditpull/auditpull/core/source/oloid"
+	_ "github.com/auditpull/auditpull/core/source/qualtrics"
 )

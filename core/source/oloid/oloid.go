@@ -1,0 +1,532 @@
+// Package oloid reads OLOID's List Activity Logs API
+// (POST {base_url}/filterActivity).
+//
+// What OLOID documents, and this source follows: a Bearer access token;
+// start and end in milliseconds since the epoch; limit; an opaque nextToken
+// for the next page; every activity has an id, which is the event's ID.
+// Authentication is POST {base_url}/login with the API client's id
+// (UserName), tenant (TenantName) and client secret (Password), which
+// returns a Cognito AccessToken valid for ExpiresIn seconds (3600). The
+// token is renewed shortly before it expires, and once more when the API
+// answers 401; if a fresh token is refused too, the stream stops with an
+// AuthError.
+//
+// What OLOID does not document, and how this source copes:
+//   - The base URL: there is no public default, so base_url is required.
+//   - Whether start and end are inclusive: each window [from, to) is asked
+//     for as start = from − 1 ms, end = to, and anything outside [from, to)
+//     is dropped here, so no reading of the bounds loses or repeats a
+//     record.
+//   - The order of activities: not relied on. Paging follows nextToken
+//     whatever the order, and the core de-duplicates re-read overlaps by id.
+//   - How long a nextToken stays valid: it is stored in the checkpoint with
+//     its window and used only with that window. If the API refuses it
+//     (HTTP 400 while continuing a window, e.g. after a long outage), the
+//     window is read again from its first page, once, with a warning: its
+//     events may then be delivered twice (at-least-once), never lost.
+//   - Whether a page can repeat records of the previous one (offset-based
+//     cursors do when records are inserted while paging): a record whose id
+//     was on the previous page of the same window is dropped.
+//   - The login response's shape: the AccessToken and ExpiresIn are taken
+//     from the top level, from "AuthenticationResult" (Cognito's own shape),
+//     or from either inside "data" (the shape of /filterActivity).
+//   - Rate limits: none are documented; the default budget is 600 requests
+//     per minute per API host and client (rate_limit overrides it), and 429
+//     with Retry-After is honoured.
+//   - Maximum window: none is documented, so windows are not limited
+//     (max_window can limit them).
+package oloid
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/tidwall/gjson"
+)
+
+// Name is the source's registered name.
+const Name = "oloid"
+
+// Defaults.
+const (
+	DefaultLookback = 7 * 24 * time.Hour
+	// DefaultLimit is the page size (the request's limit) unless page_size
+	// says otherwise.
+	DefaultLimit = 100
+	// DefaultTokenLifetime is assumed when a login response has no
+	// ExpiresIn (Cognito's access tokens last an hour).
+	DefaultTokenLifetime = time.Hour
+	loginPath            = "/login"
+	activityPath         = "/filterActivity"
+)
+
+// DefaultRate is the request budget: OLOID documents none, so it is a
+// conservative 600 requests per minute (overridable with rate_limit).
+var DefaultRate = core.Rate{Requests: 600, Period: time.Minute}
+
+// Settings is the `oloid` config section. The three credentials are those
+// of an API client created in the OLOID portal's API-token settings.
+type Settings struct {
+	// BaseURL is the tenant's API URL (required: OLOID publishes no
+	// default); /login and /filterActivity are relative to it.
+	BaseURL string `config:"base_url"`
+	// ClientID is sent as UserName.
+	ClientID string `config:"client_id"`
+	// Tenant is sent as TenantName.
+	Tenant string `config:"tenant"`
+	// ClientSecret is sent as Password.
+	ClientSecret core.Secret `config:"client_secret"`
+}
+
+// ParseSettings reads and checks the `oloid` section and returns it with
+// the base URL normalised (no trailing slash or endpoint path).
+func ParseSettings(cfg *core.Config) (*Settings, string, error) {
+	s := &Settings{}
+	if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
+		return nil, "", err
+	}
+	if s.BaseURL == "" {
+		return nil, "", &core.ConfigError{Key: "oloid.base_url", Msg: "required: the OLOID API URL of your tenant (OLOID publishes no default), e.g. https://api.example.oloid.com"}
+	}
+	base := strings.TrimRight(s.BaseURL, "/")
+	for _, p := range []string{activityPath, loginPath} {
+		base = strings.TrimSuffix(base, p)
+	}
+	if _, err := core.CheckTokenURL("oloid.base_url", base); err != nil {
+		return nil, "", err
+	}
+	if strings.TrimSpace(s.ClientID) == "" {
+		return nil, "", &core.ConfigError{Key: "oloid.client_id", Msg: "required: the API client id from OLOID's API-token settings (sent as UserName)"}
+	}
+	if strings.TrimSpace(s.Tenant) == "" {
+		return nil, "", &core.ConfigError{Key: "oloid.tenant", Msg: "required: the OLOID tenant name (sent as TenantName)"}
+	}
+	if !s.ClientSecret.IsSet() {
+		return nil, "", &core.ConfigError{Key: "oloid.client_secret", Msg: "required: the API client's secret (inline, ${ENV_VAR} or file:/path; sent as Password)"}
+	}
+	return s, base, nil
+}
+
+func init() {
+	core.Register(Name, core.Factory{
+		Validate: func(cfg *core.Config) error {
+			_, _, err := ParseSettings(cfg)
+			return err
+		},
+		Settings: func() any { return &Settings{} },
+		Open: func(_ context.Context, env core.SourceEnv) ([]core.Source, error) {
+			s, base, err := ParseSettings(env.Config)
+			if err != nil {
+				return nil, err
+			}
+			src, err := New(env, s, base)
+			if err != nil {
+				return nil, err
+			}
+			return []core.Source{src}, nil
+		},
+	})
+}
+
+// Source implements core.Source.
+type Source struct {
+	http  *core.Requester
+	log   core.Logger
+	url   string
+	limit int
+	auth  *session
+	info  core.SourceInfo
+
+	// Reading state, used only by the poller's goroutine.
+	prev      map[string]struct{} // ids on the previous page of the window
+	restarted [2]int64            // window whose refused nextToken was dropped
+}
+
+// New builds a source from parsed settings.
+func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
+	host := hostOf(base)
+	req, err := env.Requester(DefaultRate, core.LimiterKey(host, s.ClientID+"\x00"+s.Tenant))
+	if err != nil {
+		return nil, err
+	}
+	limit := env.Config.PageSize
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	log := env.Logger
+	if log == nil {
+		log = core.NopLogger{}
+	}
+	clock := env.Clock
+	if clock == nil {
+		clock = core.RealClock
+	}
+	return &Source{
+		http:  req,
+		log:   log,
+		url:   base + activityPath,
+		limit: limit,
+		auth: &session{
+			http: req, url: base + loginPath, clock: clock,
+			clientID: s.ClientID, tenant: s.Tenant, secret: s.ClientSecret,
+		},
+		info: core.SourceInfo{
+			Source:          Name,
+			Stream:          Name + "-" + safe(host) + "-" + safe(s.Tenant),
+			DefaultLookback: DefaultLookback,
+			Precision:       time.Millisecond,
+		},
+	}, nil
+}
+
+func hostOf(base string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+}
+
+var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// safe makes s usable in a checkpoint key (a file name).
+func safe(s string) string { return unsafeRE.ReplaceAllString(s, "_") }
+
+// Info describes the API's rules to the planner.
+func (s *Source) Info() core.SourceInfo { return s.info }
+
+const opQuery = "oloid filterActivity"
+
+// Fetch reads one page of the window [q.From, q.To).
+func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
+	if q.Cursor == "" {
+		s.prev = nil
+	}
+	page, err := s.fetchAuthed(ctx, q, q.Cursor)
+	var re *core.RequestError
+	if err != nil && q.Cursor != "" && errors.As(err, &re) && re.Status == http.StatusBadRequest &&
+		s.restarted != windowOf(q) {
+		// The stored nextToken is no longer accepted. Starting the window
+		// over re-delivers its first pages, which is better than stopping
+		// for good; it is done once per window so a broken API cannot loop.
+		s.log.Warn("OLOID refused the stored nextToken; reading the window again from its first page, so some of its events may be delivered twice",
+			"from", q.From.Format(time.RFC3339Nano), "to", q.To.Format(time.RFC3339Nano), "reason", re.Reason)
+		s.restarted = windowOf(q)
+		s.prev = nil
+		page, err = s.fetchAuthed(ctx, q, "")
+	}
+	return page, err
+}
+
+func windowOf(q core.Query) [2]int64 { return [2]int64{q.From.UnixNano(), q.To.UnixNano()} }
+
+// fetchAuthed sends one query with the session's token; a token refused as
+// expired is renewed once.
+func (s *Source) fetchAuthed(ctx context.Context, q core.Query, cursor string) (core.Page, error) {
+	tok, err := s.auth.token(ctx)
+	if err != nil {
+		return core.Page{}, err
+	}
+	page, err := s.query(ctx, q, cursor, tok)
+	var ae *core.AuthError
+	if !errors.As(err, &ae) || !ae.Expired {
+		return page, err
+	}
+	s.log.Info("OLOID refused the access token; logging in again", "reason", ae.Reason)
+	s.auth.drop(tok)
+	if tok, err = s.auth.token(ctx); err != nil {
+		return core.Page{}, err
+	}
+	page, err = s.query(ctx, q, cursor, tok)
+	if errors.As(err, &ae) && ae.Expired {
+		return core.Page{}, &core.AuthError{Op: opQuery, Status: ae.Status,
+			Reason: ae.Reason + ": a freshly issued access token was refused too; check that the API client may read activity logs and that oloid.base_url is the tenant's API"}
+	}
+	return page, err
+}
+
+type request struct {
+	Start     int64  `json:"start"`
+	End       int64  `json:"end"`
+	Limit     int    `json:"limit"`
+	NextToken string `json:"nextToken,omitempty"`
+}
+
+func (s *Source) query(ctx context.Context, q core.Query, cursor, tok string) (core.Page, error) {
+	// One millisecond early and up to the window's end: records outside
+	// [From, To) are dropped below, so the bounds' undocumented
+	// inclusiveness cannot lose a record.
+	payload, _ := json.Marshal(request{Start: q.From.UnixMilli() - 1, End: q.To.UnixMilli(), Limit: s.limit, NextToken: cursor})
+	var out core.Page
+	err := s.http.Do(ctx, opQuery, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}, func(r *core.Response) error {
+		if r.Status != http.StatusOK {
+			return classify(opQuery, r)
+		}
+		p, err := decodePage(r.Body)
+		if err != nil {
+			return &core.TransientError{Op: opQuery, Err: err}
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return core.Page{}, err
+	}
+	out.Events = s.keep(out.Events, q)
+	return out, nil
+}
+
+// keep drops records outside the window and records already on the
+// previous page of this window, then remembers this page's ids.
+func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
+	ids := make(map[string]struct{}, len(evs))
+	out := evs[:0]
+	for _, e := range evs {
+		_, repeat := s.prev[e.ID]
+		ids[e.ID] = struct{}{}
+		if repeat || e.Time.Before(q.From) || !e.Time.Before(q.To) {
+			continue
+		}
+		out = append(out, e)
+	}
+	s.prev = ids
+	return out
+}
+
+// decodePage reads a response in one pass (gjson), keeping each event's raw
+// JSON as a slice of the body.
+func decodePage(b []byte) (core.Page, error) {
+	if !gjson.ValidBytes(b) {
+		return core.Page{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
+	}
+	root := gjson.ParseBytes(b)
+	data := root.Get("data")
+	if !data.Exists() {
+		data = root
+	}
+	acts := data.Get("activities")
+	if !acts.IsArray() {
+		return core.Page{}, fmt.Errorf("response has no data.activities array: %s", core.Snippet(b))
+	}
+	page := core.Page{Total: -1, Events: make([]core.Event, 0, len(acts.Array()))}
+	if n := data.Get("nextToken"); n.Type == gjson.String {
+		page.Next = n.Str
+	}
+	var err error
+	acts.ForEach(func(_, v gjson.Result) bool {
+		var e core.Event
+		if e, err = decodeEvent(v, rawOf(b, v)); err != nil {
+			return false
+		}
+		page.Events = append(page.Events, e)
+		return true
+	})
+	return page, err
+}
+
+// rawOf returns v's bytes as a slice of the body when they are there
+// verbatim, so a page's events share one buffer.
+func rawOf(b []byte, v gjson.Result) []byte {
+	if end := v.Index + len(v.Raw); v.Index > 0 && end <= len(b) && string(b[v.Index:end]) == v.Raw {
+		return b[v.Index:end:end]
+	}
+	return []byte(v.Raw)
+}
+
+func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
+	if !v.IsObject() {
+		return core.Event{}, fmt.Errorf("activity is not an object: %s", core.Snippet(raw))
+	}
+	ts, ok := parseTime(v.Get("timestamp"))
+	if !ok {
+		return core.Event{}, fmt.Errorf("activity without a usable timestamp: %s", core.Snippet(raw))
+	}
+	id := v.Get("id")
+	e := core.Event{Time: ts, Type: v.Get("activityType").String(), Raw: raw}
+	switch id.Type {
+	case gjson.String:
+		e.ID = id.Str
+	case gjson.Number:
+		e.ID = id.Raw
+	}
+	if e.ID == "" {
+		// Not expected (the API documents an id); a content hash keeps
+		// de-duplication working, and the core counts copies of equal hashes.
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) != nil {
+			buf.Write(raw)
+		}
+		sum := sha256.Sum256(buf.Bytes())
+		e.ID = "sha256:" + hex.EncodeToString(sum[:16])
+	}
+	user := map[string]string{}
+	for k, path := range map[string]string{"user_id": "details.userId", "user_name": "details.userName"} {
+		if f := v.Get(path); f.Exists() && f.String() != "" {
+			user[k] = f.String()
+		}
+	}
+	if len(user) > 0 {
+		e.User = user
+	}
+	return e, nil
+}
+
+// parseTime reads milliseconds since the epoch, as a number or a numeric
+// string, or an RFC 3339 string ("the actual response structure may vary").
+func parseTime(f gjson.Result) (time.Time, bool) {
+	switch f.Type {
+	case gjson.Number:
+		if ms := f.Int(); ms > 0 {
+			return time.UnixMilli(ms).UTC(), true
+		}
+	case gjson.String:
+		if ms, err := strconv.ParseInt(f.Str, 10, 64); err == nil && ms > 0 {
+			return time.UnixMilli(ms).UTC(), true
+		}
+		if t, err := time.Parse(time.RFC3339Nano, f.Str); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// message is the reason an error response gives.
+func message(b []byte) string {
+	for _, p := range []string{"message", "error.message", "error", "Message"} {
+		if f := gjson.GetBytes(b, p); f.Type == gjson.String && f.Str != "" {
+			return f.Str
+		}
+	}
+	return core.Snippet(b)
+}
+
+// classify maps error responses of the data endpoint to actionable errors.
+func classify(op string, r *core.Response) error {
+	msg := message(r.Body)
+	switch r.Status {
+	case http.StatusUnauthorized:
+		// Expired or otherwise refused access token: log in again.
+		return &core.AuthError{Op: op, Status: r.Status, Reason: msg, Expired: true}
+	case http.StatusForbidden:
+		return &core.AuthError{Op: op, Status: r.Status, Reason: msg + ": the API client is not allowed to read activity logs; check its permissions in the OLOID portal"}
+	case http.StatusNotFound:
+		return &core.RequestError{Op: op, Status: r.Status, Reason: msg + ": no such endpoint; check oloid.base_url"}
+	}
+	return &core.RequestError{Op: op, Status: r.Status, Reason: msg}
+}
+
+// session holds the access token, logging in when there is none or it is
+// about to expire. It is shared by every request of the source.
+type session struct {
+	http     *core.Requester
+	url      string
+	clock    core.Clock
+	clientID string
+	tenant   string
+	secret   core.Secret
+
+	mu      sync.Mutex
+	tok     string
+	renewAt time.Time
+}
+
+const opLogin = "oloid login"
+
+// token returns a token that is not about to expire, logging in if needed.
+func (s *session) token(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok != "" && s.clock.Now().Before(s.renewAt) {
+		return s.tok, nil
+	}
+	s.tok = ""
+	tok, life, err := s.login(ctx)
+	if err != nil {
+		return "", err
+	}
+	// Renew shortly before expiry: a tenth of the lifetime, at most two
+	// minutes, leaves room for a slow request and clock skew.
+	s.tok, s.renewAt = tok, s.clock.Now().Add(life-min(2*time.Minute, life/10))
+	return tok, nil
+}
+
+// drop forgets tok if it is still the current token (another request may
+// have renewed it already).
+func (s *session) drop(tok string) {
+	s.mu.Lock()
+	if s.tok == tok {
+		s.tok = ""
+	}
+	s.mu.Unlock()
+}
+
+func (s *session) login(ctx context.Context) (string, time.Duration, error) {
+	payload, _ := json.Marshal(struct {
+		UserName   string
+		TenantName string
+		Password   string
+	}{s.clientID, s.tenant, s.secret.Reveal()})
+	var tok string
+	life := DefaultTokenLifetime
+	err := s.http.Do(ctx, opLogin, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}, func(r *core.Response) error {
+		switch r.Status {
+		case http.StatusOK:
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+			return &core.AuthError{Op: opLogin, Status: r.Status,
+				Reason: message(r.Body) + ": check oloid.client_id, oloid.tenant and oloid.client_secret (the API client from OLOID's API-token settings)"}
+		case http.StatusNotFound:
+			return &core.RequestError{Op: opLogin, Status: r.Status, Reason: "no login endpoint: check oloid.base_url"}
+		default:
+			return &core.RequestError{Op: opLogin, Status: r.Status, Reason: message(r.Body)}
+		}
+		// The body holds tokens: it never goes into an error message.
+		if !gjson.ValidBytes(r.Body) {
+			return &core.TransientError{Op: opLogin, Err: errors.New("unparsable login response")}
+		}
+		root := gjson.ParseBytes(r.Body)
+		for _, p := range []string{"", "AuthenticationResult.", "data.", "data.AuthenticationResult."} {
+			at := root.Get(p + "AccessToken")
+			if at.Type != gjson.String || at.Str == "" {
+				continue
+			}
+			tok = at.Str
+			if exp := root.Get(p + "ExpiresIn"); exp.Exists() && exp.Int() > 0 {
+				life = time.Duration(exp.Int()) * time.Second
+			}
+			return nil
+		}
+		reason := "the login response holds no AccessToken"
+		for _, p := range []string{"ChallengeName", "data.ChallengeName"} {
+			if c := root.Get(p); c.Type == gjson.String && c.Str != "" {
+				reason += fmt.Sprintf(" but a %s challenge: complete the API client's setup in the OLOID portal", c.Str)
+			}
+		}
+		return &core.AuthError{Op: opLogin, Status: r.Status, Reason: reason}
+	})
+	return tok, life, err
+}

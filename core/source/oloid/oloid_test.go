@@ -1,0 +1,567 @@
+package oloid_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/checkpoint"
+	_ "github.com/auditpull/auditpull/core/source/oloid"
+	"github.com/auditpull/auditpull/test/sim"
+)
+
+var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	clientID = "api-client-7"
+	tenant   = "acme"
+	secret   = "oloid-secret-value-4242"
+)
+
+// logSink records every log line, to prove secrets never reach a log.
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logSink) add(level, msg string, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprint(append([]any{level, msg}, kv...)...))
+}
+func (l *logSink) Debug(msg string, kv ...any) { l.add("debug", msg, kv...) }
+func (l *logSink) Info(msg string, kv ...any)  { l.add("info", msg, kv...) }
+func (l *logSink) Warn(msg string, kv ...any)  { l.add("warn", msg, kv...) }
+func (l *logSink) Error(msg string, kv ...any) { l.add("error", msg, kv...) }
+func (l *logSink) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+type rig struct {
+	t     *testing.T
+	clock *sim.FakeClock
+	store *checkpoint.Memory
+	log   *logSink
+	cfg   map[string]any
+}
+
+func newRig(t *testing.T, base string, extra ...any) *rig {
+	r := &rig{t: t, clock: sim.NewFakeClock(now0), store: checkpoint.NewMemory(), log: &logSink{}}
+	r.cfg = map[string]any{
+		"source": "oloid", "oloid.base_url": base, "oloid.client_id": clientID,
+		"oloid.tenant": tenant, "oloid.client_secret": secret,
+		"checkpoint.type": "memory", "rate_limit.enabled": false, "settle_delay": "1m", "overlap": "5m",
+		"retry.initial_backoff": "1ms", "retry.max_backoff": "5ms", "retry.max_attempts": 4,
+	}
+	for i := 0; i < len(extra); i += 2 {
+		r.cfg[extra[i].(string)] = extra[i+1]
+	}
+	return r
+}
+
+func (r *rig) poller() *core.Poller {
+	r.t.Helper()
+	cfg, err := core.ParseMap(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: r.clock, Store: r.store, Logger: r.log})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+// drain reads up to n batches (n < 0: until idle), acking each.
+func drain(t *testing.T, p *core.Poller, n int) ([]string, error) {
+	t.Helper()
+	var got []string
+	for i := 0; n < 0 || i < n; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		b, err := p.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+		for _, e := range b.Events {
+			got = append(got, string(e.Raw))
+		}
+		b.Ack(nil)
+	}
+	return got, nil
+}
+
+func strs(b [][]byte) []string {
+	out := make([]string, len(b))
+	for i, x := range b {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func sameSet(t *testing.T, got, want []string) {
+	t.Helper()
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	if !slices.Equal(g, w) {
+		t.Fatalf("delivered %d events, want %d", len(g), len(w))
+	}
+}
+
+// simServer serves sim OLOID behind an optional request observer.
+func simServer(t *testing.T, o *sim.OLOID, observe func(r *http.Request, body []byte)) string {
+	t.Helper()
+	inner := sim.NewServer().Mount(sim.OLOIDPrefix, o)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if observe != nil {
+			b, _ := io.ReadAll(r.Body)
+			observe(r, b)
+			r.Body = io.NopCloser(strings.NewReader(string(b)))
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + sim.OLOIDPrefix
+}
+
+func TestEveryRecordOfEachWindowArrivesOnceWhateverTheBoundsAndOrder(t *testing.T) {
+	variants := []struct {
+		name string
+		cfg  sim.OLOIDConfig
+	}{
+		{"inclusive bounds, newest first", sim.OLOIDConfig{}},
+		{"exclusive start", sim.OLOIDConfig{StartExclusive: true}},
+		{"exclusive end", sim.OLOIDConfig{EndExclusive: true}},
+		{"both exclusive, oldest first", sim.OLOIDConfig{StartExclusive: true, EndExclusive: true, Ascending: true}},
+	}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			start := now0.Add(-2 * time.Hour)
+			r := newRig(t, "", "start_time", start.Format(time.RFC3339), "page_size", 7)
+			cfg := v.cfg
+			cfg.Seed, cfg.Count, cfg.From, cfg.To, cfg.Clock = 5, 300, start.Add(-time.Hour), now0, r.clock
+			o := sim.NewOLOID(cfg)
+			o.AddClient(clientID, tenant, secret)
+			r.cfg["oloid.base_url"] = simServer(t, o, nil)
+			// Records on every edge a window has: the backfill's start, the
+			// first window's end (now − settle) and one millisecond either side.
+			edge := now0.Add(-time.Minute)
+			for _, at := range []time.Time{start.Add(-time.Millisecond), start, start.Add(time.Millisecond), edge.Add(-time.Millisecond), edge, edge.Add(time.Millisecond)} {
+				o.AddEvent(at, time.Time{}, "LOGIN", 1)
+				o.AddEvent(at, time.Time{}, "LOGOUT", 2)
+			}
+			p := r.poller()
+			defer p.Close(context.Background())
+			got, err := drain(t, p, -1)
+			for range 6 {
+				r.clock.Advance(30 * time.Second)
+				more, err2 := drain(t, p, -1)
+				got, err = append(got, more...), errors.Join(err, err2)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameSet(t, got, strs(o.Truth(start, r.clock.Now().Add(-time.Minute))))
+		})
+	}
+}
+
+func TestLogsInWithTheAPIClientAndSendsTheTokenAsBearer(t *testing.T) {
+	r := newRig(t, "", "initial_lookback", "1h", "page_size", 25)
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 1, Count: 100, From: now0.Add(-time.Hour), To: now0, Clock: r.clock})
+	o.AddClient(clientID, tenant, secret)
+	var mu sync.Mutex
+	var logins []map[string]any
+	var queries []map[string]any
+	var auths []string
+	r.cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, body []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		var m map[string]any
+		json.Unmarshal(body, &m)
+		switch {
+		case strings.HasSuffix(req.URL.Path, "/login"):
+			logins = append(logins, m)
+		case strings.HasSuffix(req.URL.Path, "/filterActivity"):
+			queries = append(queries, m)
+			auths = append(auths, req.Header.Get("Authorization"))
+		}
+	})
+	p := r.poller()
+	defer p.Close(context.Background())
+	if _, err := drain(t, p, -1); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]any{"UserName": clientID, "TenantName": tenant, "Password": secret}
+	if len(logins) != 1 || fmt.Sprint(logins[0]) != fmt.Sprint(want) {
+		t.Fatalf("logins %v", logins)
+	}
+	if len(queries) < 4 {
+		t.Fatalf("%d queries for 100 events in pages of 25", len(queries))
+	}
+	for i, q := range queries {
+		if !strings.HasPrefix(auths[i], "Bearer oloid-at-") || q["limit"] != 25.0 {
+			t.Fatalf("query %d: Authorization %q, body %v", i, auths[i], q)
+		}
+		// start is one millisecond before the window, end its end, in ms.
+		if q["start"] != float64(now0.Add(-time.Hour).UnixMilli()-1) || q["end"] != float64(now0.Add(-time.Minute).UnixMilli()) {
+			t.Fatalf("query %d bounds %v–%v", i, q["start"], q["end"])
+		}
+		if _, has := q["nextToken"]; has != (i > 0) {
+			t.Fatalf("query %d nextToken presence wrong: %v", i, q)
+		}
+	}
+}
+
+// stubServer serves /login with loginBody and /filterActivity with data.
+func stubServer(t *testing.T, login func(w http.ResponseWriter), data func(w http.ResponseWriter, r *http.Request, body map[string]any)) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/login":
+			login(w)
+		case "/filterActivity":
+			var body map[string]any
+			json.NewDecoder(r.Body).Decode(&body)
+			data(w, r, body)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func emptyPage(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
+	fmt.Fprint(w, `{"data":{"activities":[],"nextToken":null},"message":"ok"}`)
+}
+
+func TestAcceptsEveryLikelyLoginResponseShape(t *testing.T) {
+	shapes := map[string]string{
+		"wrapped in data like /filterActivity": `{"data":{"AccessToken":"tok-1","ExpiresIn":3600},"message":"ok"}`,
+		"Cognito's AuthenticationResult":       `{"AuthenticationResult":{"AccessToken":"tok-1","ExpiresIn":3600,"TokenType":"Bearer"},"ChallengeParameters":{}}`,
+		"AuthenticationResult inside data":     `{"data":{"AuthenticationResult":{"AccessToken":"tok-1","ExpiresIn":3600}}}`,
+		"flat":                                 `{"AccessToken":"tok-1","ExpiresIn":3600}`,
+		"without ExpiresIn":                    `{"AccessToken":"tok-1"}`,
+	}
+	for name, body := range shapes {
+		t.Run(name, func(t *testing.T) {
+			var got string
+			base := stubServer(t, func(w http.ResponseWriter) { fmt.Fprint(w, body) }, func(w http.ResponseWriter, r *http.Request, b map[string]any) {
+				got = r.Header.Get("Authorization")
+				emptyPage(w, r, b)
+			})
+			p := newRig(t, base).poller()
+			defer p.Close(context.Background())
+			if _, err := drain(t, p, -1); err != nil || got != "Bearer tok-1" {
+				t.Fatalf("Authorization %q, err %v", got, err)
+			}
+		})
+	}
+	t.Run("a challenge instead of a token is an AuthError saying so", func(t *testing.T) {
+		base := stubServer(t, func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"ChallengeName":"NEW_PASSWORD_REQUIRED","Session":"sess-secret"}`)
+		}, emptyPage)
+		p := newRig(t, base).poller()
+		defer p.Close(context.Background())
+		_, err := drain(t, p, -1)
+		var ae *core.AuthError
+		if !errors.As(err, &ae) || !strings.Contains(err.Error(), "NEW_PASSWORD_REQUIRED challenge") || strings.Contains(err.Error(), "sess-secret") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestRenewsTheTokenShortlyBeforeItExpires(t *testing.T) {
+	r := newRig(t, "", "initial_lookback", "1h")
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 2, Count: 50, From: now0.Add(-time.Hour), To: now0, Clock: r.clock, TokenLifetime: 10 * time.Minute})
+	o.AddClient(clientID, tenant, secret)
+	var refused int
+	var mu sync.Mutex
+	inner := sim.NewServer().Mount(sim.OLOIDPrefix, o)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		rec := httptest.NewRecorder()
+		inner.ServeHTTP(rec, req)
+		if rec.Code == http.StatusUnauthorized {
+			mu.Lock()
+			refused++
+			mu.Unlock()
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	defer srv.Close()
+	r.cfg["oloid.base_url"] = srv.URL + sim.OLOIDPrefix
+	p := r.poller()
+	defer p.Close(context.Background())
+	got, err := drain(t, p, -1)
+	// 9 minutes on: inside the last tenth of the lifetime (1 minute), so
+	// the next poll logs in first instead of waiting for a 401.
+	for range 18 {
+		r.clock.Advance(30 * time.Second)
+		more, err2 := drain(t, p, -1)
+		got, err = append(got, more...), errors.Join(err, err2)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if o.Logins() != 2 || refused != 0 {
+		t.Fatalf("%d logins, %d refused requests; want 2 logins and no refusal", o.Logins(), refused)
+	}
+	sameSet(t, got, strs(o.Truth(now0.Add(-time.Hour), r.clock.Now().Add(-time.Minute))))
+}
+
+func TestARefusedTokenIsRenewedOnceThenTheStreamStops(t *testing.T) {
+	var logins, queries int
+	base := stubServer(t, func(w http.ResponseWriter) {
+		logins++
+		fmt.Fprintf(w, `{"data":{"AccessToken":"tok-%d","ExpiresIn":3600}}`, logins)
+	}, func(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
+		queries++
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"message":"Unauthorized"}`)
+	})
+	p := newRig(t, base).poller()
+	defer p.Close(context.Background())
+	_, err := drain(t, p, -1)
+	var ae *core.AuthError
+	if !core.IsFatal(err) || !errors.As(err, &ae) || ae.Expired || !strings.Contains(err.Error(), "a freshly issued access token was refused too") {
+		t.Fatalf("got %v", err)
+	}
+	if logins != 2 || queries != 2 {
+		t.Fatalf("%d logins and %d queries, want 2 and 2", logins, queries)
+	}
+}
+
+func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
+	type reply struct {
+		status int
+		body   string
+	}
+	ok := reply{200, `{"data":{"AccessToken":"tok-secret-1","ExpiresIn":3600}}`}
+	tests := []struct {
+		name        string
+		login, data reply
+		class       string
+		want        string
+	}{
+		{"wrong client secret", reply{401, `{"message":"Incorrect username or password."}`}, reply{}, "auth", "Incorrect username or password.: check oloid.client_id, oloid.tenant and oloid.client_secret"},
+		{"disabled API client", reply{401, `{"message":"User is disabled."}`}, reply{}, "auth", "User is disabled."},
+		{"login rejected as a bad request", reply{400, `{"message":"UserName, TenantName and Password are required"}`}, reply{}, "auth", "UserName, TenantName and Password are required"},
+		{"no login endpoint", reply{404, `not found`}, reply{}, "request", "no login endpoint: check oloid.base_url"},
+		{"client without permission", ok, reply{403, `{"message":"User is not authorized to access this resource"}`}, "auth", "not allowed to read activity logs"},
+		{"rejected query", ok, reply{400, `{"message":"limit must be an integer between 1 and 1000"}`}, "request", "limit must be an integer between 1 and 1000"},
+		{"wrong base URL", ok, reply{404, `{"message":"Not Found"}`}, "request", "check oloid.base_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := stubServer(t, func(w http.ResponseWriter) {
+				w.WriteHeader(tt.login.status)
+				fmt.Fprint(w, tt.login.body)
+			}, func(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
+				w.WriteHeader(tt.data.status)
+				fmt.Fprint(w, tt.data.body)
+			})
+			r := newRig(t, base)
+			p := r.poller()
+			defer p.Close(context.Background())
+			_, err := drain(t, p, -1)
+			var ae *core.AuthError
+			var re *core.RequestError
+			if !core.IsFatal(err) || (tt.class == "auth" && !errors.As(err, &ae)) || (tt.class == "request" && !errors.As(err, &re)) {
+				t.Fatalf("want a fatal %s error, got %T %v", tt.class, err, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q lacks %q", err, tt.want)
+			}
+			for _, s := range []string{secret, "tok-secret-1"} {
+				if strings.Contains(err.Error(), s) || strings.Contains(r.log.text(), s) {
+					t.Fatalf("a secret leaked: %v\n%s", err, r.log.text())
+				}
+			}
+		})
+	}
+}
+
+func TestRestartResumesTheWindowWithItsStoredNextToken(t *testing.T) {
+	start := now0.Add(-24 * time.Hour)
+	r := newRig(t, "", "start_time", start.Format(time.RFC3339))
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 3, Count: 1000, From: start, To: now0, Clock: r.clock})
+	o.AddClient(clientID, tenant, secret)
+	var mu sync.Mutex
+	var tokens []any
+	r.cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, body []byte) {
+		if strings.HasSuffix(req.URL.Path, "/filterActivity") {
+			var m map[string]any
+			json.Unmarshal(body, &m)
+			mu.Lock()
+			tokens = append(tokens, m["nextToken"])
+			mu.Unlock()
+		}
+	})
+	p := r.poller()
+	got, err := drain(t, p, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the checkpoint save land
+	p.Close(context.Background())
+	mu.Lock()
+	before := len(tokens)
+	mu.Unlock()
+
+	p = r.poller()
+	defer p.Close(context.Background())
+	more, err := drain(t, p, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	first := tokens[before]
+	mu.Unlock()
+	if s, _ := first.(string); s == "" {
+		t.Fatal("the first request after the restart started the window over")
+	}
+	// Exactly once: nothing re-read, nothing skipped.
+	all := append(got, more...)
+	if len(slices.Compact(slices.Sorted(slices.Values(all)))) != len(all) {
+		t.Fatal("an event was delivered twice")
+	}
+	sameSet(t, all, strs(o.Truth(start, now0.Add(-time.Minute))))
+}
+
+func TestARefusedNextTokenRestartsTheWindowOnceWithAWarning(t *testing.T) {
+	start := now0.Add(-24 * time.Hour)
+	r := newRig(t, "", "start_time", start.Format(time.RFC3339))
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 3, Count: 1000, From: start, To: now0, Clock: r.clock})
+	o.AddClient(clientID, tenant, secret)
+	r.cfg["oloid.base_url"] = simServer(t, o, nil)
+	p := r.poller()
+	got, err := drain(t, p, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	p.Close(context.Background())
+
+	o.InvalidateCursors() // e.g. a long outage outlived the cursor
+	p = r.poller()
+	defer p.Close(context.Background())
+	more, err := drain(t, p, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.log.text(), "refused the stored nextToken") {
+		t.Fatal("no warning about the re-read window")
+	}
+	// At-least-once: everything arrives; the four pages read before are
+	// the only repeats.
+	want := strs(o.Truth(start, now0.Add(-time.Minute)))
+	all := append(slices.Clone(got), more...)
+	sameSet(t, slices.Compact(slices.Sorted(slices.Values(all))), want)
+	if len(all) != len(want)+len(got) {
+		t.Fatalf("%d events delivered, want %d plus the %d re-read", len(all), len(want), len(got))
+	}
+
+	t.Run("a second refusal in the same window stops the stream", func(t *testing.T) {
+		base := stubServer(t, func(w http.ResponseWriter) { fmt.Fprint(w, `{"AccessToken":"t"}`) }, func(w http.ResponseWriter, _ *http.Request, b map[string]any) {
+			if b["nextToken"] != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"message":"Invalid nextToken"}`)
+				return
+			}
+			fmt.Fprintf(w, `{"data":{"activities":[{"id":"a","timestamp":%d,"activityType":"LOGIN"}],"nextToken":"n1"}}`, now0.Add(-30*time.Minute).UnixMilli())
+		})
+		r := newRig(t, base, "initial_lookback", "1h")
+		p := r.poller()
+		defer p.Close(context.Background())
+		got, err := drain(t, p, -1)
+		var re *core.RequestError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "Invalid nextToken") || len(got) != 2 {
+			t.Fatalf("got %d events and %v", len(got), err)
+		}
+	})
+}
+
+func TestRecordsRepeatedFromThePreviousPageAreDroppedAndBrokenPagesRetried(t *testing.T) {
+	at := func(m int) int64 { return now0.Add(-time.Duration(m) * time.Minute).UnixMilli() }
+	pages := map[string]string{
+		"":   fmt.Sprintf(`{"data":{"activities":[{"id":"a","timestamp":%d},{"id":"b","timestamp":%d},{"id":"c","timestamp":%d}],"nextToken":"p2"}}`, at(10), at(9), at(8)),
+		"p2": fmt.Sprintf(`{"data":{"activities":[{"id":"c","timestamp":%d},{"id":"d","timestamp":%d}],"nextToken":"p3"}}`, at(8), at(7)),
+		"p3": fmt.Sprintf(`{"data":{"activities":[{"id":"e","timestamp":"%d"},{"id":"f","timestamp":"%s"}]}}`, at(6), now0.Add(-5*time.Minute).Format(time.RFC3339Nano)),
+	}
+	broken := []string{`{"data":{"activities":[{"id":"x","timestamp":`, `<html>bad gateway</html>`, `{"data":{}}`, `{"data":{"activities":[{"id":"x"}]}}`}
+	var calls int
+	base := stubServer(t, func(w http.ResponseWriter) { fmt.Fprint(w, `{"AccessToken":"t"}`) }, func(w http.ResponseWriter, _ *http.Request, b map[string]any) {
+		calls++
+		if calls <= len(broken) {
+			fmt.Fprint(w, broken[calls-1])
+			return
+		}
+		tok, _ := b["nextToken"].(string)
+		fmt.Fprint(w, pages[tok])
+	})
+	r := newRig(t, base, "initial_lookback", "1h", "retry.max_attempts", 8)
+	p := r.poller()
+	defer p.Close(context.Background())
+	got, err := drain(t, p, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range got {
+		var e struct{ ID string }
+		json.Unmarshal([]byte(g), &e)
+		ids = append(ids, e.ID)
+	}
+	if strings.Join(ids, ",") != "a,b,c,d,e,f" {
+		t.Fatalf("delivered %v", ids)
+	}
+	if p.Metrics().Retries.Load() < int64(len(broken)) {
+		t.Fatalf("%d retries for %d broken responses", p.Metrics().Retries.Load(), len(broken))
+	}
+}
+
+func TestBaseURLMayNameAnEndpointAndMustBeHTTPS(t *testing.T) {
+	for _, tc := range []struct {
+		base string
+		ok   bool
+	}{
+		{"https://api.oloid.example/v1", true},
+		{"https://api.oloid.example/v1/filterActivity", true},
+		{"https://api.oloid.example/v1/login/", true},
+		{"http://127.0.0.1:8080", true},
+		{"http://api.oloid.example", false},
+		{"ftp://api.oloid.example", false},
+	} {
+		_, err := core.ParseMap(map[string]any{"source": "oloid", "oloid.base_url": tc.base, "oloid.client_id": "c", "oloid.tenant": "t", "oloid.client_secret": "s", "checkpoint.type": "memory"})
+		var ce *core.ConfigError
+		if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &ce) || ce.Key != "oloid.base_url")) {
+			t.Errorf("%s: %v", tc.base, err)
+		}
+	}
+}

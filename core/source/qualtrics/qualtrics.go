@@ -1,0 +1,746 @@
+// Package qualtrics reads Qualtrics activity logs with the List Events API
+// (GET {base}/logs?activityType=…).
+//
+// What Qualtrics documents, and this source follows: the base URL is
+// https://{datacenter}.qualtrics.com/API/v3; activityType is required, so
+// each configured type is its own stream with its own checkpoint (the
+// types are listed in activity_types, or "all" discovers them at start
+// with GET /logs/activitytypes); startDate is inclusive and endDate
+// exclusive, both ISO-8601 with milliseconds in UTC; order=asc; pageSize;
+// the optional filters organizationId, userId, directoryId, groupId and
+// contactId are passed through; further pages come from nextPage. Requests
+// authenticate with an API token (X-API-TOKEN) or with an OAuth
+// client-credentials token (POST /oauth2/token with HTTP Basic
+// client_id:client_secret), renewed shortly before its expires_in and once
+// more when the API answers 401. 429 with Retry-After is honoured.
+//
+// What Qualtrics does not document, and how this source copes:
+//   - nextPage may be a full URL or a bare token: a URL is followed only if
+//     it points at the configured scheme and host (credentials never go
+//     anywhere else); a URL to another host is reduced to its skipToken,
+//     sent to the configured host; a bare token is sent as skipToken.
+//   - How long a skipToken stays valid: it is stored in the checkpoint with
+//     its window and used only with that window. If the API refuses it
+//     (HTTP 400 while continuing a window), the window is read again from
+//     its first page, once, with a warning: its events may then be delivered
+//     twice (at-least-once), never lost.
+//   - Whether skipToken is an offset (records inserted while paging would
+//     then repeat the previous page's last records): a record whose id was
+//     on the previous page of the same window is dropped.
+//   - The shape of GET /logs/activitytypes: the types are taken from
+//     result.elements (strings, or objects with activityType, name or id).
+//   - The OAuth scope: sent only when qualtrics.scope is set; without it
+//     Qualtrics grants the client's own scopes.
+//   - Rate limits: the default budget is 600 requests per minute per API
+//     host and credential, well inside Qualtrics' brand-wide limit so other
+//     integrations keep their share (rate_limit overrides it).
+package qualtrics
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/tidwall/gjson"
+)
+
+// Name is the source's registered name.
+const Name = "qualtrics"
+
+// Defaults.
+const (
+	DefaultLookback = 7 * 24 * time.Hour
+	DefaultPageSize = 100
+	// DefaultTokenLifetime is assumed when a token response has no
+	// expires_in.
+	DefaultTokenLifetime = time.Hour
+	// AllTypes in activity_types discovers the types at start.
+	AllTypes  = "all"
+	logsPath  = "/logs"
+	typesPath = "/logs/activitytypes"
+	apiPath   = "/API/v3"
+	tokenPath = "/oauth2/token"
+	dateFmt   = "2006-01-02T15:04:05.000Z"
+)
+
+// DefaultRate is the request budget (see the package documentation).
+var DefaultRate = core.Rate{Requests: 600, Period: time.Minute}
+
+// Settings is the `qualtrics` config section.
+type Settings struct {
+	// Datacenter is the datacenter ID from Account Settings > Qualtrics IDs
+	// (iad1, fra1, …): the API is https://{datacenter}.qualtrics.com/API/v3.
+	Datacenter string `config:"datacenter"`
+	// BaseURL replaces the datacenter's API URL (proxies, the simulator).
+	BaseURL string `config:"base_url"`
+	// APIToken authenticates with X-API-TOKEN…
+	APIToken core.Secret `config:"api_token"`
+	// …or ClientID and ClientSecret with OAuth client credentials.
+	ClientID     string      `config:"client_id"`
+	ClientSecret core.Secret `config:"client_secret"`
+	// Scope is the OAuth scope requested (default: none, i.e. the client's).
+	Scope string `config:"scope"`
+	// TokenURL replaces the OAuth token endpoint (default: /oauth2/token
+	// on the API's host).
+	TokenURL string `config:"token_url"`
+	// ActivityTypes are the types to read, each its own stream, or ["all"].
+	ActivityTypes []string `config:"activity_types"`
+	// The optional List Events filters, passed through.
+	OrganizationID string `config:"organization_id"`
+	UserID         string `config:"user_id"`
+	DirectoryID    string `config:"directory_id"`
+	GroupID        string `config:"group_id"`
+	ContactID      string `config:"contact_id"`
+}
+
+var (
+	datacenterRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+	typeRE       = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+)
+
+// parsed is a checked configuration.
+type parsed struct {
+	*Settings
+	base     *url.URL // API base, no trailing slash
+	tokenURL string
+	account  string // datacenter or host, for stream keys
+	types    []string
+	filters  [][2]string // query name, value
+}
+
+func (p *parsed) discover() bool { return len(p.types) == 1 && p.types[0] == AllTypes }
+
+// parseSettings reads and checks the `qualtrics` section.
+func parseSettings(cfg *core.Config) (*parsed, error) {
+	s := &Settings{}
+	if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
+		return nil, err
+	}
+	p := &parsed{Settings: s}
+	var base string
+	switch dc := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s.Datacenter)), ".qualtrics.com"); {
+	case dc != "" && s.BaseURL != "":
+		return nil, &core.ConfigError{Key: "qualtrics.base_url", Msg: "give either qualtrics.datacenter or qualtrics.base_url, not both"}
+	case dc != "":
+		if !datacenterRE.MatchString(dc) {
+			return nil, &core.ConfigError{Key: "qualtrics.datacenter", Msg: fmt.Sprintf("%q is not a datacenter ID (e.g. iad1, fra1, ca1; see Account Settings > Qualtrics IDs)", s.Datacenter)}
+		}
+		base, p.account = "https://"+dc+".qualtrics.com"+apiPath, dc
+	case s.BaseURL != "":
+		base = strings.TrimSuffix(strings.TrimRight(s.BaseURL, "/"), logsPath)
+		u, err := core.CheckTokenURL("qualtrics.base_url", base)
+		if err != nil {
+			return nil, err
+		}
+		p.account = safe(u.Host)
+	default:
+		return nil, &core.ConfigError{Key: "qualtrics.datacenter", Msg: "required (or qualtrics.base_url): the datacenter ID from Account Settings > Qualtrics IDs, e.g. iad1"}
+	}
+	p.base, _ = url.Parse(base)
+
+	oauth := s.ClientID != "" || s.ClientSecret.IsSet()
+	switch {
+	case s.APIToken.IsSet() && oauth:
+		return nil, &core.ConfigError{Key: "qualtrics.api_token", Msg: "give either qualtrics.api_token or qualtrics.client_id and qualtrics.client_secret (OAuth), not both"}
+	case !s.APIToken.IsSet() && !oauth:
+		return nil, &core.ConfigError{Key: "qualtrics.api_token", Msg: "required: an API token (Account Settings > Qualtrics IDs), or qualtrics.client_id and qualtrics.client_secret of an OAuth client"}
+	case oauth && s.ClientID == "":
+		return nil, &core.ConfigError{Key: "qualtrics.client_id", Msg: "required with qualtrics.client_secret: the OAuth client's id"}
+	case oauth && !s.ClientSecret.IsSet():
+		return nil, &core.ConfigError{Key: "qualtrics.client_secret", Msg: "required with qualtrics.client_id: the OAuth client's secret (inline, ${ENV_VAR} or file:/path)"}
+	case !oauth && s.Scope != "":
+		return nil, &core.ConfigError{Key: "qualtrics.scope", Msg: "applies to OAuth only (qualtrics.client_id and qualtrics.client_secret)"}
+	case !oauth && s.TokenURL != "":
+		return nil, &core.ConfigError{Key: "qualtrics.token_url", Msg: "applies to OAuth only (qualtrics.client_id and qualtrics.client_secret)"}
+	}
+	if oauth {
+		p.tokenURL = strings.TrimSuffix(base, apiPath) + tokenPath
+		if s.TokenURL != "" {
+			if _, err := core.CheckTokenURL("qualtrics.token_url", s.TokenURL); err != nil {
+				return nil, err
+			}
+			p.tokenURL = s.TokenURL
+		}
+	}
+
+	if len(s.ActivityTypes) == 0 {
+		return nil, &core.ConfigError{Key: "qualtrics.activity_types", Msg: `required: the activity types to read (each is its own stream), or ["all"] to read every type the brand lists`}
+	}
+	seen := map[string]bool{}
+	for i, t := range s.ActivityTypes {
+		key := fmt.Sprintf("qualtrics.activity_types.%d", i)
+		switch {
+		case t == AllTypes && len(s.ActivityTypes) > 1:
+			return nil, &core.ConfigError{Key: key, Msg: `"all" reads every type and cannot be combined with others`}
+		case !typeRE.MatchString(t):
+			return nil, &core.ConfigError{Key: key, Msg: fmt.Sprintf("%q is not an activity type (see GET /logs/activitytypes, or use \"all\")", t)}
+		case seen[t]:
+			return nil, &core.ConfigError{Key: key, Msg: fmt.Sprintf("%q is listed twice", t)}
+		}
+		seen[t] = true
+		p.types = append(p.types, t)
+	}
+	for _, f := range []struct{ key, param, v string }{
+		{"organization_id", "organizationId", s.OrganizationID}, {"user_id", "userId", s.UserID},
+		{"directory_id", "directoryId", s.DirectoryID}, {"group_id", "groupId", s.GroupID},
+		{"contact_id", "contactId", s.ContactID},
+	} {
+		if v := strings.TrimSpace(f.v); v != "" {
+			if strings.ContainsAny(v, " \t\r\n") {
+				return nil, &core.ConfigError{Key: "qualtrics." + f.key, Msg: fmt.Sprintf("%q is not an id", f.v)}
+			}
+			p.filters = append(p.filters, [2]string{f.param, v})
+		}
+	}
+	return p, nil
+}
+
+func init() {
+	core.Register(Name, core.Factory{
+		Validate: func(cfg *core.Config) error {
+			_, err := parseSettings(cfg)
+			return err
+		},
+		Settings: func() any { return &Settings{} },
+		Open:     open,
+	})
+}
+
+var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// safe makes s usable in a checkpoint key (a file name).
+func safe(s string) string { return unsafeRE.ReplaceAllString(s, "_") }
+
+// open builds one source per activity type; "all" lists them first.
+func open(ctx context.Context, env core.SourceEnv) ([]core.Source, error) {
+	p, err := parseSettings(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	cred := p.APIToken.Reveal()
+	if p.ClientID != "" {
+		cred = "oauth:" + p.ClientID
+	}
+	req, err := env.Requester(DefaultRate, core.LimiterKey(p.base.Host, cred))
+	if err != nil {
+		return nil, err
+	}
+	log := env.Logger
+	if log == nil {
+		log = core.NopLogger{}
+	}
+	clock := env.Clock
+	if clock == nil {
+		clock = core.RealClock
+	}
+	a := &auth{apiToken: p.APIToken}
+	if p.ClientID != "" {
+		a.oauth = &oauth{http: req, url: p.tokenURL, clientID: p.ClientID, secret: p.ClientSecret, scope: p.Scope, clock: clock}
+	}
+	c := &client{http: req, auth: a, base: p.base, log: log}
+	types := p.types
+	if p.discover() {
+		if types, err = c.activityTypes(ctx); err != nil {
+			return nil, err
+		}
+		log.Info("qualtrics activity types discovered", "types", strings.Join(types, ","))
+	}
+	pageSize := env.Config.PageSize
+	if pageSize == 0 {
+		pageSize = DefaultPageSize
+	}
+	suffix := ""
+	if len(p.filters) > 0 {
+		var b strings.Builder
+		for _, f := range p.filters {
+			b.WriteString(f[0] + "=" + f[1] + "&")
+		}
+		sum := sha256.Sum256([]byte(b.String()))
+		suffix = "-" + hex.EncodeToString(sum[:4])
+	}
+	out := make([]core.Source, 0, len(types))
+	for _, t := range types {
+		out = append(out, &Source{
+			client:   c,
+			typ:      t,
+			pageSize: pageSize,
+			filters:  p.filters,
+			info: core.SourceInfo{
+				Source:          Name,
+				Stream:          Name + "-" + p.account + "-" + safe(t) + suffix,
+				Sub:             safe(t),
+				DefaultLookback: DefaultLookback,
+				Precision:       time.Millisecond,
+			},
+		})
+	}
+	return out, nil
+}
+
+// client is what the sources of one configuration share: transport,
+// credentials and the API's base URL.
+type client struct {
+	http *core.Requester
+	auth *auth
+	base *url.URL
+	log  core.Logger
+}
+
+// Source reads one activity type; it implements core.Source.
+type Source struct {
+	*client
+	typ      string
+	pageSize int
+	filters  [][2]string
+	info     core.SourceInfo
+
+	// Reading state, used only by the poller's goroutine.
+	prev      map[string]struct{} // ids on the previous page of the window
+	restarted [2]int64            // window whose refused skipToken was dropped
+}
+
+// Info describes the API's rules to the planner.
+func (s *Source) Info() core.SourceInfo { return s.info }
+
+// ActivityType is the type this source reads.
+func (s *Source) ActivityType() string { return s.typ }
+
+const opLogs = "qualtrics list events"
+
+func windowOf(q core.Query) [2]int64 { return [2]int64{q.From.UnixNano(), q.To.UnixNano()} }
+
+// Fetch reads one page of the window [q.From, q.To).
+func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
+	if q.Cursor == "" {
+		s.prev = nil
+	}
+	page, err := s.fetch(ctx, q, q.Cursor)
+	var re *core.RequestError
+	if err != nil && q.Cursor != "" && errors.As(err, &re) && re.Status == http.StatusBadRequest && s.restarted != windowOf(q) {
+		s.log.Warn("Qualtrics refused the stored nextPage; reading the window again from its first page, so some of its events may be delivered twice",
+			"activity_type", s.typ, "from", q.From.Format(time.RFC3339Nano), "to", q.To.Format(time.RFC3339Nano), "reason", re.Reason)
+		s.restarted = windowOf(q)
+		s.prev = nil
+		page, err = s.fetch(ctx, q, "")
+	}
+	if err != nil {
+		return core.Page{}, err
+	}
+	page.Events = s.keep(page.Events, q)
+	return page, nil
+}
+
+func (s *Source) fetch(ctx context.Context, q core.Query, cursor string) (core.Page, error) {
+	u, err := s.pageURL(q, cursor)
+	if err != nil {
+		return core.Page{}, err
+	}
+	var out core.Page
+	err = s.get(ctx, opLogs, u, func(body []byte) error {
+		p, err := s.decodePage(body)
+		if err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	return out, err
+}
+
+// firstURL is the window's first page.
+func (s *Source) firstURL(q core.Query) url.Values {
+	v := url.Values{}
+	v.Set("activityType", s.typ)
+	v.Set("startDate", q.From.UTC().Format(dateFmt))
+	v.Set("endDate", q.To.UTC().Format(dateFmt))
+	v.Set("order", "asc")
+	v.Set("pageSize", fmt.Sprint(s.pageSize))
+	for _, f := range s.filters {
+		v.Set(f[0], f[1])
+	}
+	return v
+}
+
+// pageURL turns the stored cursor (a nextPage value) into the next request.
+func (s *Source) pageURL(q core.Query, cursor string) (string, error) {
+	endpoint := s.base.String() + logsPath
+	v := s.firstURL(q)
+	if cursor == "" {
+		return endpoint + "?" + v.Encode(), nil
+	}
+	if !strings.HasPrefix(cursor, "https://") && !strings.HasPrefix(cursor, "http://") {
+		v.Set("skipToken", cursor)
+		return endpoint + "?" + v.Encode(), nil
+	}
+	u, err := url.Parse(cursor)
+	if err != nil {
+		return "", &core.RequestError{Op: opLogs, Status: http.StatusOK, Reason: "nextPage is not a URL: " + core.Snippet([]byte(cursor))}
+	}
+	if u.Scheme == s.base.Scheme && strings.EqualFold(u.Host, s.base.Host) {
+		return cursor, nil
+	}
+	tok := u.Query().Get("skipToken")
+	if tok == "" {
+		return "", &core.RequestError{Op: opLogs, Status: http.StatusOK,
+			Reason: fmt.Sprintf("nextPage points to %s://%s, not the configured API host, and carries no skipToken; credentials are not sent there", u.Scheme, u.Host)}
+	}
+	s.log.Debug("nextPage points to another host; sending its skipToken to the configured host", "host", u.Host)
+	v.Set("skipToken", tok)
+	return endpoint + "?" + v.Encode(), nil
+}
+
+// keep drops records outside the window and records already on the
+// previous page of this window, then remembers this page's ids.
+func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
+	ids := make(map[string]struct{}, len(evs))
+	out := evs[:0]
+	for _, e := range evs {
+		_, repeat := s.prev[e.ID]
+		ids[e.ID] = struct{}{}
+		if repeat || e.Time.Before(q.From) || !e.Time.Before(q.To) {
+			continue
+		}
+		out = append(out, e)
+	}
+	s.prev = ids
+	return out
+}
+
+// decodePage reads a List Events response in one pass (gjson), keeping each
+// event's raw JSON as a slice of the body.
+func (s *Source) decodePage(b []byte) (core.Page, error) {
+	if !gjson.ValidBytes(b) {
+		return core.Page{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
+	}
+	res := gjson.GetBytes(b, "result")
+	els := res.Get("elements")
+	if !els.IsArray() {
+		return core.Page{}, fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
+	}
+	page := core.Page{Total: -1, Events: make([]core.Event, 0, s.pageSize)}
+	if n := res.Get("nextPage"); n.Type == gjson.String {
+		page.Next = n.Str
+	}
+	var err error
+	els.ForEach(func(_, v gjson.Result) bool {
+		var e core.Event
+		if e, err = s.decodeEvent(v, rawOf(b, v)); err != nil {
+			return false
+		}
+		page.Events = append(page.Events, e)
+		return true
+	})
+	return page, err
+}
+
+func rawOf(b []byte, v gjson.Result) []byte {
+	if end := v.Index + len(v.Raw); v.Index > 0 && end <= len(b) && string(b[v.Index:end]) == v.Raw {
+		return b[v.Index:end:end]
+	}
+	return []byte(v.Raw)
+}
+
+func (s *Source) decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
+	if !v.IsObject() {
+		return core.Event{}, fmt.Errorf("event is not an object: %s", core.Snippet(raw))
+	}
+	var id, ts, userID, username string
+	v.ForEach(func(k, f gjson.Result) bool {
+		switch k.Str {
+		case "id":
+			id = f.String()
+		case "timestamp":
+			ts = f.Str
+		case "descriptor":
+			userID, username = f.Get("userId").String(), f.Get("username").String()
+		}
+		return true
+	})
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return core.Event{}, fmt.Errorf("event without an ISO-8601 timestamp: %s", core.Snippet(raw))
+	}
+	if id == "" {
+		return core.Event{}, fmt.Errorf("event without an id: %s", core.Snippet(raw))
+	}
+	e := core.Event{ID: id, Time: t.UTC(), Type: s.typ, Raw: raw}
+	if userID != "" || username != "" {
+		e.User = map[string]string{}
+		if userID != "" {
+			e.User["user_id"] = userID
+		}
+		if username != "" {
+			e.User["username"] = username
+		}
+	}
+	return e, nil
+}
+
+// activityTypes lists the brand's activity types (GET /logs/activitytypes),
+// following nextPage like List Events does.
+func (c *client) activityTypes(ctx context.Context) ([]string, error) {
+	const op = "qualtrics list activity types"
+	next := c.base.String() + typesPath
+	var types []string
+	for range 100 {
+		var nextPage string
+		err := c.get(ctx, op, next, func(b []byte) error {
+			if !gjson.ValidBytes(b) {
+				return fmt.Errorf("unparsable response: %s", core.Snippet(b))
+			}
+			res := gjson.GetBytes(b, "result")
+			els := res.Get("elements")
+			if !els.IsArray() {
+				return fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
+			}
+			els.ForEach(func(_, e gjson.Result) bool {
+				name := e.Str
+				if e.IsObject() {
+					for _, k := range []string{"activityType", "name", "id"} {
+						if f := e.Get(k); f.Type == gjson.String && f.Str != "" {
+							name = f.Str
+							break
+						}
+					}
+				}
+				if name != "" && !slices.Contains(types, name) {
+					types = append(types, name)
+				}
+				return true
+			})
+			if n := res.Get("nextPage"); n.Type == gjson.String {
+				nextPage = n.Str
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if nextPage == "" {
+			break
+		}
+		u, err := url.Parse(nextPage)
+		if err != nil || u.Scheme != c.base.Scheme || !strings.EqualFold(u.Host, c.base.Host) {
+			q := url.Values{}
+			q.Set("skipToken", nextPage)
+			if err == nil && u.Query().Get("skipToken") != "" {
+				q.Set("skipToken", u.Query().Get("skipToken"))
+			}
+			nextPage = c.base.String() + typesPath + "?" + q.Encode()
+		}
+		next = nextPage
+	}
+	if len(types) == 0 {
+		return nil, &core.RequestError{Op: op, Status: http.StatusOK, Reason: `the brand lists no activity types; name them in qualtrics.activity_types instead of "all"`}
+	}
+	slices.Sort(types)
+	return types, nil
+}
+
+// get sends an authenticated GET and hands a 200 body to use; a token
+// refused as expired is renewed once.
+func (c *client) get(ctx context.Context, op, u string, use func([]byte) error) error {
+	try := func() (string, error) {
+		name, value, err := c.auth.header(ctx)
+		if err != nil {
+			return "", err
+		}
+		return value, c.http.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set(name, value)
+			req.Header.Set("Accept", "application/json")
+			return req, nil
+		}, func(r *core.Response) error {
+			if r.Status != http.StatusOK {
+				return c.classify(op, r)
+			}
+			if err := use(r.Body); err != nil {
+				return &core.TransientError{Op: op, Err: err}
+			}
+			return nil
+		})
+	}
+	value, err := try()
+	var ae *core.AuthError
+	if !errors.As(err, &ae) || !ae.Expired {
+		return err
+	}
+	c.log.Info("Qualtrics refused the OAuth access token; requesting a new one", "reason", ae.Reason)
+	c.auth.drop(value)
+	_, err = try()
+	if errors.As(err, &ae) && ae.Expired {
+		return &core.AuthError{Op: op, Status: ae.Status,
+			Reason: ae.Reason + ": a freshly issued OAuth token was refused too; check the OAuth client's scopes and its user's permissions"}
+	}
+	return err
+}
+
+// errorMessage is Qualtrics' meta.error.errorMessage (with its code).
+func errorMessage(b []byte) string {
+	m := gjson.GetBytes(b, "meta.error.errorMessage").String()
+	if m == "" {
+		return core.Snippet(b)
+	}
+	if code := gjson.GetBytes(b, "meta.error.errorCode").String(); code != "" {
+		m += " (" + code + ")"
+	}
+	return m
+}
+
+// classify maps error responses to actionable errors.
+func (c *client) classify(op string, r *core.Response) error {
+	msg := errorMessage(r.Body)
+	switch r.Status {
+	case http.StatusUnauthorized:
+		if c.auth.oauth != nil {
+			return &core.AuthError{Op: op, Status: r.Status, Reason: msg, Expired: true}
+		}
+		return &core.AuthError{Op: op, Status: r.Status, Reason: msg + ": the API token is not valid (regenerated or revoked?); set qualtrics.api_token from Account Settings > Qualtrics IDs"}
+	case http.StatusForbidden:
+		return &core.AuthError{Op: op, Status: r.Status, Reason: msg + ": the Qualtrics user (or OAuth client) may not read activity logs; a Brand Administrator must grant access to the activity logs"}
+	case http.StatusNotFound:
+		return &core.RequestError{Op: op, Status: r.Status, Reason: msg + ": no such endpoint; check qualtrics.datacenter or qualtrics.base_url"}
+	case http.StatusBadRequest:
+		if strings.Contains(strings.ToLower(msg), "activitytype") {
+			msg += ": check qualtrics.activity_types"
+		}
+	}
+	return &core.RequestError{Op: op, Status: r.Status, Reason: msg}
+}
+
+// auth supplies the credential header of each request.
+type auth struct {
+	apiToken core.Secret
+	oauth    *oauth
+}
+
+func (a *auth) header(ctx context.Context) (string, string, error) {
+	if a.oauth == nil {
+		return "X-API-TOKEN", a.apiToken.Reveal(), nil
+	}
+	tok, err := a.oauth.token(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return "Authorization", "Bearer " + tok, nil
+}
+
+// drop forgets the OAuth token in value, if it is still the current one.
+func (a *auth) drop(value string) {
+	if a.oauth != nil {
+		a.oauth.drop(strings.TrimPrefix(value, "Bearer "))
+	}
+}
+
+// oauth holds a client-credentials access token, requesting a new one when
+// there is none or it is about to expire.
+type oauth struct {
+	http     *core.Requester
+	url      string
+	clientID string
+	secret   core.Secret
+	scope    string
+	clock    core.Clock
+
+	mu      sync.Mutex
+	tok     string
+	renewAt time.Time
+}
+
+const opToken = "qualtrics oauth token"
+
+func (o *oauth) token(ctx context.Context) (string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.tok != "" && o.clock.Now().Before(o.renewAt) {
+		return o.tok, nil
+	}
+	o.tok = ""
+	tok, life, err := o.request(ctx)
+	if err != nil {
+		return "", err
+	}
+	// Renew a tenth of the lifetime (at most two minutes) before expiry.
+	o.tok, o.renewAt = tok, o.clock.Now().Add(life-min(2*time.Minute, life/10))
+	return tok, nil
+}
+
+func (o *oauth) drop(tok string) {
+	o.mu.Lock()
+	if o.tok == tok {
+		o.tok = ""
+	}
+	o.mu.Unlock()
+}
+
+func (o *oauth) request(ctx context.Context) (string, time.Duration, error) {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if o.scope != "" {
+		form.Set("scope", o.scope)
+	}
+	body := form.Encode()
+	var tok string
+	life := DefaultTokenLifetime
+	err := o.http.Do(ctx, opToken, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.SetBasicAuth(o.clientID, o.secret.Reveal())
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}, func(r *core.Response) error {
+		if r.Status != http.StatusOK {
+			code := gjson.GetBytes(r.Body, "error").String()
+			msg := code
+			if d := gjson.GetBytes(r.Body, "error_description").String(); d != "" {
+				msg += ": " + d
+			}
+			if msg == "" {
+				msg = core.Snippet(r.Body)
+			}
+			switch {
+			case code == "invalid_client" || r.Status == http.StatusUnauthorized:
+				return &core.AuthError{Op: opToken, Status: r.Status, Reason: msg + ": check qualtrics.client_id and qualtrics.client_secret (the client may have been deleted)"}
+			case code == "invalid_scope":
+				return &core.AuthError{Op: opToken, Status: r.Status, Reason: msg + ": check qualtrics.scope against the scopes granted to the OAuth client"}
+			case r.Status == http.StatusNotFound:
+				return &core.RequestError{Op: opToken, Status: r.Status, Reason: msg + ": no token endpoint; check qualtrics.token_url"}
+			case r.Status == http.StatusBadRequest || r.Status == http.StatusForbidden:
+				return &core.AuthError{Op: opToken, Status: r.Status, Reason: msg}
+			}
+			return &core.RequestError{Op: opToken, Status: r.Status, Reason: msg}
+		}
+		// The body holds the token: it never goes into an error message.
+		if !gjson.ValidBytes(r.Body) {
+			return &core.TransientError{Op: opToken, Err: errors.New("unparsable token response")}
+		}
+		at := gjson.GetBytes(r.Body, "access_token")
+		if at.Type != gjson.String || at.Str == "" {
+			return &core.TransientError{Op: opToken, Err: errors.New("token response without access_token")}
+		}
+		if tt := gjson.GetBytes(r.Body, "token_type").String(); tt != "" && !strings.EqualFold(tt, "bearer") {
+			return &core.RequestError{Op: opToken, Status: r.Status, Reason: fmt.Sprintf("token_type %q is not bearer", tt)}
+		}
+		tok = at.Str
+		if exp := gjson.GetBytes(r.Body, "expires_in"); exp.Int() > 0 {
+			life = time.Duration(exp.Int()) * time.Second
+		}
+		return nil
+	})
+	return tok, life, err
+}
