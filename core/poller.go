@@ -80,9 +80,11 @@ type snapshot struct {
 }
 
 // NewPoller opens the configured source(s) and loads their checkpoints. A
-// checkpoint that cannot be read is an error here: the input refuses to start
-// rather than re-read or skip history.
-func NewPoller(ctx context.Context, cfg *Config, opts Options) (*Poller, error) {
+// checkpoint that cannot be decoded is a fatal error here: the input refuses
+// to start rather than re-read or skip history. A store that cannot be
+// reached is a transient error. The poller owns the store from this call on:
+// it is closed by Close, or here if NewPoller fails.
+func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err error) {
 	p := &Poller{
 		cfg:      cfg,
 		store:    opts.Store,
@@ -112,6 +114,12 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (*Poller, error) 
 		}
 		p.store = st
 	}
+	defer func() {
+		if err != nil {
+			p.end()
+			p.store.Close()
+		}
+	}()
 	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics}
 	srcs, err := lookupSource(cfg.Source).Open(ctx, env)
 	if err != nil {
@@ -185,8 +193,11 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 		}
 		s.cursor = start.UTC().Truncate(info.Precision)
 		p.log.Info("no checkpoint: starting fresh", "stream", key, "from", s.cursor.Format(time.RFC3339))
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
 	case err != nil:
-		return nil, &CheckpointError{Where: p.store.Where(key), Err: err}
+		// Unreachable (a network cache), not corrupt: worth retrying.
+		return nil, &TransientError{Op: "loading checkpoint " + p.store.Where(key), Err: err}
 	default:
 		st, err := decodeState(b, key)
 		if err != nil {

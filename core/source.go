@@ -122,6 +122,18 @@ func SourceNames() []string {
 	return names
 }
 
+// SourceSettings returns a pointer to the zero value of a source's section
+// struct (with `config` tags; secrets are core.Secret), or nil if the source
+// is unknown. Hosts use it to document and type a section they were not
+// written for.
+func SourceSettings(name string) any {
+	f := lookupSource(name)
+	if f.Settings == nil {
+		return nil
+	}
+	return f.Settings()
+}
+
 func lookupSource(name string) Factory {
 	registryMu.RLock()
 	defer registryMu.RUnlock()

@@ -99,7 +99,7 @@ type Settings struct {
 	BaseURL string `config:"base_url"`
 	Path    string `config:"path"`
 	// PrivateKey is the PEM key downloaded from the MSP Admin Panel
-	// (inline, ${ENV_VAR} or file:/path).
+	// (inline, env:NAME or file:/path).
 	PrivateKey core.Secret `config:"private_key"`
 	// JWT are the token's claims.
 	JWT JWTSettings `config:"jwt"`
@@ -156,7 +156,7 @@ func parseSettings(cfg *core.Config) (*parsed, error) {
 		return nil, &core.ConfigError{Key: "nordpass_msp.path", Msg: fmt.Sprintf("%q is not a URL path (it must start with /)", s.Path)}
 	}
 	if !s.PrivateKey.IsSet() {
-		return nil, &core.ConfigError{Key: "nordpass_msp.private_key", Msg: "required: the private key downloaded from the MSP Admin Panel (Integrations > Generate Private Key), as PEM inline, ${ENV_VAR} or file:/path"}
+		return nil, &core.ConfigError{Key: "nordpass_msp.private_key", Msg: "required: the private key downloaded from the MSP Admin Panel (Integrations > Generate Private Key), as PEM inline, env:NAME or file:/path"}
 	}
 	key, method, err := parseKey([]byte(s.PrivateKey.Reveal()))
 	if err != nil {

@@ -114,7 +114,7 @@ func ParseSettings(cfg *core.Config) (*Settings, string, error) {
 		return nil, "", &core.ConfigError{Key: "oloid.tenant", Msg: "required: the OLOID tenant name (sent as TenantName)"}
 	}
 	if !s.ClientSecret.IsSet() {
-		return nil, "", &core.ConfigError{Key: "oloid.client_secret", Msg: "required: the API client's secret (inline, ${ENV_VAR} or file:/path; sent as Password)"}
+		return nil, "", &core.ConfigError{Key: "oloid.client_secret", Msg: "required: the API client's secret (inline, env:NAME or file:/path; sent as Password)"}
 	}
 	return s, base, nil
 }

@@ -157,7 +157,7 @@ func parseSettings(cfg *core.Config) (*parsed, error) {
 	case oauth && s.ClientID == "":
 		return nil, &core.ConfigError{Key: "qualtrics.client_id", Msg: "required with qualtrics.client_secret: the OAuth client's id"}
 	case oauth && !s.ClientSecret.IsSet():
-		return nil, &core.ConfigError{Key: "qualtrics.client_secret", Msg: "required with qualtrics.client_id: the OAuth client's secret (inline, ${ENV_VAR} or file:/path)"}
+		return nil, &core.ConfigError{Key: "qualtrics.client_secret", Msg: "required with qualtrics.client_id: the OAuth client's secret (inline, env:NAME or file:/path)"}
 	case !oauth && s.Scope != "":
 		return nil, &core.ConfigError{Key: "qualtrics.scope", Msg: "applies to OAuth only (qualtrics.client_id and qualtrics.client_secret)"}
 	case !oauth && s.TokenURL != "":

@@ -1,0 +1,399 @@
+package nordpassmsp_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/checkpoint"
+	_ "github.com/auditpull/auditpull/core/source/nordpassmsp"
+	"github.com/auditpull/auditpull/test/sim"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+const issuer = "msp-4f1e"
+
+// keys are generated once: RSA generation is slow under -race.
+var keys = sync.OnceValue(func() map[string]crypto.Signer {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	return map[string]crypto.Signer{"ec": ec, "ec384": ec384, "other": other, "rsa": rk, "ed": ed}
+})
+
+func pkcs8(k crypto.Signer) string {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+type rig struct {
+	t     *testing.T
+	clock *sim.FakeClock
+	m     *sim.NordPassMSP
+	base  string
+	cfg   map[string]any
+	mu    sync.Mutex
+	auths []string
+	body  []map[string]any
+}
+
+// newRig starts an MSP simulator verifying with pub and a config signing
+// with key (PEM).
+func newRig(t *testing.T, simCfg sim.NordPassMSPConfig, pub crypto.PublicKey, keyPEM string, kv ...any) *rig {
+	r := &rig{t: t, clock: sim.NewFakeClock(now0)}
+	if simCfg.Clock == nil {
+		simCfg.Clock = r.clock
+	}
+	if simCfg.From.IsZero() {
+		simCfg.From, simCfg.To = now0.Add(-48*time.Hour), now0
+	}
+	if simCfg.Issuer == "" {
+		simCfg.Issuer = issuer
+	}
+	simCfg.RateLimit, simCfg.PublicKey = -1, pub
+	r.m = sim.NewNordPassMSP(simCfg)
+	inner := sim.NewServer().Mount(sim.NordPassMSPPrefix, r.m)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		r.mu.Lock()
+		r.auths = append(r.auths, req.Header.Get("Authorization"))
+		r.body = append(r.body, m)
+		r.mu.Unlock()
+		req.Body = io.NopCloser(strings.NewReader(string(b)))
+		inner.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.base = srv.URL + sim.NordPassMSPPrefix
+	r.cfg = map[string]any{
+		"source": "nordpass_msp", "nordpass_msp.base_url": r.base, "nordpass_msp.path": r.m.Path(),
+		"nordpass_msp.private_key": keyPEM, "nordpass_msp.jwt.issuer": issuer,
+		"checkpoint.type": "memory", "rate_limit.enabled": false, "settle_delay": "1m", "overlap": "5m",
+		"initial_lookback": "48h", "retry.initial_backoff": "1ms", "retry.max_backoff": "5ms", "retry.max_attempts": 4,
+	}
+	for i := 0; i < len(kv); i += 2 {
+		r.cfg[kv[i].(string)] = kv[i+1]
+	}
+	return r
+}
+
+func (r *rig) poller() *core.Poller {
+	r.t.Helper()
+	cfg, err := core.ParseMap(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: r.clock, Store: checkpoint.NewMemory()})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+func (r *rig) tokens() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, a := range r.auths {
+		out = append(out, strings.TrimPrefix(a, "Bearer "))
+	}
+	return out
+}
+
+func drain(t *testing.T, p *core.Poller) ([]string, error) {
+	t.Helper()
+	var got []string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		b, err := p.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+		for _, e := range b.Events {
+			got = append(got, string(e.Raw))
+		}
+		b.Ack(nil)
+	}
+}
+
+func strs(b [][]byte) []string {
+	out := make([]string, len(b))
+	for i, x := range b {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func sameSet(t *testing.T, got, want []string) {
+	t.Helper()
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+		t.Fatalf("delivered %d events, want %d", len(got), len(want))
+	}
+}
+
+// decode reads a JWT without verifying it.
+func decode(t *testing.T, tok string) (map[string]any, jwt.MapClaims) {
+	t.Helper()
+	c := jwt.MapClaims{}
+	parsed, _, err := jwt.NewParser().ParseUnverified(tok, c)
+	if err != nil {
+		t.Fatalf("token %q: %v", tok, err)
+	}
+	return parsed.Header, c
+}
+
+func TestSignsWithTheAlgorithmTheKeyTypeCallsFor(t *testing.T) {
+	k := keys()
+	ecDER, _ := x509.MarshalECPrivateKey(k["ec"].(*ecdsa.PrivateKey))
+	rsaDER := x509.MarshalPKCS1PrivateKey(k["rsa"].(*rsa.PrivateKey))
+	p8, _ := x509.MarshalPKCS8PrivateKey(k["ed"])
+	tests := []struct {
+		name string
+		key  crypto.Signer
+		pem  string
+		alg  string
+	}{
+		{"EC P-256 in PKCS#8", k["ec"], pkcs8(k["ec"]), "ES256"},
+		{"EC P-256 in SEC 1", k["ec"], string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})), "ES256"},
+		{"EC P-384", k["ec384"], pkcs8(k["ec384"]), "ES384"},
+		{"RSA in PKCS#1", k["rsa"], string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: rsaDER})), "RS256"},
+		{"RSA in PKCS#8", k["rsa"], pkcs8(k["rsa"]), "RS256"},
+		{"Ed25519", k["ed"], pkcs8(k["ed"]), "EdDSA"},
+		{"Ed25519 as bare base64 DER", k["ed"], base64.StdEncoding.EncodeToString(p8), "EdDSA"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 300}, tt.key.Public(), tt.pem)
+			got, err := drain(t, r.poller())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameSet(t, got, strs(r.m.Truth(now0.Add(-48*time.Hour), now0.Add(-time.Minute))))
+			h, _ := decode(t, r.tokens()[0])
+			if h["alg"] != tt.alg {
+				t.Fatalf("alg %v, want %s", h["alg"], tt.alg)
+			}
+		})
+	}
+}
+
+func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
+	k := keys()
+	t.Run("defaults: sub is the issuer, aud the base URL, five minutes, no kid", func(t *testing.T) {
+		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10}, k["ec"].Public(), pkcs8(k["ec"]))
+		if _, err := drain(t, r.poller()); err != nil {
+			t.Fatal(err)
+		}
+		h, c := decode(t, r.tokens()[0])
+		iat, _ := c.GetIssuedAt()
+		exp, _ := c.GetExpirationTime()
+		aud, _ := c.GetAudience()
+		if c["iss"] != issuer || c["sub"] != issuer || !slices.Equal(aud, []string{r.base}) || h["kid"] != nil ||
+			!iat.Equal(now0) || exp.Sub(iat.Time) != 5*time.Minute || c["jti"] == nil || c["jti"] == "" {
+			t.Fatalf("header %v claims %v", h, c)
+		}
+	})
+	t.Run("every claim set explicitly", func(t *testing.T) {
+		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10, Audience: "nordpass-msp-api", KeyID: "key-2"}, k["ec"].Public(), pkcs8(k["ec"]),
+			"nordpass_msp.jwt", map[string]any{"issuer": issuer, "subject": "svc-auditpull", "audience": "nordpass-msp-api", "key_id": "key-2", "lifetime": "90s"})
+		if _, err := drain(t, r.poller()); err != nil {
+			t.Fatal(err)
+		}
+		h, c := decode(t, r.tokens()[0])
+		iat, _ := c.GetIssuedAt()
+		exp, _ := c.GetExpirationTime()
+		aud, _ := c.GetAudience()
+		if c["sub"] != "svc-auditpull" || !slices.Equal(aud, []string{"nordpass-msp-api"}) || h["kid"] != "key-2" || exp.Sub(iat.Time) != 90*time.Second {
+			t.Fatalf("header %v claims %v", h, c)
+		}
+	})
+	t.Run("audience none leaves aud out", func(t *testing.T) {
+		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10}, k["ec"].Public(), pkcs8(k["ec"]), "nordpass_msp.jwt.audience", "none")
+		if _, err := drain(t, r.poller()); err != nil {
+			t.Fatal(err)
+		}
+		if _, c := decode(t, r.tokens()[0]); c["aud"] != nil {
+			t.Fatalf("claims %v", c)
+		}
+	})
+	t.Run("auth_scheme none sends the bare JWT", func(t *testing.T) {
+		var got string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			got = req.Header.Get("Authorization")
+			fmt.Fprint(w, `{"data":[],"metadata":{"total":0}}`)
+		}))
+		defer srv.Close()
+		r := newRig(t, sim.NordPassMSPConfig{Seed: 1}, k["ec"].Public(), pkcs8(k["ec"]), "nordpass_msp.base_url", srv.URL, "nordpass_msp.auth_scheme", "none")
+		if _, err := drain(t, r.poller()); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(got, "Bearer") || strings.Count(got, ".") != 2 {
+			t.Fatalf("Authorization %q", got)
+		}
+	})
+}
+
+func TestAFreshTokenIsSignedShortlyBeforeEachExpires(t *testing.T) {
+	k := keys()
+	r := newRig(t, sim.NordPassMSPConfig{Seed: 2, Count: 200, From: now0.Add(-time.Hour)}, k["ed"].Public(), pkcs8(k["ed"]), "initial_lookback", "1h")
+	p := r.poller()
+	got, err := drain(t, p)
+	// 2 minutes on, the token is reused; 4m40s on it is within 30 s of its
+	// expiry, so a new one is signed before the API could refuse it.
+	for _, d := range []time.Duration{2 * time.Minute, 2*time.Minute + 40*time.Second} {
+		r.clock.Advance(d)
+		more, err2 := drain(t, p)
+		got, err = append(got, more...), errors.Join(err, err2)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSet(t, got, strs(r.m.Truth(now0.Add(-time.Hour), r.clock.Now().Add(-time.Minute))))
+	distinct := slices.Compact(slices.Clone(r.tokens()))
+	if len(distinct) != 2 || r.m.Logins() != 2 {
+		t.Fatalf("%d distinct tokens in %d requests (%d accepted), want 2", len(distinct), len(r.tokens()), r.m.Logins())
+	}
+	if _, c := decode(t, distinct[1]); c["iat"] != float64(now0.Add(4*time.Minute+40*time.Second).Unix()) {
+		t.Fatalf("second token issued at %v", c["iat"])
+	}
+}
+
+func TestARefusedTokenIsReplacedOnceThenTheErrorSaysWhatToCheck(t *testing.T) {
+	k := keys()
+	tests := []struct {
+		name   string
+		simCfg sim.NordPassMSPConfig
+		pub    crypto.PublicKey
+		kv     []any
+		want   string
+	}{
+		{"key not registered (a new one was generated)", sim.NordPassMSPConfig{}, k["other"].Public(), nil, "nordpass_msp.private_key is not the key registered for the MSP"},
+		{"wrong issuer", sim.NordPassMSPConfig{}, k["ec"].Public(), []any{"nordpass_msp.jwt.issuer", "msp-other"}, "check nordpass_msp.jwt.issuer"},
+		{"audience the API does not expect", sim.NordPassMSPConfig{Audience: "urn:nordpass:msp"}, k["ec"].Public(), nil, "check nordpass_msp.jwt.audience"},
+		{"key id the API does not know", sim.NordPassMSPConfig{KeyID: "k-1"}, k["ec"].Public(), []any{"nordpass_msp.jwt.key_id", "k-2"}, "check nordpass_msp.jwt.key_id"},
+		{"this machine's clock is behind", sim.NordPassMSPConfig{Clock: sim.NewFakeClock(now0.Add(10 * time.Minute))}, k["ec"].Public(), nil, "check this machine's clock"},
+		{"this machine's clock is ahead", sim.NordPassMSPConfig{Clock: sim.NewFakeClock(now0.Add(-10 * time.Minute))}, k["ec"].Public(), nil, "check this machine's clock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, tt.simCfg, tt.pub, pkcs8(k["ec"]), tt.kv...)
+			_, err := drain(t, r.poller())
+			var ae *core.AuthError
+			if !core.IsFatal(err) || !errors.As(err, &ae) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an AuthError saying %q", err, tt.want)
+			}
+			toks := r.tokens()
+			if len(toks) != 2 || toks[0] == toks[1] {
+				t.Fatalf("%d requests; want the first token and one fresh replacement", len(toks))
+			}
+			if strings.Contains(err.Error(), toks[0]) || strings.Contains(err.Error(), "PRIVATE KEY") {
+				t.Fatal("the error leaks a credential")
+			}
+		})
+	}
+}
+
+func TestFiltersAreSentAsTheAPINamesThemAndNarrowTheLog(t *testing.T) {
+	k := keys()
+	r := newRig(t, sim.NordPassMSPConfig{Seed: 4, Count: 2000, Organizations: 4, Members: 5}, k["ec"].Public(), pkcs8(k["ec"]))
+	orgs, emails := r.m.Organizations(), r.m.MemberEmails()
+	r.cfg["nordpass_msp.member_emails"] = []any{emails[0], emails[1]}
+	r.cfg["nordpass_msp.organizations"] = []any{strings.ToUpper(orgs[2]), orgs[1]}
+	r.cfg["nordpass_msp.categories"] = []any{"Organization Management", "integrations", "organization-management"}
+	got, err := drain(t, r.poller())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := r.m.FilteredTruth(now0.Add(-48*time.Hour), now0.Add(-time.Minute), emails[:2], orgs[1:3], []string{"organization_management", "integrations"})
+	if len(want) == 0 {
+		t.Fatal("the filters match nothing; the test proves nothing")
+	}
+	sameSet(t, got, strs(want))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.body[0]
+	if fmt.Sprint(b["member_emails"]) != fmt.Sprint([]any{emails[0], emails[1]}) ||
+		fmt.Sprint(b["organization_uuids"]) != fmt.Sprint(slices.Sorted(slices.Values([]string{orgs[1], orgs[2]}))) ||
+		fmt.Sprint(b["categories"]) != "[integrations organization_management]" {
+		t.Fatalf("request body %v", b)
+	}
+}
+
+func TestKeyProblemsAreConfigErrorsThatNeverQuoteTheKey(t *testing.T) {
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	ecPEM := pkcs8(keys()["ec"])
+	block, _ := pem.Decode([]byte(ecPEM))
+	encrypted := string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: block.Bytes}))
+	pub, _ := x509.MarshalPKIXPublicKey(keys()["ec"].Public())
+	tests := []struct {
+		name, key, want string
+	}{
+		{"not a key at all", "hunter2-not-a-key", "not a PEM private key"},
+		{"a public key", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})), "not a private key"},
+		{"an encrypted key", encrypted, "the key is encrypted"},
+		{"RSA below 2048 bits", pkcs8(small), "RSA key of 1024 bits"},
+		{"EC curve JWT has no algorithm for", pkcs8(p224), "P-224"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := core.ParseMap(map[string]any{
+				"source": "nordpass_msp", "checkpoint.type": "memory", "nordpass_msp": map[string]any{
+					"base_url": "https://msp.example", "path": "/x", "private_key": tt.key, "jwt": map[string]any{"issuer": issuer},
+				}})
+			var ce *core.ConfigError
+			if !errors.As(err, &ce) || ce.Key != "nordpass_msp.private_key" || !strings.Contains(ce.Msg, tt.want) {
+				t.Fatalf("got %v", err)
+			}
+			body := strings.Split(strings.TrimSpace(tt.key), "\n")
+			if strings.Contains(err.Error(), body[len(body)/2]) || strings.Contains(err.Error(), "hunter2") {
+				t.Fatal("the error quotes the key")
+			}
+		})
+	}
+	t.Run("limits shared with the Enterprise API", func(t *testing.T) {
+		for key, v := range map[string]any{"page_size": 101, "max_window": "91d"} {
+			_, err := core.ParseMap(map[string]any{
+				"source": "nordpass_msp", "checkpoint.type": "memory", key: v, "nordpass_msp": map[string]any{
+					"base_url": "https://msp.example", "path": "/x", "private_key": ecPEM, "jwt": map[string]any{"key_id": "k"},
+				}})
+			var ce *core.ConfigError
+			if !errors.As(err, &ce) || ce.Key != key {
+				t.Errorf("%s=%v: got %v", key, v, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,466 @@
+package qualtrics_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/checkpoint"
+	_ "github.com/auditpull/auditpull/core/source/qualtrics"
+	"github.com/auditpull/auditpull/test/sim"
+)
+
+var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	apiToken     = "qualtrics-api-token-31337"
+	clientID     = "oauth-client-1"
+	clientSecret = "oauth-secret-8080"
+)
+
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logSink) add(level, msg string, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprint(append([]any{level, msg}, kv...)...))
+}
+func (l *logSink) Debug(msg string, kv ...any) { l.add("debug", msg, kv...) }
+func (l *logSink) Info(msg string, kv ...any)  { l.add("info", msg, kv...) }
+func (l *logSink) Warn(msg string, kv ...any)  { l.add("warn", msg, kv...) }
+func (l *logSink) Error(msg string, kv ...any) { l.add("error", msg, kv...) }
+func (l *logSink) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+type rig struct {
+	t     *testing.T
+	clock *sim.FakeClock
+	store *checkpoint.Memory
+	log   *logSink
+	cfg   map[string]any
+}
+
+func newRig(t *testing.T, kv ...any) *rig {
+	r := &rig{t: t, clock: sim.NewFakeClock(now0), store: checkpoint.NewMemory(), log: &logSink{}}
+	r.cfg = map[string]any{
+		"source": "qualtrics", "checkpoint.type": "memory", "rate_limit.enabled": false,
+		"settle_delay": "1m", "overlap": "5m",
+		"retry.initial_backoff": "1ms", "retry.max_backoff": "5ms", "retry.max_attempts": 4,
+	}
+	for i := 0; i < len(kv); i += 2 {
+		r.cfg[kv[i].(string)] = kv[i+1]
+	}
+	return r
+}
+
+func (r *rig) open() (*core.Poller, error) {
+	r.t.Helper()
+	cfg, err := core.ParseMap(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return core.NewPoller(context.Background(), cfg, core.Options{Clock: r.clock, Store: r.store, Logger: r.log})
+}
+
+func (r *rig) poller() *core.Poller {
+	r.t.Helper()
+	p, err := r.open()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+func drain(t *testing.T, p *core.Poller, n int) ([]string, error) {
+	t.Helper()
+	var got []string
+	for i := 0; n < 0 || i < n; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		b, err := p.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+		for _, e := range b.Events {
+			got = append(got, string(e.Raw))
+		}
+		b.Ack(nil)
+	}
+	return got, nil
+}
+
+func strs(b [][]byte) []string {
+	out := make([]string, len(b))
+	for i, x := range b {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func sameSet(t *testing.T, got, want []string) {
+	t.Helper()
+	g, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+	if !slices.Equal(g, w) {
+		t.Fatalf("delivered %d events, want %d", len(g), len(w))
+	}
+}
+
+// serve mounts q behind an optional observer and returns the API base URL.
+func serve(t *testing.T, q *sim.Qualtrics, observe func(*http.Request)) string {
+	t.Helper()
+	inner := sim.NewServer().Mount(sim.QualtricsPrefix, q)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if observe != nil {
+			observe(r)
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + sim.QualtricsPrefix + sim.QualtricsAPIPath
+}
+
+func TestAllDiscoversTheActivityTypesAndReadsEachAsItsOwnStream(t *testing.T) {
+	start := now0.Add(-48 * time.Hour)
+	r := newRig(t, "start_time", start.Format(time.RFC3339), "stream", "brand-x", "page_size", 40)
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 7, Count: 3000, From: start, To: now0, Clock: r.clock, Bursts: 20})
+	q.AddAPIToken(apiToken)
+	r.cfg["qualtrics"] = map[string]any{"base_url": serve(t, q, nil), "api_token": apiToken, "activity_types": []any{"all"}}
+
+	p := r.poller()
+	var want []string
+	for _, typ := range slices.Sorted(slices.Values(q.ActivityTypes())) {
+		want = append(want, "brand-x/"+typ)
+	}
+	if !slices.Equal(p.Streams(), want) {
+		t.Fatalf("streams %v, want %v", p.Streams(), want)
+	}
+	got, err := drain(t, p, 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	p.Close(context.Background())
+
+	// A restart resumes every stream where it stopped.
+	p = r.poller()
+	defer p.Close(context.Background())
+	more, err := drain(t, p, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSet(t, append(got, more...), strs(q.Truth(start, now0.Add(-time.Minute))))
+	if !strings.Contains(r.log.text(), "qualtrics activity types discovered") {
+		t.Fatal("the discovered types were not logged")
+	}
+}
+
+func TestRequestsCarryTheDocumentedParameters(t *testing.T) {
+	r := newRig(t, "initial_lookback", "2h", "page_size", 50)
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 1, Count: 200, From: now0.Add(-2 * time.Hour), To: now0, Clock: r.clock, EventTypes: []string{"login"}})
+	q.AddAPIToken(apiToken)
+	var mu sync.Mutex
+	var reqs []*http.Request
+	base := serve(t, q, func(req *http.Request) {
+		mu.Lock()
+		reqs = append(reqs, req.Clone(context.Background()))
+		mu.Unlock()
+	})
+	user := q.UserIDs()[0]
+	r.cfg["qualtrics"] = map[string]any{
+		"base_url": base, "api_token": apiToken, "activity_types": []any{"login"},
+		"organization_id": q.Brand(), "user_id": user, "directory_id": "POOL_1", "group_id": "GR_2", "contact_id": "CID_3",
+	}
+	p := r.poller()
+	defer p.Close(context.Background())
+	got, err := drain(t, p, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, j := range q.TypeTruth("login", now0.Add(-2*time.Hour), now0.Add(-time.Minute)) {
+		if strings.Contains(string(j), `"userId":"`+user+`"`) {
+			want = append(want, string(j))
+		}
+	}
+	sameSet(t, got, want)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reqs) == 0 {
+		t.Fatal("no requests")
+	}
+	first := reqs[0].URL.Query()
+	wantParams := url.Values{
+		"activityType": {"login"}, "startDate": {now0.Add(-2 * time.Hour).Format("2006-01-02T15:04:05.000Z")},
+		"endDate": {now0.Add(-time.Minute).Format("2006-01-02T15:04:05.000Z")}, "order": {"asc"}, "pageSize": {"50"},
+		"organizationId": {q.Brand()}, "userId": {user}, "directoryId": {"POOL_1"}, "groupId": {"GR_2"}, "contactId": {"CID_3"},
+	}
+	if first.Encode() != wantParams.Encode() {
+		t.Fatalf("query\n %s\nwant\n %s", first.Encode(), wantParams.Encode())
+	}
+	for _, req := range reqs {
+		if req.Header.Get("X-API-TOKEN") != apiToken || req.Header.Get("Authorization") != "" {
+			t.Fatalf("credentials sent as %v", req.Header)
+		}
+	}
+}
+
+func TestNextPageIsFollowedOnlyToTheConfiguredHost(t *testing.T) {
+	at := now0.Add(-30 * time.Minute).Format("2006-01-02T15:04:05.000Z")
+	event := func(id string) string {
+		return fmt.Sprintf(`{"id":%q,"timestamp":%q,"descriptor":{"userId":"UR_1"}}`, id, at)
+	}
+	page := func(next string, ids ...string) string {
+		var els []string
+		for _, id := range ids {
+			els = append(els, event(id))
+		}
+		n := "null"
+		if next != "" {
+			n = fmt.Sprintf("%q", next)
+		}
+		return fmt.Sprintf(`{"result":{"elements":[%s],"nextPage":%s},"meta":{"httpStatus":"200 - OK"}}`, strings.Join(els, ","), n)
+	}
+	tests := []struct {
+		name string
+		// next renders page 1's nextPage from the server's own URL.
+		next     func(self string) string
+		wantPath string // path + skipToken the second request must use
+		fatal    string
+	}{
+		{"a URL on the same host is followed as is", func(self string) string { return self + "/API/v3/logs/next?cursor=p2" }, "/API/v3/logs/next", ""},
+		{"a bare token becomes skipToken", func(string) string { return "tok-2" }, "/API/v3/logs skipToken=tok-2", ""},
+		{"a URL to another host is reduced to its skipToken", func(string) string { return "https://elsewhere.example/API/v3/logs?skipToken=tok-3" }, "/API/v3/logs skipToken=tok-3", ""},
+		{"a URL to another host without a skipToken stops the stream", func(string) string { return "https://elsewhere.example/next" }, "", "not the configured API host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []string
+			var self string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				if req.Header.Get("X-API-TOKEN") != apiToken {
+					w.WriteHeader(401)
+					return
+				}
+				p := req.URL.Path
+				if s := req.URL.Query().Get("skipToken"); s != "" {
+					p += " skipToken=" + s
+				}
+				seen = append(seen, p)
+				if len(seen) == 1 {
+					fmt.Fprint(w, page(tt.next(self), "a", "b"))
+					return
+				}
+				fmt.Fprint(w, page("", "b", "c")) // b repeats the previous page's last
+			}))
+			defer srv.Close()
+			self = srv.URL
+			r := newRig(t, "initial_lookback", "1h")
+			r.cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "api_token": apiToken, "activity_types": []any{"login"}}
+			p := r.poller()
+			defer p.Close(context.Background())
+			got, err := drain(t, p, -1)
+			if tt.fatal != "" {
+				var re *core.RequestError
+				if !errors.As(err, &re) || !strings.Contains(err.Error(), tt.fatal) || len(seen) != 1 {
+					t.Fatalf("got %v after %v", err, seen)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(seen) < 2 || seen[1] != tt.wantPath {
+				t.Fatalf("requests %v", seen)
+			}
+			if len(got) != 3 {
+				t.Fatalf("delivered %d events, want a, b, c once each", len(got))
+			}
+		})
+	}
+}
+
+func TestOAuthTokenIsRequestedWithBasicAuthAndRenewedBeforeItExpires(t *testing.T) {
+	r := newRig(t, "initial_lookback", "1h")
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 2, Count: 300, From: now0.Add(-time.Hour), To: now0, Clock: r.clock, TokenLifetime: 10 * time.Minute})
+	q.AddClient(clientID, clientSecret, "read:activity_logs")
+	var mu sync.Mutex
+	var tokenReqs []string
+	base := serve(t, q, func(req *http.Request) {
+		if strings.HasSuffix(req.URL.Path, "/oauth2/token") {
+			req.ParseForm()
+			mu.Lock()
+			tokenReqs = append(tokenReqs, req.Header.Get("Authorization")+" "+req.PostForm.Encode())
+			mu.Unlock()
+		}
+	})
+	r.cfg["qualtrics"] = map[string]any{"base_url": base, "client_id": clientID, "client_secret": clientSecret, "scope": "read:activity_logs", "activity_types": []any{"login", "survey_access"}}
+	p := r.poller()
+	defer p.Close(context.Background())
+	got, err := drain(t, p, -1)
+	for _, d := range []time.Duration{4 * time.Minute, 5 * time.Minute} {
+		r.clock.Advance(d)
+		more, err2 := drain(t, p, -1)
+		got, err = append(got, more...), errors.Join(err, err2)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strs(q.TypeTruth("login", now0.Add(-time.Hour), r.clock.Now().Add(-time.Minute)))
+	want = append(want, strs(q.TypeTruth("survey_access", now0.Add(-time.Hour), r.clock.Now().Add(-time.Minute)))...)
+	sameSet(t, got, want)
+	mu.Lock()
+	defer mu.Unlock()
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(clientID+":"+clientSecret))
+	// One token for both streams, renewed once: 9 minutes into its 10 the
+	// token is still valid, so only the proactive renewal asks for another.
+	if len(tokenReqs) != 2 {
+		t.Fatalf("%d token requests, want 2", len(tokenReqs))
+	}
+	for _, tr := range tokenReqs {
+		if tr != basic+" grant_type=client_credentials&scope=read%3Aactivity_logs" {
+			t.Fatalf("token request %q", tr)
+		}
+	}
+}
+
+func TestARefusedOAuthTokenIsRenewedOnceThenTheStreamStops(t *testing.T) {
+	var mu sync.Mutex
+	var tokens, queries int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if req.URL.Path == "/oauth2/token" {
+			tokens++
+			fmt.Fprintf(w, `{"access_token":"at-%d","token_type":"Bearer","expires_in":3600}`, tokens)
+			return
+		}
+		queries++
+		w.WriteHeader(401)
+		fmt.Fprint(w, `{"meta":{"httpStatus":"401 - Unauthorized","error":{"errorMessage":"Access token expired","errorCode":"AUTH_401"}}}`)
+	}))
+	defer srv.Close()
+	r := newRig(t)
+	r.cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "client_id": clientID, "client_secret": clientSecret, "activity_types": []any{"login"}}
+	p := r.poller()
+	defer p.Close(context.Background())
+	_, err := drain(t, p, -1)
+	var ae *core.AuthError
+	if !core.IsFatal(err) || !errors.As(err, &ae) || !strings.Contains(err.Error(), "a freshly issued OAuth token was refused too") {
+		t.Fatalf("got %v", err)
+	}
+	if tokens != 2 || queries != 2 {
+		t.Fatalf("%d token requests and %d queries, want 2 and 2", tokens, queries)
+	}
+}
+
+func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		section func(base string) map[string]any
+		class   string
+		want    string
+	}{
+		{"unknown API token", func(b string) map[string]any {
+			return map[string]any{"base_url": b, "api_token": "not-" + apiToken, "activity_types": []any{"login"}}
+		}, "auth", "Invalid API token (AUTH_401): the API token is not valid"},
+		{"user without the activity logs permission", func(b string) map[string]any {
+			return map[string]any{"base_url": b, "api_token": "restricted-" + apiToken, "activity_types": []any{"login"}}
+		}, "auth", "a Brand Administrator must grant access to the activity logs"},
+		{"activity type the brand does not have", func(b string) map[string]any {
+			return map[string]any{"base_url": b, "api_token": apiToken, "activity_types": []any{"no_such_type"}}
+		}, "request", "Invalid activityType: no_such_type (see GET /logs/activitytypes) (QVAL_2): check qualtrics.activity_types"},
+		{"wrong OAuth client secret", func(b string) map[string]any {
+			return map[string]any{"base_url": b, "client_id": clientID, "client_secret": "wrong-" + clientSecret, "activity_types": []any{"login"}}
+		}, "auth", "invalid_client: Client authentication failed: check qualtrics.client_id and qualtrics.client_secret"},
+		{"OAuth scope not granted", func(b string) map[string]any {
+			return map[string]any{"base_url": b, "client_id": clientID, "client_secret": clientSecret, "scope": "manage:all", "activity_types": []any{"login"}}
+		}, "auth", "check qualtrics.scope"},
+		{"wrong base URL", func(b string) map[string]any {
+			return map[string]any{"base_url": strings.TrimSuffix(b, "/API/v3") + "/API/v2", "api_token": apiToken, "activity_types": []any{"login"}}
+		}, "request", "check qualtrics.datacenter or qualtrics.base_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 1, Count: 20, Clock: r.clock})
+			q.AddAPIToken(apiToken)
+			q.AddRestrictedAPIToken("restricted-" + apiToken)
+			q.AddClient(clientID, clientSecret, "read:activity_logs")
+			r.cfg["qualtrics"] = tt.section(serve(t, q, nil))
+			p := r.poller()
+			defer p.Close(context.Background())
+			_, err := drain(t, p, -1)
+			var ae *core.AuthError
+			var re *core.RequestError
+			if !core.IsFatal(err) || (tt.class == "auth" && !errors.As(err, &ae)) || (tt.class == "request" && !errors.As(err, &re)) {
+				t.Fatalf("want a fatal %s error, got %T %v", tt.class, err, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q lacks %q", err, tt.want)
+			}
+			for _, s := range []string{apiToken, clientSecret, "qat-"} {
+				if strings.Contains(err.Error(), s) || strings.Contains(r.log.text(), s) {
+					t.Fatalf("a secret leaked: %v\n%s", err, r.log.text())
+				}
+			}
+		})
+	}
+	t.Run("all with no types listed fails at start", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprint(w, `{"result":{"elements":[],"nextPage":null}}`)
+		}))
+		defer srv.Close()
+		r := newRig(t)
+		r.cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "api_token": apiToken, "activity_types": []any{"all"}}
+		if _, err := r.open(); err == nil || !strings.Contains(err.Error(), "lists no activity types") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestStreamKeysNameDatacenterTypeAndFilters(t *testing.T) {
+	keys := func(section map[string]any) []string {
+		t.Helper()
+		cfg, err := core.ParseMap(map[string]any{"source": "qualtrics", "qualtrics": section, "checkpoint.type": "memory"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: checkpoint.NewMemory()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(context.Background())
+		return p.Streams()
+	}
+	plain := keys(map[string]any{"datacenter": "FRA1.qualtrics.com", "api_token": "x", "activity_types": []any{"login", "data_deletion"}})
+	if !slices.Equal(plain, []string{"qualtrics-fra1-login", "qualtrics-fra1-data_deletion"}) {
+		t.Fatalf("keys %v", plain)
+	}
+	filtered := keys(map[string]any{"datacenter": "fra1", "api_token": "x", "activity_types": []any{"login"}, "user_id": "UR_1"})
+	other := keys(map[string]any{"datacenter": "fra1", "api_token": "x", "activity_types": []any{"login"}, "user_id": "UR_2"})
+	if filtered[0] == plain[0] || filtered[0] == other[0] || !strings.HasPrefix(filtered[0], "qualtrics-fra1-login-") {
+		t.Fatalf("filtered keys %v %v", filtered, other)
+	}
+}
