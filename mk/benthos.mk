@@ -1,0 +1,32 @@
+# Benthos adapter (issue 4): the auditpull input (plugins/benthos), a Benthos
+# build with it compiled in (build/benthos) and `make demo`.
+#
+#   make build/out/benthos   the Benthos binary (pure, io, redis, kafka,
+#                            elasticsearch, splunk, prometheus + auditpull)
+#   make test-benthos        vet and the plugin's tests under -race: the
+#                            StreamBuilder tests, Redis checkpoints and
+#                            leases (starts redis-server), and the built
+#                            binary with the example configs
+#   make demo                the simulator, Benthos with the demo config,
+#                            then a second run that resumes (ends by itself)
+#
+# The Go build cache decides what to rebuild, so the binaries are always
+# handed to `go build`.
+BENTHOS_PKGS := ./plugins/benthos/... ./build/benthos/...
+
+BUILD_TARGETS += $(OUT)/benthos
+TEST_TARGETS  += test-benthos
+
+.PHONY: $(OUT)/benthos test-benthos
+
+$(OUT)/benthos:
+	@mkdir -p $(OUT)
+	$(GO) build -o $@ ./build/benthos
+
+test-benthos:
+	@test -z "$$(gofmt -l plugins/benthos build/benthos)" || { echo "gofmt needed:"; gofmt -l plugins/benthos build/benthos; exit 1; }
+	$(GO) vet $(BENTHOS_PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(BENTHOS_PKGS)
+
+demo: $(OUT)/benthos
+	@GO="$(GO)" OUT="$(OUT)" bash scripts/demo.sh

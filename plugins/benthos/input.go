@@ -1,0 +1,314 @@
+// Package benthos is the auditpull input for Benthos (Redpanda Connect): a
+// batch input named "auditpull" that reads SaaS activity logs through the
+// auditpull core. One API page is one message batch, and the Benthos
+// acknowledgement of a batch is the core's Batch.Ack, so checkpoints move
+// only over delivered pages. Checkpoints live in the core's file store or in
+// any Benthos cache resource; with a shared cache, leases let several
+// Benthos processes share the streams, one reader per stream at a time.
+//
+// Importing the package registers the input (and the Bloblang method its
+// linter uses) in Benthos' global environment.
+package benthos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/benthosdev/benthos/v4/public/service"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/checkpoint"
+	_ "github.com/auditpull/auditpull/core/source/all" // every source
+)
+
+// Name is the input's name in Benthos configs.
+const Name = "auditpull"
+
+const (
+	// fatalRetry is how long the input waits before trying again after an
+	// error only a person can fix (credentials, a corrupt checkpoint), so
+	// the vendor is not hammered with a refused token; the error is logged
+	// at every attempt.
+	fatalRetry = time.Minute
+	// closeTimeout bounds the final checkpoint write at shutdown.
+	closeTimeout = 10 * time.Second
+	// metricsEvery is how often core counters are copied to Benthos while
+	// the input waits for the next poll.
+	metricsEvery = 2 * time.Second
+)
+
+func init() {
+	registerLintMethod()
+	if !slices.Contains(core.CheckpointTypes, checkpointCache) {
+		core.CheckpointTypes = append(core.CheckpointTypes, checkpointCache)
+	}
+	err := service.RegisterBatchInput(Name, configSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
+		in, err := newInput(conf, res)
+		if err != nil {
+			return nil, err
+		}
+		return service.AutoRetryNacksBatchedToggled(conf, in)
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+// input implements service.BatchInput. Benthos calls ReadBatch from one
+// goroutine and the ack functions from any.
+type input struct {
+	cfg      *core.Config
+	res      *service.Resources
+	log      logger
+	metrics  *core.Metrics
+	exporter *metricsExporter
+	leaseTTL time.Duration
+
+	mu     sync.Mutex
+	sess   *session
+	fatal  error // set when a session ended on an error a person must fix
+	closed bool
+
+	startMetrics sync.Once
+	stopMetrics  chan struct{}
+	metricsDone  chan struct{}
+}
+
+// session is one poller's life: from Connect until the input closes, the
+// stream fails for good, or (with leases) another process took it over.
+type session struct {
+	poller *core.Poller
+	lease  *leaser // nil without leasing
+}
+
+func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
+	m, as, err := toCoreMap(conf)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := core.ParseMap(m)
+	if err != nil {
+		return nil, err
+	}
+	ttl, err := parseLeaseTTL(as.leaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Checkpoint.Type == checkpointCache && !res.HasCache(cfg.Checkpoint.Cache) {
+		return nil, &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("no cache resource labelled %q; add it under cache_resources", cfg.Checkpoint.Cache)}
+	}
+	cm := &core.Metrics{}
+	return &input{
+		cfg:         cfg,
+		res:         res,
+		log:         logger{res.Logger()},
+		metrics:     cm,
+		exporter:    newMetricsExporter(res.Metrics(), cm),
+		leaseTTL:    ttl,
+		stopMetrics: make(chan struct{}),
+		metricsDone: make(chan struct{}),
+	}, nil
+}
+
+func parseLeaseTTL(s string) (time.Duration, error) {
+	d, err := core.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, &core.ConfigError{Key: "checkpoint." + fieldLeaseTTL, Msg: fmt.Sprintf("%q is not a duration (e.g. 30s; 0s disables leasing)", s)}
+	}
+	if d > 0 && d < time.Second {
+		return 0, &core.ConfigError{Key: "checkpoint." + fieldLeaseTTL, Msg: "must be at least 1s (or 0s to disable leasing)"}
+	}
+	return d, nil
+}
+
+// Connect starts a session: it opens the checkpoint store, which with
+// leases blocks until this process holds the stream, and the core poller.
+func (in *input) Connect(ctx context.Context) error {
+	in.startMetrics.Do(func() { go in.metricsLoop() })
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return service.ErrEndOfInput
+	}
+	if in.sess != nil {
+		in.mu.Unlock()
+		return nil
+	}
+	if err := in.fatal; err != nil {
+		in.fatal = nil
+		in.mu.Unlock()
+		return service.NewErrBackOff(err, fatalRetry)
+	}
+	in.mu.Unlock()
+
+	sess, err := in.open(ctx)
+	if err != nil {
+		var ce *cacheError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &ce):
+			return err // the cache is unreachable: Benthos retries soon
+		case core.IsFatal(err):
+			in.log.Error("cannot start reading; fix the cause, the input retries every "+fatalRetry.String(), "error", err.Error())
+			return service.NewErrBackOff(err, fatalRetry)
+		}
+		return err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		go in.endSession(sess)
+		return service.ErrEndOfInput
+	}
+	in.sess = sess
+	return nil
+}
+
+func (in *input) open(ctx context.Context) (*session, error) {
+	sess := &session{}
+	var store checkpoint.Store
+	if in.cfg.Checkpoint.Type == checkpointCache {
+		cs := &cacheStore{res: in.res, name: in.cfg.Checkpoint.Cache}
+		if in.leaseTTL > 0 {
+			sess.lease = newLeaser(in.res, in.cfg.Checkpoint.Cache, in.leaseTTL, in.log)
+			cs.lease = sess.lease
+		}
+		store = cs
+	}
+	// The poller owns the store: it closes it (giving back the leases taken
+	// so far) if it fails to start.
+	p, err := core.NewPoller(ctx, in.cfg, core.Options{Logger: in.log, Metrics: in.metrics, Store: store})
+	if err != nil {
+		return nil, err
+	}
+	sess.poller = p
+	return sess, nil
+}
+
+// ReadBatch returns the next page as a batch; its ack function moves the
+// checkpoint (nil) or has the page read again (error).
+func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	in.mu.Lock()
+	sess := in.sess
+	in.mu.Unlock()
+	if sess == nil {
+		return nil, nil, service.ErrNotConnected
+	}
+	nctx := ctx
+	if sess.lease != nil {
+		var cancel context.CancelFunc
+		nctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-sess.lease.Lost():
+				cancel()
+			case <-nctx.Done():
+			}
+		}()
+	}
+	b, err := sess.poller.Next(nctx)
+	in.exporter.sync()
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, nil, ctx.Err()
+		case sess.lease != nil && sess.lease.Err() != nil:
+			// Another process owns the stream now: stop reading, then
+			// wait in Connect to take it back when it goes away.
+			in.dropSession(sess, nil)
+			return nil, nil, service.ErrNotConnected
+		case core.IsFatal(err):
+			in.log.Error("stream stopped: a person must fix the cause; the checkpoint stays where delivery ended, and the input retries every "+fatalRetry.String(), "error", err.Error())
+			in.dropSession(sess, err)
+			return nil, nil, service.ErrNotConnected
+		}
+		// Transient: already retried by the core; Benthos logs it and
+		// calls again, and the core waits before polling again.
+		return nil, nil, err
+	}
+	batch := make(service.MessageBatch, len(b.Events))
+	for i, e := range b.Events {
+		// A copy: a nacked page is delivered again from these events, and
+		// processors must not be able to alter them in between.
+		msg := service.NewMessage(slices.Clone([]byte(e.Raw)))
+		msg.MetaSet("source", b.Source)
+		msg.MetaSet("stream", b.Stream)
+		msg.MetaSet("event_id", e.ID)
+		msg.MetaSet("event_type", e.Type)
+		msg.MetaSet("event_action", e.Action)
+		msg.MetaSet("event_time", e.Time.UTC().Format(time.RFC3339Nano))
+		batch[i] = msg
+	}
+	return batch, func(_ context.Context, err error) error {
+		b.Ack(err)
+		return nil
+	}, nil
+}
+
+// dropSession ends sess if it is still the current one; fatal, if set, is
+// reported by the next Connect.
+func (in *input) dropSession(sess *session, fatal error) {
+	in.mu.Lock()
+	if in.sess != sess {
+		in.mu.Unlock()
+		return
+	}
+	in.sess = nil
+	if fatal != nil {
+		in.fatal = fatal
+	}
+	in.mu.Unlock()
+	in.endSession(sess)
+}
+
+// endSession writes the last committed checkpoint and gives up the leases.
+func (in *input) endSession(sess *session) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := sess.poller.Close(ctx); err != nil {
+		in.log.Warn("closing the poller", "error", err.Error())
+	}
+}
+
+// Close is called by Benthos once every batch read has been acknowledged
+// (or the shutdown timeout passed): the checkpoint written now covers all
+// delivered pages.
+func (in *input) Close(ctx context.Context) error {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return nil
+	}
+	in.closed = true
+	sess := in.sess
+	in.sess = nil
+	in.mu.Unlock()
+	if sess != nil {
+		in.endSession(sess)
+	}
+	close(in.stopMetrics)
+	in.startMetrics.Do(func() { close(in.metricsDone) })
+	<-in.metricsDone
+	in.exporter.sync()
+	return nil
+}
+
+func (in *input) metricsLoop() {
+	defer close(in.metricsDone)
+	t := time.NewTicker(metricsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-in.stopMetrics:
+			return
+		case <-t.C:
+			in.exporter.sync()
+		}
+	}
+}

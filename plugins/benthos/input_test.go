@@ -1,0 +1,509 @@
+package benthos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benthosdev/benthos/v4/public/service"
+
+	"github.com/auditpull/auditpull/core"
+)
+
+func TestDeliversEveryEventExactlyOnce(t *testing.T) {
+	s := startSim(t, 1200, 1)
+	out := newCollector()
+	r := startRun(t, inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+t.TempDir()+"}"), "", out)
+
+	waitFor(t, 30*time.Second, "every event", func() bool { return out.ackedCount() >= len(s.truth) })
+	// Two more polls re-read the overlap of the last window: nothing may
+	// come twice.
+	time.Sleep(2500 * time.Millisecond)
+	r.stop(5 * time.Second)
+	requireSameBag(t, "delivered", out.ackedBag(), bagOf(s.truth))
+
+	t.Run("one page is one batch with the event metadata", func(t *testing.T) {
+		for _, b := range out.ackedBatches() {
+			if len(b.raws) > 50 {
+				t.Fatalf("batch of %d events, want at most page_size 50", len(b.raws))
+			}
+			for i, raw := range b.raws {
+				checkMeta(t, raw, b.metas[i])
+			}
+		}
+	})
+	t.Run("core counters reach Benthos metrics", func(t *testing.T) {
+		if got := r.metrics.get("auditpull_events"); got != float64(len(s.truth)) {
+			t.Errorf("auditpull_events = %v, want %d", got, len(s.truth))
+		}
+		if got, want := r.metrics.get("auditpull_pages"), float64(len(out.ackedBatches())); got != want {
+			t.Errorf("auditpull_pages = %v, want %v (one per batch)", got, want)
+		}
+		if r.metrics.get("auditpull_requests") < r.metrics.get("auditpull_pages") {
+			t.Errorf("auditpull_requests = %v, fewer than pages", r.metrics.get("auditpull_requests"))
+		}
+		if r.metrics.get("auditpull_last_success_time") < float64(time.Now().Add(-time.Minute).Unix()) {
+			t.Errorf("auditpull_last_success_time not set")
+		}
+	})
+	t.Run("core logs reach the Benthos logger", func(t *testing.T) {
+		if !strings.Contains(r.logs.String(), "no checkpoint: starting fresh") {
+			t.Errorf("core log line missing from the Benthos logs")
+		}
+	})
+}
+
+// checkMeta compares a message's metadata with its raw NordPass event.
+func checkMeta(t *testing.T, raw []byte, meta map[string]string) {
+	t.Helper()
+	var ev struct {
+		Type      string `json:"type"`
+		Action    string `json:"action"`
+		Timestamp int64  `json:"timestamp"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatalf("message is not the raw event JSON: %v", err)
+	}
+	want := map[string]string{
+		"source":       "nordpass",
+		"event_type":   ev.Type,
+		"event_action": ev.Action,
+		"event_time":   time.Unix(ev.Timestamp, 0).UTC().Format(time.RFC3339),
+	}
+	for k, v := range want {
+		if meta[k] != v {
+			t.Fatalf("metadata %s = %q, want %q (event %s)", k, meta[k], v, raw)
+		}
+	}
+	if !strings.HasPrefix(meta["stream"], "nordpass-") {
+		t.Fatalf("metadata stream = %q, want the default nordpass stream key", meta["stream"])
+	}
+	if len(meta["event_id"]) != 32 {
+		t.Fatalf("metadata event_id = %q, want the 128-bit content hash", meta["event_id"])
+	}
+}
+
+func TestNackedPageIsDeliveredAgain(t *testing.T) {
+	for _, replay := range []bool{false, true} {
+		t.Run(fmt.Sprintf("auto_replay_nacks %v", replay), func(t *testing.T) {
+			s := startSim(t, 600, 2)
+			var mu sync.Mutex
+			var rejected []bag
+			out := newCollector()
+			out.decide = func(_ context.Context, call int, b batchInfo) error {
+				if call == 2 || call == 5 {
+					mu.Lock()
+					rejected = append(rejected, b.bag())
+					mu.Unlock()
+					return errNack
+				}
+				return nil
+			}
+			// Two pages in flight at most: had an acknowledgement not
+			// reached the core (through Benthos' replay layer too), reading
+			// would stall.
+			conf := inputConf(s.srv.baseURL(), s.start,
+				"checkpoint: {type: memory}", "max_undelivered_pages: 2",
+				fmt.Sprintf("auto_replay_nacks: %v", replay))
+			r := startRun(t, conf, "", out)
+			waitFor(t, 30*time.Second, "every event", func() bool { return out.ackedCount() >= len(s.truth) })
+			time.Sleep(1500 * time.Millisecond)
+			r.stop(5 * time.Second)
+
+			requireSameBag(t, "acknowledged", out.ackedBag(), bagOf(s.truth))
+			// Each rejected page was acknowledged later, whole.
+			acked := out.ackedBatches()
+			for _, rb := range rejected {
+				found := false
+				for _, b := range acked {
+					if reflect.DeepEqual(b.bag(), rb) {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("a rejected page was never delivered again as one batch")
+				}
+			}
+			// Who replays: Benthos itself, or the core (counted).
+			want := 2.0
+			if replay {
+				want = 0
+			}
+			if got := r.metrics.get("auditpull_redeliveries"); got != want {
+				t.Errorf("auditpull_redeliveries = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestOutOfOrderAcksNeverMoveTheCheckpointPastAnUnackedPage(t *testing.T) {
+	s := startSim(t, 600, 3)
+	dir := t.TempDir()
+	conf := inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+dir+"}", "auto_replay_nacks: false")
+
+	// Run 1 holds the third page forever and acknowledges all the others,
+	// which therefore complete out of order.
+	out1 := newCollector()
+	var held batchInfo
+	heldCh := make(chan struct{})
+	out1.decide = func(ctx context.Context, call int, b batchInfo) error {
+		if call != 3 {
+			return nil
+		}
+		held = b
+		close(heldCh)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	r1 := startRun(t, conf, "", out1)
+	<-heldCh
+	rest := len(s.truth) - len(held.raws)
+	waitFor(t, 30*time.Second, "every page but the held one", func() bool { return out1.ackedCount() >= rest })
+	r1.stop(2 * time.Second) // the held page is never acknowledged
+	requireSameBag(t, "run 1 acknowledged", out1.ackedBag().add(held.bag()), bagOf(s.truth))
+
+	// Pages are read newest first and do not overlap in time: those read
+	// after the held one hold older events.
+	heldMin, heldMax := timeRange(t, held)
+	after := bag{}
+	for _, b := range out1.ackedBatches() {
+		lo, hi := timeRange(t, b)
+		switch {
+		case lo >= heldMax && hi <= heldMin:
+			t.Fatalf("cannot order a page against the held one (same second); choose another seed")
+		case hi <= heldMin:
+			after = after.add(b.bag())
+		case lo >= heldMax:
+		default:
+			t.Fatalf("pages overlap in time: [%d,%d] and held [%d,%d]", lo, hi, heldMin, heldMax)
+		}
+	}
+	if after.size() == 0 {
+		t.Fatal("no page was acknowledged after the held one: the test proves nothing")
+	}
+
+	// Run 2 resumes from the checkpoint: the held page and every page read
+	// after it come again; none read before it does.
+	out2 := newCollector()
+	r2 := startRun(t, conf, "", out2)
+	want := held.bag().add(after)
+	waitFor(t, 30*time.Second, "the re-read pages", func() bool { return out2.ackedCount() >= want.size() })
+	time.Sleep(1500 * time.Millisecond)
+	r2.stop(5 * time.Second)
+	requireSameBag(t, "run 2 delivered", out2.ackedBag(), want)
+}
+
+// timeRange is the oldest and newest event time of a batch (Unix seconds).
+func timeRange(t *testing.T, b batchInfo) (lo, hi int64) {
+	t.Helper()
+	for i, raw := range b.raws {
+		var ev struct {
+			Timestamp int64 `json:"timestamp"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 || ev.Timestamp < lo {
+			lo = ev.Timestamp
+		}
+		if ev.Timestamp > hi {
+			hi = ev.Timestamp
+		}
+	}
+	return lo, hi
+}
+
+// restartTest stops a run part-way and checks that a second run with the
+// same checkpoint delivers exactly the rest.
+func restartTest(t *testing.T, seed int64, checkpointConf, resources string) (stream string) {
+	t.Helper()
+	s := startSim(t, 800, seed)
+	// Few pages in flight, so the stop comes part-way.
+	conf := inputConf(s.srv.baseURL(), s.start, checkpointConf, "max_undelivered_pages: 2")
+
+	out1 := newCollector()
+	out1.delay = 20 * time.Millisecond
+	r1 := startRun(t, conf, resources, out1)
+	waitFor(t, 30*time.Second, "a few pages", func() bool { return len(out1.ackedBatches()) >= 4 })
+	r1.stop(5 * time.Second)
+	got1 := out1.ackedBag()
+	if got1.size() == 0 || got1.size() >= len(s.truth) {
+		t.Fatalf("run 1 delivered %d of %d events; the test needs a stop part-way", got1.size(), len(s.truth))
+	}
+
+	out2 := newCollector()
+	r2 := startRun(t, conf, resources, out2)
+	waitFor(t, 30*time.Second, "the rest", func() bool { return got1.size()+out2.ackedCount() >= len(s.truth) })
+	time.Sleep(1500 * time.Millisecond)
+	r2.stop(5 * time.Second)
+	if !strings.Contains(r2.logs.String(), "resuming from checkpoint") {
+		t.Errorf("run 2 did not resume from a checkpoint")
+	}
+	requireSameBag(t, "runs 1 and 2 together", got1.add(out2.ackedBag()), bagOf(s.truth))
+	return out1.ackedBatches()[0].metas[0]["stream"]
+}
+
+func TestRestartResumesFromFileCheckpoint(t *testing.T) {
+	restartTest(t, 4, "checkpoint: {path: "+t.TempDir()+"}", "")
+}
+
+func TestRestartResumesFromRedisCheckpoint(t *testing.T) {
+	rs := startRedis(t)
+	stream := restartTest(t, 5, "checkpoint: {cache: state}", redisResources(rs))
+	// The checkpoint is in Redis, and the lease was given back at the stop.
+	cp, ok := redisGet(t, rs.addr, checkpointKey(stream))
+	if !ok || !strings.Contains(cp, `"version":1`) {
+		t.Errorf("no checkpoint in Redis under %s: %q", checkpointKey(stream), cp)
+	}
+	if v, ok := redisGet(t, rs.addr, leaseKey(stream)); ok {
+		t.Errorf("lease still held after the stop: %s", v)
+	}
+}
+
+func redisResources(rs *redisServer) string {
+	return fmt.Sprintf(`cache_resources:
+  - label: state
+    redis:
+      url: redis://%s
+`, rs.addr)
+}
+
+func TestInvalidConfigIsALintErrorNamingTheField(t *testing.T) {
+	cases := []struct {
+		name, conf, field string
+	}{
+		{"unknown option", "pol_interval: 1s", "pol_interval"},
+		{"bad duration", "poll_interval: 5x", "poll_interval"},
+		// A value of the wrong type ("page_size: many") is not a lint
+		// error: Benthos skips custom linters on values it cannot type,
+		// and reports them when the stream starts.
+		{"page size over the vendor's limit", "page_size: 500", "page_size"},
+		{"unknown region", "nordpass: {region: mars, token: x}", "nordpass.region"},
+		{"missing token", "nordpass: {region: eu}", "token"},
+		{"bearer prefix on the token", "nordpass: {token: 'Bearer abc'}", "nordpass.token"},
+		{"cache type without a cache", "checkpoint: {type: cache}", "checkpoint.cache"},
+		{"unknown checkpoint type", "checkpoint: {type: s3}", "checkpoint.type"},
+		{"bad lease ttl", "checkpoint: {cache: c, lease_ttl: soon}", "checkpoint.lease_ttl"},
+		{"unknown source", "source: slack", "source"},
+	}
+	for _, name := range core.SourceNames() {
+		if name != "nordpass" {
+			cases = append(cases, struct{ name, conf, field string }{"section of another source", name + ": {base_url: x}", name})
+			break
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := "auditpull:\n  source: nordpass\n  nordpass: {token: abc}\n"
+			// Replace a top-level key of the base when the case sets it.
+			key := strings.SplitN(tc.conf, ":", 2)[0]
+			var lines []string
+			for _, l := range strings.Split(strings.TrimSpace(conf), "\n") {
+				if !strings.HasPrefix(l, "  "+key+":") {
+					lines = append(lines, l)
+				}
+			}
+			conf = strings.Join(lines, "\n") + "\n  " + tc.conf + "\n"
+			err := service.NewEnvironment().NewStreamBuilder().AddInputYAML(conf)
+			if err == nil {
+				t.Fatalf("config accepted:\n%s", conf)
+			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("lint error does not name %q: %v", tc.field, err)
+			}
+			if strings.Contains(err.Error(), "abc") {
+				t.Fatalf("lint error shows the token: %v", err)
+			}
+		})
+	}
+	t.Run("a valid config passes", func(t *testing.T) {
+		conf := "auditpull:\n  source: nordpass\n  nordpass: {token: abc}\n  checkpoint: {cache: c}\n"
+		if err := service.NewEnvironment().NewStreamBuilder().AddInputYAML(conf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("secrets the linter cannot see pass", func(t *testing.T) {
+		for _, tok := range []string{"file:/run/secrets/nordpass", "''"} {
+			conf := "auditpull:\n  source: nordpass\n  nordpass: {token: " + tok + "}\n"
+			if err := service.NewEnvironment().NewStreamBuilder().AddInputYAML(conf); err != nil {
+				t.Errorf("token %s: %v", tok, err)
+			}
+		}
+	})
+}
+
+func TestSpecDefaultsAreTheCoreDefaults(t *testing.T) {
+	pc, err := configSpec().ParseYAML("source: nordpass\nnordpass: {token: abc}\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, as, err := toCoreMap(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if as.leaseTTL != defaultLeaseTTL {
+		t.Errorf("lease ttl %q", as.leaseTTL)
+	}
+	viaBenthos, err := core.ParseMap(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := core.ParseMap(map[string]any{"source": "nordpass", "nordpass": map[string]any{"token": "abc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A nil rate_limit.enabled means enabled in the core.
+	if plain.RateLimit.Enabled == nil && viaBenthos.RateLimit.Enabled != nil && *viaBenthos.RateLimit.Enabled {
+		viaBenthos.RateLimit.Enabled = nil
+	}
+	a, b := reflect.ValueOf(*viaBenthos), reflect.ValueOf(*plain)
+	for i := 0; i < a.NumField(); i++ {
+		f := a.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			t.Errorf("%s: Benthos default %+v, core default %+v", f.Name, a.Field(i).Interface(), b.Field(i).Interface())
+		}
+	}
+	if viaBenthos.Start() != plain.Start() {
+		t.Errorf("start differs")
+	}
+}
+
+func TestSpecMirrorsTheCoreSchema(t *testing.T) {
+	// Every key of the core schema is a field of the input, and the input
+	// adds only auto_replay_nacks and checkpoint.lease_ttl.
+	fields := specKeys(t)
+	for _, k := range core.Keys() {
+		if !fields[k] {
+			t.Errorf("core key %s is not a field of the Benthos input", k)
+		}
+		delete(fields, k)
+	}
+	delete(fields, fieldAutoReplay)
+	delete(fields, "checkpoint."+fieldLeaseTTL)
+	for k := range fields {
+		t.Errorf("field %s is not a core key", k)
+	}
+}
+
+// specKeys lists the input's leaf fields, flattened with ".".
+func specKeys(t *testing.T) map[string]bool {
+	t.Helper()
+	env := service.NewEnvironment()
+	var out map[string]bool
+	env.WalkInputs(func(name string, v *service.ConfigView) {
+		if name != Name {
+			return
+		}
+		b, err := v.FormatJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var spec struct {
+			Config struct {
+				Children []specField `json:"children"`
+			} `json:"config"`
+		}
+		if err := json.Unmarshal(b, &spec); err != nil {
+			t.Fatal(err)
+		}
+		out = map[string]bool{}
+		collectSpec(spec.Config.Children, "", out)
+	})
+	if out == nil {
+		t.Fatal("auditpull input not registered")
+	}
+	return out
+}
+
+type specField struct {
+	Name     string      `json:"name"`
+	Type     string      `json:"type"`
+	Children []specField `json:"children"`
+}
+
+func collectSpec(fs []specField, prefix string, out map[string]bool) {
+	for _, f := range fs {
+		if f.Type == "object" && len(f.Children) > 0 {
+			collectSpec(f.Children, prefix+f.Name+".", out)
+			continue
+		}
+		out[prefix+f.Name] = true
+	}
+}
+
+func TestRefusedTokenStopsTheStreamAndSaysWhy(t *testing.T) {
+	s := startSim(t, 100, 9)
+	conf := strings.Replace(inputConf(s.srv.baseURL(), s.start, "checkpoint: {type: memory}"), testToken, "tok-unknown-to-nordpass", 1)
+	out := newCollector()
+	r := startRun(t, conf, "", out)
+	waitFor(t, 20*time.Second, "the error report", func() bool {
+		return strings.Contains(r.logs.String(), "a person must fix the cause")
+	})
+	time.Sleep(2 * time.Second)
+	logs := r.logs.String()
+	for _, want := range []string{"authentication failed (HTTP 403)", "invalid token", "Failed to connect to auditpull"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs do not say %q", want)
+		}
+	}
+	if strings.Contains(logs, "tok-unknown-to-nordpass") {
+		t.Errorf("the refused token appears in the logs")
+	}
+	// One refused request, then the input waits (a minute) before trying
+	// again: the vendor is not hammered with a bad token.
+	if n, _, _ := s.srv.requests(); n != 1 {
+		t.Errorf("%d requests with a refused token, want 1", n)
+	}
+	if out.ackedCount() != 0 {
+		t.Errorf("events delivered with a refused token")
+	}
+}
+
+func TestReadmeDocumentsEveryOption(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for k := range specKeys(t) {
+		if src, _, ok := strings.Cut(k, "."); ok && slices.Contains(core.SourceNames(), src) && !strings.Contains(readme, "\n    "+src+":") {
+			t.Errorf("README has no section for source %s", src)
+			continue
+		}
+		leaf := k[strings.LastIndex(k, ".")+1:]
+		if !strings.Contains(readme, " "+leaf+":") {
+			t.Errorf("README does not document %s", k)
+		}
+	}
+}
+
+func TestUndocumentedSourceSectionsAreBuiltFromTheCoreKeys(t *testing.T) {
+	keys := []string{"base_url", "api_token", "filters", "auth.issuer", "auth.lifetime"}
+	lists := map[string]bool{"x.filters": true}
+	spec := service.NewConfigSpec().Field(service.NewObjectField("x", genericFields("x.", keys, lists)...))
+	pc, err := spec.ParseYAML("x: {base_url: u, api_token: t, filters: [a, b], auth: {issuer: i, lifetime: 5m}}", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := pc.FieldAny("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"base_url": "u", "api_token": "t", "filters": []any{"a", "b"}, "auth": map[string]any{"issuer": "i", "lifetime": "5m"}}
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("parsed %#v, want %#v", v, want)
+	}
+	if !looksSecret("api_token") || !looksSecret("client_secret") || !looksSecret("private_key") || looksSecret("base_url") {
+		t.Errorf("secret detection")
+	}
+}

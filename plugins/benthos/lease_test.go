@@ -1,0 +1,120 @@
+package benthos
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Two Benthos streams (two processes, as far as the lease can tell: each
+// input has its own owner id and Redis client) read the same stream key
+// through a shared Redis cache.
+func TestReplicasSharingRedisPollOneAtATime(t *testing.T) {
+	rs := startRedis(t)
+	s := startSim(t, 4000, 6)
+	// Each replica reaches the simulator through its own server, so the
+	// test sees which one polls.
+	srvB := newCountingServer(t, s.np)
+	extra := []string{"stream: shared-nordpass", "max_undelivered_pages: 2", "checkpoint: {cache: state, lease_ttl: 3s}"}
+
+	outA := newCollector()
+	outA.delay = 100 * time.Millisecond
+	a := startRun(t, inputConf(s.srv.baseURL(), s.start, extra...), redisResources(rs), outA)
+	waitFor(t, 20*time.Second, "replica A to deliver", func() bool { return len(outA.ackedBatches()) >= 4 })
+
+	outB := newCollector()
+	b := startRun(t, inputConf(srvB.baseURL(), s.start, extra...), redisResources(rs), outB)
+	before := outA.ackedCount()
+	time.Sleep(1500 * time.Millisecond) // three lease checks of B
+	if n, _, _ := srvB.requests(); n != 0 || outB.ackedCount() != 0 {
+		t.Fatalf("replica B polled while A held the lease: %d requests, %d events", n, outB.ackedCount())
+	}
+	if outA.ackedCount() == before {
+		t.Fatalf("replica A stalled while B waited")
+	}
+	if !strings.Contains(b.logs.String(), "another process reads this stream") {
+		t.Errorf("replica B did not report that it waits for the lease")
+	}
+	if v, ok := redisGet(t, rs.addr, leaseKey("shared-nordpass")); !ok || !strings.Contains(v, `"owner"`) {
+		t.Errorf("no lease entry in Redis: %q", v)
+	}
+
+	a.stop(5 * time.Second)
+	gotA := outA.ackedBag()
+	if gotA.size() >= len(s.truth) {
+		t.Fatalf("replica A read everything before it was stopped; the test needs a hand-over part-way")
+	}
+	_, _, lastA := s.srv.requests()
+
+	waitFor(t, 30*time.Second, "replica B to take over and finish", func() bool {
+		return gotA.size()+outB.ackedCount() >= len(s.truth)
+	})
+	time.Sleep(1500 * time.Millisecond)
+	b.stop(5 * time.Second)
+
+	requireSameBag(t, "replicas A and B together", gotA.add(outB.ackedBag()), bagOf(s.truth))
+	if _, firstB, _ := srvB.requests(); !firstB.After(lastA) {
+		t.Errorf("replica B polled at %s, before replica A's last request at %s", firstB.Format(time.StampMicro), lastA.Format(time.StampMicro))
+	}
+	if !strings.Contains(b.logs.String(), "took over the stream's lease") {
+		t.Errorf("replica B did not report the take-over")
+	}
+}
+
+// A reader whose lease was taken over (as after a network partition longer
+// than the TTL) stops polling and never overwrites the new holder's
+// checkpoint; it waits, takes the stream back when the lease is free, and
+// nothing is lost.
+func TestReaderThatLosesItsLeaseStopsAndNeverOverwritesTheCheckpoint(t *testing.T) {
+	rs := startRedis(t)
+	s := startSim(t, 4000, 10)
+	out := newCollector()
+	out.delay = 100 * time.Millisecond
+	r := startRun(t, inputConf(s.srv.baseURL(), s.start,
+		"stream: fenced", "max_undelivered_pages: 2", "checkpoint: {cache: state, lease_ttl: 3s}"), redisResources(rs), out)
+	waitFor(t, 20*time.Second, "a few pages", func() bool { return len(out.ackedBatches()) >= 4 })
+
+	// Another process holds the lease for 4 seconds.
+	const hold = 4 * time.Second
+	intruder := fmt.Sprintf(`{"owner":"intruder","expires":%q}`, time.Now().Add(hold).UTC().Format(time.RFC3339Nano))
+	taken := time.Now()
+	if reply := redisCommand(t, rs.addr, "SET", leaseKey("fenced"), intruder, "PX", fmt.Sprint(hold.Milliseconds())); reply != "+OK" {
+		t.Fatalf("SET: %s", reply)
+	}
+	// The reader notices at its next renewal (every TTL/4) and stops.
+	waitFor(t, 5*time.Second, "the reader to notice", func() bool { return strings.Contains(r.logs.String(), "lost the stream's lease") })
+	noticed := time.Now()
+	if noticed.Sub(taken) > 2*time.Second {
+		t.Errorf("noticed the loss after %s; want within a renewal period (750ms)", noticed.Sub(taken))
+	}
+	cp, _ := redisGet(t, rs.addr, checkpointKey("fenced"))
+	time.Sleep(time.Until(taken.Add(hold - 300*time.Millisecond)))
+	if n := s.srv.requestsBetween(noticed.Add(200*time.Millisecond), time.Now()); n != 0 {
+		t.Errorf("%d requests while another process held the lease", n)
+	}
+	if cp2, _ := redisGet(t, rs.addr, checkpointKey("fenced")); cp2 != cp {
+		t.Errorf("the checkpoint was overwritten while another process held the lease")
+	}
+
+	// The lease expires; the reader takes the stream back and finishes.
+	truth := bagOf(s.truth)
+	waitFor(t, 30*time.Second, "every event", func() bool {
+		got := out.ackedBag()
+		for k, n := range truth {
+			if got[k] < n {
+				return false
+			}
+		}
+		return true
+	})
+	r.stop(5 * time.Second)
+	for k := range out.ackedBag() {
+		if truth[k] == 0 {
+			t.Fatalf("unexpected event %.120s", k)
+		}
+	}
+	if !strings.Contains(r.logs.String(), "took over the stream's lease") {
+		t.Errorf("the reader did not take the stream back")
+	}
+}
