@@ -9,7 +9,8 @@ import (
 // host untouched, so a SIEM sees exactly what the vendor sent.
 type Event struct {
 	// ID is the vendor's id where it has one, otherwise a stable hash of the
-	// record's canonical content (see ContentID).
+	// record's canonical content (NordPass); such ids are not unique, which
+	// is why the poller counts copies per id.
 	ID     string
 	Time   time.Time
 	Type   string

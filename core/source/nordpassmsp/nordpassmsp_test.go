@@ -397,3 +397,39 @@ func TestKeyProblemsAreConfigErrorsThatNeverQuoteTheKey(t *testing.T) {
 		}
 	})
 }
+
+func TestEveryConfigRuleNamesItsKey(t *testing.T) {
+	key := pkcs8(keys()["ed"])
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{"base_url": "https://msp.example", "path": "/v1/log", "private_key": key, "jwt": map[string]any{"issuer": issuer}}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		section map[string]any
+		key     string // "" means valid
+	}{
+		{"key id alone identifies the key", with("jwt", map[string]any{"key_id": "k1"}), ""},
+		{"the guide's category names, any case", with("categories", []any{"MSP User Management", "settings", "BILLING"}), ""},
+		{"loopback over http", with("base_url", "http://localhost:8080"), ""},
+		{"path with a query", with("path", "/v1/log?x=1"), "nordpass_msp.path"},
+		{"lifetime below 30 seconds", with("jwt", map[string]any{"issuer": issuer, "lifetime": "10s"}), "nordpass_msp.jwt.lifetime"},
+		{"misspelt JWT claim", with("jwt", map[string]any{"isuer": issuer}), "nordpass_msp.jwt.isuer"},
+		{"email with a display name", with("member_emails", []any{"Ann <ann@msp.example>"}), "nordpass_msp.member_emails.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := core.ParseMap(map[string]any{"source": "nordpass_msp", "nordpass_msp": tt.section, "checkpoint.type": "memory"})
+			var ce *core.ConfigError
+			switch {
+			case tt.key == "" && err != nil:
+				t.Fatalf("want valid, got %v", err)
+			case tt.key != "" && (!errors.As(err, &ce) || ce.Key != tt.key):
+				t.Fatalf("want a ConfigError naming %s, got %v", tt.key, err)
+			}
+		})
+	}
+}

@@ -31,6 +31,9 @@
 //     result.elements (strings, or objects with activityType, name or id).
 //   - The OAuth scope: sent only when qualtrics.scope is set; without it
 //     Qualtrics grants the client's own scopes.
+//   - With "all", the types are listed at each start: a type that appears
+//     later is read from the next start on, from initial_lookback (or
+//     start_time) like any new stream.
 //   - Rate limits: the default budget is 600 requests per minute per API
 //     host and credential, well inside Qualtrics' brand-wide limit so other
 //     integrations keep their share (rate_limit overrides it).

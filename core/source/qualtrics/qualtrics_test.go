@@ -464,3 +464,51 @@ func TestStreamKeysNameDatacenterTypeAndFilters(t *testing.T) {
 		t.Fatalf("filtered keys %v %v", filtered, other)
 	}
 }
+
+func TestEveryConfigRuleNamesItsKey(t *testing.T) {
+	ok := map[string]any{"datacenter": "iad1", "api_token": "x", "activity_types": []any{"login"}}
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for k, v := range ok {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	oauth := func(kv ...any) map[string]any {
+		return with(append([]any{"api_token", nil, "client_id", "c", "client_secret", "s"}, kv...)...)
+	}
+	tests := []struct {
+		name    string
+		section map[string]any
+		key     string // "" means valid
+	}{
+		{"datacenter with the domain is accepted", with("datacenter", "fra1.qualtrics.com"), ""},
+		{"brand datacenter is accepted", with("datacenter", "acme.iad1"), ""},
+		{"base_url to loopback over http is accepted", with("datacenter", nil, "base_url", "http://127.0.0.1:9/API/v3"), ""},
+		{"oauth with scope and token_url is accepted", oauth("scope", "read:activity_logs", "token_url", "https://iad1.qualtrics.com/oauth2/token"), ""},
+		{"client_secret without client_id", with("api_token", nil, "client_secret", "s"), "qualtrics.client_id"},
+		{"token_url without oauth", with("token_url", "https://iad1.qualtrics.com/oauth2/token"), "qualtrics.token_url"},
+		{"token_url over plain http", oauth("token_url", "http://auth.example.com/oauth2/token"), "qualtrics.token_url"},
+		{"activity type with spaces", with("activity_types", []any{"user login"}), "qualtrics.activity_types.0"},
+		{"filter id with spaces", with("user_id", "UR 1"), "qualtrics.user_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := core.ParseMap(map[string]any{"source": "qualtrics", "qualtrics": tt.section, "checkpoint.type": "memory"})
+			var ce *core.ConfigError
+			switch {
+			case tt.key == "" && err != nil:
+				t.Fatalf("want valid, got %v", err)
+			case tt.key != "" && (!errors.As(err, &ce) || ce.Key != tt.key):
+				t.Fatalf("want a ConfigError naming %s, got %v", tt.key, err)
+			}
+		})
+	}
+}

@@ -5,13 +5,23 @@
 //
 //	auditpull-sim listening on http://127.0.0.1:PORT
 //
-// which scripts read to find the port (with -listen 127.0.0.1:0). The
-// NordPass Enterprise API is then at http://127.0.0.1:PORT/nordpass. Tokens
-// are never printed or logged.
+// which scripts read to find the port (with -listen 127.0.0.1:0). The APIs
+// are then at
+//
+//	http://127.0.0.1:PORT/nordpass                NordPass Enterprise (-token)
+//	http://127.0.0.1:PORT/oloid                   OLOID (-oloid-client-id, -oloid-tenant, -oloid-client-secret)
+//	http://127.0.0.1:PORT/qualtrics/API/v3        Qualtrics (-qualtrics-token, or OAuth with -qualtrics-client-id/-secret)
+//	http://127.0.0.1:PORT/nordpass-msp + -msp-path NordPass MSP, only with -msp-public-key
+//
+// Each holds -events events over -span. Tokens, secrets and keys are never
+// printed or logged.
 package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,9 +60,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rateLimit  = fs.Int("rate-limit", 2000, "requests per rate window per client IP; 0 disables the limit")
 		rateWindow = fs.Duration("rate-window", 5*time.Minute, "rate limit window")
 		token      = fs.String("token", "demo-token", "the valid NordPass token")
-		liveRate   = fs.Float64("live-rate", 0, "events per second appended at the current time while running")
+		liveRate   = fs.Float64("live-rate", 0, "events per second appended to each API at the current time while running")
 		faultRate  = fs.Float64("fault-rate", 0, "fraction of requests answered with a random fault (latency, 5xx, 429, reset, truncated or invalid JSON)")
 		verbose    = fs.Bool("v", false, "log requests to stderr")
+
+		oloidClient     = fs.String("oloid-client-id", "demo-client", "OLOID: the API client id (login UserName)")
+		oloidTenant     = fs.String("oloid-tenant", "demo", "OLOID: the tenant (login TenantName)")
+		oloidSecret     = fs.String("oloid-client-secret", "demo-secret", "OLOID: the client secret (login Password)")
+		qualtricsToken  = fs.String("qualtrics-token", "demo-token", "Qualtrics: the valid API token (X-API-TOKEN)")
+		qualtricsClient = fs.String("qualtrics-client-id", "demo-client", "Qualtrics: an OAuth client id (client credentials)")
+		qualtricsSecret = fs.String("qualtrics-client-secret", "demo-secret", "Qualtrics: that OAuth client's secret")
+		mspKey          = fs.String("msp-public-key", "", "NordPass MSP: PEM file with the key that verifies the JWTs (a public key, or the private key itself); the MSP API is served only with it")
+		mspIssuer       = fs.String("msp-issuer", "demo-msp", "NordPass MSP: the iss claim the JWTs must carry")
+		mspPath         = fs.String("msp-path", sim.NordPassMSPDefaultPath, "NordPass MSP: the endpoint path")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,8 +83,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *events < 0 || *span <= 0 || *liveRate < 0 || *faultRate < 0 || *faultRate > 1 {
 		return errors.New("-events, -span, -live-rate and -fault-rate must be non-negative (span positive, fault rate at most 1)")
 	}
-	if *token == "" {
-		return errors.New("-token must not be empty")
+	for name, v := range map[string]string{
+		"-token": *token, "-oloid-client-id": *oloidClient, "-oloid-tenant": *oloidTenant, "-oloid-client-secret": *oloidSecret,
+		"-qualtrics-token": *qualtricsToken, "-qualtrics-client-id": *qualtricsClient, "-qualtrics-client-secret": *qualtricsSecret,
+		"-msp-issuer": *mspIssuer,
+	} {
+		if v == "" {
+			return errors.New(name + " must not be empty")
+		}
+	}
+	if !strings.HasPrefix(*mspPath, "/") {
+		return errors.New("-msp-path must start with /")
+	}
+	var mspPub crypto.PublicKey
+	if *mspKey != "" {
+		k, err := readPublicKey(*mspKey)
+		if err != nil {
+			return err
+		}
+		mspPub = k
 	}
 	if *rateLimit <= 0 {
 		*rateLimit = -1 // NordPassConfig: negative means unlimited
@@ -75,11 +113,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RateLimit: *rateLimit, RateWindow: *rateWindow,
 	})
 	np.AddToken(*token, sim.TokenValid)
+	ol := sim.NewOLOID(sim.OLOIDConfig{Seed: *seed, Count: *events, From: now.Add(-*span), To: now})
+	ol.AddClient(*oloidClient, *oloidTenant, *oloidSecret)
+	qt := sim.NewQualtrics(sim.QualtricsConfig{Seed: *seed, Count: *events, From: now.Add(-*span), To: now})
+	qt.AddAPIToken(*qualtricsToken)
+	qt.AddClient(*qualtricsClient, *qualtricsSecret)
+	mux := sim.NewServer().Mount(sim.NordPassPrefix, np).Mount(sim.OLOIDPrefix, ol).Mount(sim.QualtricsPrefix, qt)
+	gateways := []*sim.Gateway{np.Gateway, ol.Gateway, qt.Gateway}
+	live := []liveAdder{np, ol, qt}
+	var msp *sim.NordPassMSP
+	if mspPub != nil {
+		msp = sim.NewNordPassMSP(sim.NordPassMSPConfig{
+			Seed: *seed, Count: *events, From: now.Add(-*span), To: now,
+			RateLimit: *rateLimit, RateWindow: *rateWindow,
+			Path: *mspPath, PublicKey: mspPub, Issuer: *mspIssuer,
+		})
+		mux.Mount(sim.NordPassMSPPrefix, msp)
+		gateways = append(gateways, msp.Gateway)
+		live = append(live, msp)
+	}
 	if *faultRate > 0 {
-		np.Faults().Random(*faultRate, *seed)
+		for _, g := range gateways {
+			g.Faults().Random(*faultRate, *seed)
+		}
 	}
 
-	var handler http.Handler = sim.NewServer().Mount(sim.NordPassPrefix, np)
+	var handler http.Handler = mux
 	logger := log.New(stderr, "", log.LstdFlags|log.Lmicroseconds)
 	if *verbose {
 		handler = logRequests(logger, handler)
@@ -93,12 +152,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "auditpull-sim listening on http://%s\n", ln.Addr())
 	if *verbose {
 		logger.Printf("nordpass: http://%s%s (%d events, seed %d)", ln.Addr(), sim.NordPassPrefix, *events, *seed)
+		logger.Printf("oloid: http://%s%s", ln.Addr(), sim.OLOIDPrefix)
+		logger.Printf("qualtrics: http://%s%s%s (activity types %s)", ln.Addr(), sim.QualtricsPrefix, sim.QualtricsAPIPath, strings.Join(qt.ActivityTypes(), ", "))
+		if msp != nil {
+			logger.Printf("nordpass_msp: base_url http://%s%s, path %s, issuer %s", ln.Addr(), sim.NordPassMSPPrefix, msp.Path(), *mspIssuer)
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if *liveRate > 0 {
-		go appendLive(ctx, np, *liveRate)
+		go appendLive(ctx, live, *liveRate)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -118,9 +182,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// appendLive adds rate events per second at the current time until ctx is
-// done, carrying fractions over so low rates still produce events.
-func appendLive(ctx context.Context, np *sim.NordPass, rate float64) {
+// liveAdder is a simulated vendor that can add an event at a given time.
+type liveAdder interface{ AddRandom(time.Time) sim.Record }
+
+// readPublicKey reads the PEM key that verifies MSP JWTs: a public key, or
+// a private key whose public half is used.
+func readPublicKey(path string) (crypto.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("-msp-public-key %s: no PEM block", path)
+	}
+	if k, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	var priv any
+	if priv, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
+		if priv, err = x509.ParseECPrivateKey(block.Bytes); err != nil {
+			if priv, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
+				return nil, fmt.Errorf("-msp-public-key %s: not a PEM public or private key", path)
+			}
+		}
+	}
+	if s, ok := priv.(crypto.Signer); ok {
+		return s.Public(), nil
+	}
+	return nil, fmt.Errorf("-msp-public-key %s: unsupported key type", path)
+}
+
+// appendLive adds rate events per second to each vendor, at the current
+// time, until ctx is done, carrying fractions over so low rates still
+// produce events.
+func appendLive(ctx context.Context, vendors []liveAdder, rate float64) {
 	const tick = 100 * time.Millisecond
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -132,7 +228,9 @@ func appendLive(ctx context.Context, np *sim.NordPass, rate float64) {
 		case now := <-t.C:
 			due += rate * tick.Seconds()
 			for ; due >= 1; due-- {
-				np.AddRandom(now)
+				for _, v := range vendors {
+					v.AddRandom(now)
+				}
 			}
 		}
 	}

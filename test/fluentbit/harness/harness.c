@@ -1,0 +1,1123 @@
+/*
+ * fbharness: loads a Fluent Bit Go input plugin (.so) the way Fluent Bit's Go
+ * proxy does, and writes the records it produces as NDJSON.
+ *
+ * It follows Fluent Bit's own code (src/flb_plugin_proxy.c, src/proxy/go/go.c,
+ * src/flb_input_thread.c), for two ABIs:
+ *
+ *   -abi 4.1   Fluent Bit >= 4.1: the proxy context is
+ *              { int coll_fd; void *remote_context; proxy * }; the Ctx
+ *              callbacks are preferred; a collect of size 0 is dropped
+ *              without calling cleanup.
+ *   -abi 2.1   Fluent Bit 2.1 - 4.0: the context is { int coll_fd; proxy * };
+ *              only the plain callbacks exist; every collect is appended and
+ *              cleaned up, even of size 0.
+ *
+ * As in Fluent Bit: dlopen(RTLD_LAZY); FLBPluginRegister on a calloc'ed
+ * definition; one plugin struct shared by all instances, pointed at each
+ * instance in turn; every instance in a thread of its own, initialised one at
+ * a time (the main thread waits for each init), collected on a fixed timer,
+ * and exited from that thread with FLBPluginExit(); then FLBPluginUnregister
+ * and dlclose. Properties are read through api->input_get_property
+ * (case-insensitive, NULL when unset, ${VAR} expanded when set); log_level is
+ * the reserved property answered by api->input_log_check. Without a cleanup
+ * callback (or with -no-cleanup) the harness frees the buffer itself.
+ *
+ * -buffers writes one NDJSON line per buffer: instance, bytes, records.
+ *
+ * Each buffer is checked: back-to-back [EventTime(ext 0), map] records, fully
+ * consumed, no outer array; a violation is reported and the exit code is 3.
+ *
+ * Usage:
+ *   fbharness -so PATH [-abi 4.1|2.1] [-interval-ms 1000] [-out FILE|-]
+ *             [-stats FILE] [-buffers FILE] [-records N] [-timeout-ms T] [-duration-ms D]
+ *             [-idle-ms I] [-no-cleanup] [-exit-from-main]
+ *             [-instance] -p key=value ... [-instance -p ...]
+ *
+ * Stops at N records, after D ms, after I ms without a new record (once one
+ * arrived), or at the timeout. Exit codes: 0 done; 1 usage or loading error;
+ * 2 an instance failed to initialise (as Fluent Bit refuses to start);
+ * 3 ABI or record format violation; 4 timeout before N records.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- Fluent Bit structures (4.x layouts; see the file comment) ---------- */
+
+struct flb_plugin_proxy_def {
+    int type;
+    int proxy;
+    int flags;
+    char *name;
+    char *description;
+    int event_type;
+    void *config_map;
+};
+
+struct flb_api {
+    const char *(*output_get_property)(const char *, void *);
+    const char *(*input_get_property)(const char *, void *);
+    void *(*output_get_cmt_instance)(void *);
+    void *(*input_get_cmt_instance)(void *);
+    void (*log_print)(int, const char *, int, const char *, ...);
+    int (*input_log_check)(void *, int);
+    int (*output_log_check)(void *, int);
+    const char *(*custom_get_property)(const char *, void *);
+    int (*custom_log_check)(void *, int);
+};
+
+struct mk_list {
+    struct mk_list *prev, *next;
+};
+
+struct flb_plugin_proxy {
+    struct flb_plugin_proxy_def *def;
+    struct flb_api *api;
+    void *instance;
+    void *dso_handler;
+    void *data;
+    struct mk_list _head;
+};
+
+/* >= 4.1 */
+struct flb_plugin_input_proxy_context {
+    int coll_fd;
+    void *remote_context;
+    struct flb_plugin_proxy *proxy;
+};
+
+/* < 4.1 (2.1 allocates sizeof(struct flb_plugin_proxy_context), 16 bytes) */
+struct flb_plugin_input_proxy_context_20 {
+    int coll_fd;
+    struct flb_plugin_proxy *proxy;
+};
+
+struct flbgo_input_plugin {
+    char *name;
+    void *api;
+    void *i_ins;
+    void *context;
+    int (*cb_init)(struct flbgo_input_plugin *);
+    int (*cb_collect)(void **, size_t *);
+    int (*cb_collect_ctx)(void *, void **, size_t *);
+    int (*cb_cleanup)(void *);
+    int (*cb_cleanup_ctx)(void *, void *);
+    int (*cb_exit)(void);
+};
+
+#define FLB_PROXY_INPUT_PLUGIN 1
+#define FLB_PROXY_GOLANG 11
+
+/* ---- harness state -------------------------------------------------------- */
+
+struct prop {
+    char *key;
+    char *val;
+};
+
+struct instance {
+    int idx;
+    struct prop *props;
+    int nprops;
+    int log_level;
+
+    void *context; /* the proxy context, as Fluent Bit allocates it */
+    pthread_t th;
+    int started;
+    int init_status; /* 0 pending, 1 ok, -1 failed */
+    int remote_context_set;
+
+    long records, buffers;
+};
+
+static struct {
+    int abi41;
+    int interval_ms;
+    int no_cleanup;
+    int exit_from_main;
+    long target, timeout_ms, duration_ms, idle_ms;
+    const char *so_path, *out_path, *stats_path, *buffers_path;
+
+    FILE *out, *buffers_out;
+    void *dso;
+    struct flb_plugin_proxy *proxy;
+    struct flbgo_input_plugin *plugin;
+    struct instance *ins;
+    int nins;
+
+    pthread_mutex_t mu; /* guards everything below and the output */
+    pthread_cond_t cond;
+    int stop;
+    int start_collect;
+    long records, callbacks, empty_callbacks, buffers, bytes, max_buffer;
+    long cleanups, host_frees, max_callback_us;
+    long long last_record_ms;
+    char violations[4096];
+    int nviolations;
+} H;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void hlog(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "[harness] ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+/* violation records an ABI or format error; the caller holds H.mu. */
+static void violation(const char *fmt, ...)
+{
+    char msg[512];
+    size_t len = strlen(H.violations);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    hlog("VIOLATION: %s", msg);
+    H.nviolations++;
+    if (len + strlen(msg) + 2 < sizeof(H.violations)) {
+        strcat(H.violations, msg);
+        strcat(H.violations, "\n");
+    }
+    H.stop = 1;
+    pthread_cond_broadcast(&H.cond);
+}
+
+/* ---- the API Fluent Bit exports to Go plugins ------------------------------ */
+
+static const char *api_input_get_property(const char *key, void *i_ins)
+{
+    struct instance *ins = i_ins;
+    int i;
+
+    for (i = 0; i < ins->nprops; i++) {
+        if (strcasecmp(ins->props[i].key, key) == 0) {
+            return ins->props[i].val;
+        }
+    }
+    return NULL;
+}
+
+static int api_input_log_check(void *i_ins, int level)
+{
+    struct instance *ins = i_ins;
+    return ins->log_level >= level;
+}
+
+static const char *api_unused_get_property(const char *key, void *ins)
+{
+    (void) key;
+    (void) ins;
+    return NULL;
+}
+
+static int api_unused_log_check(void *ins, int level)
+{
+    (void) ins;
+    (void) level;
+    return 0;
+}
+
+/* ${VAR} expansion, as flb_env_var_translate does for property values. */
+static char *expand_env(const char *v)
+{
+    size_t cap = strlen(v) + 1, len = 0;
+    char *out = malloc(cap);
+    const char *p = v;
+
+    while (*p) {
+        if (p[0] == '$' && p[1] == '{' && strchr(p, '}')) {
+            const char *end = strchr(p, '}');
+            char name[256];
+            size_t n = (size_t) (end - p - 2);
+            const char *val;
+            if (n >= sizeof(name)) {
+                n = sizeof(name) - 1;
+            }
+            memcpy(name, p + 2, n);
+            name[n] = '\0';
+            val = getenv(name);
+            if (val == NULL) {
+                val = "";
+            }
+            if (len + strlen(val) + 1 > cap) {
+                cap = len + strlen(val) + strlen(end) + 1;
+                out = realloc(out, cap);
+            }
+            memcpy(out + len, val, strlen(val));
+            len += strlen(val);
+            p = end + 1;
+            continue;
+        }
+        if (len + 2 > cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+        }
+        out[len++] = *p++;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+static void log_level_of(struct instance *ins, const char *v)
+{
+    static const char *names[] = {"off", "error", "warn", "info", "debug", "trace"};
+    int i;
+    for (i = 0; i < 6; i++) {
+        if (strcasecmp(v, names[i]) == 0) {
+            ins->log_level = i;
+            return;
+        }
+    }
+    hlog("unknown log_level %s", v);
+    exit(1);
+}
+
+static void add_prop(struct instance *ins, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    char *key, *val;
+
+    if (eq == NULL || eq == kv) {
+        hlog("property %s is not key=value", kv);
+        exit(1);
+    }
+    key = strndup(kv, (size_t) (eq - kv));
+    val = expand_env(eq + 1);
+    if (strcasecmp(key, "log_level") == 0) { /* reserved: kept by Fluent Bit */
+        log_level_of(ins, val);
+        free(key);
+        free(val);
+        return;
+    }
+    if (val[0] == '\0') { /* Fluent Bit stores an empty value as NULL */
+        free(val);
+        val = NULL;
+    }
+    ins->props = realloc(ins->props, sizeof(struct prop) * (size_t) (ins->nprops + 1));
+    ins->props[ins->nprops].key = key;
+    ins->props[ins->nprops].val = val;
+    ins->nprops++;
+}
+
+/* ---- msgpack checking and NDJSON output ------------------------------------ */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_grow(struct sbuf *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+    }
+}
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+    sb_grow(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    char tmp[64];
+    int n;
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    sb_put(b, tmp, (size_t) n);
+}
+
+static void sb_json_string(struct sbuf *b, const uint8_t *s, size_t n)
+{
+    size_t i;
+    sb_put(b, "\"", 1);
+    for (i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        switch (c) {
+        case '"': sb_put(b, "\\\"", 2); break;
+        case '\\': sb_put(b, "\\\\", 2); break;
+        case '\n': sb_put(b, "\\n", 2); break;
+        case '\r': sb_put(b, "\\r", 2); break;
+        case '\t': sb_put(b, "\\t", 2); break;
+        default:
+            if (c < 0x20) {
+                sb_printf(b, "\\u%04x", c);
+            }
+            else {
+                sb_put(b, (const char *) &c, 1);
+            }
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+struct mp {
+    const uint8_t *p, *end;
+    const char *err;
+};
+
+static int mp_need(struct mp *m, size_t n)
+{
+    if ((size_t) (m->end - m->p) < n) {
+        m->err = "truncated msgpack";
+        return -1;
+    }
+    return 0;
+}
+
+static uint64_t mp_be(struct mp *m, int n)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        v = (v << 8) | m->p[i];
+    }
+    m->p += n;
+    return v;
+}
+
+/* mp_value converts one msgpack value to JSON. Only string map keys are
+ * accepted (Fluent Bit records have string keys). */
+static int mp_value(struct mp *m, struct sbuf *b, int depth);
+
+static int mp_len(struct mp *m, int n, uint64_t *out)
+{
+    if (mp_need(m, (size_t) n) < 0) {
+        return -1;
+    }
+    *out = mp_be(m, n);
+    return 0;
+}
+
+static int mp_str(struct mp *m, struct sbuf *b, uint64_t n)
+{
+    if (mp_need(m, n) < 0) {
+        return -1;
+    }
+    sb_json_string(b, m->p, n);
+    m->p += n;
+    return 0;
+}
+
+static int mp_container(struct mp *m, struct sbuf *b, uint64_t n, int is_map, int depth)
+{
+    uint64_t i;
+    sb_put(b, is_map ? "{" : "[", 1);
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            sb_put(b, ",", 1);
+        }
+        if (is_map) {
+            uint8_t c;
+            uint64_t kl;
+            if (mp_need(m, 1) < 0) {
+                return -1;
+            }
+            c = *m->p++;
+            if ((c & 0xe0) == 0xa0) {
+                kl = c & 0x1f;
+            }
+            else if (c == 0xd9) {
+                if (mp_len(m, 1, &kl) < 0) return -1;
+            }
+            else if (c == 0xda) {
+                if (mp_len(m, 2, &kl) < 0) return -1;
+            }
+            else if (c == 0xdb) {
+                if (mp_len(m, 4, &kl) < 0) return -1;
+            }
+            else {
+                m->err = "map key is not a string";
+                return -1;
+            }
+            if (mp_str(m, b, kl) < 0) {
+                return -1;
+            }
+            sb_put(b, ":", 1);
+        }
+        if (mp_value(m, b, depth + 1) < 0) {
+            return -1;
+        }
+    }
+    sb_put(b, is_map ? "}" : "]", 1);
+    return 0;
+}
+
+static int mp_value(struct mp *m, struct sbuf *b, int depth)
+{
+    uint8_t c;
+    uint64_t n;
+
+    if (depth > 64) {
+        m->err = "nesting too deep";
+        return -1;
+    }
+    if (mp_need(m, 1) < 0) {
+        return -1;
+    }
+    c = *m->p++;
+    if (c <= 0x7f) {
+        sb_printf(b, "%u", c);
+        return 0;
+    }
+    if (c >= 0xe0) {
+        sb_printf(b, "%d", (int) (int8_t) c);
+        return 0;
+    }
+    if ((c & 0xf0) == 0x80) {
+        return mp_container(m, b, c & 0x0f, 1, depth);
+    }
+    if ((c & 0xf0) == 0x90) {
+        return mp_container(m, b, c & 0x0f, 0, depth);
+    }
+    if ((c & 0xe0) == 0xa0) {
+        return mp_str(m, b, c & 0x1f);
+    }
+    switch (c) {
+    case 0xc0: sb_put(b, "null", 4); return 0;
+    case 0xc2: sb_put(b, "false", 5); return 0;
+    case 0xc3: sb_put(b, "true", 4); return 0;
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        if (mp_len(m, 1 << (c - 0xcc), &n) < 0) return -1;
+        sb_printf(b, "%" PRIu64, n);
+        return 0;
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+        int w = 1 << (c - 0xd0);
+        int64_t v;
+        if (mp_len(m, w, &n) < 0) return -1;
+        if (w == 1) v = (int8_t) n;
+        else if (w == 2) v = (int16_t) n;
+        else if (w == 4) v = (int32_t) n;
+        else v = (int64_t) n;
+        sb_printf(b, "%" PRId64, v);
+        return 0;
+    }
+    case 0xca: {
+        uint32_t u;
+        float f;
+        if (mp_len(m, 4, &n) < 0) return -1;
+        u = (uint32_t) n;
+        memcpy(&f, &u, 4);
+        sb_printf(b, "%.9g", (double) f);
+        return 0;
+    }
+    case 0xcb: {
+        double d;
+        if (mp_len(m, 8, &n) < 0) return -1;
+        memcpy(&d, &n, 8);
+        if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) {
+            sb_put(b, "null", 4);
+        }
+        else {
+            sb_printf(b, "%.17g", d);
+        }
+        return 0;
+    }
+    case 0xd9: if (mp_len(m, 1, &n) < 0) return -1; return mp_str(m, b, n);
+    case 0xda: if (mp_len(m, 2, &n) < 0) return -1; return mp_str(m, b, n);
+    case 0xdb: if (mp_len(m, 4, &n) < 0) return -1; return mp_str(m, b, n);
+    case 0xc4: case 0xc5: case 0xc6: /* bin: hex string */
+        if (mp_len(m, 1 << (c - 0xc4), &n) < 0 || mp_need(m, n) < 0) return -1;
+        sb_put(b, "\"bin:", 5);
+        for (uint64_t i = 0; i < n; i++) sb_printf(b, "%02x", m->p[i]);
+        sb_put(b, "\"", 1);
+        m->p += n;
+        return 0;
+    case 0xdc: if (mp_len(m, 2, &n) < 0) return -1; return mp_container(m, b, n, 0, depth);
+    case 0xdd: if (mp_len(m, 4, &n) < 0) return -1; return mp_container(m, b, n, 0, depth);
+    case 0xde: if (mp_len(m, 2, &n) < 0) return -1; return mp_container(m, b, n, 1, depth);
+    case 0xdf: if (mp_len(m, 4, &n) < 0) return -1; return mp_container(m, b, n, 1, depth);
+    }
+    m->err = "unsupported msgpack type (ext inside a record body)";
+    return -1;
+}
+
+/* append plays flb_input_log_append: it checks the buffer and writes each
+ * record as one NDJSON line. Called without H.mu. */
+static void append(struct instance *ins, const void *data, size_t len)
+{
+    struct mp m = {data, (const uint8_t *) data + len, NULL};
+    struct sbuf b = {0};
+    long n = 0;
+    const char *err = NULL;
+
+    while (m.p < m.end) {
+        uint32_t sec, nsec;
+        if (*m.p != 0x92) {
+            err = (*m.p & 0xf0) == 0x90 || *m.p == 0xdc || *m.p == 0xdd
+                  ? "record is not a 2-element array (records wrapped in an outer array?)"
+                  : "record is not an array";
+            break;
+        }
+        m.p++;
+        if (mp_need(&m, 10) < 0) {
+            err = m.err;
+            break;
+        }
+        if ((m.p[0] & 0xf0) == 0x90 || m.p[0] == 0xdc || m.p[0] == 0xdd) {
+            err = "record's first element is an array: records wrapped in an outer array?";
+            break;
+        }
+        if (m.p[0] != 0xd7 || m.p[1] != 0x00) {
+            err = "record time is not an EventTime (fixext 8, type 0)";
+            break;
+        }
+        m.p += 2;
+        sec = (uint32_t) mp_be(&m, 4);
+        nsec = (uint32_t) mp_be(&m, 4);
+        if (nsec >= 1000000000u) {
+            err = "EventTime nanoseconds out of range";
+            break;
+        }
+        if (mp_need(&m, 1) < 0 || !((*m.p & 0xf0) == 0x80 || *m.p == 0xde || *m.p == 0xdf)) {
+            err = "record body is not a map";
+            break;
+        }
+        sb_printf(&b, "{\"instance\":%d,\"time\":", ins->idx);
+        sb_printf(&b, "\"%u.%09u\",\"record\":", sec, nsec);
+        if (mp_value(&m, &b, 0) < 0) {
+            err = m.err;
+            break;
+        }
+        sb_put(&b, "}\n", 2);
+        n++;
+    }
+
+    pthread_mutex_lock(&H.mu);
+    if (err != NULL) {
+        violation("instance %d, record %ld of a %zu-byte buffer: %s", ins->idx, n, len, err);
+    }
+    else {
+        if (b.len > 0) {
+            fwrite(b.p, 1, b.len, H.out);
+            fflush(H.out);
+        }
+        if (H.buffers_out != NULL) {
+            fprintf(H.buffers_out, "{\"instance\":%d,\"bytes\":%zu,\"records\":%ld}\n", ins->idx, len, n);
+            fflush(H.buffers_out);
+        }
+        H.records += n;
+        ins->records += n;
+        if (n > 0) {
+            H.last_record_ms = now_ms();
+        }
+        pthread_cond_broadcast(&H.cond);
+    }
+    pthread_mutex_unlock(&H.mu);
+    free(b.p);
+}
+
+/* ---- the proxy ------------------------------------------------------------- */
+
+static void *remote_context(struct instance *ins)
+{
+    if (!H.abi41) {
+        return NULL;
+    }
+    return ((struct flb_plugin_input_proxy_context *) ins->context)->remote_context;
+}
+
+/* collect plays flb_proxy_input_cb_collect + proxy_go_input_collect/cleanup. */
+static void collect(struct instance *ins)
+{
+    struct flbgo_input_plugin *plugin = H.plugin;
+    void *data = NULL;
+    size_t len = 0;
+    int ret;
+    long long t0, us;
+
+    t0 = now_us();
+    if (plugin->cb_collect_ctx) {
+        ret = plugin->cb_collect_ctx(remote_context(ins), &data, &len);
+    }
+    else {
+        ret = plugin->cb_collect(&data, &len);
+    }
+    us = now_us() - t0;
+
+    pthread_mutex_lock(&H.mu);
+    H.callbacks++;
+    if (us > H.max_callback_us) {
+        H.max_callback_us = us;
+    }
+    if (len == 0) {
+        H.empty_callbacks++;
+        if (data != NULL && H.abi41) {
+            violation("instance %d: collect returned a buffer of size 0 (Fluent Bit >= 4.1 drops it without cleanup: a leak)", ins->idx);
+        }
+    }
+    else {
+        H.buffers++;
+        ins->buffers++;
+        H.bytes += (long) len;
+        if ((long) len > H.max_buffer) {
+            H.max_buffer = (long) len;
+        }
+        if (data == NULL) {
+            violation("instance %d: collect returned size %zu with no buffer", ins->idx, len);
+        }
+    }
+    if (ret == -1 && data != NULL) {
+        violation("instance %d: collect returned -1 with a buffer (Fluent Bit neither appends nor frees it)", ins->idx);
+    }
+    pthread_mutex_unlock(&H.mu);
+
+    if (H.abi41 && len == 0) {
+        return; /* "No logs are ingested" */
+    }
+    if (ret == -1) {
+        return;
+    }
+    if (data != NULL && len > 0) {
+        append(ins, data, len);
+    }
+
+    if (plugin->cb_cleanup_ctx) {
+        ret = plugin->cb_cleanup_ctx(remote_context(ins), data);
+    }
+    else if (plugin->cb_cleanup) {
+        ret = plugin->cb_cleanup(data);
+    }
+    else {
+        if (data != NULL) {
+            free(data);
+            pthread_mutex_lock(&H.mu);
+            H.host_frees++;
+            pthread_mutex_unlock(&H.mu);
+        }
+        return;
+    }
+    pthread_mutex_lock(&H.mu);
+    if (data != NULL) {
+        H.cleanups++;
+        if (ret != 1) {
+            violation("instance %d: cleanup of a buffer the plugin handed out returned %d", ins->idx, ret);
+        }
+    }
+    pthread_mutex_unlock(&H.mu);
+}
+
+/* instance_thread plays input_thread(): init, wait for the go, collect on the
+ * timer until told to stop, then the exit callback, from this thread. */
+static void *instance_thread(void *arg)
+{
+    struct instance *ins = arg;
+    struct flbgo_input_plugin *plugin = H.plugin;
+    long long next;
+    int ret;
+
+    /* flb_proxy_input_cb_init + proxy_go_input_init */
+    H.proxy->instance = ins;
+    plugin->api = H.proxy->api;
+    plugin->i_ins = H.proxy->instance;
+    plugin->context = ins->context;
+    ret = plugin->cb_init(plugin);
+
+    pthread_mutex_lock(&H.mu);
+    ins->init_status = ret > 0 ? 1 : -1;
+    /* The plugin may set remote_context (>= 4.1) and nothing else. */
+    if (H.abi41) {
+        struct flb_plugin_input_proxy_context *c = ins->context;
+        if (c->proxy != H.proxy || c->coll_fd != 0) {
+            violation("instance %d: init overwrote the proxy context", ins->idx);
+        }
+        ins->remote_context_set = c->remote_context != NULL;
+    }
+    else {
+        struct flb_plugin_input_proxy_context_20 *c = ins->context;
+        if (c->proxy != H.proxy || c->coll_fd != 0) {
+            violation("instance %d: init wrote into a pre-4.1 proxy context", ins->idx);
+        }
+    }
+    pthread_cond_broadcast(&H.cond);
+    if (ret <= 0) {
+        pthread_mutex_unlock(&H.mu);
+        hlog("[go proxy]: plugin '%s' failed to initialize (instance %d)", plugin->name, ins->idx);
+        return NULL;
+    }
+    while (!H.start_collect && !H.stop) {
+        pthread_cond_wait(&H.cond, &H.mu);
+    }
+    pthread_mutex_unlock(&H.mu);
+
+    next = now_ms() + H.interval_ms;
+    for (;;) {
+        int stop;
+        long long t;
+        pthread_mutex_lock(&H.mu);
+        stop = H.stop;
+        pthread_mutex_unlock(&H.mu);
+        if (stop) {
+            break;
+        }
+        t = now_ms();
+        if (t < next) {
+            long long d = next - t;
+            struct timespec ts;
+            if (d > 20) {
+                d = 20;
+            }
+            ts.tv_sec = 0;
+            ts.tv_nsec = (long) d * 1000000L;
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        collect(ins);
+        next += H.interval_ms;
+        if (next < now_ms()) {
+            next = now_ms() + H.interval_ms;
+        }
+    }
+
+    /* flb_proxy_input_cb_exit -> proxy_go_input_destroy: cb_exit(), no ctx */
+    if (!H.exit_from_main && plugin->cb_exit) {
+        plugin->cb_exit();
+    }
+    return NULL;
+}
+
+static void *sym(const char *name)
+{
+    void *s;
+    dlerror();
+    s = dlsym(H.dso, name);
+    if (dlerror() != NULL) {
+        return NULL;
+    }
+    return s;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: fbharness -so PATH [-abi 4.1|2.1] [-interval-ms N] [-out FILE|-] [-stats FILE] [-buffers FILE]\n"
+            "                 [-records N] [-timeout-ms T] [-duration-ms D] [-idle-ms I]\n"
+            "                 [-no-cleanup] [-exit-from-main] [-instance] -p key=value ...\n");
+    exit(1);
+}
+
+static struct instance *new_instance(void)
+{
+    struct instance *ins;
+    H.ins = realloc(H.ins, sizeof(struct instance) * (size_t) (H.nins + 1));
+    ins = &H.ins[H.nins];
+    memset(ins, 0, sizeof(*ins));
+    ins->idx = H.nins;
+    ins->log_level = 3; /* info, Fluent Bit's default */
+    H.nins++;
+    return ins;
+}
+
+static void write_stats(int init_failed)
+{
+    FILE *f;
+    int i;
+
+    if (H.stats_path == NULL) {
+        return;
+    }
+    f = fopen(H.stats_path, "w");
+    if (f == NULL) {
+        hlog("cannot write %s: %s", H.stats_path, strerror(errno));
+        return;
+    }
+    fprintf(f, "{\"records\":%ld,\"callbacks\":%ld,\"empty_callbacks\":%ld,\"buffers\":%ld,"
+               "\"bytes\":%ld,\"max_buffer\":%ld,\"cleanups\":%ld,\"host_frees\":%ld,"
+               "\"max_callback_us\":%ld,\"init_failed\":%s,\"violations\":%d,\"instances\":[",
+            H.records, H.callbacks, H.empty_callbacks, H.buffers, H.bytes, H.max_buffer,
+            H.cleanups, H.host_frees, H.max_callback_us, init_failed ? "true" : "false",
+            H.nviolations);
+    for (i = 0; i < H.nins; i++) {
+        fprintf(f, "%s{\"records\":%ld,\"buffers\":%ld,\"init\":%d,\"remote_context\":%s}", i ? "," : "",
+                H.ins[i].records, H.ins[i].buffers, H.ins[i].init_status,
+                H.ins[i].remote_context_set ? "true" : "false");
+    }
+    fprintf(f, "]}\n");
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    struct instance *cur = NULL;
+    struct flb_api *api;
+    int (*cb_register)(struct flb_plugin_proxy_def *);
+    void (*cb_unregister)(struct flb_plugin_proxy_def *);
+    int i, init_failed = 0, code = 0;
+    long long start;
+
+    H.abi41 = 1;
+    H.interval_ms = 1000;
+    H.out_path = "-";
+    H.timeout_ms = 60000;
+    pthread_mutex_init(&H.mu, NULL);
+    pthread_cond_init(&H.cond, NULL);
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-instance") == 0) {
+            cur = new_instance();
+            continue;
+        }
+        if (strcmp(a, "-no-cleanup") == 0) {
+            H.no_cleanup = 1;
+            continue;
+        }
+        if (strcmp(a, "-exit-from-main") == 0) {
+            H.exit_from_main = 1;
+            continue;
+        }
+        if (v == NULL) {
+            usage();
+        }
+        i++;
+        if (strcmp(a, "-so") == 0) H.so_path = v;
+        else if (strcmp(a, "-abi") == 0) {
+            if (strcmp(v, "4.1") == 0) H.abi41 = 1;
+            else if (strcmp(v, "2.1") == 0) H.abi41 = 0;
+            else usage();
+        }
+        else if (strcmp(a, "-interval-ms") == 0) H.interval_ms = atoi(v);
+        else if (strcmp(a, "-out") == 0) H.out_path = v;
+        else if (strcmp(a, "-stats") == 0) H.stats_path = v;
+        else if (strcmp(a, "-buffers") == 0) H.buffers_path = v;
+        else if (strcmp(a, "-records") == 0) H.target = atol(v);
+        else if (strcmp(a, "-timeout-ms") == 0) H.timeout_ms = atol(v);
+        else if (strcmp(a, "-duration-ms") == 0) H.duration_ms = atol(v);
+        else if (strcmp(a, "-idle-ms") == 0) H.idle_ms = atol(v);
+        else if (strcmp(a, "-p") == 0) {
+            if (cur == NULL) {
+                cur = new_instance();
+            }
+            add_prop(cur, v);
+        }
+        else usage();
+    }
+    if (H.so_path == NULL || H.nins == 0 || H.interval_ms <= 0) {
+        usage();
+    }
+    H.out = strcmp(H.out_path, "-") == 0 ? stdout : fopen(H.out_path, "w");
+    if (H.out == NULL) {
+        hlog("cannot open %s: %s", H.out_path, strerror(errno));
+        return 1;
+    }
+
+    if (H.buffers_path != NULL && (H.buffers_out = fopen(H.buffers_path, "w")) == NULL) {
+        hlog("cannot open %s: %s", H.buffers_path, strerror(errno));
+        return 1;
+    }
+
+    /* flb_plugin_proxy_create */
+    H.dso = dlopen(H.so_path, RTLD_LAZY);
+    if (H.dso == NULL) {
+        hlog("[proxy] error opening plugin %s: '%s'", H.so_path, dlerror());
+        return 1;
+    }
+    H.proxy = calloc(1, sizeof(struct flb_plugin_proxy));
+    api = calloc(1, sizeof(struct flb_api));
+    api->output_get_property = api_unused_get_property;
+    api->input_get_property = api_input_get_property;
+    api->input_log_check = api_input_log_check;
+    api->output_log_check = api_unused_log_check;
+    api->custom_get_property = api_unused_get_property;
+    api->custom_log_check = api_unused_log_check;
+    H.proxy->api = api;
+    H.proxy->def = calloc(1, sizeof(struct flb_plugin_proxy_def));
+    H.proxy->def->type = FLB_PROXY_INPUT_PLUGIN;
+    H.proxy->dso_handler = H.dso;
+
+    /* flb_plugin_proxy_register */
+    cb_register = (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
+    if (cb_register == NULL || cb_register(H.proxy->def) == -1) {
+        hlog("FLBPluginRegister missing or failed");
+        return 1;
+    }
+    if (H.proxy->def->type != FLB_PROXY_INPUT_PLUGIN || H.proxy->def->proxy != FLB_PROXY_GOLANG ||
+        H.proxy->def->name == NULL) {
+        hlog("FLBPluginRegister did not register a Go input (type %d, proxy %d)",
+             H.proxy->def->type, H.proxy->def->proxy);
+        return 1;
+    }
+
+    /* proxy_go_input_register */
+    H.plugin = calloc(1, sizeof(struct flbgo_input_plugin));
+    H.plugin->cb_init = (int (*)(struct flbgo_input_plugin *)) sym("FLBPluginInit");
+    if (H.plugin->cb_init == NULL) {
+        hlog("[go proxy]: could not load FLBPluginInit symbol");
+        return 1;
+    }
+    H.plugin->cb_collect = (int (*)(void **, size_t *)) sym("FLBPluginInputCallback");
+    if (!H.no_cleanup) {
+        H.plugin->cb_cleanup = (int (*)(void *)) sym("FLBPluginInputCleanupCallback");
+    }
+    if (H.abi41) {
+        H.plugin->cb_collect_ctx = (int (*)(void *, void **, size_t *)) sym("FLBPluginInputCallbackCtx");
+        if (!H.no_cleanup) {
+            H.plugin->cb_cleanup_ctx = (int (*)(void *, void *)) sym("FLBPluginInputCleanupCallbackCtx");
+        }
+    }
+    if (H.plugin->cb_collect == NULL && H.plugin->cb_collect_ctx == NULL) {
+        hlog("no collect callback exported");
+        return 1;
+    }
+    H.plugin->cb_exit = (int (*)(void)) sym("FLBPluginExit");
+    H.plugin->name = strdup(H.proxy->def->name);
+    H.proxy->data = H.plugin;
+    hlog("loaded %s: plugin '%s' (%s), abi %s%s", H.so_path, H.plugin->name,
+         H.proxy->def->description ? H.proxy->def->description : "", H.abi41 ? "4.1" : "2.1",
+         H.no_cleanup ? ", no cleanup callback" : "");
+
+    /* flb_input_new + flb_input_instance_init, one instance at a time */
+    for (i = 0; i < H.nins; i++) {
+        struct instance *ins = &H.ins[i];
+        if (H.abi41) {
+            struct flb_plugin_input_proxy_context *ctx = calloc(1, sizeof(*ctx));
+            ctx->proxy = H.proxy;
+            ins->context = ctx;
+        }
+        else {
+            struct flb_plugin_input_proxy_context_20 *ctx = calloc(1, sizeof(*ctx));
+            ctx->proxy = H.proxy;
+            ins->context = ctx;
+        }
+        pthread_create(&ins->th, NULL, instance_thread, ins);
+        ins->started = 1;
+        pthread_mutex_lock(&H.mu);
+        while (ins->init_status == 0) {
+            pthread_cond_wait(&H.cond, &H.mu);
+        }
+        pthread_mutex_unlock(&H.mu);
+        if (ins->init_status < 0) {
+            init_failed = 1;
+            break;
+        }
+    }
+
+    start = now_ms();
+    pthread_mutex_lock(&H.mu);
+    for (i = 0; H.abi41 && i < H.nins; i++) {
+        int j;
+        for (j = 0; j < i && H.ins[i].context != NULL; j++) {
+            void *a = ((struct flb_plugin_input_proxy_context *) H.ins[i].context)->remote_context;
+            void *b = ((struct flb_plugin_input_proxy_context *) H.ins[j].context)->remote_context;
+            if (a != NULL && a == b) {
+                violation("instances %d and %d got the same remote_context", j, i);
+            }
+        }
+    }
+    if (init_failed) {
+        H.stop = 1;
+    }
+    H.start_collect = 1;
+    pthread_cond_broadcast(&H.cond);
+    while (!H.stop) {
+        struct timespec ts;
+        long long t = now_ms();
+        if (H.target > 0 && H.records >= H.target) break;
+        if (H.duration_ms > 0 && t - start >= H.duration_ms) break;
+        if (H.idle_ms > 0 && H.records > 0 && t - H.last_record_ms >= H.idle_ms) break;
+        if (t - start >= H.timeout_ms) {
+            if (H.target > 0) {
+                hlog("timeout: %ld of %ld records after %ld ms", H.records, H.target, H.timeout_ms);
+                code = 4;
+            }
+            break;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&H.cond, &H.mu, &ts);
+    }
+    H.stop = 1;
+    pthread_cond_broadcast(&H.cond);
+    pthread_mutex_unlock(&H.mu);
+
+    for (i = 0; i < H.nins; i++) {
+        if (H.ins[i].started) {
+            pthread_join(H.ins[i].th, NULL);
+        }
+    }
+    if (H.exit_from_main && H.plugin->cb_exit) {
+        H.plugin->cb_exit();
+    }
+
+    /* flb_proxy_input_cb_destroy */
+    cb_unregister = (void (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginUnregister");
+    if (cb_unregister != NULL) {
+        cb_unregister(H.proxy->def);
+    }
+    free(H.plugin->name);
+    free(H.plugin);
+    free(H.proxy->def);
+    free(H.proxy->api);
+    dlclose(H.dso);
+    free(H.proxy);
+
+    hlog("records=%ld callbacks=%ld buffers=%ld bytes=%ld cleanups=%ld host_frees=%ld max_callback_us=%ld violations=%d",
+         H.records, H.callbacks, H.buffers, H.bytes, H.cleanups, H.host_frees, H.max_callback_us,
+         H.nviolations);
+    write_stats(init_failed);
+    if (H.out != stdout) {
+        fclose(H.out);
+    }
+    if (H.buffers_out != NULL) {
+        fclose(H.buffers_out);
+    }
+    for (i = 0; i < H.nins; i++) {
+        int j;
+        for (j = 0; j < H.ins[i].nprops; j++) {
+            free(H.ins[i].props[j].key);
+            free(H.ins[i].props[j].val);
+        }
+        free(H.ins[i].props);
+        free(H.ins[i].context);
+    }
+    free(H.ins);
+
+    if (init_failed) {
+        hlog("failed initialize input %s", "auditpull");
+        return 2;
+    }
+    if (H.nviolations > 0) {
+        return 3;
+    }
+    return code;
+}

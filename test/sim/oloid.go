@@ -1,0 +1,637 @@
+package sim
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// OLOIDPrefix is where the OLOID API is conventionally mounted on a Server:
+// its base URL is then http://HOST/oloid.
+const OLOIDPrefix = "/oloid"
+
+// The OLOID endpoints, relative to the base URL.
+const (
+	OLOIDLoginPath    = "/login"
+	OLOIDActivityPath = "/filterActivity"
+)
+
+// Defaults of the simulated OLOID API. The List Activity Logs page documents
+// none of these numbers; they are the simulator's choices.
+const (
+	oloidTokenLifetime = time.Hour // Cognito's AccessToken lifetime (ExpiresIn 3600)
+	oloidDefaultLimit  = 50
+	oloidMaxLimit      = 1000
+	oloidMaxBody       = 1 << 16
+)
+
+// The OLOID error messages. Login failures are Cognito's wording; the
+// data endpoint's 401s are API Gateway's (a Cognito authorizer).
+const (
+	oloidMsgBadLogin     = "Incorrect username or password."
+	oloidMsgDisabled     = "User is disabled."
+	oloidMsgLoginFields  = "UserName, TenantName and Password are required"
+	oloidMsgUnauthorized = "Unauthorized"
+	oloidMsgExpired      = "The incoming token has expired"
+	oloidMsgContentType  = "Content-Type must be application/json"
+	oloidMsgBody         = "Invalid request body"
+	oloidMsgStart        = "start must be a number (milliseconds since epoch)"
+	oloidMsgEnd          = "end must be a number (milliseconds since epoch)"
+	oloidMsgRange        = "start must not be later than end"
+	oloidMsgLimit        = "limit must be an integer between 1 and 1000"
+	oloidMsgNextToken    = "Invalid nextToken"
+)
+
+// OLOIDConfig describes a simulated OLOID tenant. Zero values mean the
+// default.
+//
+// Where the documentation is silent the simulator has to choose, and these
+// choices are settings so that clients can be tested against each reading:
+// whether start and end are inclusive (default: both inclusive), and the
+// order of activities (default: newest first, as "the most recent activity
+// logs" suggests). nextToken is a keyset cursor (the last activity served,
+// as DynamoDB's LastEvaluatedKey), valid only with the start and end it was
+// issued for; a full page always carries one, so the last page may be
+// empty.
+type OLOIDConfig struct {
+	// Seed makes the history reproducible.
+	Seed int64
+	// Count events are generated into [From, To) (default: the 7 days
+	// before Clock.Now()), at millisecond resolution.
+	Count    int
+	From, To time.Time
+	// Users is the number of people in the tenant (default 40).
+	Users int
+	// Bursts is the number of runs of events sharing one millisecond
+	// (default 3 per 10,000 events, negative for none).
+	Bursts float64
+	// Clock decides visibility, token expiry and "now".
+	Clock Clock
+	// RateLimit requests per RateWindow per client IP on /filterActivity
+	// (default unlimited: OLOID documents no limit); RateClock times it.
+	RateLimit  int
+	RateWindow time.Duration
+	RateClock  Clock
+	// TokenLifetime is the AccessToken's ExpiresIn (default 1 hour).
+	TokenLifetime time.Duration
+	// Ascending serves oldest first instead of newest first.
+	Ascending bool
+	// StartExclusive and EndExclusive make the bounds exclusive.
+	StartExclusive, EndExclusive bool
+}
+
+// OLOID simulates OLOID's login and List Activity Logs endpoints. The data
+// endpoint sits behind the embedded Gateway; login has its own fault
+// injector (LoginFaults).
+type OLOID struct {
+	*Gateway
+
+	cfg     OLOIDConfig
+	clock   Clock
+	store   *Store
+	gen     *oloidGen
+	data    http.Handler
+	login   http.Handler
+	lfaults Faults
+
+	mu      sync.Mutex
+	clients map[oloidClient]oloidClientState
+	tokens  map[string]oloidToken
+	logins  int
+	epoch   uint32 // nextTokens of an older epoch are refused
+	served  int
+	onServe func(page int)
+	live    *rand.Rand
+}
+
+type oloidClient struct{ user, tenant string }
+
+type oloidClientState struct {
+	secret   string
+	disabled bool
+}
+
+type oloidToken struct {
+	exp     time.Time
+	expired bool // expired by ExpireSessions
+	revoked bool // its client was disabled
+}
+
+// NewOLOID builds the tenant described by cfg and its history.
+func NewOLOID(cfg OLOIDConfig) *OLOID {
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.RateClock == nil {
+		cfg.RateClock = RealClock{}
+	}
+	if cfg.RateLimit < 0 {
+		cfg.RateLimit = 0
+	}
+	if cfg.RateWindow <= 0 {
+		cfg.RateWindow = time.Minute
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = oloidTokenLifetime
+	}
+	if cfg.Users <= 0 {
+		cfg.Users = 40
+	}
+	if cfg.To.IsZero() {
+		cfg.To = cfg.Clock.Now()
+	}
+	if cfg.From.IsZero() {
+		cfg.From = cfg.To.Add(-7 * 24 * time.Hour)
+	}
+	o := &OLOID{
+		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
+		cfg:     cfg,
+		clock:   cfg.Clock,
+		store:   NewStore(cfg.Clock),
+		gen:     newOLOIDGen(cfg),
+		clients: map[oloidClient]oloidClientState{},
+		tokens:  map[string]oloidToken{},
+		live:    rand.New(rand.NewPCG(uint64(cfg.Seed), 13)),
+	}
+	o.store.load(o.gen.history(cfg))
+	o.data = o.Wrap(http.HandlerFunc(o.filterActivity))
+	o.login = o.lfaults.Wrap(http.HandlerFunc(o.serveLogin))
+	return o
+}
+
+// AddClient registers API credentials: the client id (sent as UserName),
+// the tenant (TenantName) and the client secret (Password).
+func (o *OLOID) AddClient(clientID, tenant, secret string) {
+	o.mu.Lock()
+	o.clients[oloidClient{clientID, tenant}] = oloidClientState{secret: secret}
+	o.mu.Unlock()
+}
+
+// DisableClient revokes a client for good: its logins fail with "User is
+// disabled." and the tokens it holds are refused.
+func (o *OLOID) DisableClient(clientID, tenant string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k := oloidClient{clientID, tenant}
+	st := o.clients[k]
+	st.disabled = true
+	o.clients[k] = st
+	for tok, ts := range o.tokens {
+		ts.revoked = true
+		o.tokens[tok] = ts
+	}
+}
+
+// ExpireSessions makes every access token issued so far expire now, as if
+// an hour had passed: a client must log in again.
+func (o *OLOID) ExpireSessions() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for tok, ts := range o.tokens {
+		ts.expired = true
+		o.tokens[tok] = ts
+	}
+}
+
+// InvalidateCursors makes every nextToken issued so far invalid (400
+// Invalid nextToken), as a backend redeploy or a cursor TTL would.
+func (o *OLOID) InvalidateCursors() {
+	o.mu.Lock()
+	o.epoch++
+	o.mu.Unlock()
+}
+
+// Logins returns the number of successful logins.
+func (o *OLOID) Logins() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.logins
+}
+
+// LoginFaults returns the fault injector of the login endpoint.
+func (o *OLOID) LoginFaults() *Faults { return &o.lfaults }
+
+// OnServe sets a hook called with the count of data pages served so far
+// after each intact page is written (see NordPass.OnServe). nil removes it.
+func (o *OLOID) OnServe(f func(page int)) {
+	o.mu.Lock()
+	o.onServe = f
+	o.mu.Unlock()
+}
+
+// AddEvent inserts an activity of the given type by user userIdx at ts
+// (truncated to the millisecond), visible from visibleAt (zero or earlier:
+// from ts).
+func (o *OLOID) AddEvent(ts, visibleAt time.Time, activityType string, userIdx int) Record {
+	o.mu.Lock()
+	x, _ := o.gen.render(o.live, nil, ts.Truncate(time.Millisecond).UnixNano(), o.gen.activity(activityType), userIdx)
+	o.mu.Unlock()
+	r := x.record()
+	r.VisibleAt = visibleAt.UTC()
+	if r.VisibleAt.Before(r.Time) {
+		r.VisibleAt = r.Time
+	}
+	o.store.Add(r)
+	return r
+}
+
+// AddRandom inserts an activity at ts drawn from the generated mix,
+// visible at once.
+func (o *OLOID) AddRandom(ts time.Time) Record {
+	o.mu.Lock()
+	x, _ := o.gen.event(o.live, nil, ts.Truncate(time.Millisecond).UnixNano())
+	o.mu.Unlock()
+	r := x.record()
+	o.store.Add(r)
+	return r
+}
+
+// Truth returns the raw JSON of every activity with timestamp in [from, to)
+// that is visible now.
+func (o *OLOID) Truth(from, to time.Time) [][]byte { return o.store.Truth(from, to) }
+
+// All returns every activity, visible or not, oldest first.
+func (o *OLOID) All() []Record { return o.store.All() }
+
+// ServeHTTP serves POST /login and POST /filterActivity.
+func (o *OLOID) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case OLOIDLoginPath:
+		o.login.ServeHTTP(w, r)
+	case OLOIDActivityPath:
+		o.data.ServeHTTP(w, r)
+	default:
+		writeMessage(w, http.StatusNotFound, "Not Found")
+	}
+}
+
+func (o *OLOID) serveLogin(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeMessage(w, http.StatusMethodNotAllowed, msgMethod)
+		return
+	}
+	if !isJSON(r) {
+		writeMessage(w, http.StatusBadRequest, oloidMsgContentType)
+		return
+	}
+	var body struct {
+		UserName, TenantName, Password string
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, oloidMaxBody))
+	if err != nil || json.Unmarshal(raw, &body) != nil || body.UserName == "" || body.TenantName == "" || body.Password == "" {
+		writeMessage(w, http.StatusBadRequest, oloidMsgLoginFields)
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st, ok := o.clients[oloidClient{body.UserName, body.TenantName}]
+	switch {
+	case !ok || st.secret != body.Password:
+		writeMessage(w, http.StatusUnauthorized, oloidMsgBadLogin)
+		return
+	case st.disabled:
+		writeMessage(w, http.StatusUnauthorized, oloidMsgDisabled)
+		return
+	}
+	tok := o.newToken("at")
+	lifetime := o.cfg.TokenLifetime
+	o.tokens[tok] = oloidToken{exp: o.clock.Now().Add(lifetime)}
+	o.logins++
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data": map[string]any{
+			"AccessToken":  tok,
+			"ExpiresIn":    int64(lifetime / time.Second),
+			"IdToken":      o.newToken("id"),
+			"RefreshToken": o.newToken("rt"),
+			"TokenType":    "Bearer",
+		},
+		"message": "Login successful",
+	})
+}
+
+// newToken returns an unguessable-looking token; o.mu is held.
+func (o *OLOID) newToken(kind string) string {
+	var b [24]byte
+	for i := 0; i < len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], o.live.Uint64())
+	}
+	return "oloid-" + kind + "-" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// authorize returns the message refusing r's bearer token, or "".
+func (o *OLOID) authorize(r *http.Request) string {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return oloidMsgUnauthorized
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st, ok := o.tokens[tok]
+	switch {
+	case !ok || st.revoked:
+		return oloidMsgUnauthorized
+	case st.expired || !o.clock.Now().Before(st.exp):
+		return oloidMsgExpired
+	}
+	return ""
+}
+
+// oloidQuery is a validated /filterActivity request.
+type oloidQuery struct {
+	start, end int64 // milliseconds, as sent
+	limit      int
+	after      *storeKey
+}
+
+func (o *OLOID) filterActivity(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeMessage(w, http.StatusMethodNotAllowed, msgMethod)
+		return
+	}
+	if msg := o.authorize(r); msg != "" {
+		writeMessage(w, http.StatusUnauthorized, msg)
+		return
+	}
+	if !isJSON(r) {
+		writeMessage(w, http.StatusBadRequest, oloidMsgContentType)
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, oloidMaxBody))
+	if err != nil {
+		writeMessage(w, http.StatusBadRequest, oloidMsgBody)
+		return
+	}
+	q, msg := o.parse(raw)
+	if msg != "" {
+		writeMessage(w, http.StatusBadRequest, msg)
+		return
+	}
+	from, to := time.UnixMilli(q.start), time.UnixMilli(q.end)
+	if o.cfg.StartExclusive {
+		from = from.Add(time.Millisecond)
+	}
+	if !o.cfg.EndExclusive {
+		to = to.Add(time.Millisecond)
+	}
+	buf := append(make([]byte, 0, 32<<10), `{"data":{"activities":[`...)
+	var last storeKey
+	n, _ := o.store.seek(from, to, !o.cfg.Ascending, q.after, q.limit, nil, func(j []byte, k storeKey) {
+		if len(buf) > len(`{"data":{"activities":[`) {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, j...)
+		last = k
+	})
+	buf = append(buf, `],"nextToken":`...)
+	if n == q.limit {
+		o.mu.Lock()
+		epoch := o.epoch
+		o.mu.Unlock()
+		buf = append(buf, jsonString(encodeOLOIDCursor(q.start, q.end, last, epoch))...)
+	} else {
+		buf = append(buf, "null"...)
+	}
+	buf = append(buf, `},"message":"Activity logs retrieved successfully"}`...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf)
+	if damaged(r.Context()) {
+		return
+	}
+	o.markServed()
+	o.mu.Lock()
+	o.served++
+	hook, page := o.onServe, o.served
+	o.mu.Unlock()
+	if hook != nil {
+		hook(page)
+	}
+}
+
+// parse validates a request body. Absent start and end mean "the most
+// recent activities": start 0, end now; null counts as absent.
+func (o *OLOID) parse(body []byte) (oloidQuery, string) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return oloidQuery{}, oloidMsgBody
+	}
+	q := oloidQuery{limit: oloidDefaultLimit}
+	start, hasStart, ok := intField(fields, "start")
+	if !ok || start < 0 {
+		return q, oloidMsgStart
+	}
+	end, hasEnd, ok := intField(fields, "end")
+	if !ok || end < 0 {
+		return q, oloidMsgEnd
+	}
+	if !hasEnd {
+		end = o.clock.Now().UnixMilli()
+	}
+	if !hasStart {
+		start = 0
+	}
+	if start > end {
+		return q, oloidMsgRange
+	}
+	q.start, q.end = start, end
+	limit, has, ok := intField(fields, "limit")
+	if !ok || has && (limit < 1 || limit > oloidMaxLimit) {
+		return q, oloidMsgLimit
+	}
+	if has {
+		q.limit = int(limit)
+	}
+	if raw, ok := fields["nextToken"]; ok && string(raw) != "null" {
+		var tok string
+		if json.Unmarshal(raw, &tok) != nil {
+			return q, oloidMsgNextToken
+		}
+		if tok != "" {
+			o.mu.Lock()
+			epoch := o.epoch
+			o.mu.Unlock()
+			k, ok := decodeOLOIDCursor(tok, start, end, epoch)
+			if !ok {
+				return q, oloidMsgNextToken
+			}
+			q.after = &k
+		}
+	}
+	return q, ""
+}
+
+// A nextToken carries the request's start and end, the key of the last
+// activity served and the epoch, with a checksum so that a token used
+// with another time range, after InvalidateCursors, or altered, is
+// refused.
+func encodeOLOIDCursor(start, end int64, k storeKey, epoch uint32) string {
+	b := make([]byte, 36, 44)
+	binary.BigEndian.PutUint64(b[0:], uint64(start))
+	binary.BigEndian.PutUint64(b[8:], uint64(end))
+	binary.BigEndian.PutUint64(b[16:], uint64(k.T))
+	binary.BigEndian.PutUint64(b[24:], k.ID)
+	binary.BigEndian.PutUint32(b[32:], epoch)
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(append(b, sum[:8]...))
+}
+
+func decodeOLOIDCursor(tok string, start, end int64, epoch uint32) (storeKey, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) != 44 {
+		return storeKey{}, false
+	}
+	sum := sha256.Sum256(b[:36])
+	if !bytes.Equal(sum[:8], b[36:]) ||
+		int64(binary.BigEndian.Uint64(b[0:])) != start || int64(binary.BigEndian.Uint64(b[8:])) != end ||
+		binary.BigEndian.Uint32(b[32:]) != epoch {
+		return storeKey{}, false
+	}
+	return storeKey{T: int64(binary.BigEndian.Uint64(b[16:])), ID: binary.BigEndian.Uint64(b[24:])}, true
+}
+
+// isJSON reports whether r declares a JSON body.
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// oloidActivity is one entry of the generated mix. The activity types and
+// details follow the List Activity Logs example (LOGIN, ACCESS_GRANTED with
+// userId, userName, ipAddress, endpointId, endpointName); the rest are the
+// simulator's own.
+type oloidActivity struct {
+	typ      string
+	weight   int
+	ip       bool // details carry ipAddress
+	endpoint bool // details carry endpointId and endpointName
+	extra    string
+}
+
+var oloidActivities = []oloidActivity{
+	{typ: "ACCESS_GRANTED", weight: 420, endpoint: true},
+	{typ: "LOGIN", weight: 250, ip: true},
+	{typ: "LOGOUT", weight: 120, ip: true},
+	{typ: "ACCESS_DENIED", weight: 60, endpoint: true, extra: "reason"},
+	{typ: "LOGIN_FAILED", weight: 50, ip: true, extra: "reason"},
+	{typ: "CREDENTIAL_ENROLLED", weight: 40, extra: "credentialType"},
+	{typ: "USER_UPDATED", weight: 30, ip: true},
+	{typ: "USER_CREATED", weight: 15, ip: true},
+	{typ: "DEVICE_REGISTERED", weight: 10, endpoint: true},
+	{typ: "USER_DELETED", weight: 5, ip: true},
+}
+
+var (
+	oloidEndpoints   = []string{"Main Entrance", "Lobby Turnstile 1", "Lobby Turnstile 2", "Server Room", "Warehouse Door", "Parking Gate", "Floor 3 Kiosk"}
+	oloidReasons     = []string{"FACE_NOT_RECOGNIZED", "OUTSIDE_SCHEDULE", "CREDENTIAL_REVOKED", "LIVENESS_CHECK_FAILED"}
+	oloidCredentials = []string{"FACE", "BADGE", "PIN", "QR_CODE", "MOBILE_BLE"}
+)
+
+type oloidGen struct {
+	users []string // user ids
+	names []string
+	cum   []int
+	byTyp map[string]int
+}
+
+func newOLOIDGen(cfg OLOIDConfig) *oloidGen {
+	g := &oloidGen{byTyp: map[string]int{}}
+	rnd := rand.New(rand.NewPCG(uint64(cfg.Seed), 11))
+	for i := range cfg.Users {
+		first, last := personName(i)
+		g.users = append(g.users, "user-"+strconv.FormatUint(rnd.Uint64()%1e9, 36))
+		g.names = append(g.names, strings.ToUpper(first[:1])+first[1:]+" "+strings.ToUpper(last[:1])+last[1:])
+	}
+	sum := 0
+	for i, a := range oloidActivities {
+		sum += a.weight
+		g.cum = append(g.cum, sum)
+		g.byTyp[a.typ] = i
+	}
+	return g
+}
+
+// UserIDs returns the generated users' ids; AddEvent's userIdx indexes it.
+func (o *OLOID) UserIDs() []string { return append([]string(nil), o.gen.users...) }
+
+func (g *oloidGen) history(cfg OLOIDConfig) []rec {
+	rnd := rand.New(rand.NewPCG(uint64(cfg.Seed), 12))
+	times := spreadTimes(rnd, cfg.Count, cfg.From, cfg.To, time.Millisecond, perTenK(cfg.Bursts, 3, cfg.Count))
+	recs := make([]rec, len(times))
+	var arena []byte
+	for i, t := range times {
+		// Render into shared chunks: one allocation per few thousand events.
+		if cap(arena)-len(arena) < 1024 {
+			arena = make([]byte, 0, 1<<20)
+		}
+		recs[i], arena = g.event(rnd, arena, t)
+	}
+	return recs
+}
+
+// event draws an activity at t (Unix nanoseconds, whole milliseconds) and
+// renders it at the end of dst.
+func (g *oloidGen) event(rnd *rand.Rand, dst []byte, t int64) (rec, []byte) {
+	a := oloidActivities[pickWeighted(rnd, g.cum)]
+	f := rnd.Float64()
+	return g.render(rnd, dst, t, a, int(f*f*float64(len(g.users))))
+}
+
+// activity returns the mix entry of typ; an unknown type gets plain details.
+func (g *oloidGen) activity(typ string) oloidActivity {
+	if i, ok := g.byTyp[typ]; ok {
+		return oloidActivities[i]
+	}
+	return oloidActivity{typ: typ}
+}
+
+// render appends the activity's JSON to dst. The record's JSON is capped so
+// later appends to dst cannot reach into it.
+func (g *oloidGen) render(rnd *rand.Rand, dst []byte, t int64, act oloidActivity, user int) (rec, []byte) {
+	start := len(dst)
+	dst = append(dst, `{"id":"act-`...)
+	dst = appendUUID(dst, rnd)
+	dst = append(dst, `","timestamp":`...)
+	dst = strconv.AppendInt(dst, t/int64(time.Millisecond), 10)
+	dst = append(dst, `,"activityType":`...)
+	dst = append(dst, jsonString(act.typ)...)
+	dst = append(dst, `,"details":{"userId":`...)
+	dst = append(dst, jsonString(g.users[user])...)
+	dst = append(dst, `,"userName":`...)
+	dst = append(dst, jsonString(g.names[user])...)
+	if act.ip {
+		dst = append(dst, `,"ipAddress":`...)
+		dst = append(dst, jsonString(ipv4(rnd))...)
+	}
+	if act.endpoint {
+		e := rnd.IntN(len(oloidEndpoints))
+		dst = append(dst, `,"endpointId":"endpoint-`...)
+		dst = strconv.AppendInt(dst, int64(e+1), 10)
+		dst = append(dst, `","endpointName":`...)
+		dst = append(dst, jsonString(oloidEndpoints[e])...)
+	}
+	switch act.extra {
+	case "reason":
+		dst = append(dst, `,"reason":`...)
+		dst = append(dst, jsonString(oloidReasons[rnd.IntN(len(oloidReasons))])...)
+	case "credentialType":
+		dst = append(dst, `,"credentialType":`...)
+		dst = append(dst, jsonString(oloidCredentials[rnd.IntN(len(oloidCredentials))])...)
+	}
+	dst = append(dst, `}}`...)
+	end := len(dst)
+	return rec{t: t, vis: t, user: g.users[user], json: dst[start:end:end]}, dst
+}
