@@ -67,7 +67,7 @@ func IsFatal(err error) bool {
 	var r *RequestError
 	var c *ConfigError
 	var cp *CheckpointError
-	return errors.As(err, &a) || errors.As(err, &r) || errors.As(err, &c) || errors.As(err, &cp)
+	return errors.As(err, &a) || errors.As(err, &r) || errors.As(err, &c) || errors.As(err, &cp) || errors.Is(err, ErrClosed)
 }
 
 // ConfigError names the offending key and what it accepts.

@@ -227,6 +227,14 @@ func (p *Poller) Metrics() *Metrics { return p.metrics }
 // error (see IsFatal) is returned by every later call; other errors mean
 // "reported, will be retried on the next call".
 func (p *Poller) Next(ctx context.Context) (*Batch, error) {
+	b, err := p.next(ctx)
+	if err != nil && p.life.Err() != nil {
+		return nil, ErrClosed
+	}
+	return b, err
+}
+
+func (p *Poller) next(ctx context.Context) (*Batch, error) {
 	p.nextMu.Lock()
 	defer p.nextMu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
@@ -239,7 +247,7 @@ func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, errClosed
+			return nil, ErrClosed
 		}
 		if p.failed != nil {
 			err := p.failed
@@ -315,7 +323,9 @@ func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 // once" modes; it is a snapshot, not a promise.
 func (p *Poller) CaughtUp() bool { return p.caughtUp.Load() }
 
-var errClosed = errors.New("auditpull: poller closed")
+// ErrClosed is returned by Next after Close. It is fatal (IsFatal): a host
+// loop that sees it must end, not retry.
+var ErrClosed = errors.New("auditpull: poller closed")
 
 // pick chooses the stream that is due first; ties go round-robin so that no
 // stream starves when many are behind.
@@ -340,7 +350,7 @@ func (p *Poller) waitWake(ctx context.Context, timer <-chan time.Time) error {
 	case <-timer:
 		return nil
 	case <-p.stop:
-		return errClosed
+		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -497,8 +497,8 @@ func TestCloseEndsABlockedNextAndKeepsTheLastCommit(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		if err == nil {
-			t.Fatal("Next after Close must fail")
+		if !errors.Is(err, core.ErrClosed) || !core.IsFatal(err) {
+			t.Fatalf("Next after Close must fail with the fatal ErrClosed, got %v", err)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("Close did not end the blocked Next")

@@ -1,7 +1,12 @@
 package benthos
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"strings"
+	"sync"
 
 	"github.com/benthosdev/benthos/v4/public/bloblang"
 
@@ -33,6 +38,20 @@ func registerLintMethod() {
 // ${VAR} that is not set where the config is linted, or a file:/path that
 // exists only on the server. Their presence is checked at startup.
 const lintPlaceholder = "lint-placeholder"
+
+// lintKey is a throwaway Ed25519 key in PEM, made once, standing in for a
+// private key file the lint run cannot read.
+var lintKey = sync.OnceValue(func() string {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return lintPlaceholder
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return lintPlaceholder
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+})
 
 // lintConfig returns the core's verdict on an input config as lint
 // messages. Structural problems (unknown fields, wrong types, a missing
@@ -67,8 +86,12 @@ func lintConfig(v any) []any {
 func placeholderSecrets(sec map[string]any) map[string]any {
 	out := make(map[string]any, len(sec))
 	for k, v := range sec {
-		if s, ok := v.(string); ok && looksSecret(k) && (strings.TrimSpace(s) == "" || strings.HasPrefix(s, "file:")) {
+		if s, ok := v.(string); ok && looksSecret(k) && (strings.TrimSpace(s) == "" || strings.HasPrefix(s, "file:") || strings.HasPrefix(s, "env:")) {
 			v = lintPlaceholder
+			if k == "private_key" {
+				// Keys are parsed at validation: stand in with a real one.
+				v = lintKey()
+			}
 		}
 		out[k] = v
 	}
