@@ -218,6 +218,9 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		switch {
 		case ctx.Err() != nil:
 			return nil, nil, ctx.Err()
+		case errors.Is(err, core.ErrClosed):
+			// The session was ended (Close, or a lost lease) while reading.
+			return nil, nil, service.ErrNotConnected
 		case sess.lease != nil && sess.lease.Err() != nil:
 			// Another process owns the stream now: stop reading, then
 			// wait in Connect to take it back when it goes away.
