@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/auditpull/auditpull/core"
+)
+
+// props is a property getter over a map, case-insensitive like Fluent Bit's.
+func props(m map[string]string) func(string) string {
+	return func(k string) string {
+		for key, v := range m {
+			if strings.EqualFold(key, k) {
+				return v
+			}
+		}
+		return ""
+	}
+}
+
+func TestPropertiesAreTheCoreKeys(t *testing.T) {
+	m, budget, err := readConfig(props(map[string]string{
+		"source":              "nordpass",
+		"nordpass.token":      " secret ",
+		"nordpass.user_uuids": "a, b,,c ",
+		"rate_limit.requests": "100",
+		"Checkpoint.Path":     "/var/lib/x",
+		"not_a_core_key":      "ignored",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"source": "nordpass", "nordpass.token": "secret", "rate_limit.requests": "100",
+		"checkpoint.path": "/var/lib/x", "nordpass.user_uuids": []any{"a", "b", "c"},
+	}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("config map\n got %v\nwant %v", m, want)
+	}
+	if budget != DefaultBudget {
+		t.Errorf("budget %d, want the default %d", budget, DefaultBudget)
+	}
+	if _, err := core.ParseMap(map[string]any{"source": "nordpass", "nordpass.token": "t", "nordpass.user_uuids": []any{"0f0f0f0f-0000-4000-8000-000000000000"}, "page_size": "50", "checkpoint.type": "memory"}); err != nil {
+		t.Errorf("the core does not take what readConfig builds: %v", err)
+	}
+}
+
+func TestUnderscoredPropertyIsRejected(t *testing.T) {
+	_, _, err := readConfig(props(map[string]string{"source": "nordpass", "nordpass_token": "secret"}))
+	var ce *core.ConfigError
+	if !errors.As(err, &ce) || ce.Key != "nordpass_token" || !strings.Contains(ce.Msg, "nordpass.token") {
+		t.Fatalf("err = %v, want a ConfigError for nordpass_token pointing at nordpass.token", err)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("the error shows the value: %v", err)
+	}
+}
+
+func TestCallbackBudget(t *testing.T) {
+	for in, want := range map[string]int{"": DefaultBudget, "4096": 4096, "512K": 512 << 10, "4M": 4 << 20, "1mb": 1 << 20, "1G": 1 << 30} {
+		_, got, err := readConfig(props(map[string]string{budgetKey: in}))
+		if err != nil || got != want {
+			t.Errorf("%s=%q: got %d, %v; want %d", budgetKey, in, got, err, want)
+		}
+	}
+	for _, in := range []string{"lots", "-1", "100", "3T", "99999999G"} {
+		_, _, err := readConfig(props(map[string]string{budgetKey: in}))
+		var ce *core.ConfigError
+		if !errors.As(err, &ce) || ce.Key != budgetKey {
+			t.Errorf("%s=%q: err = %v, want a ConfigError naming the key", budgetKey, in, err)
+		}
+	}
+}
+
+// Fluent Bit keeps some properties for itself; a core key among them could
+// never be set. This fails as soon as the core grows such a key.
+func TestNoCoreKeyIsReservedByFluentBit(t *testing.T) {
+	for _, k := range append(core.Keys(), budgetKey) {
+		if isReserved(k) {
+			t.Errorf("core key %q is a Fluent Bit reserved property", k)
+		}
+	}
+	for _, k := range []string{"tag", "Alias", "tls.verify", "storage.type", "net.keepalive", "host", "port"} {
+		if !isReserved(k) {
+			t.Errorf("%q should be reserved", k)
+		}
+	}
+}
+
+func TestEveryCoreKeyIsRead(t *testing.T) {
+	asked := map[string]bool{}
+	_, _, err := readConfig(func(k string) string { asked[k] = true; return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range core.Keys() {
+		if !asked[k] {
+			t.Errorf("key %q is never read", k)
+		}
+	}
+	if !asked["nordpass.token"] {
+		t.Error("no source section is read: is core/source/all imported?")
+	}
+}
+
+// The underscore check must never reject a real key.
+func TestUnderscoredSpellingIsNeverARealKey(t *testing.T) {
+	keys := map[string]bool{}
+	for _, k := range core.Keys() {
+		keys[k] = true
+	}
+	for _, k := range core.Keys() {
+		if alt := strings.ReplaceAll(k, ".", "_"); alt != k && keys[alt] {
+			t.Errorf("%q spelled with underscores is the real key %q", k, alt)
+		}
+	}
+}
