@@ -235,7 +235,7 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 		return &TransientError{Op: op, Err: scrubURLError(err)}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := readBody(resp)
 	if err != nil {
 		return &TransientError{Op: op, Err: fmt.Errorf("reading response: %w", err)}
 	}
@@ -250,6 +250,21 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 	}
 	r.metrics.success(r.clock.Now())
 	return nil
+}
+
+// readBody reads the whole body into one exactly sized buffer when the
+// length is announced (events are sliced from it and passed on, so it is
+// never reused), growing one otherwise; a body shorter than announced is an
+// error (the connection broke), one longer than maxBody is refused.
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= maxBody {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxBody))
 }
 
 // retryAfter parses seconds or an HTTP date.
