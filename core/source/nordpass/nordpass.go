@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/tidwall/gjson"
 )
 
@@ -241,33 +242,18 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	return out, err
 }
 
-// decodePage reads a response in one pass over the bytes (gjson), keeping
-// each event's raw JSON as a slice of the response body: events are passed
-// on verbatim, and a page's events share one buffer instead of a copy each.
+// decodePage reads one response; see jsonpage for how events are kept.
 func decodePage(b []byte) (core.Page, error) {
-	if !gjson.ValidBytes(b) {
-		return core.Page{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
+	root, err := jsonpage.Parse(b)
+	if err != nil {
+		return core.Page{}, err
 	}
-	root := gjson.ParseBytes(b)
 	data := root.Get("data")
 	if !data.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
 	}
-	page := core.Page{Total: int(root.Get("metadata.total").Int()), Events: make([]core.Event, 0, 100)}
-	var err error
-	data.ForEach(func(_, v gjson.Result) bool {
-		raw := []byte(v.Raw)
-		if end := v.Index + len(v.Raw); v.Index > 0 && end <= len(b) && string(b[v.Index:end]) == v.Raw {
-			raw = b[v.Index:end:end]
-		}
-		var e core.Event
-		if e, err = decodeEvent(v, raw); err != nil {
-			return false
-		}
-		page.Events = append(page.Events, e)
-		return true
-	})
-	return page, err
+	evs, err := jsonpage.Events(b, data, decodeEvent)
+	return core.Page{Total: int(root.Get("metadata.total").Int()), Events: evs}, err
 }
 
 // decodeEvent takes the fields the core needs in one pass over the object

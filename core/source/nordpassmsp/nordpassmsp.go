@@ -60,10 +60,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tidwall/gjson"
 )
@@ -342,10 +342,10 @@ func newSource(env core.SourceEnv, p *parsed) (*Source, error) {
 		perPage: perPage,
 		bare:    p.bare,
 		filters: f,
-		signer: &signer{
+		signer: newSigner(&signer{
 			key: p.key, method: p.method, clock: clock, lifetime: p.lifetime,
 			issuer: p.JWT.Issuer, subject: p.subject, audience: p.audience, keyID: p.JWT.KeyID,
-		},
+		}),
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          streamKey(host, p.Path, f),
@@ -424,7 +424,7 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	// A refused token is replaced once: it may have expired in flight, or
 	// the clocks may disagree by a little.
 	s.log.Info("the MSP API refused the token; signing a fresh one", "reason", ae.Reason)
-	s.signer.drop(used)
+	s.signer.Drop(used)
 	out, _, err = s.query(ctx, payload, page)
 	if errors.As(err, &ae) && ae.Expired {
 		return core.Page{}, &core.AuthError{Op: op, Status: ae.Status, Reason: ae.Reason + ": " + authHint(ae.Reason)}
@@ -456,7 +456,7 @@ func (s *Source) query(ctx context.Context, payload []byte, page int) (core.Page
 	var out core.Page
 	var used string
 	err := s.http.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
-		tok, err := s.signer.token()
+		tok, err := s.signer.Token(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -491,13 +491,13 @@ func (s *Source) query(ctx context.Context, payload []byte, page int) (core.Page
 	return out, used, err
 }
 
-// decodePage reads a response in one pass (gjson), keeping each entry's raw
-// JSON as a slice of the body.
+// decodePage reads one response (the Enterprise API's shape); see jsonpage
+// for how events are kept.
 func decodePage(b []byte) (core.Page, error) {
-	if !gjson.ValidBytes(b) {
-		return core.Page{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
+	root, err := jsonpage.Parse(b)
+	if err != nil {
+		return core.Page{}, err
 	}
-	root := gjson.ParseBytes(b)
 	data := root.Get("data")
 	if !data.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
@@ -506,21 +506,8 @@ func decodePage(b []byte) (core.Page, error) {
 	if !total.Exists() {
 		return core.Page{}, fmt.Errorf("response has no metadata.total: %s", core.Snippet(b))
 	}
-	page := core.Page{Total: int(total.Int()), Events: make([]core.Event, 0, 100)}
-	var err error
-	data.ForEach(func(_, v gjson.Result) bool {
-		raw := []byte(v.Raw)
-		if end := v.Index + len(v.Raw); v.Index > 0 && end <= len(b) && string(b[v.Index:end]) == v.Raw {
-			raw = b[v.Index:end:end]
-		}
-		var e core.Event
-		if e, err = decodeEvent(v, raw); err != nil {
-			return false
-		}
-		page.Events = append(page.Events, e)
-		return true
-	})
-	return page, err
+	evs, err := jsonpage.Events(b, data, decodeEvent)
+	return core.Page{Total: int(total.Int()), Events: evs}, err
 }
 
 // decodeEvent reads the fields the core needs. The id hashes the whole
@@ -585,6 +572,7 @@ func classify(r *core.Response) error {
 
 // signer signs the JWTs, reusing one until shortly before it expires.
 type signer struct {
+	core.TokenCache
 	key      crypto.Signer
 	method   jwt.SigningMethod
 	clock    core.Clock
@@ -593,27 +581,28 @@ type signer struct {
 	subject  string
 	audience string
 	keyID    string
+}
 
-	mu      sync.Mutex
-	tok     string
-	renewAt time.Time
+// newSigner reuses each token until a fifth of its lifetime (at most 30 s)
+// is left.
+func newSigner(s *signer) *signer {
+	s.TokenCache = core.TokenCache{
+		Clock: s.clock,
+		Fetch: s.sign,
+		Early: func(life time.Duration) time.Duration { return min(30*time.Second, life/5) },
+	}
+	return s
 }
 
 type claims struct {
 	jwt.RegisteredClaims
 }
 
-func (s *signer) token() (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.clock.Now()
-	if s.tok != "" && now.Before(s.renewAt) {
-		return s.tok, nil
-	}
-	iat := now.Truncate(time.Second)
+func (s *signer) sign(context.Context) (string, time.Duration, error) {
+	iat := s.clock.Now().Truncate(time.Second)
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	c := claims{jwt.RegisteredClaims{
 		Issuer:    s.issuer,
@@ -631,18 +620,8 @@ func (s *signer) token() (string, error) {
 	}
 	tok, err := t.SignedString(s.key)
 	if err != nil {
-		return "", fmt.Errorf("signing the token: %w", err)
+		return "", 0, fmt.Errorf("signing the token: %w", err)
 	}
-	// Renew a fifth of the lifetime (at most 30 s) before expiry.
-	s.tok, s.renewAt = tok, iat.Add(s.lifetime-min(30*time.Second, s.lifetime/5))
-	return tok, nil
-}
-
-// drop forgets tok if it is still the current token.
-func (s *signer) drop(tok string) {
-	s.mu.Lock()
-	if s.tok == tok {
-		s.tok = ""
-	}
-	s.mu.Unlock()
+	// The lifetime counts from iat, which may be up to a second earlier.
+	return tok, s.lifetime - s.clock.Now().Sub(iat), nil
 }

@@ -49,10 +49,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/tidwall/gjson"
 )
 
@@ -178,10 +178,7 @@ func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
 		log:   log,
 		url:   base + activityPath,
 		limit: limit,
-		auth: &session{
-			http: req, url: base + loginPath, clock: clock,
-			clientID: s.ClientID, tenant: s.Tenant, secret: s.ClientSecret,
-		},
+		auth:  newSession(req, base+loginPath, clock, s.ClientID, s.Tenant, s.ClientSecret),
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          Name + "-" + safe(host) + "-" + safe(s.Tenant),
@@ -231,7 +228,7 @@ func windowOf(q core.Query) [2]int64 { return [2]int64{q.From.UnixNano(), q.To.U
 // fetchAuthed sends one query with the session's token; a token refused as
 // expired is renewed once.
 func (s *Source) fetchAuthed(ctx context.Context, q core.Query, cursor string) (core.Page, error) {
-	tok, err := s.auth.token(ctx)
+	tok, err := s.auth.Token(ctx)
 	if err != nil {
 		return core.Page{}, err
 	}
@@ -241,8 +238,8 @@ func (s *Source) fetchAuthed(ctx context.Context, q core.Query, cursor string) (
 		return page, err
 	}
 	s.log.Info("OLOID refused the access token; logging in again", "reason", ae.Reason)
-	s.auth.drop(tok)
-	if tok, err = s.auth.token(ctx); err != nil {
+	s.auth.Drop(tok)
+	if tok, err = s.auth.Token(ctx); err != nil {
 		return core.Page{}, err
 	}
 	page, err = s.query(ctx, q, cursor, tok)
@@ -310,13 +307,12 @@ func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
 	return out
 }
 
-// decodePage reads a response in one pass (gjson), keeping each event's raw
-// JSON as a slice of the body.
+// decodePage reads one response; see jsonpage for how events are kept.
 func decodePage(b []byte) (core.Page, error) {
-	if !gjson.ValidBytes(b) {
-		return core.Page{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
+	root, err := jsonpage.Parse(b)
+	if err != nil {
+		return core.Page{}, err
 	}
-	root := gjson.ParseBytes(b)
 	data := root.Get("data")
 	if !data.Exists() {
 		data = root
@@ -325,29 +321,12 @@ func decodePage(b []byte) (core.Page, error) {
 	if !acts.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no data.activities array: %s", core.Snippet(b))
 	}
-	page := core.Page{Total: -1, Events: make([]core.Event, 0, len(acts.Array()))}
+	page := core.Page{Total: -1}
 	if n := data.Get("nextToken"); n.Type == gjson.String {
 		page.Next = n.Str
 	}
-	var err error
-	acts.ForEach(func(_, v gjson.Result) bool {
-		var e core.Event
-		if e, err = decodeEvent(v, rawOf(b, v)); err != nil {
-			return false
-		}
-		page.Events = append(page.Events, e)
-		return true
-	})
+	page.Events, err = jsonpage.Events(b, acts, decodeEvent)
 	return page, err
-}
-
-// rawOf returns v's bytes as a slice of the body when they are there
-// verbatim, so a page's events share one buffer.
-func rawOf(b []byte, v gjson.Result) []byte {
-	if end := v.Index + len(v.Raw); v.Index > 0 && end <= len(b) && string(b[v.Index:end]) == v.Raw {
-		return b[v.Index:end:end]
-	}
-	return []byte(v.Raw)
 }
 
 func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
@@ -435,47 +414,21 @@ func classify(op string, r *core.Response) error {
 // session holds the access token, logging in when there is none or it is
 // about to expire. It is shared by every request of the source.
 type session struct {
-	http     *core.Requester
-	url      string
-	clock    core.Clock
-	clientID string
-	tenant   string
-	secret   core.Secret
+	core.TokenCache // renewed a tenth of its lifetime (at most 2 min) early
+	http            *core.Requester
+	url             string
+	clientID        string
+	tenant          string
+	secret          core.Secret
+}
 
-	mu      sync.Mutex
-	tok     string
-	renewAt time.Time
+func newSession(req *core.Requester, url string, clock core.Clock, clientID, tenant string, secret core.Secret) *session {
+	s := &session{http: req, url: url, clientID: clientID, tenant: tenant, secret: secret}
+	s.TokenCache = core.TokenCache{Clock: clock, Fetch: s.login}
+	return s
 }
 
 const opLogin = "oloid login"
-
-// token returns a token that is not about to expire, logging in if needed.
-func (s *session) token(ctx context.Context) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tok != "" && s.clock.Now().Before(s.renewAt) {
-		return s.tok, nil
-	}
-	s.tok = ""
-	tok, life, err := s.login(ctx)
-	if err != nil {
-		return "", err
-	}
-	// Renew shortly before expiry: a tenth of the lifetime, at most two
-	// minutes, leaves room for a slow request and clock skew.
-	s.tok, s.renewAt = tok, s.clock.Now().Add(life-min(2*time.Minute, life/10))
-	return tok, nil
-}
-
-// drop forgets tok if it is still the current token (another request may
-// have renewed it already).
-func (s *session) drop(tok string) {
-	s.mu.Lock()
-	if s.tok == tok {
-		s.tok = ""
-	}
-	s.mu.Unlock()
-}
 
 func (s *session) login(ctx context.Context) (string, time.Duration, error) {
 	payload, _ := json.Marshal(struct {

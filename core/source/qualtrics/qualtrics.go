@@ -50,10 +50,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/tidwall/gjson"
 )
 
@@ -248,7 +248,8 @@ func open(ctx context.Context, env core.SourceEnv) ([]core.Source, error) {
 	}
 	a := &auth{apiToken: p.APIToken}
 	if p.ClientID != "" {
-		a.oauth = &oauth{http: req, url: p.tokenURL, clientID: p.ClientID, secret: p.ClientSecret, scope: p.Scope, clock: clock}
+		a.oauth = &oauth{http: req, url: p.tokenURL, clientID: p.ClientID, secret: p.ClientSecret, scope: p.Scope}
+		a.oauth.TokenCache = core.TokenCache{Clock: clock, Fetch: a.oauth.request}
 	}
 	c := &client{http: req, auth: a, base: p.base, log: log}
 	types := p.types
@@ -419,38 +420,24 @@ func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
 	return out
 }
 
-// decodePage reads a List Events response in one pass (gjson), keeping each
-// event's raw JSON as a slice of the body.
+// decodePage reads one List Events response; see jsonpage for how events
+// are kept.
 func (s *Source) decodePage(b []byte) (core.Page, error) {
-	if !gjson.ValidBytes(b) {
-		return core.Page{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
+	root, err := jsonpage.Parse(b)
+	if err != nil {
+		return core.Page{}, err
 	}
-	res := gjson.GetBytes(b, "result")
+	res := root.Get("result")
 	els := res.Get("elements")
 	if !els.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
 	}
-	page := core.Page{Total: -1, Events: make([]core.Event, 0, s.pageSize)}
+	page := core.Page{Total: -1}
 	if n := res.Get("nextPage"); n.Type == gjson.String {
 		page.Next = n.Str
 	}
-	var err error
-	els.ForEach(func(_, v gjson.Result) bool {
-		var e core.Event
-		if e, err = s.decodeEvent(v, rawOf(b, v)); err != nil {
-			return false
-		}
-		page.Events = append(page.Events, e)
-		return true
-	})
+	page.Events, err = jsonpage.Events(b, els, s.decodeEvent)
 	return page, err
-}
-
-func rawOf(b []byte, v gjson.Result) []byte {
-	if end := v.Index + len(v.Raw); v.Index > 0 && end <= len(b) && string(b[v.Index:end]) == v.Raw {
-		return b[v.Index:end:end]
-	}
-	return []byte(v.Raw)
 }
 
 func (s *Source) decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
@@ -634,7 +621,7 @@ func (a *auth) header(ctx context.Context) (string, string, error) {
 	if a.oauth == nil {
 		return "X-API-TOKEN", a.apiToken.Reveal(), nil
 	}
-	tok, err := a.oauth.token(ctx)
+	tok, err := a.oauth.Token(ctx)
 	if err != nil {
 		return "", "", err
 	}
@@ -644,50 +631,22 @@ func (a *auth) header(ctx context.Context) (string, string, error) {
 // drop forgets the OAuth token in value, if it is still the current one.
 func (a *auth) drop(value string) {
 	if a.oauth != nil {
-		a.oauth.drop(strings.TrimPrefix(value, "Bearer "))
+		a.oauth.Drop(strings.TrimPrefix(value, "Bearer "))
 	}
 }
 
 // oauth holds a client-credentials access token, requesting a new one when
 // there is none or it is about to expire.
 type oauth struct {
-	http     *core.Requester
-	url      string
-	clientID string
-	secret   core.Secret
-	scope    string
-	clock    core.Clock
-
-	mu      sync.Mutex
-	tok     string
-	renewAt time.Time
+	core.TokenCache // renewed a tenth of its lifetime (at most 2 min) early
+	http            *core.Requester
+	url             string
+	clientID        string
+	secret          core.Secret
+	scope           string
 }
 
 const opToken = "qualtrics oauth token"
-
-func (o *oauth) token(ctx context.Context) (string, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.tok != "" && o.clock.Now().Before(o.renewAt) {
-		return o.tok, nil
-	}
-	o.tok = ""
-	tok, life, err := o.request(ctx)
-	if err != nil {
-		return "", err
-	}
-	// Renew a tenth of the lifetime (at most two minutes) before expiry.
-	o.tok, o.renewAt = tok, o.clock.Now().Add(life-min(2*time.Minute, life/10))
-	return tok, nil
-}
-
-func (o *oauth) drop(tok string) {
-	o.mu.Lock()
-	if o.tok == tok {
-		o.tok = ""
-	}
-	o.mu.Unlock()
-}
 
 func (o *oauth) request(ctx context.Context) (string, time.Duration, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
