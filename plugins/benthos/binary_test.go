@@ -76,7 +76,7 @@ func TestBinaryLintsTheExampleConfigs(t *testing.T) {
 		t.Fatalf("example configs: %v %v", files, err)
 	}
 	cmd := exec.Command(bin, append([]string{"lint"}, files...)...)
-	cmd.Env = append(os.Environ(), "NORDPASS_TOKEN=placeholder-token")
+	cmd.Env = append(os.Environ(), "NORDPASS_TOKEN=placeholder-token", "OLOID_CLIENT_SECRET=placeholder-secret", "QUALTRICS_CLIENT_SECRET=placeholder-secret")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("benthos lint: %v\n%s", err, out)
 	}
