@@ -248,12 +248,13 @@ func decodePage(b []byte) (core.Page, error) {
 	if err != nil {
 		return core.Page{}, err
 	}
-	data := root.Get("data")
+	m := jsonpage.Members(root, "data", "metadata")
+	data, meta := m[0], m[1]
 	if !data.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
 	}
 	evs, err := jsonpage.Events(b, data, decodeEvent)
-	return core.Page{Total: int(root.Get("metadata.total").Int()), Events: evs}, err
+	return core.Page{Total: int(meta.Get("total").Int()), Events: evs}, err
 }
 
 // decodeEvent takes the fields the core needs in one pass over the object

@@ -498,11 +498,12 @@ func decodePage(b []byte) (core.Page, error) {
 	if err != nil {
 		return core.Page{}, err
 	}
-	data := root.Get("data")
+	m := jsonpage.Members(root, "data", "metadata")
+	data := m[0]
 	if !data.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
 	}
-	total := root.Get("metadata.total")
+	total := m[1].Get("total")
 	if !total.Exists() {
 		return core.Page{}, fmt.Errorf("response has no metadata.total: %s", core.Snippet(b))
 	}

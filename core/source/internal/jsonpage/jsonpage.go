@@ -20,6 +20,24 @@ func Parse(b []byte) (gjson.Result, error) {
 	return gjson.ParseBytes(b), nil
 }
 
+// Members returns the named members of obj, in the order of names (a
+// missing one does not Exist), in a single pass. Looking members up one by
+// one with Get would scan past the large event array once per lookup.
+func Members(obj gjson.Result, names ...string) []gjson.Result {
+	out := make([]gjson.Result, len(names))
+	left := len(names)
+	obj.ForEach(func(k, v gjson.Result) bool {
+		for i, n := range names {
+			if k.Str == n && !out[i].Exists() {
+				out[i] = v
+				left--
+			}
+		}
+		return left > 0
+	})
+	return out
+}
+
 // Events decodes each element of arr (a result from Parse(b)) with decode,
 // which receives the element and its raw bytes.
 func Events(b []byte, arr gjson.Result, decode func(v gjson.Result, raw []byte) (core.Event, error)) ([]core.Event, error) {
