@@ -313,16 +313,17 @@ func decodePage(b []byte) (core.Page, error) {
 	if err != nil {
 		return core.Page{}, err
 	}
-	data := root.Get("data")
+	data := jsonpage.Members(root, "data")[0]
 	if !data.Exists() {
 		data = root
 	}
-	acts := data.Get("activities")
+	m := jsonpage.Members(data, "activities", "nextToken")
+	acts := m[0]
 	if !acts.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no data.activities array: %s", core.Snippet(b))
 	}
 	page := core.Page{Total: -1}
-	if n := data.Get("nextToken"); n.Type == gjson.String {
+	if n := m[1]; n.Type == gjson.String {
 		page.Next = n.Str
 	}
 	page.Events, err = jsonpage.Events(b, acts, decodeEvent)

@@ -427,13 +427,13 @@ func (s *Source) decodePage(b []byte) (core.Page, error) {
 	if err != nil {
 		return core.Page{}, err
 	}
-	res := root.Get("result")
-	els := res.Get("elements")
+	m := jsonpage.Members(jsonpage.Members(root, "result")[0], "elements", "nextPage")
+	els := m[0]
 	if !els.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
 	}
 	page := core.Page{Total: -1}
-	if n := res.Get("nextPage"); n.Type == gjson.String {
+	if n := m[1]; n.Type == gjson.String {
 		page.Next = n.Str
 	}
 	page.Events, err = jsonpage.Events(b, els, s.decodeEvent)
