@@ -99,7 +99,15 @@ func newRig(t *testing.T, simCfg sim.NordPassMSPConfig, pub crypto.PublicKey, ke
 		"initial_lookback": "48h", "retry.initial_backoff": "1ms", "retry.max_backoff": "5ms", "retry.max_attempts": 4,
 	}
 	for i := 0; i < len(kv); i += 2 {
-		r.cfg[kv[i].(string)] = kv[i+1]
+		key := kv[i].(string)
+		// A section given whole replaces the dotted defaults inside it:
+		// both spellings of one key would be a duplicate.
+		for k := range r.cfg {
+			if strings.HasPrefix(k, key+".") {
+				delete(r.cfg, k)
+			}
+		}
+		r.cfg[key] = kv[i+1]
 	}
 	return r
 }
