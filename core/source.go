@@ -41,6 +41,11 @@ type SourceInfo struct {
 	// PageNumbered means pages are numbered over a newest-first result, so
 	// records inserted while paging shift later pages (the poller detects it).
 	PageNumbered bool
+	// ContentIDs means Event.ID is a hash of the record's content, shared by
+	// genuinely identical records. The poller then numbers the copies it
+	// delivers ("<hash>", "<hash>-2", …) so that hosts and SIEMs keying on
+	// the id never collapse real events.
+	ContentIDs bool
 }
 
 // Query asks for one page of records with From <= time < To.

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -240,9 +241,18 @@ func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
 	out := evs[:0] // filtered in place: the page is ours
 	tailFrom := w.To.Add(-s.overlap)
 	dups := 0
+	var copies map[string]int32 // content ids: copies delivered from this page
 	for _, e := range evs {
 		if !e.Time.Before(pc.To) {
 			continue
+		}
+		copyNo := int32(1)
+		if s.info.ContentIDs {
+			if copies == nil {
+				copies = make(map[string]int32, len(evs))
+			}
+			copies[e.ID]++
+			copyNo = copies[e.ID]
 		}
 		if e.Time.Before(w.Reread) || !e.Time.Before(tailFrom) {
 			en := s.seen[e.ID]
@@ -255,9 +265,13 @@ func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
 			en.n++
 			en.t = e.Time.UnixMilli()
 			s.setSeen(e.ID, en)
+			copyNo = en.n // counts copies delivered by earlier reads too
 		}
 		if e.Time.After(s.highWater) {
 			s.highWater = e.Time
+		}
+		if copyNo > 1 && s.info.ContentIDs {
+			e.ID += "-" + strconv.Itoa(int(copyNo))
 		}
 		out = append(out, e)
 	}

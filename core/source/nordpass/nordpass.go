@@ -165,6 +165,7 @@ func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
 			Cap:             Cap,
 			Partitions:      max(1, len(groups)),
 			PageNumbered:    true,
+			ContentIDs:      true,
 		},
 	}, nil
 }

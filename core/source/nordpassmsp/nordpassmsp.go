@@ -354,6 +354,7 @@ func newSource(env core.SourceEnv, p *parsed) (*Source, error) {
 			Precision:       time.Second,
 			Cap:             Cap,
 			PageNumbered:    true,
+			ContentIDs:      true,
 		},
 	}, nil
 }
