@@ -13,11 +13,13 @@
 // events/s, CPU seconds (user+system of the host process, from wait4) per
 // million events, events per CPU-second and its ratio to the peer's, peak
 // RSS (ru_maxrss) and the requests the simulator served. Runs are
-// sequential, each from an empty checkpoint, on the same history. Nothing is
-// asserted about timings; the run fails only if a host does not deliver
-// every event, or if the token shows up in any log or output.
+// sequential, each from an empty checkpoint, on the same history, in -runs
+// rounds; each row shows its median run and the spread (the default Fluent
+// Bit row, bound by its collect timer, runs once). Nothing is asserted
+// about timings; the run fails only if a host does not deliver every event,
+// or if the token shows up in any log or output.
 //
-//	go run ./test/bench/adapters [-events 200000] [-hosts benthos,telegraf,fluentbit,fluentbit-tuned,peer]
+//	go run ./test/bench/adapters [-events 200000] [-runs 5] [-hosts benthos,telegraf,fluentbit,fluentbit-tuned,peer]
 //
 // Prebuilt binaries are taken from AUDITPULL_BENTHOS, AUDITPULL_TELEGRAF,
 // AUDITPULL_FLUENTBIT_SO, AUDITPULL_FLUENTBIT_HARNESS and AUDITPULL_SIM
@@ -27,6 +29,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -34,10 +37,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -54,17 +59,31 @@ type row struct {
 	label string
 	extra hostrun.Input
 
+	// once: measured in the first round only (its figures are bound by a
+	// timer, not by the CPU, and it takes long).
+	once bool
+
+	// The run with the median events per CPU-second, and the spread.
+	measurement
+	runs           []measurement // in round order
+	minCPU, maxCPU float64
+	err            error
+}
+
+// measurement is one run of one row.
+type measurement struct {
 	events   int
 	wall     time.Duration
 	usage    hostrun.Usage
 	requests int64
-	err      error
 }
+
+func (m measurement) perCPU() float64 { return float64(m.events) / m.usage.CPU.Seconds() }
 
 var variants = map[string]row{
 	"benthos":   {host: hostrun.Benthos},
 	"telegraf":  {host: hostrun.Telegraf},
-	"fluentbit": {host: hostrun.FluentBit},
+	"fluentbit": {host: hostrun.FluentBit, once: true},
 	"fluentbit-tuned": {host: hostrun.FluentBit, label: hostrun.FluentBit.Title() + ", max_undelivered_pages 100",
 		extra: hostrun.Input{"max_undelivered_pages": "100"}},
 	"peer": {host: hostrun.Peer},
@@ -75,14 +94,15 @@ func main() {
 	span := flag.Duration("span", 2159*time.Hour, "length of the history, ending when the simulator starts")
 	hosts := flag.String("hosts", "benthos,telegraf,fluentbit,fluentbit-tuned,peer", "what to run, in order")
 	timeout := flag.Duration("timeout", 4*time.Minute, "longest run of one host")
+	runs := flag.Int("runs", 5, "rounds over the hosts; each row reports its median run by events per CPU-second (the default Fluent Bit row runs once)")
 	flag.Parse()
-	if err := run(*events, *span, strings.Split(*hosts, ","), *timeout); err != nil {
+	if err := run(*events, *span, strings.Split(*hosts, ","), *timeout, max(1, *runs)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-adapters:", err)
 		os.Exit(1)
 	}
 }
 
-func run(events int, span time.Duration, keys []string, timeout time.Duration) error {
+func run(events int, span time.Duration, keys []string, timeout time.Duration, runs int) error {
 	dir, err := os.MkdirTemp("", "auditpull-bench-adapters-")
 	if err != nil {
 		return err
@@ -121,50 +141,67 @@ func run(events int, span time.Duration, keys []string, timeout time.Duration) e
 	start := simStart.Add(-span - 5*time.Minute).Truncate(time.Second)
 	fmt.Printf("simulator: %d events over %s, serving at %s (rate limits off)\n", events, span, sim.url)
 
-	for i, r := range rows {
-		if r.err != nil {
+	for round := range runs {
+		for i, r := range rows {
+			if r.err != nil || (r.once && round > 0) {
+				continue
+			}
+			rdir := filepath.Join(dir, fmt.Sprintf("%d-%d-%s", round, i, r.key))
+			if err := os.MkdirAll(rdir, 0o755); err != nil {
+				return err
+			}
+			spec := hostrun.Run{
+				Host: r.host, Bin: bin, Dir: rdir, Out: filepath.Join(rdir, "events.ndjson"),
+				Env: []string{tokenEnv + "=" + token},
+			}
+			if r.host == hostrun.Peer {
+				spec.PeerURL = sim.url + "/nordpass/activities/query"
+				spec.PeerToken = "${" + tokenEnv + "}"
+				spec.PeerWindows = days(start, time.Now())
+			} else {
+				in := hostrun.Input{
+					"source":             "nordpass",
+					"nordpass.base_url":  sim.url + "/nordpass",
+					"nordpass.token":     "${" + tokenEnv + "}",
+					"start_time":         start.UTC().Format(time.RFC3339),
+					"settle_delay":       "0s",
+					"rate_limit.enabled": "false",
+					"checkpoint.path":    filepath.Join(rdir, "checkpoints"),
+				}
+				for k, v := range r.extra {
+					in[k] = v
+				}
+				spec.Inputs = []hostrun.Input{in}
+				spec.Records, spec.Timeout = events, timeout
+			}
+			fmt.Printf("round %d/%d: %s ...\n", round+1, runs, r.label)
+			req0 := sim.requests.Load()
+			m, err := measure(spec, events, timeout)
+			time.Sleep(200 * time.Millisecond) // the simulator logs a request after answering it
+			m.requests = sim.requests.Load() - req0
+			if err == nil && m.events < events {
+				err = fmt.Errorf("delivered %d of %d events", m.events, events)
+			}
+			if err != nil {
+				r.err = err
+				r.measurement = m
+				continue
+			}
+			r.runs = append(r.runs, m)
+		}
+	}
+	for _, r := range rows {
+		if r.err != nil || len(r.runs) == 0 {
 			continue
 		}
-		rdir := filepath.Join(dir, fmt.Sprintf("%d-%s", i, r.key))
-		if err := os.MkdirAll(rdir, 0o755); err != nil {
-			return err
-		}
-		spec := hostrun.Run{
-			Host: r.host, Bin: bin, Dir: rdir, Out: filepath.Join(rdir, "events.ndjson"),
-			Env: []string{tokenEnv + "=" + token},
-		}
-		if r.host == hostrun.Peer {
-			spec.PeerURL = sim.url + "/nordpass/activities/query"
-			spec.PeerToken = "${" + tokenEnv + "}"
-			spec.PeerWindows = days(start, time.Now())
-		} else {
-			in := hostrun.Input{
-				"source":             "nordpass",
-				"nordpass.base_url":  sim.url + "/nordpass",
-				"nordpass.token":     "${" + tokenEnv + "}",
-				"start_time":         start.UTC().Format(time.RFC3339),
-				"settle_delay":       "0s",
-				"rate_limit.enabled": "false",
-				"checkpoint.path":    filepath.Join(rdir, "checkpoints"),
-			}
-			for k, v := range r.extra {
-				in[k] = v
-			}
-			spec.Inputs = []hostrun.Input{in}
-			spec.Records, spec.Timeout = events, timeout
-		}
-		fmt.Printf("running %s ...\n", r.label)
-		req0 := sim.requests.Load()
-		r.measure(spec, events, timeout)
-		time.Sleep(200 * time.Millisecond) // the simulator logs a request after answering it
-		r.requests = sim.requests.Load() - req0
-		if r.err == nil && r.events < events {
-			r.err = fmt.Errorf("delivered %d of %d events", r.events, events)
-		}
+		sorted := slices.Clone(r.runs)
+		slices.SortFunc(sorted, func(a, b measurement) int { return cmp.Compare(a.perCPU(), b.perCPU()) })
+		r.measurement = sorted[len(sorted)/2]
+		r.minCPU, r.maxCPU = sorted[0].perCPU(), sorted[len(sorted)-1].perCPU()
 	}
 
 	leaks := grepToken(dir, token)
-	printTable(os.Stdout, rows, events, span)
+	printTable(os.Stdout, rows, events, span, runs)
 	var failed []string
 	for _, r := range rows {
 		if r.err != nil {
@@ -183,11 +220,11 @@ func run(events int, span time.Duration, keys []string, timeout time.Duration) e
 // measure runs one host until it has written events lines, then stops it
 // the way its kind ends (SIGTERM; the harness and the peer exit by
 // themselves) and collects its usage.
-func (r *row) measure(spec hostrun.Run, events int, timeout time.Duration) {
+func measure(spec hostrun.Run, events int, timeout time.Duration) (measurement, error) {
+	var m measurement
 	p, err := spec.Start("host")
 	if err != nil {
-		r.err = err
-		return
+		return m, err
 	}
 	defer p.Kill()
 	tail := &hostrun.Tail{Path: spec.Out}
@@ -198,8 +235,7 @@ func (r *row) measure(spec hostrun.Run, events int, timeout time.Duration) {
 		time.Sleep(25 * time.Millisecond)
 		n := count
 		if err := tail.Lines(func([]byte) { count++ }); err != nil {
-			r.err = err
-			return
+			return m, err
 		}
 		if count > n {
 			last = time.Now()
@@ -212,12 +248,13 @@ func (r *row) measure(spec hostrun.Run, events int, timeout time.Duration) {
 		err = p.Stop(30 * time.Second)
 	}
 	_ = tail.Lines(func([]byte) { count++ })
-	r.events = count
-	r.usage, _ = p.Usage()
-	r.wall = last.Sub(p.Started)
+	m.events = count
+	m.usage, _ = p.Usage()
+	m.wall = last.Sub(p.Started)
 	if err != nil {
-		r.err = fmt.Errorf("%w; stderr: %s", err, lastLines(p.Stderr, 5))
+		return m, fmt.Errorf("%w; stderr: %s", err, lastLines(p.Stderr, 5))
 	}
+	return m, nil
 }
 
 // days cuts [from, now) into day-long windows [from, to] (inclusive Unix
@@ -331,30 +368,35 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func printTable(w io.Writer, rows []*row, events int, span time.Duration) {
+func printTable(w io.Writer, rows []*row, events int, span time.Duration, runs int) {
 	var peer *row
 	for _, r := range rows {
 		if r.host == hostrun.Peer && r.err == nil {
 			peer = r
 		}
 	}
-	perCPU := func(r *row) float64 { return float64(r.events) / r.usage.CPU.Seconds() }
 	fmt.Fprintf(w, "\nAdapter throughput: %s-event %.0f-day NordPass backfill from the simulator on loopback, rate limits off (%d CPUs, %s)\n",
 		thousands(int64(events)), span.Hours()/24, runtime.NumCPU(), runtime.Version())
-	table := [][]string{{"host", "events", "wall s", "events/s", "CPU s", "CPU s / 1M events", "events / CPU s", "vs peer", "peak RSS MiB", "requests"}}
+	fmt.Fprintf(w, "each row: its median of %d interleaved runs by events per CPU-second (spread: lowest–highest); vs peer: median of the\n", runs)
+	fmt.Fprintf(w, "per-round ratios of events per CPU-second; CPU (user+system) and peak RSS are the host process's own (wait4)\n")
+	table := [][]string{{"host", "events", "wall s", "events/s", "CPU s", "CPU s / 1M events", "events / CPU s", "(spread)", "vs peer", "peak RSS MiB", "requests"}}
 	for _, r := range rows {
 		if r.err != nil && r.events == 0 {
-			table = append(table, []string{r.label, "—", "—", "—", "—", "—", "—", "—", "—", "—"})
+			table = append(table, []string{r.label, "—", "—", "—", "—", "—", "—", "—", "—", "—", "—"})
 			continue
 		}
 		ratio := "—"
 		if peer != nil && r != peer {
-			ratio = fmt.Sprintf("%.2f×", perCPU(r)/perCPU(peer))
+			ratio = fmt.Sprintf("%.2f×", pairedRatio(r, peer))
+		}
+		spread := "1 run"
+		if len(r.runs) > 1 {
+			spread = fmt.Sprintf("%s–%s", thousands(int64(r.minCPU)), thousands(int64(r.maxCPU)))
 		}
 		table = append(table, []string{r.label,
 			thousands(int64(r.events)), fmt.Sprintf("%.1f", r.wall.Seconds()), thousands(int64(float64(r.events) / r.wall.Seconds())),
 			fmt.Sprintf("%.2f", r.usage.CPU.Seconds()), fmt.Sprintf("%.2f", r.usage.CPU.Seconds()/float64(r.events)*1e6),
-			thousands(int64(perCPU(r))), ratio, fmt.Sprintf("%.0f", float64(r.usage.MaxRSS)/(1<<20)), thousands(r.requests)})
+			thousands(int64(r.perCPU())), spread, ratio, fmt.Sprintf("%.0f", float64(r.usage.MaxRSS)/(1<<20)), thousands(r.requests)})
 	}
 	printAligned(w, table)
 	for _, r := range rows {
@@ -362,6 +404,23 @@ func printTable(w io.Writer, rows []*row, events int, span time.Duration) {
 			fmt.Fprintf(w, "  %s: %v\n", r.label, r.err)
 		}
 	}
+}
+
+// pairedRatio is the median, over the rounds, of the row's events per
+// CPU-second divided by the peer's in the same round: runs close in time
+// share the machine's background load, which moves both alike.
+func pairedRatio(r, peer *row) float64 {
+	var q []float64
+	for i, m := range r.runs {
+		if i < len(peer.runs) {
+			q = append(q, m.perCPU()/peer.runs[i].perCPU())
+		}
+	}
+	if len(q) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(q)
+	return q[len(q)/2]
 }
 
 // printAligned prints the first column left-aligned and the others

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,14 +116,17 @@ func Find(dir string, hosts ...Host) (Binaries, map[Host]error) {
 	var b Binaries
 	errs := map[Host]error{}
 	root, rootErr := RepoRoot()
-	build := func(out string, args ...string) (string, error) {
+	// build runs "go build -o PATH ARGS…" (tool "go") or "gcc ARGS… -o PATH".
+	build := func(out, tool string, args ...string) (string, error) {
 		if rootErr != nil {
 			return "", rootErr
 		}
 		path := filepath.Join(dir, out)
-		cmd := exec.Command(args[0], append(args[1:], "-o", path)...)
-		if args[0] == "build" {
-			cmd = exec.Command(goCmd(), append([]string{"build", "-o", path}, args[1:]...)...)
+		var cmd *exec.Cmd
+		if tool == "go" {
+			cmd = exec.Command(goCmd(), append([]string{"build", "-o", path}, args...)...)
+		} else {
+			cmd = exec.Command(tool, append(slices.Clone(args), "-o", path)...)
 		}
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -130,14 +134,14 @@ func Find(dir string, hosts ...Host) (Binaries, map[Host]error) {
 		}
 		return path, nil
 	}
-	get := func(env, out string, args ...string) (string, error) {
+	get := func(env, out, tool string, args ...string) (string, error) {
 		if p := os.Getenv(env); p != "" {
 			if _, err := os.Stat(p); err != nil {
 				return "", fmt.Errorf("%s: %w", env, err)
 			}
 			return filepath.Abs(p)
 		}
-		return build(out, args...)
+		return build(out, tool, args...)
 	}
 	want := map[Host]bool{}
 	for _, h := range hosts {
@@ -145,17 +149,17 @@ func Find(dir string, hosts ...Host) (Binaries, map[Host]error) {
 	}
 	var err error
 	if want[Benthos] || want[Peer] {
-		if b.Benthos, err = get(Env.Benthos, "benthos", "build", "./build/benthos"); err != nil {
+		if b.Benthos, err = get(Env.Benthos, "benthos", "go", "./build/benthos"); err != nil {
 			errs[Benthos], errs[Peer] = err, err
 		}
 	}
 	if want[Telegraf] {
-		if b.Telegraf, err = get(Env.Telegraf, "telegraf", "build", "./build/telegraf"); err != nil {
+		if b.Telegraf, err = get(Env.Telegraf, "telegraf", "go", "./build/telegraf"); err != nil {
 			errs[Telegraf] = err
 		}
 	}
 	if want[FluentBit] {
-		so, err1 := get(Env.FluentBitSO, "in_auditpull.so", "build", "-buildmode=c-shared", "./plugins/fluentbit")
+		so, err1 := get(Env.FluentBitSO, "in_auditpull.so", "go", "-buildmode=c-shared", "./plugins/fluentbit")
 		var harness string
 		var err2 error
 		if os.Getenv(Env.FluentBitHarness) == "" {
