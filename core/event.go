@@ -15,8 +15,32 @@ type Event struct {
 	Time   time.Time
 	Type   string
 	Action string
-	// User identifies the actor in the vendor's own terms (uuid, email…);
-	// adapters may surface it as fields.
-	User map[string]string
+	// User identifies the actor in the vendor's own terms (user_uuid,
+	// user_email…); adapters may surface it as fields. A slice, not a map:
+	// one small allocation per event instead of a hash table.
+	User []Field
 	Raw  json.RawMessage
+}
+
+// Field is one named value.
+type Field struct{ Name, Value string }
+
+// Fields builds a User list from name/value pairs, leaving out empty values.
+func Fields(pairs ...string) []Field {
+	n := 0
+	for i := 1; i < len(pairs); i += 2 {
+		if pairs[i] != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Field, 0, n)
+	for i := 1; i < len(pairs); i += 2 {
+		if pairs[i] != "" {
+			out = append(out, Field{Name: pairs[i-1], Value: pairs[i]})
+		}
+	}
+	return out
 }

@@ -541,3 +541,14 @@ func TestCaughtUpAndReleaseSupportRunOnceAndDryRuns(t *testing.T) {
 		t.Fatal("want caught up after the backlog")
 	}
 }
+
+func TestIdenticalCopiesGetNumberedIDsInTheMiddleOfAWindow(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	ts := t0.Add(-6 * time.Hour) // far from the overlap regions: not tracked
+	for _, id := range []string{"a", "dup", "dup", "b", "dup"} {
+		h.src.add(id, ts, ts)
+	}
+	p := h.poller()
+	defer p.Close(context.Background())
+	assertSame(t, drain(t, p), []string{"a", "b", "dup", "dup-2", "dup-3"})
+}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -241,18 +242,13 @@ func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
 	out := evs[:0] // filtered in place: the page is ours
 	tailFrom := w.To.Add(-s.overlap)
 	dups := 0
-	var copies map[string]int32 // content ids: copies delivered from this page
 	for _, e := range evs {
 		if !e.Time.Before(pc.To) {
 			continue
 		}
 		copyNo := int32(1)
 		if s.info.ContentIDs {
-			if copies == nil {
-				copies = make(map[string]int32, len(evs))
-			}
-			copies[e.ID]++
-			copyNo = copies[e.ID]
+			copyNo += earlierCopies(out, e)
 		}
 		if e.Time.Before(w.Reread) || !e.Time.Before(tailFrom) {
 			en := s.seen[e.ID]
@@ -279,6 +275,21 @@ func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
 		s.p.metrics.DuplicatesSuppressed.Add(int64(dups))
 	}
 	return out
+}
+
+// earlierCopies counts the copies of e already delivered from this page.
+// Identical records share their timestamp, and pages come sorted by time,
+// so only the run of records with e's time just before it is looked at: no
+// allocation, and a few comparisons per record.
+func earlierCopies(out []Event, e Event) int32 {
+	var n int32
+	for j := len(out) - 1; j >= 0 && out[j].Time.Equal(e.Time); j-- {
+		id := out[j].ID
+		if strings.HasPrefix(id, e.ID) && (len(id) == len(e.ID) || id[len(e.ID)] == '-') {
+			n++
+		}
+	}
+	return n
 }
 
 // shifted returns how many leading records of cur repeat the tail of prev,

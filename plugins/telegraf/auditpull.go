@@ -316,9 +316,9 @@ func (a *AuditPull) toMetrics(b *core.Batch) []telegraf.Metric {
 			tags["event_action"] = e.Action
 		}
 		fields := map[string]any{"event_id": e.ID, "message": string(e.Raw)}
-		for k, v := range e.User { // the source names them: user_uuid, user_email…
-			if _, taken := fields[k]; !taken && v != "" {
-				fields[k] = v
+		for _, u := range e.User { // the source names them: user_uuid, user_email…
+			if _, taken := fields[u.Name]; !taken && u.Value != "" {
+				fields[u.Name] = u.Value
 			}
 		}
 		out = append(out, metric.New(a.Measurement, tags, fields, e.Time))

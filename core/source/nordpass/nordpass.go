@@ -310,7 +310,7 @@ func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 		Time:   time.Unix(ts, 0).UTC(),
 		Type:   typ,
 		Action: action,
-		User:   map[string]string{"user_uuid": uuid, "user_email": email},
+		User:   core.Fields("user_uuid", uuid, "user_email", email),
 		Raw:    raw,
 	}, nil
 }

@@ -539,15 +539,13 @@ func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 		Action: v.Get("action").String(),
 		Raw:    raw,
 	}
-	user := map[string]string{}
-	for k, path := range map[string]string{"user_uuid": "user.uuid", "user_email": "user.email", "initiator_email": "initiator.email"} {
-		if f := v.Get(path); f.Type == gjson.String && f.Str != "" {
-			user[k] = f.Str
+	str := func(path string) string {
+		if f := v.Get(path); f.Type == gjson.String {
+			return f.Str
 		}
+		return ""
 	}
-	if len(user) > 0 {
-		e.User = user
-	}
+	e.User = core.Fields("user_uuid", str("user.uuid"), "user_email", str("user.email"), "initiator_email", str("initiator.email"))
 	return e, nil
 }
 

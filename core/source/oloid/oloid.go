@@ -356,15 +356,7 @@ func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 		sum := sha256.Sum256(buf.Bytes())
 		e.ID = "sha256:" + hex.EncodeToString(sum[:16])
 	}
-	user := map[string]string{}
-	for k, path := range map[string]string{"user_id": "details.userId", "user_name": "details.userName"} {
-		if f := v.Get(path); f.Exists() && f.String() != "" {
-			user[k] = f.String()
-		}
-	}
-	if len(user) > 0 {
-		e.User = user
-	}
+	e.User = core.Fields("user_id", v.Get("details.userId").String(), "user_name", v.Get("details.userName").String())
 	return e, nil
 }
 

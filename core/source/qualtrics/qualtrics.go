@@ -463,16 +463,7 @@ func (s *Source) decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 	if id == "" {
 		return core.Event{}, fmt.Errorf("event without an id: %s", core.Snippet(raw))
 	}
-	e := core.Event{ID: id, Time: t.UTC(), Type: s.typ, Raw: raw}
-	if userID != "" || username != "" {
-		e.User = map[string]string{}
-		if userID != "" {
-			e.User["user_id"] = userID
-		}
-		if username != "" {
-			e.User["username"] = username
-		}
-	}
+	e := core.Event{ID: id, Time: t.UTC(), Type: s.typ, Raw: raw, User: core.Fields("user_id", userID, "username", username)}
 	return e, nil
 }
 
