@@ -18,6 +18,8 @@
 //   - gateway.go: the chain every data endpoint sits behind (request
 //     counting, rate limit, faults).
 //   - server.go: one http.Handler that mounts vendors under path prefixes.
+//   - respond.go: what every vendor handler shares (JSON checks and
+//     writes, the NordPass APIs' common limits).
 //   - nordpass.go: NordPass Enterprise Activity Logs API.
 //   - nordpassmsp.go: NordPass MSP Activity Log API (JWT verified with the
 //     public key).

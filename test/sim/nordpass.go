@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime"
 	"net/http"
 	"strconv"
 	"sync"
@@ -141,27 +140,7 @@ type NordPass struct {
 
 // NewNordPass builds the organization described by cfg and its history.
 func NewNordPass(cfg NordPassConfig) *NordPass {
-	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
-	}
-	if cfg.RateClock == nil {
-		cfg.RateClock = RealClock{}
-	}
-	switch {
-	case cfg.RateLimit == 0:
-		cfg.RateLimit = nordPassDefaultLimit
-	case cfg.RateLimit < 0:
-		cfg.RateLimit = 0
-	}
-	if cfg.RateWindow <= 0 {
-		cfg.RateWindow = nordPassDefaultWindow
-	}
-	if cfg.Cap <= 0 {
-		cfg.Cap = nordPassDefaultCap
-	}
-	if cfg.MaxSpan <= 0 {
-		cfg.MaxSpan = nordPassDefaultSpan
-	}
+	nordPassLimits(&cfg.Clock, &cfg.RateClock, &cfg.RateLimit, &cfg.RateWindow, &cfg.Cap, &cfg.MaxSpan)
 	if cfg.Users <= 0 {
 		cfg.Users = 50
 	}
@@ -278,7 +257,7 @@ func (np *NordPass) query(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, status, msg)
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if !isJSON(r) {
 		writeInvalid(w, reasonContentType)
 		return
 	}
@@ -294,11 +273,7 @@ func (np *NordPass) query(w http.ResponseWriter, r *http.Request) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	buf := np.page((*bp)[:0], req)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(buf)
+	writeRaw(w, buf)
 	if cap(buf) <= 1<<20 {
 		*bp = buf
 		bufPool.Put(bp)

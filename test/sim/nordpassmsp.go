@@ -124,27 +124,7 @@ type NordPassMSP struct {
 
 // NewNordPassMSP builds the MSP described by cfg and its history.
 func NewNordPassMSP(cfg NordPassMSPConfig) *NordPassMSP {
-	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
-	}
-	if cfg.RateClock == nil {
-		cfg.RateClock = RealClock{}
-	}
-	switch {
-	case cfg.RateLimit == 0:
-		cfg.RateLimit = nordPassDefaultLimit
-	case cfg.RateLimit < 0:
-		cfg.RateLimit = 0
-	}
-	if cfg.RateWindow <= 0 {
-		cfg.RateWindow = nordPassDefaultWindow
-	}
-	if cfg.Cap <= 0 {
-		cfg.Cap = nordPassDefaultCap
-	}
-	if cfg.MaxSpan <= 0 {
-		cfg.MaxSpan = nordPassDefaultSpan
-	}
+	nordPassLimits(&cfg.Clock, &cfg.RateClock, &cfg.RateLimit, &cfg.RateWindow, &cfg.Cap, &cfg.MaxSpan)
 	if cfg.Members <= 0 {
 		cfg.Members = 12
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"math/rand/v2"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -501,12 +500,6 @@ func decodeOLOIDCursor(tok string, start, end int64, epoch uint32) (storeKey, bo
 		return storeKey{}, false
 	}
 	return storeKey{T: int64(binary.BigEndian.Uint64(b[16:])), ID: binary.BigEndian.Uint64(b[24:])}, true
-}
-
-// isJSON reports whether r declares a JSON body.
-func isJSON(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == "application/json"
 }
 
 // oloidActivity is one entry of the generated mix. The activity types and

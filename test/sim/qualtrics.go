@@ -657,14 +657,6 @@ func writeQualtricsError(w http.ResponseWriter, status int, code, msg string) {
 	}})
 }
 
-func writeRaw(w http.ResponseWriter, b []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-}
-
 // qualtricsGen renders events shaped like the List Events example: id,
 // timestamp (ISO-8601 with milliseconds), datacenter, source and a
 // descriptor whose fields depend on the activity type.
