@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"time"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/auditpull/auditpull/core"
 )
@@ -40,30 +40,36 @@ func appendRecord(dst []byte, ev *core.Event, source, stream string, log core.Lo
 	dst = append(dst, 0x92) // fixarray of 2
 	dst = appendEventTime(dst, ev.Time)
 
-	body, keys, err := transcodeObject(ev.Raw)
-	if err != nil {
+	// The map header comes first but its size is known only after the
+	// body: reserve the largest header (map32) and move the body back if a
+	// smaller one fits, which is cheaper than building the body apart.
+	head := len(dst)
+	dst = append(dst, 0xdf, 0, 0, 0, 0)
+	body := len(dst)
+	var n int
+	var taken uint8
+	var err error
+	if dst, n, taken, err = transcodeObject(dst, ev.Raw); err != nil {
 		// The core already decoded this JSON, so this is a bug, not data:
 		// keep the event, as a string, rather than drop it.
 		log.Warn("event is not a JSON object; forwarding it as the field raw", "event_id", ev.ID, "error", err.Error())
-		body = appendString(nil, "raw")
-		body = appendString(body, string(ev.Raw))
-		keys = map[string]bool{"raw": true}
+		dst = appendString(dst[:body], "raw")
+		dst = appendString(dst, string(ev.Raw))
+		n, taken = 1, 0
 	}
-	extra := [...][2]string{{fieldSource, source}, {fieldStream, stream}, {fieldEventID, ev.ID}}
-	n := len(keys)
-	for _, kv := range extra {
-		if !keys[kv[0]] {
+	for i, kv := range [...][2]string{{fieldSource, source}, {fieldStream, stream}, {fieldEventID, ev.ID}} {
+		if taken&(1<<i) == 0 {
+			dst = appendString(dst, kv[0])
+			dst = appendString(dst, kv[1])
 			n++
 		}
 	}
-	dst = appendMapHeader(dst, n)
-	dst = append(dst, body...)
-	for _, kv := range extra {
-		if !keys[kv[0]] {
-			dst = appendString(dst, kv[0])
-			dst = appendString(dst, kv[1])
-		}
+	hdr := appendMapHeader(make([]byte, 0, 5), n)
+	if len(hdr) < 5 {
+		copy(dst[head+len(hdr):], dst[body:])
+		dst = dst[:len(dst)-(5-len(hdr))]
 	}
+	copy(dst[head:], hdr)
 	return dst
 }
 
@@ -77,87 +83,70 @@ func appendEventTime(dst []byte, t time.Time) []byte {
 	return append(dst, b[:]...)
 }
 
-// transcodeObject converts a JSON object into the msgpack encoding of its
-// key/value pairs (without the map header) and reports the keys it holds.
-func transcodeObject(raw []byte) ([]byte, map[string]bool, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, nil, err
+// transcodeObject appends the msgpack encoding of the JSON object raw's
+// key/value pairs (without the map header), and returns how many pairs it
+// holds and which of the fields the plugin adds it already has (bit i for
+// source, stream, event_id). gjson walks the event in place: no token
+// allocations, strings unescaped only when they hold escapes.
+func transcodeObject(dst []byte, raw []byte) (_ []byte, n int, taken uint8, err error) {
+	if !gjson.ValidBytes(raw) {
+		return dst, 0, 0, errors.New("invalid JSON")
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, nil, errors.New("not a JSON object")
+	// raw is not modified while it is walked: no need for ParseBytes' copy.
+	obj := gjson.Parse(unsafe.String(unsafe.SliceData(raw), len(raw)))
+	if !obj.IsObject() {
+		return dst, 0, 0, errors.New("not a JSON object")
 	}
-	keys := map[string]bool{}
-	var body []byte
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, nil, err
+	obj.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case fieldSource:
+			taken |= 1
+		case fieldStream:
+			taken |= 2
+		case fieldEventID:
+			taken |= 4
 		}
-		k, _ := tok.(string)
-		keys[k] = true
-		body = appendString(body, k)
-		if body, err = transcodeValue(body, dec); err != nil {
-			return nil, nil, err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, errors.New("trailing data after the JSON object")
-	}
-	return body, keys, nil
+		dst = appendString(dst, k.Str)
+		dst, err = transcodeValue(dst, v)
+		n++
+		return err == nil
+	})
+	return dst, n, taken, err
 }
 
-// transcodeValue appends the next JSON value of dec as msgpack.
-func transcodeValue(dst []byte, dec *json.Decoder) ([]byte, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch v := tok.(type) {
-	case json.Delim:
-		var body []byte
-		n := 0
-		for dec.More() {
-			if v == '{' {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				body = appendString(body, k)
-			}
-			if body, err = transcodeValue(body, dec); err != nil {
-				return nil, err
-			}
-			n++
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, err
-		}
-		if v == '{' {
-			dst = appendMapHeader(dst, n)
-		} else {
-			dst = appendArrayHeader(dst, n)
-		}
-		return append(dst, body...), nil
-	case string:
-		return appendString(dst, v), nil
-	case json.Number:
-		return appendNumber(dst, v)
-	case bool:
-		if v {
-			return append(dst, 0xc3), nil
-		}
+// transcodeValue appends v as msgpack.
+func transcodeValue(dst []byte, v gjson.Result) ([]byte, error) {
+	switch v.Type {
+	case gjson.String:
+		return appendString(dst, v.Str), nil
+	case gjson.Number:
+		return appendNumber(dst, json.Number(v.Raw))
+	case gjson.True:
+		return append(dst, 0xc3), nil
+	case gjson.False:
 		return append(dst, 0xc2), nil
-	case nil:
+	case gjson.Null:
 		return append(dst, 0xc0), nil
 	}
-	return nil, fmt.Errorf("unexpected JSON token %v", tok)
+	// An object or array: count, then write header and members; a nested
+	// value is rarely large, so a second walk is cheaper than buffering.
+	isObj := v.IsObject()
+	n := 0
+	v.ForEach(func(_, _ gjson.Result) bool { n++; return true })
+	if isObj {
+		dst = appendMapHeader(dst, n)
+	} else {
+		dst = appendArrayHeader(dst, n)
+	}
+	var err error
+	v.ForEach(func(k, e gjson.Result) bool {
+		if isObj {
+			dst = appendString(dst, k.Str)
+		}
+		dst, err = transcodeValue(dst, e)
+		return err == nil
+	})
+	return dst, err
 }
 
 // appendNumber keeps integers integers (as Fluent Bit's own JSON parser

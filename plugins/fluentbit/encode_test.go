@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/tidwall/gjson"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/auditpull/auditpull/core"
@@ -160,4 +162,80 @@ func normalize(v any) any {
 		return "#" + strconv.FormatFloat(x, 'g', -1, 64)
 	}
 	return v
+}
+
+// BenchmarkAppendBatch encodes one 100-event NordPass page as records.
+func BenchmarkAppendBatch(b *testing.B) {
+	evs := make([]core.Event, 100)
+	for i := range evs {
+		evs[i] = core.Event{ID: "0123456789abcdef0123456789abcdef", Time: time.Unix(1769860805, 0), Raw: json.RawMessage(
+			`{"type":"item","action":"shared","timestamp":1769860805,"organization_uuid":"5b1c6f0e-8d2a-4c1e-9a43-3f2d1b7c9e10",` +
+				`"user":{"uuid":"9f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","email":"alice.example@example.com"},` +
+				`"initiator":{"uuid":"9f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","email":"alice.example@example.com","type":"user"},` +
+				`"metadata":{"item_uuid":"c0ffee00-1234-5678-9abc-def012345678","share_type":"folder","ip":"203.0.113.7"}}`)}
+	}
+	page := batch(evs...)
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		buf = appendBatch(buf[:0], page, core.NopLogger{})
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+}
+
+// FuzzRecordMatchesJSON: whatever JSON object an event holds, its record
+// carries the same values as a JSON decoder reads (plus the added fields),
+// and anything else becomes the field raw; never a panic or a broken record.
+// (Invalid UTF-8 is passed on verbatim, where a JSON decoder substitutes
+// U+FFFD, so such inputs are only checked for a well-formed record.)
+func FuzzRecordMatchesJSON(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":[1,{"b":null}],"c":"\u00e9\n","d":-1.5e3}`, `[1]`, `{"a":`, `{}`, `{"source":1}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		b := batch(core.Event{ID: "id", Time: time.Unix(1, 0), Raw: json.RawMessage(raw)})
+		recs := decodeRecords(t, appendBatch(nil, b, core.NopLogger{}))
+		if len(recs) != 1 {
+			t.Fatalf("%d records", len(recs))
+		}
+		var want map[string]any
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber()
+		if !json.Valid([]byte(raw)) || !utf8.ValidString(raw) || dec.Decode(&want) != nil || want == nil || hasDuplicateKeys(raw) {
+			return // not a plain object: covered by TestEventThatIsNotAnObjectIsKeptAsRaw
+		}
+		for k, v := range map[string]string{"source": "nordpass", "stream": "nordpass-eu", "event_id": "id"} {
+			if _, ok := want[k]; !ok {
+				want[k] = v
+			}
+		}
+		if got, w := canonical(t, recs[0].body), canonical(t, want); got != w {
+			t.Errorf("record body\n got %s\nwant %s", got, w)
+		}
+	})
+}
+
+// hasDuplicateKeys: a JSON object may repeat a key, and then JSON decoders
+// keep the last while a msgpack map holds both.
+func hasDuplicateKeys(raw string) bool {
+	dup := false
+	var walk func(v gjson.Result)
+	walk = func(v gjson.Result) {
+		if !v.IsObject() && !v.IsArray() {
+			return // ForEach calls back with a scalar itself
+		}
+		seen := map[string]bool{}
+		v.ForEach(func(k, e gjson.Result) bool {
+			if v.IsObject() {
+				if seen[k.Str] {
+					dup = true
+				}
+				seen[k.Str] = true
+			}
+			walk(e)
+			return true
+		})
+	}
+	walk(gjson.Parse(raw))
+	return dup
 }
