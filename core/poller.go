@@ -147,7 +147,7 @@ func OpenStore(c CheckpointConfig) (checkpoint.Store, error) {
 		if err != nil {
 			return nil, &ConfigError{Key: "checkpoint.path", Msg: err.Error()}
 		}
-		return st, nil
+		return st.SyncEvery(c.SyncInterval.D()), nil
 	}
 	return nil, &ConfigError{Key: "checkpoint.type", Msg: fmt.Sprintf("%q must be provided by the host", c.Type)}
 }
@@ -195,6 +195,8 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 		p.log.Info("no checkpoint: starting fresh", "stream", key, "from", s.cursor.Format(time.RFC3339))
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
+	case errors.Is(err, checkpoint.ErrCorrupt):
+		return nil, &CheckpointError{Where: p.store.Where(key), Err: err}
 	case err != nil:
 		// Unreachable (a network cache), not corrupt: worth retrying.
 		return nil, &TransientError{Op: "loading checkpoint " + p.store.Where(key), Err: err}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -481,6 +483,16 @@ func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a journal damaged before its end", func(t *testing.T) {
+		h := newHarness(t, 10, 100)
+		os.WriteFile(st.Path(h.name)+".journal", []byte("00000000 {}\n00000000 {}\n"), 0o600)
+		cfg, _ := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "file", "checkpoint.path": dir})
+		_, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock})
+		var ce *core.CheckpointError
+		if !errors.As(err, &ce) || !core.IsFatal(err) || !strings.Contains(err.Error(), st.Path(h.name)+".journal") {
+			t.Fatalf("want a fatal CheckpointError naming the journal, got %v", err)
+		}
+	})
 }
 
 func TestCloseEndsABlockedNextAndKeepsTheLastCommit(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditpull/auditpull/core/checkpoint"
 )
@@ -61,4 +62,140 @@ func TestFileStore(t *testing.T) {
 			t.Fatal("want an error")
 		}
 	})
+}
+
+// journaled opens a store over dir that makes saves durable an hour apart:
+// every save after the first of a run only goes to the journal.
+func journaled(t *testing.T, dir string) *checkpoint.File {
+	t.Helper()
+	s, err := checkpoint.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.SyncEvery(time.Hour)
+}
+
+func load(t *testing.T, s *checkpoint.File, key string) string {
+	t.Helper()
+	b, err := s.Load(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestJournaledFileStore(t *testing.T) {
+	ctx := context.Background()
+	save := func(t *testing.T, s *checkpoint.File, vs ...string) {
+		t.Helper()
+		for _, v := range vs {
+			if err := s.Save(ctx, "k", []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("a process that dies keeps every save: the next one reads the journal", func(t *testing.T) {
+		dir := t.TempDir()
+		save(t, journaled(t, dir), `{"v":1}`, `{"v":2}`, `{"v":3}`) // never closed
+		s := journaled(t, dir)
+		if got := load(t, s, "k"); got != `{"v":3}` {
+			t.Fatalf("loaded %s", got)
+		}
+		if durable, _ := os.ReadFile(s.Path("k")); string(durable) != `{"v":1}` {
+			t.Fatalf("durable file %s: only the first save of a run is synced at once", durable)
+		}
+	})
+	t.Run("close makes the latest durable and empties the journal", func(t *testing.T) {
+		dir := t.TempDir()
+		s := journaled(t, dir)
+		save(t, s, `{"v":1}`, `{"v":2}`)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		durable, _ := os.ReadFile(s.Path("k"))
+		j, _ := os.ReadFile(s.Path("k") + ".journal")
+		if string(durable) != `{"v":2}` || len(j) != 0 {
+			t.Fatalf("durable %s, journal %q", durable, j)
+		}
+	})
+	t.Run("a zero interval makes every save durable", func(t *testing.T) {
+		dir := t.TempDir()
+		s, _ := checkpoint.NewFile(dir)
+		save(t, s.SyncEvery(0), `{"v":1}`, `{"v":2}`)
+		if durable, _ := os.ReadFile(s.Path("k")); string(durable) != `{"v":2}` {
+			t.Fatalf("durable %s", durable)
+		}
+	})
+	t.Run("a durable save after journaled ones wins over the journal", func(t *testing.T) {
+		dir := t.TempDir()
+		save(t, journaled(t, dir), `{"v":1}`, `{"v":2}`)
+		s, _ := checkpoint.NewFile(dir)
+		save(t, s, `{"v":3}`)
+		if got := load(t, s, "k"); got != `{"v":3}` {
+			t.Fatalf("loaded %s", got)
+		}
+	})
+	t.Run("a checkpoint with a newline is saved durably", func(t *testing.T) {
+		dir := t.TempDir()
+		s := journaled(t, dir)
+		save(t, s, `{"v":1}`, `{"v":2}`, "{\n\"v\":3}")
+		if got := load(t, journaled(t, dir), "k"); got != "{\n\"v\":3}" {
+			t.Fatalf("loaded %q", got)
+		}
+	})
+
+	damaged := []struct {
+		name    string
+		journal string
+		want    string // "" when Load must fail with ErrCorrupt
+	}{
+		{"a line cut short by a power loss is skipped", "%s\n{\"v\":", `{"v":2}`},
+		{"a last line that fails its checksum is skipped", "%s\n00000000 {\"v\":3}\n", `{"v":2}`},
+		{"a bad line before a good one is corruption", "00000000 {\"v\":0}\n%s\n", ""},
+		{"a line that is no record is corruption", "garbage\n%s\n", ""},
+		{"an empty journal leaves the durable file", "", `{"v":1}`},
+	}
+	for _, tc := range damaged {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := journaled(t, dir)
+			save(t, s, `{"v":1}`, `{"v":2}`)
+			j, _ := os.ReadFile(s.Path("k") + ".journal")
+			content := tc.journal
+			if strings.Contains(content, "%s") {
+				content = strings.Replace(content, "%s", strings.TrimSuffix(string(j), "\n"), 1)
+			}
+			os.WriteFile(s.Path("k")+".journal", []byte(content), 0o600)
+			got, err := journaled(t, dir).Load(ctx, "k")
+			if tc.want == "" {
+				if !errors.Is(err, checkpoint.ErrCorrupt) || !strings.Contains(err.Error(), s.Path("k")+".journal") {
+					t.Fatalf("want ErrCorrupt naming the journal, got %v (%s)", err, got)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("loaded %s, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkFileSave compares a durable save with a journaled one.
+func BenchmarkFileSave(b *testing.B) {
+	data := []byte(`{"version":1,"stream":"nordpass-eu","cursor":"2026-01-01T00:00:00Z","window":{"from":"2026-01-01T00:00:00Z","to":"2026-01-02T00:00:00Z","page":17}}`)
+	for _, bc := range []struct {
+		name  string
+		every time.Duration
+	}{{"durable", 0}, {"journaled-1s", time.Second}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s, _ := checkpoint.NewFile(b.TempDir())
+			s.SyncEvery(bc.every)
+			for b.Loop() {
+				if err := s.Save(context.Background(), "k", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s.Close()
+		})
+	}
 }

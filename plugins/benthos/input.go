@@ -236,10 +236,17 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		return nil, nil, err
 	}
 	batch := make(service.MessageBatch, len(b.Events))
+	// A copy: a nacked page is delivered again from these events, and
+	// processors must not be able to alter them in between. One buffer for
+	// the page, not one per event.
+	size := 0
+	for _, e := range b.Events {
+		size += len(e.Raw)
+	}
+	buf := make([]byte, 0, size)
 	for i, e := range b.Events {
-		// A copy: a nacked page is delivered again from these events, and
-		// processors must not be able to alter them in between.
-		msg := service.NewMessage(slices.Clone([]byte(e.Raw)))
+		buf = append(buf, e.Raw...)
+		msg := service.NewMessage(buf[len(buf)-len(e.Raw) : len(buf) : len(buf)])
 		msg.MetaSet("source", b.Source)
 		msg.MetaSet("stream", b.Stream)
 		msg.MetaSet("event_id", e.ID)

@@ -183,6 +183,10 @@ func coreFields() []*service.ConfigField {
 			service.NewStringField("path").
 				Description("Directory of the file checkpoints; created if missing.").
 				Default(core.DefaultCheckpointDir),
+			service.NewDurationField("sync_interval").
+				Description("File checkpoints: the longest time between two fsyncs. Saves in between are appended to a journal beside the file, so a crash of the process loses none of them and a crash of the machine re-reads at most this long's pages. `0s` fsyncs every save (about half a millisecond each).").
+				Default(core.DefaultCheckpointSync.String()).
+				Advanced(),
 			service.NewStringField("cache").
 				Description("Name of a cache resource that keeps the checkpoints. Any cache works (file, redis, memcached, dynamodb, …); a cache shared by several Benthos processes also carries the stream leases.").
 				Example("auditpull_state").

@@ -70,8 +70,9 @@ type HTTPOptions struct {
 
 // CheckpointOptions is [inputs.auditpull.checkpoint].
 type CheckpointOptions struct {
-	Type string `toml:"type"`
-	Path string `toml:"path"`
+	Type         string          `toml:"type"`
+	Path         string          `toml:"path"`
+	SyncInterval config.Duration `toml:"sync_interval"`
 }
 
 // NordPassOptions is [inputs.auditpull.nordpass].
@@ -142,7 +143,7 @@ func newOptions() Options {
 			InitialBackoff: config.Duration(core.DefaultInitialBackoff),
 			MaxBackoff:     config.Duration(core.DefaultMaxBackoff),
 		},
-		Checkpoint: CheckpointOptions{Type: "file", Path: core.DefaultCheckpointDir},
+		Checkpoint: CheckpointOptions{Type: "file", Path: core.DefaultCheckpointDir, SyncInterval: config.Duration(core.DefaultCheckpointSync)},
 	}
 }
 

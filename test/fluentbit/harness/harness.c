@@ -364,10 +364,18 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 static void sb_json_string(struct sbuf *b, const uint8_t *s, size_t n)
 {
-    size_t i;
+    size_t i, run;
     sb_put(b, "\"", 1);
     for (i = 0; i < n; i++) {
         uint8_t c = s[i];
+        /* Copy a run of bytes that need no escape at once: most are. */
+        for (run = i; run < n && s[run] >= 0x20 && s[run] != '"' && s[run] != '\\'; run++) {
+        }
+        if (run > i) {
+            sb_put(b, (const char *) s + i, run - i);
+            i = run - 1;
+            continue;
+        }
         switch (c) {
         case '"': sb_put(b, "\\\"", 2); break;
         case '\\': sb_put(b, "\\\\", 2); break;
