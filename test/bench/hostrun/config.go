@@ -48,6 +48,9 @@ type Run struct {
 	PeerToken   string
 	PeerWindows [][2]int64
 	PeerPerPage int
+
+	// Floor: the file of events, one per line, it reads.
+	FloorIn string
 }
 
 // Start renders the configuration and starts the host; name tells the
@@ -80,6 +83,12 @@ func (r Run) Command(name string) (*exec.Cmd, error) {
 		cmd = exec.Command(r.Bin.Benthos, "-c", conf)
 	case Peer:
 		conf, err := write(".yaml", r.peerConfig())
+		if err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(r.Bin.Benthos, "-c", conf)
+	case Floor:
+		conf, err := write(".yaml", r.floorConfig())
 		if err != nil {
 			return nil, err
 		}
@@ -291,6 +300,31 @@ output:
 logger:
   level: INFO
 `, len(r.PeerWindows), strings.Join(windows, ", "), perPage, http, http, strconv.Quote(r.Out))
+}
+
+// floorConfig reads FloorIn line by line, one message per line, in batches
+// of 100 like a page, into the same output as every other Benthos run; it
+// exits at the end of the file.
+func (r Run) floorConfig() string {
+	return fmt.Sprintf(`http:
+  enabled: false
+input:
+  batched:
+    child:
+      file:
+        paths: [%s]
+        scanner:
+          lines: {}
+    policy:
+      count: 100
+      period: 100ms
+output:
+  file:
+    path: %s
+    codec: lines
+logger:
+  level: INFO
+`, strconv.Quote(r.FloorIn), strconv.Quote(r.Out))
 }
 
 func clone(in Input) Input {
