@@ -31,7 +31,7 @@ test-core:
 # Each fuzz target: a few seconds in `make test`, FUZZTIME each in `make fuzz`.
 FUZZ_TARGETS := ./core:FuzzParseConfig ./core:FuzzCheckpoint ./core/source/nordpass:FuzzDecodePage \
   ./core/source/nordpassmsp:FuzzDecodePage ./core/source/oloid:FuzzDecodePage ./core/source/qualtrics:FuzzDecodePage \
-  ./plugins/fluentbit:FuzzRecordMatchesJSON
+  ./core/source/internal/jsonpage:FuzzCanonicalIsCompact ./plugins/fluentbit:FuzzRecordMatchesJSON
 FUZZTIME ?= 2m
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s

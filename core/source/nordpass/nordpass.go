@@ -300,7 +300,7 @@ func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 	}
 	var buf [512]byte
 	key := buf[:0]
-	for _, f := range []string{typ, action, org, uuid, email, canonical(initiator), canonical(metadata)} {
+	for _, f := range []string{typ, action, org, uuid, email, jsonpage.Canonical(initiator), jsonpage.Canonical(metadata)} {
 		key = append(append(key, f...), 0)
 	}
 	key = strconv.AppendInt(key, ts, 10)
@@ -313,18 +313,6 @@ func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 		User:   core.Fields("user_uuid", uuid, "user_email", email),
 		Raw:    raw,
 	}, nil
-}
-
-// canonical drops insignificant whitespace so formatting never changes an id.
-func canonical(raw string) string {
-	if !strings.ContainsAny(raw, " \t\r\n") {
-		return raw
-	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, []byte(raw)) != nil {
-		return raw
-	}
-	return buf.String()
 }
 
 // classify maps the documented error responses to actionable errors.

@@ -520,33 +520,46 @@ func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 	if !v.IsObject() {
 		return core.Event{}, fmt.Errorf("entry is not an object: %s", core.Snippet(raw))
 	}
-	ts := v.Get("timestamp").Int()
-	if ts <= 0 {
-		return core.Event{}, fmt.Errorf("entry without timestamp: %s", core.Snippet(raw))
-	}
-	canon := raw
-	if bytes.ContainsAny(raw, " \t\r\n") {
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) == nil {
-			canon = buf.Bytes()
-		}
-	}
-	sum := sha256.Sum256(canon)
-	e := core.Event{
-		ID:     hex.EncodeToString(sum[:16]),
-		Time:   time.Unix(ts, 0).UTC(),
-		Type:   v.Get("type").String(),
-		Action: v.Get("action").String(),
-		Raw:    raw,
-	}
-	str := func(path string) string {
-		if f := v.Get(path); f.Type == gjson.String {
+	// One pass over the entry; the first of repeated keys counts, as
+	// with a lookup by path.
+	var typ, action, uuid, email, initiator string
+	var ts int64
+	var seen uint8
+	first := func(bit uint8) bool { ok := seen&bit == 0; seen |= bit; return ok }
+	str := func(f gjson.Result) string {
+		if f.Type == gjson.String {
 			return f.Str
 		}
 		return ""
 	}
-	e.User = core.Fields("user_uuid", str("user.uuid"), "user_email", str("user.email"), "initiator_email", str("initiator.email"))
-	return e, nil
+	v.ForEach(func(k, f gjson.Result) bool {
+		switch {
+		case k.Str == "timestamp" && first(1):
+			ts = f.Int()
+		case k.Str == "type" && first(2):
+			typ = f.String()
+		case k.Str == "action" && first(4):
+			action = f.String()
+		case k.Str == "user" && first(8):
+			m := jsonpage.Members(f, "uuid", "email")
+			uuid, email = str(m[0]), str(m[1])
+		case k.Str == "initiator" && first(16):
+			initiator = str(jsonpage.Members(f, "email")[0])
+		}
+		return true
+	})
+	if ts <= 0 {
+		return core.Event{}, fmt.Errorf("entry without timestamp: %s", core.Snippet(raw))
+	}
+	sum := sha256.Sum256(jsonpage.Canonical(raw))
+	return core.Event{
+		ID:     hex.EncodeToString(sum[:16]),
+		Time:   time.Unix(ts, 0).UTC(),
+		Type:   typ,
+		Action: action,
+		User:   core.Fields("user_uuid", uuid, "user_email", email, "initiator_email", initiator),
+		Raw:    raw,
+	}, nil
 }
 
 // classify maps error responses to actionable errors. Any 401 or 403 may

@@ -6,7 +6,10 @@
 package jsonpage
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/tidwall/gjson"
@@ -61,4 +64,68 @@ func Raw(b []byte, v gjson.Result) []byte {
 		return b[v.Index:end:end]
 	}
 	return []byte(v.Raw)
+}
+
+// Canonical returns raw without insignificant whitespace, so that the
+// formatting of a response never changes an id derived from it: raw itself
+// when it has none (APIs send compact JSON), else a compacted copy. A space
+// inside a string is content, and is no reason to compact.
+func Canonical[T ~string | ~[]byte](raw T) T {
+	if !spaceOutsideStrings(raw) {
+		return raw
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, []byte(raw)) != nil {
+		return raw
+	}
+	return T(buf.Bytes())
+}
+
+func spaceOutsideStrings[T ~string | ~[]byte](b T) bool {
+	// Strings are most of an event: jump from quote to quote (IndexByte
+	// is vectorized) and look at the few bytes between strings only.
+	for i := 0; i < len(b); {
+		q := indexQuote(b, i)
+		for j := i; j < q; j++ {
+			if c := b[j]; c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+				return true
+			}
+		}
+		if q == len(b) {
+			return false
+		}
+		// The closing quote is the first one not escaped: preceded by an
+		// even number of backslashes.
+		end := q + 1
+		for {
+			end = indexQuote(b, end)
+			n := 0
+			for j := end - 1; j > q && b[j] == '\\'; j-- {
+				n++
+			}
+			if end == len(b) || n%2 == 0 {
+				break
+			}
+			end++
+		}
+		i = end + 1
+	}
+	return false
+}
+
+// indexQuote is the index of the first '"' in b at or after from, or len(b).
+func indexQuote[T ~string | ~[]byte](b T, from int) int {
+	var k int
+	switch v := any(b).(type) {
+	case string:
+		k = strings.IndexByte(v[from:], '"')
+	case []byte:
+		k = bytes.IndexByte(v[from:], '"')
+	default:
+		k = strings.IndexByte(string(b[from:]), '"')
+	}
+	if k < 0 {
+		return len(b)
+	}
+	return from + k
 }

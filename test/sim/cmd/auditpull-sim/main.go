@@ -59,10 +59,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		users      = fs.Int("users", 50, "number of NordPass organization members")
 		rateLimit  = fs.Int("rate-limit", 2000, "requests per rate window per client IP; 0 disables the limit")
 		rateWindow = fs.Duration("rate-window", 5*time.Minute, "rate limit window")
-		token      = fs.String("token", "demo-token", "the valid NordPass token")
-		liveRate   = fs.Float64("live-rate", 0, "events per second appended to each API at the current time while running")
-		faultRate  = fs.Float64("fault-rate", 0, "fraction of requests answered with a random fault (latency, 5xx, 429, reset, truncated or invalid JSON)")
-		verbose    = fs.Bool("v", false, "log requests to stderr")
+		// OLOID and Qualtrics document no number: unlimited unless asked.
+		oloidRate     = fs.Int("oloid-rate-limit", 0, "OLOID: requests per rate window per client IP on /filterActivity; 0 disables the limit")
+		qualtricsRate = fs.Int("qualtrics-rate-limit", 0, "Qualtrics: requests per rate window per client IP on the API; 0 disables the limit")
+		token         = fs.String("token", "demo-token", "the valid NordPass token")
+		liveRate      = fs.Float64("live-rate", 0, "events per second appended to each API at the current time while running")
+		faultRate     = fs.Float64("fault-rate", 0, "fraction of requests answered with a random fault (latency, 5xx, 429, reset, truncated or invalid JSON)")
+		verbose       = fs.Bool("v", false, "log requests to stderr")
 
 		oloidClient     = fs.String("oloid-client-id", "demo-client", "OLOID: the API client id (login UserName)")
 		oloidTenant     = fs.String("oloid-tenant", "demo", "OLOID: the tenant (login TenantName)")
@@ -80,8 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *events < 0 || *span <= 0 || *liveRate < 0 || *faultRate < 0 || *faultRate > 1 {
-		return errors.New("-events, -span, -live-rate and -fault-rate must be non-negative (span positive, fault rate at most 1)")
+	if *events < 0 || *span <= 0 || *liveRate < 0 || *faultRate < 0 || *faultRate > 1 || *oloidRate < 0 || *qualtricsRate < 0 {
+		return errors.New("-events, -span, -live-rate, -fault-rate and the rate limits must be non-negative (span positive, fault rate at most 1)")
 	}
 	for name, v := range map[string]string{
 		"-token": *token, "-oloid-client-id": *oloidClient, "-oloid-tenant": *oloidTenant, "-oloid-client-secret": *oloidSecret,
@@ -113,9 +116,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RateLimit: *rateLimit, RateWindow: *rateWindow,
 	})
 	np.AddToken(*token, sim.TokenValid)
-	ol := sim.NewOLOID(sim.OLOIDConfig{Seed: *seed, Count: *events, From: now.Add(-*span), To: now})
+	ol := sim.NewOLOID(sim.OLOIDConfig{Seed: *seed, Count: *events, From: now.Add(-*span), To: now,
+		RateLimit: *oloidRate, RateWindow: *rateWindow})
 	ol.AddClient(*oloidClient, *oloidTenant, *oloidSecret)
-	qt := sim.NewQualtrics(sim.QualtricsConfig{Seed: *seed, Count: *events, From: now.Add(-*span), To: now})
+	qt := sim.NewQualtrics(sim.QualtricsConfig{Seed: *seed, Count: *events, From: now.Add(-*span), To: now,
+		RateLimit: *qualtricsRate, RateWindow: *rateWindow})
 	qt.AddAPIToken(*qualtricsToken)
 	qt.AddClient(*qualtricsClient, *qualtricsSecret)
 	mux := sim.NewServer().Mount(sim.NordPassPrefix, np).Mount(sim.OLOIDPrefix, ol).Mount(sim.QualtricsPrefix, qt)
