@@ -163,7 +163,7 @@ func (r Run) benthosConfig() string {
 			benthosInput(&b, in, "          ")
 		}
 	}
-	fmt.Fprintf(&b, "output:\n  file:\n    path: %s\n    codec: lines\nlogger:\n  level: INFO\n", strconv.Quote(r.Out))
+	b.WriteString(benthosOutput(r.Out))
 	return b.String()
 }
 
@@ -293,13 +293,7 @@ pipeline:
     - mapping: root = this.response.data
     - unarchive:
         format: json_array
-output:
-  file:
-    path: %s
-    codec: lines
-logger:
-  level: INFO
-`, len(r.PeerWindows), strings.Join(windows, ", "), perPage, http, http, strconv.Quote(r.Out))
+`, len(r.PeerWindows), strings.Join(windows, ", "), perPage, http, http) + benthosOutput(r.Out)
 }
 
 // floorConfig reads FloorIn line by line, one message per line, in batches
@@ -318,13 +312,13 @@ input:
     policy:
       count: 100
       period: 100ms
-output:
-  file:
-    path: %s
-    codec: lines
-logger:
-  level: INFO
-`, strconv.Quote(r.FloorIn), strconv.Quote(r.Out))
+`, strconv.Quote(r.FloorIn)) + benthosOutput(r.Out)
+}
+
+// benthosOutput is the end of every Benthos config here: one line per
+// message into out, so every Benthos row pays for the same output.
+func benthosOutput(out string) string {
+	return fmt.Sprintf("output:\n  file:\n    path: %s\n    codec: lines\nlogger:\n  level: INFO\n", strconv.Quote(out))
 }
 
 func clone(in Input) Input {
