@@ -8,7 +8,7 @@
 //     defaults cap a Fluent Bit backfill at 16 pages per 1-second collect);
 //   - the peer: stock Benthos pulling the same pages with generate + http
 //     processors + unarchive (see hostrun's peerConfig);
-//   - the floor: stock Benthos moving the events another row wrote, already
+//   - filecopy: stock Benthos moving the events another row wrote, already
 //     split, from a file to the same file output in batches of 100 — what
 //     Benthos itself spends per message, without HTTP or JSON work.
 //
@@ -22,7 +22,7 @@
 // about timings; the run fails only if a host does not deliver every event,
 // or if the token shows up in any log or output.
 //
-//	go run ./test/bench/adapters [-events 200000] [-runs 5] [-hosts benthos,telegraf,fluentbit,fluentbit-tuned,peer,floor]
+//	go run ./test/bench/adapters [-events 200000] [-runs 5] [-hosts benthos,telegraf,fluentbit,fluentbit-tuned,peer,filecopy]
 //
 // Prebuilt binaries are taken from AUDITPULL_BENTHOS, AUDITPULL_TELEGRAF,
 // AUDITPULL_FLUENTBIT_SO, AUDITPULL_FLUENTBIT_HARNESS and AUDITPULL_SIM
@@ -91,13 +91,13 @@ var variants = map[string]row{
 		extra: hostrun.Input{"max_undelivered_pages": "100"}},
 	"peer": {host: hostrun.Peer},
 	// After another row: it replays that row's output.
-	"floor": {host: hostrun.Floor},
+	"filecopy": {host: hostrun.FileCopy},
 }
 
 func main() {
 	events := flag.Int("events", 200_000, "events in the simulated 90-day history")
 	span := flag.Duration("span", 2159*time.Hour, "length of the history, ending when the simulator starts")
-	hosts := flag.String("hosts", "benthos,telegraf,fluentbit,fluentbit-tuned,peer,floor", "what to run, in order")
+	hosts := flag.String("hosts", "benthos,telegraf,fluentbit,fluentbit-tuned,peer,filecopy", "what to run, in order")
 	timeout := flag.Duration("timeout", 4*time.Minute, "longest run of one host")
 	runs := flag.Int("runs", 5, "rounds over the hosts; each row reports its median run by events per CPU-second (the default Fluent Bit row runs once)")
 	flag.Parse()
@@ -160,12 +160,12 @@ func run(events int, span time.Duration, keys []string, timeout time.Duration, r
 				Host: r.host, Bin: bin, Dir: rdir, Out: filepath.Join(rdir, "events.ndjson"),
 				Env: []string{tokenEnv + "=" + token},
 			}
-			if r.host == hostrun.Floor {
+			if r.host == hostrun.FileCopy {
 				if lastOut == "" {
-					r.err = errors.New("the floor replays the output of a row before it in -hosts")
+					r.err = errors.New("filecopy replays the output of a row before it in -hosts")
 					continue
 				}
-				spec.FloorIn = lastOut
+				spec.CopyIn = lastOut
 			} else if r.host == hostrun.Peer {
 				spec.PeerURL = sim.url + "/nordpass/activities/query"
 				spec.PeerToken = "${" + tokenEnv + "}"
@@ -255,7 +255,7 @@ func measure(spec hostrun.Run, events int, timeout time.Duration) (measurement, 
 		}
 	}
 	switch spec.Host {
-	case hostrun.FluentBit, hostrun.Peer, hostrun.Floor:
+	case hostrun.FluentBit, hostrun.Peer, hostrun.FileCopy:
 		err = p.Wait(30 * time.Second)
 	default:
 		err = p.Stop(30 * time.Second)

@@ -49,8 +49,8 @@ type Run struct {
 	PeerWindows [][2]int64
 	PeerPerPage int
 
-	// Floor: the file of events, one per line, it reads.
-	FloorIn string
+	// FileCopy: the file of events, one per line, it reads.
+	CopyIn string
 }
 
 // Start renders the configuration and starts the host; name tells the
@@ -87,8 +87,8 @@ func (r Run) Command(name string) (*exec.Cmd, error) {
 			return nil, err
 		}
 		cmd = exec.Command(r.Bin.Benthos, "-c", conf)
-	case Floor:
-		conf, err := write(".yaml", r.floorConfig())
+	case FileCopy:
+		conf, err := write(".yaml", r.fileCopyConfig())
 		if err != nil {
 			return nil, err
 		}
@@ -296,10 +296,10 @@ pipeline:
 `, len(r.PeerWindows), strings.Join(windows, ", "), perPage, http, http) + benthosOutput(r.Out)
 }
 
-// floorConfig reads FloorIn line by line, one message per line, in batches
+// fileCopyConfig reads CopyIn line by line, one message per line, in batches
 // of 100 like a page, into the same output as every other Benthos run; it
 // exits at the end of the file.
-func (r Run) floorConfig() string {
+func (r Run) fileCopyConfig() string {
 	return fmt.Sprintf(`http:
   enabled: false
 input:
@@ -312,7 +312,7 @@ input:
     policy:
       count: 100
       period: 100ms
-`, strconv.Quote(r.FloorIn)) + benthosOutput(r.Out)
+`, strconv.Quote(r.CopyIn)) + benthosOutput(r.Out)
 }
 
 // benthosOutput is the end of every Benthos config here: one line per

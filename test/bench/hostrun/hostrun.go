@@ -39,10 +39,10 @@ const (
 	FluentBit Host = "fluentbit"
 	// Peer is stock Benthos pulling the same pages without auditpull.
 	Peer Host = "peer"
-	// Floor is stock Benthos moving already split events from a file to
-	// the same file output: what Benthos itself spends per message, with
-	// no HTTP and no JSON work.
-	Floor Host = "floor"
+	// FileCopy is stock Benthos moving already split events from a file
+	// to the same file output: Benthos' own cost of passing a message from
+	// an input to that output, with no HTTP and no JSON work.
+	FileCopy Host = "filecopy"
 )
 
 // Title is how reports name the host.
@@ -56,8 +56,8 @@ func (h Host) Title() string {
 		return "auditpull Fluent Bit .so (harness)"
 	case Peer:
 		return "peer: Benthos generate + http (no auditpull)"
-	case Floor:
-		return "floor: Benthos file input to file output"
+	case FileCopy:
+		return "stock Benthos: file input to file output (no HTTP, no JSON)"
 	}
 	return string(h)
 }
@@ -70,7 +70,7 @@ type Binaries struct {
 // Has reports whether everything h needs is there.
 func (b Binaries) Has(h Host) bool {
 	switch h {
-	case Benthos, Peer, Floor:
+	case Benthos, Peer, FileCopy:
 		return b.Benthos != ""
 	case Telegraf:
 		return b.Telegraf != ""
@@ -154,9 +154,9 @@ func Find(dir string, hosts ...Host) (Binaries, map[Host]error) {
 		want[h] = true
 	}
 	var err error
-	if want[Benthos] || want[Peer] || want[Floor] {
+	if want[Benthos] || want[Peer] || want[FileCopy] {
 		if b.Benthos, err = get(Env.Benthos, "benthos", "go", "./build/benthos"); err != nil {
-			errs[Benthos], errs[Peer], errs[Floor] = err, err, err
+			errs[Benthos], errs[Peer], errs[FileCopy] = err, err, err
 		}
 	}
 	if want[Telegraf] {
