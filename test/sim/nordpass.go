@@ -2,12 +2,9 @@ package sim
 
 import (
 	"encoding/json"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -122,20 +119,10 @@ type NordPassConfig struct {
 // Gateway that counts, throttles and breaks its requests.
 type NordPass struct {
 	*Gateway
+	npEndpoint
 
-	clock   Clock
-	store   *Store
-	cap     int
-	maxSpan int64 // seconds
-	gen     *npGen
-	handler http.Handler
-
-	spanReason, capReason string
-
-	mu      sync.Mutex
-	tokens  map[string]TokenState
-	onServe func(page int)
-	live    *rand.Rand // draws for AddRandom
+	gen    *npGen
+	tokens map[string]TokenState // guarded by mu
 }
 
 // NewNordPass builds the organization described by cfg and its history.
@@ -144,26 +131,14 @@ func NewNordPass(cfg NordPassConfig) *NordPass {
 	if cfg.Users <= 0 {
 		cfg.Users = 50
 	}
-	if cfg.To.IsZero() {
-		cfg.To = cfg.Clock.Now()
-	}
-	if cfg.From.IsZero() {
-		cfg.From = cfg.To.Add(-7 * 24 * time.Hour)
-	}
+	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	np := &NordPass{
-		Gateway:    NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
-		clock:      cfg.Clock,
-		store:      NewStore(cfg.Clock),
-		cap:        cfg.Cap,
-		maxSpan:    int64(cfg.MaxSpan / time.Second),
-		tokens:     map[string]TokenState{},
-		live:       rand.New(rand.NewPCG(uint64(cfg.Seed), 3)),
-		spanReason: fmt.Sprintf(reasonSpanTemplate, spanText(cfg.MaxSpan)),
-		capReason:  fmt.Sprintf(reasonCapTemplate, thousands(cfg.Cap)),
+		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
+		gen:     newNPGen(cfg),
+		tokens:  map[string]TokenState{},
 	}
-	np.gen = newNPGen(cfg)
+	np.init(np, np.Gateway, np.gen, NordPassPath, rand.New(rand.NewPCG(uint64(cfg.Seed), 3)), cfg.Clock, cfg.Cap, cfg.MaxSpan)
 	np.store.load(np.gen.history(cfg))
-	np.handler = np.Wrap(http.HandlerFunc(np.query))
 	return np
 }
 
@@ -177,17 +152,6 @@ func (np *NordPass) AddToken(token string, state TokenState) {
 // SetTokenState changes the state of token, for example to expire it in the
 // middle of a test. It registers the token if it is unknown.
 func (np *NordPass) SetTokenState(token string, state TokenState) { np.AddToken(token, state) }
-
-// OnServe sets a hook called with the page number after each successful
-// data response is written, before the handler returns: the client cannot
-// have finished reading the page, so whatever the hook changes (such as
-// events added with AddEvent) is in place before its next request. Pages
-// damaged by a fault do not count. nil removes the hook.
-func (np *NordPass) OnServe(f func(page int)) {
-	np.mu.Lock()
-	np.onServe = f
-	np.mu.Unlock()
-}
 
 // Org returns the organization UUID.
 func (np *NordPass) Org() string { return np.gen.org }
@@ -207,90 +171,11 @@ func (np *NordPass) UserUUIDs() []string {
 // a client pages through a window.
 func (np *NordPass) AddEvent(ts, visibleAt time.Time, typ, action string, userIdx int) Record {
 	u := np.gen.users[userIdx]
-	r := Record{Time: time.Unix(ts.Unix(), 0).UTC(), VisibleAt: visibleAt.UTC(), UserUUID: u.uuid}
-	if r.VisibleAt.Before(r.Time) {
-		r.VisibleAt = r.Time // as the Store counts it
-	}
+	r := Record{Time: time.Unix(ts.Unix(), 0).UTC(), UserUUID: u.uuid}.visibleFrom(visibleAt)
 	r.JSON = np.gen.renderPlain(nil, r.Time.Unix(), typ, action, userIdx)
 	np.store.Add(r)
 	return r
 }
-
-// AddRandom inserts an event at ts (truncated to the second) drawn from the
-// same mix as the generated history, visible at once. Successive calls
-// draw from a generator seeded by the config's Seed.
-func (np *NordPass) AddRandom(ts time.Time) Record {
-	np.mu.Lock()
-	x, _ := np.gen.event(np.live, nil, ts.Unix())
-	np.mu.Unlock()
-	r := x.record()
-	np.store.Add(r)
-	return r
-}
-
-// Truth returns the raw JSON of every record with Time in [from, to) that is
-// visible now, in any order: what a complete read of that range delivers.
-func (np *NordPass) Truth(from, to time.Time) [][]byte { return np.store.Truth(from, to) }
-
-// All returns every record, visible or not, oldest first.
-func (np *NordPass) All() []Record { return np.store.All() }
-
-// ServeHTTP serves the data endpoint; any other path is 404.
-func (np *NordPass) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != NordPassPath {
-		writeMessage(w, http.StatusNotFound, "Not Found")
-		return
-	}
-	np.handler.ServeHTTP(w, r)
-}
-
-// query answers one request that got past the gateway. Checks run in the
-// order a request meets them in reality: authentication at the edge, then
-// the payload, then the data.
-func (np *NordPass) query(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeMessage(w, http.StatusMethodNotAllowed, msgMethod)
-		return
-	}
-	if status, msg := np.authorize(r); status != 0 {
-		writeMessage(w, status, msg)
-		return
-	}
-	if !isJSON(r) {
-		writeInvalid(w, reasonContentType)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, nordPassMaxBody))
-	if err != nil {
-		writeInvalid(w, reasonBody)
-		return
-	}
-	req, reason := np.parse(body)
-	if reason != "" {
-		writeInvalid(w, reason)
-		return
-	}
-	bp := bufPool.Get().(*[]byte)
-	buf := np.page((*bp)[:0], req)
-	writeRaw(w, buf)
-	if cap(buf) <= 1<<20 {
-		*bp = buf
-		bufPool.Put(bp)
-	}
-	if damaged(r.Context()) {
-		return
-	}
-	np.markServed()
-	np.mu.Lock()
-	hook := np.onServe
-	np.mu.Unlock()
-	if hook != nil {
-		hook(int(req.page))
-	}
-}
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
 // authorize returns the status and message refusing r, or 0. The header
 // carries the bare token: "Bearer x" is simply a token NordPass never issued.
@@ -314,93 +199,20 @@ func (np *NordPass) authorize(r *http.Request) (int, string) {
 	}
 }
 
-// npRequest is a validated query.
-type npRequest struct {
-	from, to      int64 // Unix seconds, both inclusive
-	users         map[string]bool
-	perPage, page int64
+// defaultRange is the last 7 full UTC days, [midnight − 7 days, midnight − 1s].
+func (np *NordPass) defaultRange(now int64) (from, to int64) {
+	midnight := now - now%day
+	return midnight - 7*day, midnight - 1
 }
 
-// parse validates a request body against the documented rules and returns
-// the query or the reason it is invalid.
-//
-// Where the seed is silent the simulator chooses, and the choices are:
-//   - null counts as absent; an empty user_uuids array means no filter;
-//   - only timestamp_from given: timestamp_to is now; only timestamp_to
-//     given: the 7 days ending with it, [to − 7 days + 1s, to]; neither:
-//     the last 7 full UTC days, [midnight − 7 days, midnight − 1s];
-//   - integers must be JSON integers (no strings, fractions or exponents);
-//     negative timestamps are "wrong format";
-//   - the span rule is to − from > MaxSpan, in seconds.
-func (np *NordPass) parse(body []byte) (npRequest, string) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return npRequest{}, reasonBody
-	}
-	req := npRequest{perPage: nordPassDefaultPerPage, page: 1}
+// rangeFrom makes a lone timestamp_to the 7 days ending with it,
+// [to − 7 days + 1s, to].
+func (np *NordPass) rangeFrom(to int64) int64 { return max(to-7*day+1, 0) }
 
-	from, hasFrom, ok1 := intField(fields, "timestamp_from")
-	to, hasTo, ok2 := intField(fields, "timestamp_to")
-	if !ok1 || !ok2 || from < 0 || to < 0 {
-		return req, reasonTimeFormat
-	}
-	now := np.clock.Now().Unix()
-	switch {
-	case !hasFrom && !hasTo:
-		midnight := now - now%day
-		from, to = midnight-7*day, midnight-1
-	case !hasTo:
-		to = now
-	case !hasFrom:
-		from = max(to-7*day+1, 0)
-	}
-	switch {
-	case from > to:
-		return req, reasonFromAfterTo
-	case to > now:
-		return req, reasonToInFuture
-	case to-from > np.maxSpan:
-		return req, np.spanReason
-	}
-	req.from, req.to = from, to
-
-	if reason := np.parseUsers(fields["user_uuids"], &req); reason != "" {
-		return req, reason
-	}
-
-	perPage, has, ok := intField(fields, "per_page")
-	switch {
-	case !ok:
-		return req, reasonPerPageFormat
-	case has && (perPage < 1 || perPage > nordPassMaxPerPage):
-		return req, reasonPerPageRange
-	case has:
-		req.perPage = perPage
-	}
-	page, has, ok := intField(fields, "page")
-	switch {
-	case !ok:
-		return req, reasonPageFormat
-	case has && page < 1:
-		return req, reasonPageTooSmall
-	case has:
-		req.page = page
-	}
-	// Only the Cap most recent records are reachable. A page that starts at
-	// or beyond the cap is refused (whether or not that many records match:
-	// the request itself asks for logs past the cap). A page that straddles
-	// the cap is served with the records inside it; the seed's example
-	// ("requesting logs 9980-10050 will not return results") could also be
-	// read as refusing it, but a client that splits windows never asks.
-	if req.page-1 >= (int64(np.cap)+req.perPage-1)/req.perPage {
-		return req, np.capReason
-	}
-	return req, ""
-}
-
-// parseUsers validates user_uuids into req.users. Format problems are
-// reported before unknown users, whatever their order in the array.
-func (np *NordPass) parseUsers(raw json.RawMessage, req *npRequest) string {
+// filter validates user_uuids into q.users. Format problems are reported
+// before unknown users, whatever their order in the array.
+func (np *NordPass) filter(fields map[string]json.RawMessage, q *npQuery) string {
+	raw := fields["user_uuids"]
 	if raw == nil || string(raw) == "null" {
 		return ""
 	}
@@ -426,50 +238,14 @@ func (np *NordPass) parseUsers(raw json.RawMessage, req *npRequest) string {
 			return reasonUUIDFormat
 		}
 	}
-	req.users = make(map[string]bool, len(uuids))
+	q.users = make(map[string]bool, len(uuids))
 	for _, u := range uuids {
 		if _, ok := np.gen.userIdx[u]; !ok {
 			return reasonUUIDUnknown
 		}
-		req.users[u] = true
+		q.users[u] = true
 	}
 	return ""
-}
-
-// page appends the response body for req to buf. metadata.total is the true
-// number of matching records, beyond the cap too (the seed does not say;
-// this is what lets a client size its window splits), and total_pages
-// follows from it. A page past total_pages but within the cap is 200 with
-// empty data: the seed says page "cannot exceed" the total, not what
-// happens when it does, and an empty page is the answer a paging client
-// copes with best.
-func (np *NordPass) page(buf []byte, req npRequest) []byte {
-	offset := (req.page - 1) * req.perPage
-	limit := min(req.perPage, int64(np.cap)-offset)
-	buf = append(buf, `{"data":[`...)
-	n := 0
-	total := np.store.Query(Query{
-		From:   time.Unix(req.from, 0),
-		To:     time.Unix(req.to+1, 0),
-		Users:  req.users,
-		Offset: int(offset),
-		Limit:  int(limit),
-	}, func(j []byte) {
-		if n > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, j...)
-		n++
-	})
-	buf = append(buf, `],"metadata":{"total":`...)
-	buf = strconv.AppendInt(buf, int64(total), 10)
-	buf = append(buf, `,"per_page":`...)
-	buf = strconv.AppendInt(buf, req.perPage, 10)
-	buf = append(buf, `,"current_page":`...)
-	buf = strconv.AppendInt(buf, req.page, 10)
-	buf = append(buf, `,"total_pages":`...)
-	buf = strconv.AppendInt(buf, (int64(total)+req.perPage-1)/req.perPage, 10)
-	return append(buf, `}}`...)
 }
 
 // intField reads an optional JSON integer. has is false when the field is

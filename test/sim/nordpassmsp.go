@@ -7,14 +7,11 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -105,21 +102,14 @@ type NordPassMSPConfig struct {
 // NordPassMSP simulates the NordPass MSP Activity Log API.
 type NordPassMSP struct {
 	*Gateway
+	npEndpoint
 
-	cfg     NordPassMSPConfig
-	clock   Clock
-	store   *Store
-	gen     *mspGen
-	handler http.Handler
-	maxSpan int64
+	cfg NordPassMSPConfig
+	gen *mspGen
 
-	spanReason, capReason string
-
-	mu      sync.Mutex
-	key     crypto.PublicKey
-	seen    map[string]bool // tokens accepted so far; true once expired
-	onServe func(page int)
-	live    *rand.Rand
+	// guarded by mu
+	key  crypto.PublicKey
+	seen map[string]bool // tokens accepted so far; true once expired
 }
 
 // NewNordPassMSP builds the MSP described by cfg and its history.
@@ -140,27 +130,16 @@ func NewNordPassMSP(cfg NordPassMSPConfig) *NordPassMSP {
 	if cfg.MaxTokenLifetime <= 0 {
 		cfg.MaxTokenLifetime = time.Hour
 	}
-	if cfg.To.IsZero() {
-		cfg.To = cfg.Clock.Now()
-	}
-	if cfg.From.IsZero() {
-		cfg.From = cfg.To.Add(-30 * 24 * time.Hour)
-	}
+	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 30*24*time.Hour)
 	m := &NordPassMSP{
-		Gateway:    NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
-		cfg:        cfg,
-		clock:      cfg.Clock,
-		store:      NewStore(cfg.Clock),
-		maxSpan:    int64(cfg.MaxSpan / time.Second),
-		key:        cfg.PublicKey,
-		seen:       map[string]bool{},
-		live:       rand.New(rand.NewPCG(uint64(cfg.Seed), 33)),
-		spanReason: fmt.Sprintf(reasonSpanTemplate, spanText(cfg.MaxSpan)),
-		capReason:  fmt.Sprintf(reasonCapTemplate, thousands(cfg.Cap)),
+		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
+		cfg:     cfg,
+		gen:     newMSPGen(cfg),
+		key:     cfg.PublicKey,
+		seen:    map[string]bool{},
 	}
-	m.gen = newMSPGen(cfg)
+	m.init(m, m.Gateway, m.gen, cfg.Path, rand.New(rand.NewPCG(uint64(cfg.Seed), 33)), cfg.Clock, cfg.Cap, cfg.MaxSpan)
 	m.store.load(m.gen.history(cfg))
-	m.handler = m.Wrap(http.HandlerFunc(m.query))
 	return m
 }
 
@@ -189,16 +168,8 @@ func (m *NordPassMSP) Logins() int {
 	return len(m.seen)
 }
 
-// OnServe sets a hook called with the page number after each intact data
-// response (see NordPass.OnServe).
-func (m *NordPassMSP) OnServe(f func(page int)) {
-	m.mu.Lock()
-	m.onServe = f
-	m.mu.Unlock()
-}
-
 // Path returns the endpoint path.
-func (m *NordPassMSP) Path() string { return m.cfg.Path }
+func (m *NordPassMSP) Path() string { return m.path }
 
 // Organizations returns the managed organizations' UUIDs.
 func (m *NordPassMSP) Organizations() []string { return slices.Clone(m.gen.orgs) }
@@ -219,32 +190,10 @@ func (m *NordPassMSP) AddEvent(ts, visibleAt time.Time, category, action string,
 	m.mu.Lock()
 	x, _ := m.gen.render(m.live, nil, ts.Unix(), category, action, member, member, org)
 	m.mu.Unlock()
-	r := x.record()
-	r.VisibleAt = visibleAt.UTC()
-	if r.VisibleAt.Before(r.Time) {
-		r.VisibleAt = r.Time
-	}
+	r := x.record().visibleFrom(visibleAt)
 	m.store.Add(r)
 	return r
 }
-
-// AddRandom inserts an entry drawn from the generated mix at ts, visible
-// at once.
-func (m *NordPassMSP) AddRandom(ts time.Time) Record {
-	m.mu.Lock()
-	x, _ := m.gen.event(m.live, nil, ts.Unix())
-	m.mu.Unlock()
-	r := x.record()
-	m.store.Add(r)
-	return r
-}
-
-// Truth returns the raw JSON of every entry with timestamp in [from, to)
-// that is visible now.
-func (m *NordPassMSP) Truth(from, to time.Time) [][]byte { return m.store.Truth(from, to) }
-
-// All returns every entry, visible or not, oldest first.
-func (m *NordPassMSP) All() []Record { return m.store.All() }
 
 // FilteredTruth is Truth restricted as the filters would restrict it (nil
 // or empty: no restriction).
@@ -264,56 +213,16 @@ func set(xs []string) map[string]bool {
 	return m
 }
 
-// ServeHTTP serves the data endpoint; any other path is 404.
-func (m *NordPassMSP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != m.cfg.Path {
-		writeMessage(w, http.StatusNotFound, "Not Found")
-		return
+// authorize refuses with 401 whatever is wrong with the token.
+func (m *NordPassMSP) authorize(r *http.Request) (int, string) {
+	if msg := m.verify(r); msg != "" {
+		return http.StatusUnauthorized, msg
 	}
-	m.handler.ServeHTTP(w, r)
+	return 0, ""
 }
 
-func (m *NordPassMSP) query(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeMessage(w, http.StatusMethodNotAllowed, msgMethod)
-		return
-	}
-	if msg := m.authorize(r); msg != "" {
-		writeMessage(w, http.StatusUnauthorized, msg)
-		return
-	}
-	if !isJSON(r) {
-		writeInvalid(w, reasonContentType)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, nordPassMaxBody))
-	if err != nil {
-		writeInvalid(w, reasonBody)
-		return
-	}
-	req, reason := m.parse(body)
-	if reason != "" {
-		writeInvalid(w, reason)
-		return
-	}
-	buf := m.page(make([]byte, 0, 32<<10), req)
-	writeRaw(w, buf)
-	if damaged(r.Context()) {
-		return
-	}
-	m.markServed()
-	m.mu.Lock()
-	hook := m.onServe
-	m.mu.Unlock()
-	if hook != nil {
-		hook(int(req.page))
-	}
-}
-
-// authorize verifies the bearer JWT and returns the message refusing it,
-// or "".
-func (m *NordPassMSP) authorize(r *http.Request) string {
+// verify checks the bearer JWT and returns the message refusing it, or "".
+func (m *NordPassMSP) verify(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return msgUnauthorized
@@ -396,13 +305,6 @@ func (m *NordPassMSP) authorize(r *http.Request) string {
 
 var errUnknownKID = errors.New("unknown kid")
 
-// mspRequest is a validated query.
-type mspRequest struct {
-	from, to      int64 // Unix seconds, both inclusive
-	filter        mspFilter
-	perPage, page int64
-}
-
 type mspFilter struct{ emails, orgs, categories map[string]bool }
 
 // keep returns the predicate over a record's filing string
@@ -420,97 +322,50 @@ func (f mspFilter) keep() func(string) bool {
 	}
 }
 
-// parse validates a body by the Enterprise API's rules (see
-// NordPass.parse for the choices where they are silent) plus the MSP
-// filters: member_emails, organization_uuids and categories, each an array
-// of strings (empty or null: no filter).
-func (m *NordPassMSP) parse(body []byte) (mspRequest, string) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return mspRequest{}, reasonBody
-	}
-	req := mspRequest{perPage: nordPassDefaultPerPage, page: 1}
-	from, hasFrom, ok1 := intField(fields, "timestamp_from")
-	to, hasTo, ok2 := intField(fields, "timestamp_to")
-	if !ok1 || !ok2 || from < 0 || to < 0 {
-		return req, reasonTimeFormat
-	}
-	now := m.clock.Now().Unix()
-	switch {
-	case !hasFrom && !hasTo:
-		// The Admin Panel's default view: the last 30 days.
-		from, to = now-30*day, now
-	case !hasTo:
-		to = now
-	case !hasFrom:
-		from = max(to-30*day, 0)
-	}
-	switch {
-	case from > to:
-		return req, reasonFromAfterTo
-	case to > now:
-		return req, reasonToInFuture
-	case to-from > m.maxSpan:
-		return req, m.spanReason
-	}
-	req.from, req.to = from, to
+// defaultRange is the Admin Panel's default view: the last 30 days.
+func (m *NordPassMSP) defaultRange(now int64) (from, to int64) { return now - 30*day, now }
 
+// rangeFrom makes a lone timestamp_to the 30 days ending with it.
+func (m *NordPassMSP) rangeFrom(to int64) int64 { return max(to-30*day, 0) }
+
+// filter validates the MSP filters into q.keep: member_emails (matching the
+// entry's user or initiator), organization_uuids and categories, each an
+// array of strings (empty or null: no filter).
+func (m *NordPassMSP) filter(fields map[string]json.RawMessage, q *npQuery) string {
 	emails, ok := stringsField(fields, "member_emails")
 	if !ok {
-		return req, reasonEmailFormat
+		return reasonEmailFormat
 	}
 	for _, e := range emails {
 		if at := strings.IndexByte(e, '@'); at < 1 || at == len(e)-1 || strings.ContainsAny(e, " \t") {
-			return req, reasonEmailFormat
+			return reasonEmailFormat
 		}
 	}
 	orgs, ok := stringsField(fields, "organization_uuids")
 	if !ok {
-		return req, reasonOrgFormat
+		return reasonOrgFormat
 	}
 	for _, o := range orgs {
 		if !isUUID(o) {
-			return req, reasonOrgFormat
+			return reasonOrgFormat
 		}
 	}
 	for _, o := range orgs {
 		if !slices.Contains(m.gen.orgs, o) {
-			return req, reasonOrgUnknown
+			return reasonOrgUnknown
 		}
 	}
 	cats, ok := stringsField(fields, "categories")
 	if !ok {
-		return req, reasonCategoryFormat
+		return reasonCategoryFormat
 	}
 	for _, c := range cats {
 		if !slices.Contains(NordPassMSPCategories, c) {
-			return req, reasonCategoryFormat
+			return reasonCategoryFormat
 		}
 	}
-	req.filter = mspFilter{emails: set(emails), orgs: set(orgs), categories: set(cats)}
-
-	perPage, has, ok := intField(fields, "per_page")
-	switch {
-	case !ok:
-		return req, reasonPerPageFormat
-	case has && (perPage < 1 || perPage > nordPassMaxPerPage):
-		return req, reasonPerPageRange
-	case has:
-		req.perPage = perPage
-	}
-	page, has, ok := intField(fields, "page")
-	switch {
-	case !ok:
-		return req, reasonPageFormat
-	case has && page < 1:
-		return req, reasonPageTooSmall
-	case has:
-		req.page = page
-	}
-	if req.page-1 >= (int64(m.cfg.Cap)+req.perPage-1)/req.perPage {
-		return req, m.capReason
-	}
-	return req, ""
+	q.keep = mspFilter{emails: set(emails), orgs: set(orgs), categories: set(cats)}.keep()
+	return ""
 }
 
 // stringsField reads an optional array of strings; ok is false when the
@@ -525,37 +380,6 @@ func stringsField(fields map[string]json.RawMessage, name string) ([]string, boo
 		return nil, false
 	}
 	return out, true
-}
-
-// page renders the response for req, as NordPass.page does.
-func (m *NordPassMSP) page(buf []byte, req mspRequest) []byte {
-	offset := (req.page - 1) * req.perPage
-	limit := min(req.perPage, int64(m.cfg.Cap)-offset)
-	buf = append(buf, `{"data":[`...)
-	n := 0
-	emit := func(j []byte) {
-		if n > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, j...)
-		n++
-	}
-	from, to := time.Unix(req.from, 0), time.Unix(req.to+1, 0)
-	var total int
-	if keep := req.filter.keep(); keep != nil {
-		total = m.store.filtered(from, to, true, keep, int(offset), int(limit), emit)
-	} else {
-		total = m.store.Query(Query{From: from, To: to, Offset: int(offset), Limit: int(limit)}, emit)
-	}
-	buf = append(buf, `],"metadata":{"total":`...)
-	buf = strconv.AppendInt(buf, int64(total), 10)
-	buf = append(buf, `,"per_page":`...)
-	buf = strconv.AppendInt(buf, req.perPage, 10)
-	buf = append(buf, `,"current_page":`...)
-	buf = strconv.AppendInt(buf, req.page, 10)
-	buf = append(buf, `,"total_pages":`...)
-	buf = strconv.AppendInt(buf, (int64(total)+req.perPage-1)/req.perPage, 10)
-	return append(buf, `}}`...)
 }
 
 // mspAction is one entry of the generated mix; the actions are the

@@ -128,30 +128,14 @@ type oloidToken struct {
 
 // NewOLOID builds the tenant described by cfg and its history.
 func NewOLOID(cfg OLOIDConfig) *OLOID {
-	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
-	}
-	if cfg.RateClock == nil {
-		cfg.RateClock = RealClock{}
-	}
-	if cfg.RateLimit < 0 {
-		cfg.RateLimit = 0
-	}
-	if cfg.RateWindow <= 0 {
-		cfg.RateWindow = time.Minute
-	}
+	gatewayDefaults(&cfg.Clock, &cfg.RateClock, &cfg.RateLimit, &cfg.RateWindow, 0, time.Minute)
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = oloidTokenLifetime
 	}
 	if cfg.Users <= 0 {
 		cfg.Users = 40
 	}
-	if cfg.To.IsZero() {
-		cfg.To = cfg.Clock.Now()
-	}
-	if cfg.From.IsZero() {
-		cfg.From = cfg.To.Add(-7 * 24 * time.Hour)
-	}
+	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	o := &OLOID{
 		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
 		cfg:     cfg,
@@ -235,11 +219,7 @@ func (o *OLOID) AddEvent(ts, visibleAt time.Time, activityType string, userIdx i
 	o.mu.Lock()
 	x, _ := o.gen.render(o.live, nil, ts.Truncate(time.Millisecond).UnixNano(), o.gen.activity(activityType), userIdx)
 	o.mu.Unlock()
-	r := x.record()
-	r.VisibleAt = visibleAt.UTC()
-	if r.VisibleAt.Before(r.Time) {
-		r.VisibleAt = r.Time
-	}
+	r := x.record().visibleFrom(visibleAt)
 	o.store.Add(r)
 	return r
 }
@@ -403,11 +383,7 @@ func (o *OLOID) filterActivity(w http.ResponseWriter, r *http.Request) {
 		buf = append(buf, "null"...)
 	}
 	buf = append(buf, `},"message":"Activity logs retrieved successfully"}`...)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(buf)
+	writeRaw(w, buf)
 	if damaged(r.Context()) {
 		return
 	}

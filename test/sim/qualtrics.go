@@ -139,18 +139,7 @@ type qualtricsBearer struct {
 
 // NewQualtrics builds the brand described by cfg and its history.
 func NewQualtrics(cfg QualtricsConfig) *Qualtrics {
-	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
-	}
-	if cfg.RateClock == nil {
-		cfg.RateClock = RealClock{}
-	}
-	if cfg.RateLimit < 0 {
-		cfg.RateLimit = 0
-	}
-	if cfg.RateWindow <= 0 {
-		cfg.RateWindow = time.Minute
-	}
+	gatewayDefaults(&cfg.Clock, &cfg.RateClock, &cfg.RateLimit, &cfg.RateWindow, 0, time.Minute)
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = qualtricsTokenLifetime
 	}
@@ -169,12 +158,7 @@ func NewQualtrics(cfg QualtricsConfig) *Qualtrics {
 	if cfg.Datacenter == "" {
 		cfg.Datacenter = qualtricsDefaultDC
 	}
-	if cfg.To.IsZero() {
-		cfg.To = cfg.Clock.Now()
-	}
-	if cfg.From.IsZero() {
-		cfg.From = cfg.To.Add(-7 * 24 * time.Hour)
-	}
+	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	q := &Qualtrics{
 		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
 		cfg:     cfg,
@@ -297,11 +281,7 @@ func (q *Qualtrics) AddEvent(typ string, ts, visibleAt time.Time, userIdx int) R
 	q.mu.Lock()
 	x, _ := q.gen.render(q.live, nil, ts.Truncate(time.Millisecond).UnixNano(), typ, userIdx)
 	q.mu.Unlock()
-	r := x.record()
-	r.VisibleAt = visibleAt.UTC()
-	if r.VisibleAt.Before(r.Time) {
-		r.VisibleAt = r.Time
-	}
+	r := x.record().visibleFrom(visibleAt)
 	q.stores[typ].Add(r)
 	q.all.Add(r)
 	return r

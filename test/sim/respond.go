@@ -24,10 +24,11 @@ func writeRaw(w http.ResponseWriter, b []byte) {
 	w.Write(b)
 }
 
-// nordPassLimits fills the defaults the two NordPass APIs share: clocks,
-// 2000 requests per 5 minutes (negative: unlimited), the 10,000-record cap
-// and the 90-day span.
-func nordPassLimits(clock, rateClock *Clock, limit *int, window *time.Duration, capN *int, span *time.Duration) {
+// gatewayDefaults fills the gateway settings every vendor's config
+// carries: both clocks default to the real one, a zero limit means defLimit
+// and a negative one unlimited, and a window of zero or less means
+// defWindow.
+func gatewayDefaults(clock, rateClock *Clock, limit *int, window *time.Duration, defLimit int, defWindow time.Duration) {
 	if *clock == nil {
 		*clock = RealClock{}
 	}
@@ -36,13 +37,31 @@ func nordPassLimits(clock, rateClock *Clock, limit *int, window *time.Duration, 
 	}
 	switch {
 	case *limit == 0:
-		*limit = nordPassDefaultLimit
+		*limit = defLimit
 	case *limit < 0:
 		*limit = 0
 	}
 	if *window <= 0 {
-		*window = nordPassDefaultWindow
+		*window = defWindow
 	}
+}
+
+// historyDefaults makes an unset history end now by clock and start span
+// before its end.
+func historyDefaults(from, to *time.Time, clock Clock, span time.Duration) {
+	if to.IsZero() {
+		*to = clock.Now()
+	}
+	if from.IsZero() {
+		*from = to.Add(-span)
+	}
+}
+
+// nordPassLimits fills the defaults the two NordPass APIs share: clocks,
+// 2000 requests per 5 minutes (negative: unlimited), the 10,000-record cap
+// and the 90-day span.
+func nordPassLimits(clock, rateClock *Clock, limit *int, window *time.Duration, capN *int, span *time.Duration) {
+	gatewayDefaults(clock, rateClock, limit, window, nordPassDefaultLimit, nordPassDefaultWindow)
 	if *capN <= 0 {
 		*capN = nordPassDefaultCap
 	}

@@ -171,6 +171,17 @@ func (s *Store) Truth(from, to time.Time) [][]byte {
 	return out
 }
 
+// visibleFrom returns r made visible from v, or from r.Time when v is
+// earlier (zero included), so that the Record a test gets back says what
+// the Store will do with it.
+func (r Record) visibleFrom(v time.Time) Record {
+	r.VisibleAt = v.UTC()
+	if r.VisibleAt.Before(r.Time) {
+		r.VisibleAt = r.Time
+	}
+	return r
+}
+
 func (x rec) record() Record {
 	return Record{
 		Time:      time.Unix(0, x.t).UTC(),
