@@ -91,11 +91,13 @@ func TestRestartResumesFromTheCheckpoint(t *testing.T) {
 		abi          string
 		noCleanup    bool
 		exitFromMain bool
+		term         bool // stopped by SIGTERM instead of at a record count
 	}{
 		{name: "exit on the instance's thread", abi: "4.1"},
 		{name: "exit from another thread stops every instance", abi: "4.1", exitFromMain: true},
 		{name: "plain callbacks", abi: "2.1"},
 		{name: "host frees the buffers", abi: "4.1", noCleanup: true},
+		{name: "SIGTERM shuts down like Fluent Bit", abi: "4.1", term: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -106,20 +108,24 @@ func TestRestartResumesFromTheCheckpoint(t *testing.T) {
 			// part-way through the history.
 			props := o.props(dir, "callback_max_bytes=16K")
 			first := harnessRun{ABI: c.abi, NoCleanup: c.noCleanup, ExitFromMain: c.exitFromMain, IntervalMS: 100,
-				Records: events / 3, Instances: [][]string{props}}.run(t)
-			assertClean(t, first, c.noCleanup)
-			if n := len(first.Records); n >= events {
+				Records: events / 3, Instances: [][]string{props}}
+			if c.term {
+				first.Records, first.TermAt = 0, events/3
+			}
+			res := first.run(t)
+			assertClean(t, res, c.noCleanup)
+			if n := len(res.Records); n >= events {
 				t.Fatalf("first run delivered %d of %d records: the restart would test nothing", n, events)
 			}
 			second := harnessRun{ABI: c.abi, NoCleanup: c.noCleanup, IntervalMS: 100,
-				Records: events - len(first.Records), Instances: [][]string{props}}.run(t)
+				Records: events - len(res.Records), Instances: [][]string{props}}.run(t)
 			assertClean(t, second, c.noCleanup)
 			if !strings.Contains(second.Stderr, "resuming from checkpoint") {
 				t.Errorf("second run did not resume from the checkpoint:\n%s", tail(second.Stderr))
 			}
 			// Nothing lost, nothing twice: the checkpoint covered exactly what
 			// Fluent Bit had taken.
-			assertSameEvents(t, append(first.Records, second.Records...), o.truth())
+			assertSameEvents(t, append(res.Records, second.Records...), o.truth())
 		})
 	}
 }

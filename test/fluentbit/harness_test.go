@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,9 @@ type harnessRun struct {
 	// SO replaces the plugin under test; Env is added to the environment.
 	SO  string
 	Env []string
+	// TermAt sends SIGTERM once the harness has written this many records,
+	// as a service manager stops Fluent Bit.
+	TermAt int
 }
 
 type record struct {
@@ -171,7 +175,27 @@ func (r harnessRun) run(t *testing.T) result {
 	cmd.Env = append(os.Environ(), r.Env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if r.TermAt > 0 {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+				if b, _ := os.ReadFile(out); bytes.Count(b, []byte("\n")) >= r.TermAt {
+					cmd.Process.Signal(syscall.SIGTERM)
+					return
+				}
+			}
+		}()
+	}
+	err := cmd.Wait()
 	res := result{Stderr: stderr.String()}
 	var ee *exec.ExitError
 	switch {

@@ -35,7 +35,9 @@
  *             [-instance] -p key=value ... [-instance -p ...]
  *
  * Stops at N records, after D ms, after I ms without a new record (once one
- * arrived), or at the timeout. Exit codes: 0 done; 1 usage or loading error;
+ * arrived), at the timeout, or on SIGTERM or SIGINT — as Fluent Bit shuts down
+ * on them: collecting stops, then each instance exits on its thread. Exit
+ * codes: 0 done (a signal included); 1 usage or loading error;
  * 2 an instance failed to initialise (as Fluent Bit refuses to start);
  * 3 ABI or record format violation; 4 timeout before N records.
  */
@@ -44,6 +46,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -166,6 +169,14 @@ static struct {
     char violations[4096];
     int nviolations;
 } H;
+
+/* term is set by SIGTERM/SIGINT; the main loop polls it every 10 ms. */
+static volatile sig_atomic_t term;
+
+static void on_term(int sig)
+{
+    term = sig;
+}
 
 static long long now_ms(void)
 {
@@ -951,6 +962,18 @@ int main(int argc, char **argv)
     }
 
     /* flb_plugin_proxy_create */
+    {
+        /* Before the Go runtime loads, as Fluent Bit sets its handlers
+         * before loading plugins. SA_ONSTACK: the signal may land on a Go
+         * thread, whose stack is small (Go's rule for non-Go handlers). */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_term;
+        sa.sa_flags = SA_ONSTACK | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+    }
     H.dso = dlopen(H.so_path, RTLD_LAZY);
     if (H.dso == NULL) {
         hlog("[proxy] error opening plugin %s: '%s'", H.so_path, dlerror());
@@ -1056,6 +1079,10 @@ int main(int argc, char **argv)
     while (!H.stop) {
         struct timespec ts;
         long long t = now_ms();
+        if (term) {
+            hlog("signal %d: stopping", (int) term);
+            break;
+        }
         if (H.target > 0 && H.records >= H.target) break;
         if (H.duration_ms > 0 && t - start >= H.duration_ms) break;
         if (H.idle_ms > 0 && H.records > 0 && t - H.last_record_ms >= H.idle_ms) break;
