@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,13 @@ type Options struct {
 	// Store overrides cfg.Checkpoint (hosts with their own stores).
 	Store checkpoint.Store
 	Clock Clock
+	// DeferOpen lets NewPoller return when a source cannot list its streams
+	// yet for a reason that may pass (Qualtrics discovers its activity types
+	// over the network): after one request_timeout it gives up for now, and
+	// Next keeps trying with backoff, reporting each failure as transient.
+	// For hosts whose start must not wait on a vendor (Telegraf, Fluent
+	// Bit); without it NewPoller retries for the whole retry budget.
+	DeferOpen bool
 }
 
 // Poller is the pull-model engine an adapter drives: Next returns the next
@@ -39,6 +47,13 @@ type Poller struct {
 	nextMu   sync.Mutex // serialises Next
 	rr       int
 	caughtUp atomic.Bool
+
+	// Set while the source has not listed its streams (Options.DeferOpen);
+	// guarded by nextMu, except that streams is replaced under mu.
+	pendingOpen bool
+	openEnv     SourceEnv
+	openFails   int
+	openRetryAt time.Time
 
 	mu          sync.Mutex
 	outstanding int
@@ -121,20 +136,71 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 		}
 	}()
 	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics}
-	srcs, err := lookupSource(cfg.Source).Open(ctx, env)
-	if err != nil {
+	openCtx := ctx
+	if opts.DeferOpen {
+		var cancel context.CancelFunc
+		openCtx, cancel = context.WithTimeout(ctx, cfg.RequestTimeout.D())
+		defer cancel()
+	}
+	srcs, err := lookupSource(cfg.Source).Open(openCtx, env)
+	switch {
+	case err == nil:
+		if p.streams, err = p.openStreams(ctx, srcs); err != nil {
+			return nil, err
+		}
+	case opts.DeferOpen && ctx.Err() == nil && !IsFatal(err):
+		p.log.Warn("the source cannot list its streams yet; starting anyway and retrying", "source", cfg.Source, "error", err.Error())
+		p.metrics.Errors.Add(1)
+		p.pendingOpen, p.openEnv, p.openFails = true, env, 1
+		p.openRetryAt = time.Now().Add(cfg.Retry.InitialBackoff.D())
+	default:
 		return nil, err
 	}
+	p.saverWG.Add(1)
+	go p.saver()
+	return p, nil
+}
+
+func (p *Poller) openStreams(ctx context.Context, srcs []Source) ([]*stream, error) {
+	out := make([]*stream, 0, len(srcs))
 	for _, src := range srcs {
 		s, err := p.openStream(ctx, src)
 		if err != nil {
 			return nil, err
 		}
-		p.streams = append(p.streams, s)
+		out = append(out, s)
 	}
-	p.saverWG.Add(1)
-	go p.saver()
-	return p, nil
+	return out, nil
+}
+
+// retryOpen is Next's part of DeferOpen: wait out the backoff, try to list
+// the streams again, and load their checkpoints. Failures are transient
+// unless the source or a checkpoint says otherwise.
+func (p *Poller) retryOpen(ctx context.Context) error {
+	if err := sleepCtx(ctx, time.Until(p.openRetryAt)); err != nil {
+		return err
+	}
+	srcs, err := lookupSource(p.cfg.Source).Open(ctx, p.openEnv)
+	var streams []*stream
+	if err == nil {
+		streams, err = p.openStreams(ctx, srcs)
+	}
+	switch {
+	case err == nil:
+		p.mu.Lock()
+		p.streams, p.pendingOpen = streams, false
+		p.mu.Unlock()
+		p.log.Info("source opened", "source", p.cfg.Source, "streams", strings.Join(p.Streams(), ","))
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case IsFatal(err):
+		return err
+	}
+	backoff := p.cfg.Retry.InitialBackoff.D() << min(p.openFails, 20)
+	p.openFails++
+	p.openRetryAt = time.Now().Add(min(backoff, p.cfg.Retry.MaxBackoff.D()))
+	return &TransientError{Op: "listing the streams of " + p.cfg.Source, Err: err}
 }
 
 // OpenStore builds the core's own checkpoint stores.
@@ -213,8 +279,11 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 	return s, nil
 }
 
-// Streams lists the checkpoint keys this poller reads.
+// Streams lists the checkpoint keys this poller reads; none while a
+// deferred open (Options.DeferOpen) has not succeeded yet.
 func (p *Poller) Streams() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	out := make([]string, len(p.streams))
 	for i, s := range p.streams {
 		out[i] = s.key
@@ -275,6 +344,21 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 		}
 		full := p.outstanding >= p.maxOut
 		p.mu.Unlock()
+		if p.pendingOpen {
+			if err := p.retryOpen(ctx); err != nil {
+				if IsFatal(err) && ctx.Err() == nil {
+					p.mu.Lock()
+					p.failed = fmt.Errorf("source %s: %w", p.cfg.Source, err)
+					err = p.failed
+					p.mu.Unlock()
+					p.log.Error("source stopped", "source", p.cfg.Source, "error", err.Error())
+				} else if ctx.Err() == nil {
+					p.metrics.Errors.Add(1)
+				}
+				return nil, err
+			}
+			continue
+		}
 		if full {
 			if err := p.waitWake(ctx, nil); err != nil {
 				return nil, err

@@ -19,14 +19,15 @@ import (
 // fakeSource is a page-numbered, newest-first API with a cap, like
 // NordPass, held in memory so the poller's rules can be tested exactly.
 type fakeSource struct {
-	mu      sync.Mutex
-	recs    []fakeRec
-	perPage int
-	cap     int
-	clock   core.Clock
-	fail    []error     // next Fetch calls fail with these
-	onFetch func(n int) // called after each successful fetch
-	fetches int
+	mu       sync.Mutex
+	recs     []fakeRec
+	perPage  int
+	cap      int
+	clock    core.Clock
+	fail     []error     // next Fetch calls fail with these
+	failOpen []error     // next Open calls fail with these
+	onFetch  func(n int) // called after each successful fetch
+	fetches  int
 }
 
 type fakeRec struct {
@@ -42,8 +43,16 @@ func init() {
 		Validate: func(*core.Config) error { return nil },
 		Settings: func() any { return &struct{}{} },
 		Open: func(_ context.Context, env core.SourceEnv) ([]core.Source, error) {
-			f, _ := fakes.Load(env.Config.Stream)
-			return []core.Source{f.(*fakeSource)}, nil
+			v, _ := fakes.Load(env.Config.Stream)
+			f := v.(*fakeSource)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.failOpen) > 0 {
+				err := f.failOpen[0]
+				f.failOpen = f.failOpen[1:]
+				return nil, err
+			}
+			return []core.Source{f}, nil
 		},
 	})
 }
@@ -563,4 +572,76 @@ func TestIdenticalCopiesGetNumberedIDsInTheMiddleOfAWindow(t *testing.T) {
 	p := h.poller()
 	defer p.Close(context.Background())
 	assertSame(t, drain(t, p), []string{"a", "b", "dup", "dup-2", "dup-3"})
+}
+
+func TestDeferredOpen(t *testing.T) {
+	unavailable := &core.TransientError{Op: "listing activity types", Err: errors.New("503 Service Unavailable")}
+	open := func(h *harness, deferOpen bool) (*core.Poller, error) {
+		cfg, err := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "memory",
+			"settle_delay": "1m", "overlap": "5m", "poll_interval": "1h", "initial_lookback": "1d",
+			"retry.initial_backoff": "10ms"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return core.NewPoller(context.Background(), cfg, core.Options{Store: h.store, Clock: h.clock, DeferOpen: deferOpen})
+	}
+	t.Run("a source that cannot list its streams yet starts, and Next delivers everything once it can", func(t *testing.T) {
+		h := newHarness(t, 10, 10000)
+		var want []string
+		for i := 0; i < 35; i++ {
+			ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
+			id := fmt.Sprintf("e%02d", i)
+			h.src.add(id, ts, ts)
+			want = append(want, id)
+		}
+		h.src.failOpen = []error{unavailable, unavailable, unavailable}
+		p, err := open(h, true)
+		if err != nil {
+			t.Fatalf("NewPoller: %v", err)
+		}
+		defer p.Close(context.Background())
+		if s := p.Streams(); len(s) != 0 {
+			t.Fatalf("streams before the source opened: %v", s)
+		}
+		for i := 0; i < 2; i++ {
+			if _, err := p.Next(context.Background()); err == nil || core.IsFatal(err) {
+				t.Fatalf("Next %d: want a transient error, got %v", i, err)
+			}
+		}
+		assertSame(t, drain(t, p), want)
+		if s := p.Streams(); len(s) != 1 {
+			t.Fatalf("streams after the source opened: %v", s)
+		}
+	})
+	t.Run("without DeferOpen NewPoller reports the failure", func(t *testing.T) {
+		h := newHarness(t, 10, 10000)
+		h.src.failOpen = []error{unavailable}
+		if _, err := open(h, false); !errors.Is(err, unavailable) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("a fatal failure still refuses to start", func(t *testing.T) {
+		h := newHarness(t, 10, 10000)
+		h.src.failOpen = []error{&core.RequestError{Op: "listing activity types", Status: 401, Reason: "invalid token"}}
+		if _, err := open(h, true); err == nil || !core.IsFatal(err) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("a corrupt checkpoint found later stops the poller", func(t *testing.T) {
+		h := newHarness(t, 10, 10000)
+		h.src.failOpen = []error{unavailable}
+		h.store.Save(context.Background(), h.name, []byte("{not json"))
+		p, err := open(h, true)
+		if err != nil {
+			t.Fatalf("NewPoller: %v", err)
+		}
+		defer p.Close(context.Background())
+		var ce *core.CheckpointError
+		if _, err := p.Next(context.Background()); !errors.As(err, &ce) || !core.IsFatal(err) {
+			t.Fatalf("want a fatal CheckpointError, got %v", err)
+		}
+		if _, err := p.Next(context.Background()); !errors.As(err, &ce) {
+			t.Fatalf("the failure must stick, got %v", err)
+		}
+	})
 }

@@ -83,7 +83,9 @@ func (r *registry) start(get func(string) string, level int, tid uint64) (*insta
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := core.NewPoller(ctx, cfg, core.Options{Logger: log})
+	// DeferOpen: Fluent Bit calls init on its main thread, and a vendor that
+	// is down must not hold up the whole pipeline's start.
+	p, err := core.NewPoller(ctx, cfg, core.Options{Logger: log, DeferOpen: true})
 	if err != nil {
 		cancel()
 		log.Error("cannot start: " + err.Error())

@@ -126,6 +126,9 @@ func (a *AuditPull) Start(acc telegraf.Accumulator) error {
 		Logger:  coreLogger{a.Log},
 		Metrics: a.metrics,
 		Store:   store,
+		// Telegraf starts its inputs one after another: a vendor that is
+		// down must not hold up the agent (the read loop retries).
+		DeferOpen: true,
 	})
 	if err != nil {
 		if store != nil {

@@ -33,7 +33,9 @@
 //     Qualtrics grants the client's own scopes.
 //   - With "all", the types are listed at each start: a type that appears
 //     later is read from the next start on, from initial_lookback (or
-//     start_time) like any new stream.
+//     start_time) like any new stream. When the listing fails for a reason
+//     that may pass, a poller opened with core.Options.DeferOpen (Telegraf,
+//     Fluent Bit) starts without streams and lists them again from Next.
 //   - Rate limits: the default budget is 600 requests per minute per API
 //     host and credential, well inside Qualtrics' brand-wide limit so other
 //     integrations keep their share (rate_limit overrides it).

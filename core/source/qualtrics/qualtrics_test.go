@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
@@ -49,11 +50,12 @@ func (l *logSink) text() string {
 }
 
 type rig struct {
-	t     *testing.T
-	clock *sim.FakeClock
-	store *checkpoint.Memory
-	log   *logSink
-	cfg   map[string]any
+	t         *testing.T
+	clock     *sim.FakeClock
+	store     *checkpoint.Memory
+	log       *logSink
+	cfg       map[string]any
+	deferOpen bool // as Telegraf and Fluent Bit open the poller
 }
 
 func newRig(t *testing.T, kv ...any) *rig {
@@ -75,7 +77,7 @@ func (r *rig) open() (*core.Poller, error) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return core.NewPoller(context.Background(), cfg, core.Options{Clock: r.clock, Store: r.store, Logger: r.log})
+	return core.NewPoller(context.Background(), cfg, core.Options{Clock: r.clock, Store: r.store, Logger: r.log, DeferOpen: r.deferOpen})
 }
 
 func (r *rig) poller() *core.Poller {
@@ -170,6 +172,53 @@ func TestAllDiscoversTheActivityTypesAndReadsEachAsItsOwnStream(t *testing.T) {
 	sameSet(t, append(got, more...), strs(q.Truth(start, now0.Add(-time.Minute))))
 	if !strings.Contains(r.log.text(), "qualtrics activity types discovered") {
 		t.Fatal("the discovered types were not logged")
+	}
+}
+
+func TestAnAPIDownAtStartDelaysDiscoveryNotTheHost(t *testing.T) {
+	start := now0.Add(-24 * time.Hour)
+	r := newRig(t, "start_time", start.Format(time.RFC3339), "stream", "brand-x")
+	r.deferOpen = true
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 9, Count: 500, From: start, To: now0, Clock: r.clock})
+	q.AddAPIToken(apiToken)
+	var mu sync.Mutex
+	listings := 0
+	inner := serve(t, q, nil)
+	// The type list fails for the whole first retry budget (4 attempts)
+	// and the first retry from Next, then answers.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		if strings.HasSuffix(req.URL.Path, "/logs/activitytypes") {
+			listings++
+			if listings <= 8 {
+				mu.Unlock()
+				http.Error(w, `{"meta":{"httpStatus":"503 - Service Unavailable"}}`, http.StatusServiceUnavailable)
+				return
+			}
+		}
+		mu.Unlock()
+		target, _ := url.Parse(inner)
+		httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host}).ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	base, _ := url.Parse(inner)
+	r.cfg["qualtrics"] = map[string]any{"base_url": srv.URL + base.Path, "api_token": apiToken, "activity_types": []any{"all"}}
+
+	p, err := r.open()
+	if err != nil {
+		t.Fatalf("the poller must start while the API is down: %v", err)
+	}
+	defer p.Close(context.Background())
+	if _, err := p.Next(context.Background()); err == nil || core.IsFatal(err) {
+		t.Fatalf("the first retry must fail transiently, got %v", err)
+	}
+	got, err := drain(t, p, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSet(t, got, strs(q.Truth(start, now0.Add(-time.Minute))))
+	if len(p.Streams()) != len(q.ActivityTypes()) {
+		t.Fatalf("streams %v", p.Streams())
 	}
 }
 
