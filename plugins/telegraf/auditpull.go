@@ -380,6 +380,10 @@ func (a *AuditPull) emitStats(ctx context.Context, stats map[string]selfstat.Sta
 		case <-ctx.Done():
 			return
 		}
+		if tags["stream"] == "" {
+			// Opened with the streams still to be listed (DeferOpen).
+			tags = a.statsTags()
+		}
 		fields := a.statsFields()
 		for k, f := range fields {
 			switch v := f.(type) {
