@@ -1,6 +1,8 @@
 package core
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -28,8 +30,9 @@ func FuzzParseConfig(f *testing.F) {
 }
 
 // FuzzCheckpoint: a checkpoint file with any content is either accepted as
-// consistent or refused with an error — never a panic, and an accepted one
-// can be restored and planned from.
+// consistent or refused with an error — never a panic. An accepted one is
+// saved again exactly as encoding/json would write it, and can be restored
+// and planned from.
 func FuzzCheckpoint(f *testing.F) {
 	f.Add([]byte(`{"version":1,"stream":"s","cursor":"2026-01-01T00:00:00Z","window":{"from":"2026-01-01T00:00:00Z","to":"2026-01-02T00:00:00Z","reread":"2026-01-01T00:00:00Z","pieces":[{"from":"2026-01-01T00:00:00Z","to":"2026-01-02T00:00:00Z","part":3}],"partition":5,"page":"2","total":10},"seen":[{"id":"a","t":1,"n":2,"r":1}],"updated":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"version":1,"stream":"s","cursor":"0001-01-01T00:00:00Z"}`))
@@ -38,6 +41,14 @@ func FuzzCheckpoint(f *testing.F) {
 		st, err := decodeState(data, "s")
 		if err != nil {
 			return
+		}
+		// What is saved is exactly what encoding/json would write.
+		want, merr := json.Marshal(st)
+		var cache piecesCache
+		for range 2 {
+			if got, ok := st.appendJSON(nil, &cache); ok != (merr == nil) || ok && !bytes.Equal(got, want) {
+				t.Fatalf("appendJSON = %s, %v; json.Marshal = %s, %v", got, ok, want, merr)
+			}
 		}
 		cfg := defaultConfig()
 		p := &Poller{cfg: &cfg, log: NopLogger{}, metrics: &Metrics{}, clock: RealClock}

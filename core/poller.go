@@ -622,6 +622,10 @@ func (s *stream) encode(sn *snapshot, now time.Time) []byte {
 			st.Seen = append(st.Seen, seenRecord{ID: id, T: e.t, N: e.n, R: e.r})
 		}
 	}
-	b, _ := json.Marshal(&st) // plain data: cannot fail
+	if b, ok := st.appendJSON(make([]byte, 0, s.saveSize+64), &s.saveCache); ok {
+		s.saveSize = len(b)
+		return b
+	}
+	b, _ := json.Marshal(&st) // fails too: a time json cannot render
 	return b
 }
