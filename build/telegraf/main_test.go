@@ -555,6 +555,50 @@ func TestExampleConfigurationsLoadAndValidate(t *testing.T) {
 	}
 }
 
+// The examples hand a SIEM the vendor's JSON through the template
+// serializer. This runs their serializer lines in a real agent: the file
+// must hold every event byte for byte, one per line.
+func TestExamplesRawEventOutputWritesOneEventPerLine(t *testing.T) {
+	var serializer string
+	for _, name := range []string{"nordpass.conf", "nordpass_msp.conf", "oloid.conf", "qualtrics.conf"} {
+		b, err := os.ReadFile(filepath.Join(examplesDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if l := strings.TrimSpace(l); strings.HasPrefix(l, `data_format = "template"`) || strings.HasPrefix(l, "template = ") {
+				lines = append(lines, l)
+			}
+		}
+		got := strings.Join(lines, "\n")
+		if len(lines) != 2 || serializer != "" && got != serializer {
+			t.Fatalf("%s: template serializer lines %q; want the two lines every example shares", name, lines)
+		}
+		serializer = got
+	}
+
+	o := newOrg(t, 300)
+	out := filepath.Join(t.TempDir(), "events.jsonl")
+	p := start(t, nil, "--config", o.conf(t, t.TempDir(), "", fmt.Sprintf("[[outputs.file]]\n  files = [%q]\n  namepass = [\"auditpull\"]\n  %s\n", out, serializer)))
+	want := o.truth()
+	size := 0
+	for _, w := range want {
+		size += len(w)
+	}
+	waitFor(t, p, "every event's bytes in the file", func() bool { st, err := os.Stat(out); return err == nil && st.Size() >= int64(size) })
+	p.stop()
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the file holds %d lines; want the %d events, one per line, byte for byte (first line %.200q)", len(got), len(want), got[0])
+	}
+}
+
 func TestSimulatorExampleRunsOnce(t *testing.T) {
 	o := newOrg(t, 120)
 	state := t.TempDir()
