@@ -11,7 +11,7 @@
 #   make bench-adapters [BENCH_EVENTS=200000] [BENCH_RUNS=5] [BENCH_HOSTS=benthos,peer]
 BENCH_EVENTS ?= 200000
 BENCH_RUNS   ?= 5
-BENCH_HOSTS  ?= benthos,telegraf,fluentbit,fluentbit-tuned,peer,filecopy
+BENCH_HOSTS  ?= benthos,telegraf,telegraf-json,fluentbit,fluentbit-tuned,peer,filecopy
 
 BENCH_TARGETS += bench-adapters
 

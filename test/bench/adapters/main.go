@@ -2,8 +2,10 @@
 // on one NordPass backfill served by the standalone simulator on loopback
 // with rate limits off, and prints one table:
 //
-//   - auditpull in the Benthos build, in the Telegraf build, and the Fluent
-//     Bit plugin in the harness that plays Fluent Bit's Go proxy (once with
+//   - auditpull in the Benthos build, in the Telegraf build (writing the
+//     vendor's JSON one event per line with the examples' template
+//     serializer, the bytes every Benthos row writes, and again with
+//     Telegraf's JSON serializer), and the Fluent Bit plugin in the harness that plays Fluent Bit's Go proxy (once with
 //     the defaults and once with max_undelivered_pages raised, because the
 //     defaults cap a Fluent Bit backfill at 16 pages per 1-second collect);
 //   - the peer: stock Benthos pulling the same pages with generate + http
@@ -22,7 +24,7 @@
 // about timings; the run fails only if a host does not deliver every event,
 // or if the token shows up in any log or output.
 //
-//	go run ./test/bench/adapters [-events 200000] [-runs 5] [-hosts benthos,telegraf,fluentbit,fluentbit-tuned,peer,filecopy]
+//	go run ./test/bench/adapters [-events 200000] [-runs 5] [-hosts benthos,telegraf,telegraf-json,fluentbit,fluentbit-tuned,peer,filecopy]
 //
 // Prebuilt binaries are taken from AUDITPULL_BENTHOS, AUDITPULL_TELEGRAF,
 // AUDITPULL_FLUENTBIT_SO, AUDITPULL_FLUENTBIT_HARNESS and AUDITPULL_SIM
@@ -61,6 +63,7 @@ type row struct {
 	host  hostrun.Host
 	label string
 	extra hostrun.Input
+	raw   bool // Telegraf: hostrun.Run.RawEvents
 
 	// once: measured in the first round only (its figures are bound by a
 	// timer, not by the CPU, and it takes long).
@@ -84,9 +87,13 @@ type measurement struct {
 func (m measurement) perCPU() float64 { return float64(m.events) / m.usage.CPU.Seconds() }
 
 var variants = map[string]row{
-	"benthos":   {host: hostrun.Benthos},
-	"telegraf":  {host: hostrun.Telegraf},
-	"fluentbit": {host: hostrun.FluentBit, once: true},
+	"benthos": {host: hostrun.Benthos},
+	// As the examples configure it for a SIEM: the vendor's JSON, one event
+	// per line, the bytes every Benthos row writes.
+	"telegraf": {host: hostrun.Telegraf, label: hostrun.Telegraf.Title() + ", raw events (template)", raw: true},
+	// Telegraf's JSON serializer: metrics, the event escaped in a field.
+	"telegraf-json": {host: hostrun.Telegraf, label: hostrun.Telegraf.Title() + ", JSON metrics"},
+	"fluentbit":     {host: hostrun.FluentBit, once: true},
 	"fluentbit-tuned": {host: hostrun.FluentBit, label: hostrun.FluentBit.Title() + ", max_undelivered_pages 100",
 		extra: hostrun.Input{"max_undelivered_pages": "100"}},
 	"peer": {host: hostrun.Peer},
@@ -97,7 +104,7 @@ var variants = map[string]row{
 func main() {
 	events := flag.Int("events", 200_000, "events in the simulated 90-day history")
 	span := flag.Duration("span", 2159*time.Hour, "length of the history, ending when the simulator starts")
-	hosts := flag.String("hosts", "benthos,telegraf,fluentbit,fluentbit-tuned,peer,filecopy", "what to run, in order")
+	hosts := flag.String("hosts", "benthos,telegraf,telegraf-json,fluentbit,fluentbit-tuned,peer,filecopy", "what to run, in order")
 	timeout := flag.Duration("timeout", 4*time.Minute, "longest run of one host")
 	runs := flag.Int("runs", 5, "rounds over the hosts; each row reports its median run by events per CPU-second (the default Fluent Bit row runs once)")
 	flag.Parse()
@@ -158,7 +165,7 @@ func run(events int, span time.Duration, keys []string, timeout time.Duration, r
 			}
 			spec := hostrun.Run{
 				Host: r.host, Bin: bin, Dir: rdir, Out: filepath.Join(rdir, "events.ndjson"),
-				Env: []string{tokenEnv + "=" + token},
+				Env: []string{tokenEnv + "=" + token}, RawEvents: r.raw,
 			}
 			if r.host == hostrun.FileCopy {
 				if lastOut == "" {

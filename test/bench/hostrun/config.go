@@ -32,8 +32,12 @@ type Run struct {
 	// Env is added to the process's environment (the token variable).
 	Env []string
 
-	// Telegraf: the agent's flush interval (default 1s).
+	// Telegraf: the agent's flush interval (default 1s), and whether the
+	// file output writes the vendor's JSON one event per line with the
+	// examples' template serializer (like every Benthos row) instead of
+	// Telegraf's JSON serializer (metrics with the event in fields.message).
 	FlushInterval string
+	RawEvents     bool
 
 	// Fluent Bit harness: the collect interval (default 1000 ms, Fluent
 	// Bit's fixed timer for Go inputs), a record count at which it exits
@@ -200,13 +204,16 @@ func (r Run) telegrafConfig() string {
 			}
 		}
 	}
+	format := "data_format = \"json\"\n  json_timestamp_units = \"1ms\""
+	if r.RawEvents {
+		format = `data_format = "template"` + "\n  " + `template = "{{ .Field \"message\" }}\n"`
+	}
 	fmt.Fprintf(&b, `
 [[outputs.file]]
   files = [%q]
-  data_format = "json"
-  json_timestamp_units = "1ms"
+  %s
   namepass = ["auditpull"]
-`, r.Out)
+`, r.Out, format)
 	return b.String()
 }
 
