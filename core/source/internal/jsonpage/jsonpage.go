@@ -10,17 +10,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/tidwall/gjson"
 )
 
-// Parse validates b and returns its root.
+// Parse validates b and returns its root. The results read b in place
+// (gjson.ParseBytes would copy the whole body into a string first): a
+// response body is never written to once read, and the events keep slices
+// of it anyway.
 func Parse(b []byte) (gjson.Result, error) {
 	if !gjson.ValidBytes(b) {
 		return gjson.Result{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
 	}
-	return gjson.ParseBytes(b), nil
+	return gjson.Parse(unsafe.String(unsafe.SliceData(b), len(b))), nil
 }
 
 // Members returns the named members of obj, in the order of names (a
