@@ -381,8 +381,15 @@ func (a *AuditPull) emitStats(ctx context.Context, stats map[string]selfstat.Sta
 			return
 		}
 		if tags["stream"] == "" {
-			// Opened with the streams still to be listed (DeferOpen).
-			tags = a.statsTags()
+			// Opened with the streams still to be listed (DeferOpen): once
+			// they are, the counters move to the tags naming them (each is
+			// set from the core's totals, so nothing is lost in the move).
+			if t := a.statsTags(); t["stream"] != "" {
+				for name := range stats {
+					selfstat.Unregister(Name, name, tags)
+				}
+				tags, stats = t, a.registerSelfstats()
+			}
 		}
 		fields := a.statsFields()
 		for k, f := range fields {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -800,5 +802,84 @@ func TestQualtricsStreamsAreTaggedPerActivityType(t *testing.T) {
 	}
 	if len(streams) < 2 {
 		t.Fatalf("events came from %d stream(s); want one per activity type", len(streams))
+	}
+}
+
+// Qualtrics with activity_types "all" lists the types before it knows its
+// streams; while that listing fails the plugin starts anyway (DeferOpen).
+// Once the streams are listed, the statistics measurement and the selfstat
+// counters carry them, and no counter is left behind with an empty tag.
+func TestStatisticsTakeTheStreamsListedAfterADeferredOpen(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 3, Count: 60, From: now.Add(-6 * time.Hour), To: now.Add(-time.Hour), ActivityTypes: []string{"login", "logout"}})
+	q.AddAPIToken(testToken)
+	inner := sim.NewServer().Mount(sim.QualtricsPrefix, q)
+	var listed atomic.Bool // the type list fails until the test sets it
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/logs/activitytypes") && !listed.Load() {
+			http.Error(w, `{"meta":{"httpStatus":"503 - Service Unavailable"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+
+	a := New()
+	a.Source = "qualtrics"
+	a.InitialLookback = config.Duration(12 * time.Hour)
+	a.SettleDelay = 0
+	a.StatsInterval = config.Duration(50 * time.Millisecond)
+	a.ShutdownTimeout = config.Duration(2 * time.Second)
+	a.RequestTimeout = config.Duration(300 * time.Millisecond)
+	a.Retry = RetryOptions{MaxAttempts: 2, InitialBackoff: config.Duration(20 * time.Millisecond), MaxBackoff: config.Duration(100 * time.Millisecond)}
+	a.Checkpoint.Path = t.TempDir()
+	a.Qualtrics = &QualtricsOptions{BaseURL: srv.URL + sim.QualtricsPrefix + sim.QualtricsAPIPath,
+		APIToken: config.NewSecret([]byte(testToken)), ActivityTypes: []string{"all"}}
+	l := &testLog{t: t}
+	a.Log = l
+	if err := a.Init(); err != nil {
+		t.Fatal(err)
+	}
+	s := newSink()
+	if err := a.Start(s.acc(l)); err != nil {
+		t.Fatalf("the plugin must start while the type list fails: %v", err)
+	}
+	defer a.Stop()
+
+	streamTag := func() string {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.stats) == 0 {
+			return ""
+		}
+		v, _ := s.stats[len(s.stats)-1].GetTag("stream")
+		return v
+	}
+	waitFor(t, "statistics while the types cannot be listed", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.stats) > 0
+	})
+	if got := streamTag(); got != "" {
+		t.Fatalf("stream tag %q before any stream was listed", got)
+	}
+	listed.Store(true)
+	waitFor(t, "statistics tagged with the listed streams", func() bool { return streamTag() != "" })
+	if got := streamTag(); !strings.Contains(got, "login") || !strings.Contains(got, "logout") {
+		t.Fatalf("statistics stream tag %q; want both activity types' streams", got)
+	}
+	var tagged, untagged int
+	for _, sm := range selfstat.Metrics() {
+		if sm.Name() != "internal_auditpull" || sm.Tags()["source"] != "qualtrics" {
+			continue
+		}
+		if sm.Tags()["stream"] == "" {
+			untagged++
+		} else {
+			tagged++
+		}
+	}
+	if tagged == 0 || untagged != 0 {
+		t.Fatalf("selfstat: %d counter sets with the streams, %d with an empty stream tag; want 1 and 0", tagged, untagged)
 	}
 }
