@@ -760,25 +760,11 @@ func TestQualtricsStreamsAreTaggedPerActivityType(t *testing.T) {
 	srv := httptest.NewServer(sim.NewServer().Mount(sim.QualtricsPrefix, q))
 	defer srv.Close()
 
-	a := New()
-	a.Source = "qualtrics"
+	a, l := qualtricsPlugin(t, srv.URL)
 	a.InitialLookback = config.Duration(48 * time.Hour)
-	a.SettleDelay = 0
 	a.PollInterval = config.Duration(200 * time.Millisecond)
-	a.StatsInterval = 0
-	a.Checkpoint.Path = t.TempDir()
-	a.Qualtrics = &QualtricsOptions{
-		BaseURL:       srv.URL + sim.QualtricsPrefix + sim.QualtricsAPIPath,
-		APIToken:      config.NewSecret([]byte(testToken)),
-		ActivityTypes: []string{"all"},
-	}
-	l := &testLog{t: t}
-	a.Log = l
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
 	s := newSink()
-	if err := a.Start(s.acc(l)); err != nil {
+	if err := start(a, s, l); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -824,24 +810,14 @@ func TestStatisticsTakeTheStreamsListedAfterADeferredOpen(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	a := New()
-	a.Source = "qualtrics"
+	a, l := qualtricsPlugin(t, srv.URL)
 	a.InitialLookback = config.Duration(12 * time.Hour)
-	a.SettleDelay = 0
 	a.StatsInterval = config.Duration(50 * time.Millisecond)
 	a.ShutdownTimeout = config.Duration(2 * time.Second)
 	a.RequestTimeout = config.Duration(300 * time.Millisecond)
 	a.Retry = RetryOptions{MaxAttempts: 2, InitialBackoff: config.Duration(20 * time.Millisecond), MaxBackoff: config.Duration(100 * time.Millisecond)}
-	a.Checkpoint.Path = t.TempDir()
-	a.Qualtrics = &QualtricsOptions{BaseURL: srv.URL + sim.QualtricsPrefix + sim.QualtricsAPIPath,
-		APIToken: config.NewSecret([]byte(testToken)), ActivityTypes: []string{"all"}}
-	l := &testLog{t: t}
-	a.Log = l
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
 	s := newSink()
-	if err := a.Start(s.acc(l)); err != nil {
+	if err := start(a, s, l); err != nil {
 		t.Fatalf("the plugin must start while the type list fails: %v", err)
 	}
 	defer a.Stop()
@@ -882,4 +858,28 @@ func TestStatisticsTakeTheStreamsListedAfterADeferredOpen(t *testing.T) {
 	if tagged == 0 || untagged != 0 {
 		t.Fatalf("selfstat: %d counter sets with the streams, %d with an empty stream tag; want 1 and 0", tagged, untagged)
 	}
+}
+
+// qualtricsPlugin is the plugin reading every activity type of the
+// simulated brand served at srvURL, with a fresh checkpoint directory.
+func qualtricsPlugin(t *testing.T, srvURL string) (*AuditPull, *testLog) {
+	t.Helper()
+	a := New()
+	a.Source = "qualtrics"
+	a.SettleDelay = 0
+	a.StatsInterval = 0
+	a.Checkpoint.Path = t.TempDir()
+	a.Qualtrics = &QualtricsOptions{BaseURL: srvURL + sim.QualtricsPrefix + sim.QualtricsAPIPath,
+		APIToken: config.NewSecret([]byte(testToken)), ActivityTypes: []string{"all"}}
+	l := &testLog{t: t}
+	a.Log = l
+	return a, l
+}
+
+// start initialises the plugin and starts it into s.
+func start(a *AuditPull, s *sink, l *testLog) error {
+	if err := a.Init(); err != nil {
+		return err
+	}
+	return a.Start(s.acc(l))
 }
