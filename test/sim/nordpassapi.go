@@ -82,11 +82,13 @@ func (e *npEndpoint) init(v npVariant, gw *Gateway, events npEvents, path string
 	e.handler = gw.Wrap(http.HandlerFunc(e.query))
 }
 
-// OnServe sets a hook called with the page number after each successful
-// data response is written, before the handler returns: the client cannot
-// have finished reading the page, so whatever the hook changes (such as
-// events added with AddEvent) is in place before its next request. Pages
-// damaged by a fault do not count. nil removes the hook.
+// OnServe sets a hook called with the page number for each successful data
+// response, once the page is rendered and before it is written: whatever
+// the hook changes (such as events added with AddEvent) is in place before
+// the client can have read the page, let alone asked for the next. (Called
+// after the write, the hook raced the client: a body larger than the
+// server's write buffer reaches it before the handler returns.) Pages a
+// fault damages do not count. nil removes the hook.
 func (e *npEndpoint) OnServe(f func(page int)) {
 	e.mu.Lock()
 	e.onServe = f
@@ -150,20 +152,19 @@ func (e *npEndpoint) query(w http.ResponseWriter, r *http.Request) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	buf := e.page((*bp)[:0], q)
+	if !damaged(r.Context()) {
+		e.gw.markServed()
+		e.mu.Lock()
+		hook := e.onServe
+		e.mu.Unlock()
+		if hook != nil {
+			hook(int(q.page))
+		}
+	}
 	writeRaw(w, buf)
 	if cap(buf) <= 1<<20 {
 		*bp = buf
 		bufPool.Put(bp)
-	}
-	if damaged(r.Context()) {
-		return
-	}
-	e.gw.markServed()
-	e.mu.Lock()
-	hook := e.onServe
-	e.mu.Unlock()
-	if hook != nil {
-		hook(int(q.page))
 	}
 }
 

@@ -205,7 +205,8 @@ func (o *OLOID) Logins() int {
 func (o *OLOID) LoginFaults() *Faults { return &o.lfaults }
 
 // OnServe sets a hook called with the count of data pages served so far
-// after each intact page is written (see NordPass.OnServe). nil removes it.
+// for each intact page, just before it is written (see NordPass.OnServe).
+// nil removes it.
 func (o *OLOID) OnServe(f func(page int)) {
 	o.mu.Lock()
 	o.onServe = f
@@ -383,18 +384,17 @@ func (o *OLOID) filterActivity(w http.ResponseWriter, r *http.Request) {
 		buf = append(buf, "null"...)
 	}
 	buf = append(buf, `},"message":"Activity logs retrieved successfully"}`...)
+	if !damaged(r.Context()) {
+		o.markServed()
+		o.mu.Lock()
+		o.served++
+		hook, page := o.onServe, o.served
+		o.mu.Unlock()
+		if hook != nil {
+			hook(page)
+		}
+	}
 	writeRaw(w, buf)
-	if damaged(r.Context()) {
-		return
-	}
-	o.markServed()
-	o.mu.Lock()
-	o.served++
-	hook, page := o.onServe, o.served
-	o.mu.Unlock()
-	if hook != nil {
-		hook(page)
-	}
 }
 
 // parse validates a request body. Absent start and end mean "the most
