@@ -257,13 +257,7 @@ func (e *npEndpoint) page(buf []byte, q npQuery) []byte {
 	limit := min(q.perPage, int64(e.cap)-offset)
 	buf = append(buf, `{"data":[`...)
 	n := 0
-	emit := func(j []byte) {
-		if n > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, j...)
-		n++
-	}
+	emit := elements(&buf, &n)
 	from, to := time.Unix(q.from, 0), time.Unix(q.to+1, 0)
 	var total int
 	if q.keep != nil {

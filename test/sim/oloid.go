@@ -108,9 +108,8 @@ type OLOID struct {
 	tokens  map[string]oloidToken
 	logins  int
 	epoch   uint32 // nextTokens of an older epoch are refused
-	served  int
-	onServe func(page int)
 	live    *rand.Rand
+	hook    pageHook
 }
 
 type oloidClient struct{ user, tenant string }
@@ -207,11 +206,7 @@ func (o *OLOID) LoginFaults() *Faults { return &o.lfaults }
 // OnServe sets a hook called with the count of data pages served so far
 // for each intact page, just before it is written (see NordPass.OnServe).
 // nil removes it.
-func (o *OLOID) OnServe(f func(page int)) {
-	o.mu.Lock()
-	o.onServe = f
-	o.mu.Unlock()
-}
+func (o *OLOID) OnServe(f func(page int)) { o.hook.set(f) }
 
 // AddEvent inserts an activity of the given type by user userIdx at ts
 // (truncated to the millisecond), visible from visibleAt (zero or earlier:
@@ -386,14 +381,8 @@ func (o *OLOID) filterActivity(w http.ResponseWriter, r *http.Request) {
 	buf = append(buf, `},"message":"Activity logs retrieved successfully"}`...)
 	if !damaged(r.Context()) {
 		o.markServed()
-		o.mu.Lock()
-		o.served++
-		hook, page := o.onServe, o.served
-		o.mu.Unlock()
-		if hook != nil {
-			hook(page)
-		}
 	}
+	o.hook.fire(r.Context())
 	writeRaw(w, buf)
 }
 

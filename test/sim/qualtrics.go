@@ -118,9 +118,8 @@ type Qualtrics struct {
 	clients map[string]*qualtricsClient
 	bearers map[string]*qualtricsBearer
 	logins  int
-	served  int
-	onServe func(page int)
 	live    *rand.Rand
+	hook    pageHook
 }
 
 type qualtricsCred struct{ restricted bool }
@@ -255,12 +254,9 @@ func (q *Qualtrics) Logins() int {
 func (q *Qualtrics) TokenFaults() *Faults { return &q.tfaults }
 
 // OnServe sets a hook called with the count of /logs pages served so far
-// after each intact page is written (see NordPass.OnServe).
-func (q *Qualtrics) OnServe(f func(page int)) {
-	q.mu.Lock()
-	q.onServe = f
-	q.mu.Unlock()
-}
+// for each intact page, just before it is written (see NordPass.OnServe).
+// nil removes it.
+func (q *Qualtrics) OnServe(f func(page int)) { q.hook.set(f) }
 
 // ActivityTypes returns the brand's activity types.
 func (q *Qualtrics) ActivityTypes() []string { return slices.Clone(q.types) }
@@ -474,13 +470,7 @@ func (q *Qualtrics) serveLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	buf := append(make([]byte, 0, 64<<10), `{"result":{"elements":[`...)
 	n := 0
-	emit := func(j []byte) {
-		if n > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, j...)
-		n++
-	}
+	emit := elements(&buf, &n)
 	var total int
 	if keep != nil {
 		total = store.filtered(qq.from, qq.to, qq.desc, keep, qq.offset, qq.pageSize, emit)
@@ -503,18 +493,11 @@ func (q *Qualtrics) serveLogs(w http.ResponseWriter, r *http.Request) {
 	buf = append(buf, `},"meta":{"httpStatus":"200 - OK","requestId":"`...)
 	buf = append(buf, q.requestID()...)
 	buf = append(buf, `"}}`...)
+	if !damaged(r.Context()) {
+		q.markServed()
+	}
+	q.hook.fire(r.Context())
 	writeRaw(w, buf)
-	if damaged(r.Context()) {
-		return
-	}
-	q.markServed()
-	q.mu.Lock()
-	q.served++
-	hook, page := q.onServe, q.served
-	q.mu.Unlock()
-	if hook != nil {
-		hook(page)
-	}
 }
 
 // parse validates List Events parameters. It returns an error code and

@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -67,5 +69,47 @@ func nordPassLimits(clock, rateClock *Clock, limit *int, window *time.Duration, 
 	}
 	if *span <= 0 {
 		*span = nordPassDefaultSpan
+	}
+}
+
+// elements returns a function that appends JSON array elements to *buf,
+// comma-separated, counting them in *n.
+func elements(buf *[]byte, n *int) func(json []byte) {
+	return func(j []byte) {
+		if *n > 0 {
+			*buf = append(*buf, ',')
+		}
+		*buf = append(*buf, j...)
+		*n++
+	}
+}
+
+// pageHook counts the intact data pages a vendor served and calls a test's
+// hook with the count for each, once the page is rendered and before it is
+// written (see NordPass.OnServe for why before).
+type pageHook struct {
+	mu     sync.Mutex
+	served int
+	f      func(page int)
+}
+
+func (h *pageHook) set(f func(page int)) {
+	h.mu.Lock()
+	h.f = f
+	h.mu.Unlock()
+}
+
+// fire counts the page and calls the hook, unless a fault will damage the
+// page on its way (ctx is the request's).
+func (h *pageHook) fire(ctx context.Context) {
+	if damaged(ctx) {
+		return
+	}
+	h.mu.Lock()
+	h.served++
+	f, n := h.f, h.served
+	h.mu.Unlock()
+	if f != nil {
+		f(n)
 	}
 }
