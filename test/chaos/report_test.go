@@ -5,7 +5,8 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/auditpull/auditpull/test/bench/hostrun"
 )
 
 // printReport prints the suite's figures as aligned tables.
@@ -29,7 +30,7 @@ func printReport(w io.Writer, s settings, rep *report, logLines, procs, secretHi
 			fmt.Sprintf("%d/%d", within, len(r.redelivered)), fmt.Sprintf("%d/%d", r.midBackfill, r.kills),
 			fmt.Sprint(r.torn), r.stop, r.wall.Round(1e9).String()})
 	}
-	printAligned(w, kt)
+	hostrun.PrintTable(w, kt)
 	fmt.Fprintf(w, "re-delivered = events written again by the run after a kill (pages of %d); de-duplicated by content, counting copies\n", pageSize)
 	fmt.Fprintf(w, "as the history holds them, the union is exactly the history: 0 duplicates, 0 lost.")
 	if len(rep.kills) > 0 && rep.kills[0].identical > 0 {
@@ -44,30 +45,7 @@ func printReport(w io.Writer, s settings, rep *report, logLines, procs, secretHi
 			ft = append(ft, []string{r.host.Title(), fmt.Sprint(r.events), fmt.Sprint(r.requests), fmt.Sprint(r.faults),
 				fmt.Sprint(r.lost), fmt.Sprint(r.dups), r.wall.Round(1e9).String(), kinds(r.injected)})
 		}
-		printAligned(w, ft)
+		hostrun.PrintTable(w, ft)
 	}
 	fmt.Fprintf(w, "\nSecrets: %d log lines of %d host processes (the runs above, and one per host with a refused token) searched for\nboth tokens: %d hits\n\n", logLines, procs, secretHits)
-}
-
-// printAligned prints the first column left-aligned, the others
-// right-aligned.
-func printAligned(w io.Writer, table [][]string) {
-	width := make([]int, len(table[0]))
-	for _, row := range table {
-		for i, c := range row {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, row := range table {
-		var b strings.Builder
-		for i, c := range row {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i == 0 {
-				b.WriteString(c + pad)
-			} else {
-				b.WriteString("  " + pad + c)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
 }

@@ -52,7 +52,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/auditpull/auditpull/test/bench/hostrun"
 )
@@ -418,7 +417,7 @@ func printTable(w io.Writer, rows []*row, events int, span time.Duration, runs i
 			fmt.Sprintf("%.2f", r.usage.CPU.Seconds()), fmt.Sprintf("%.2f", r.usage.CPU.Seconds()/float64(r.events)*1e6),
 			thousands(int64(r.perCPU())), spread, ratio, fmt.Sprintf("%.0f", float64(r.usage.MaxRSS)/(1<<20)), thousands(r.requests)})
 	}
-	printAligned(w, table)
+	hostrun.PrintTable(w, table)
 	for _, r := range rows {
 		if r.err != nil {
 			fmt.Fprintf(w, "  %s: %v\n", r.label, r.err)
@@ -441,29 +440,6 @@ func pairedRatio(r, peer *row) float64 {
 	}
 	slices.Sort(q)
 	return q[len(q)/2]
-}
-
-// printAligned prints the first column left-aligned and the others
-// right-aligned, two spaces apart.
-func printAligned(w io.Writer, table [][]string) {
-	width := make([]int, len(table[0]))
-	for _, row := range table {
-		for i, c := range row {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, row := range table {
-		var b strings.Builder
-		for i, c := range row {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i == 0 {
-				b.WriteString(c + pad)
-			} else {
-				b.WriteString("  " + pad + c)
-			}
-		}
-		fmt.Fprintln(w, b.String())
-	}
 }
 
 func thousands(n int64) string {
