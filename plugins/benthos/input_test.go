@@ -93,8 +93,13 @@ func checkMeta(t *testing.T, raw []byte, meta map[string]string) {
 }
 
 func TestNackedPageIsDeliveredAgain(t *testing.T) {
-	for _, replay := range []bool{false, true} {
-		t.Run(fmt.Sprintf("auto_replay_nacks %v", replay), func(t *testing.T) {
+	for _, tc := range []struct{ name, setting string }{
+		{"by auditpull by default", ""},
+		{"by auditpull with auto_replay_nacks false", "auto_replay_nacks: false"},
+		{"by Benthos with auto_replay_nacks true", "auto_replay_nacks: true"},
+	} {
+		replay := tc.setting == "auto_replay_nacks: true"
+		t.Run(tc.name, func(t *testing.T) {
 			s := startSim(t, 600, 2)
 			var mu sync.Mutex
 			var rejected []bag
@@ -112,8 +117,7 @@ func TestNackedPageIsDeliveredAgain(t *testing.T) {
 			// reached the core (through Benthos' replay layer too), reading
 			// would stall.
 			conf := inputConf(s.srv.baseURL(), s.start,
-				"checkpoint: {type: memory}", "max_undelivered_pages: 2",
-				fmt.Sprintf("auto_replay_nacks: %v", replay))
+				"checkpoint: {type: memory}", "max_undelivered_pages: 2", tc.setting)
 			r := startRun(t, conf, "", out)
 			waitFor(t, 30*time.Second, "every event", func() bool { return out.ackedCount() >= len(s.truth) })
 			time.Sleep(1500 * time.Millisecond)
