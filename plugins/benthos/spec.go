@@ -438,9 +438,10 @@ type adapterSettings struct {
 // Benthos' replay keeps a copy of every message until it is acknowledged;
 // here it is redundant, because the core already keeps each page until it
 // is acknowledged and delivers a rejected one again. The copies cost about
-// 10 % of the Benthos build's CPU per event (make bench-adapters, both
-// settings side by side). False does not drop rejected events, unlike
-// other Benthos inputs: an audit log is not dropped on a rejection.
+// 10 % of the Benthos build's CPU per event (both settings alternating on
+// one 200k-event backfill: 20.4–20.8 against 18.2–19.3 CPU-s per million).
+// False does not drop rejected events, unlike other Benthos inputs: an
+// audit log is not dropped on a rejection.
 func autoReplayField() *service.ConfigField {
 	return service.NewBoolField(fieldAutoReplay).
 		Description("Whether Benthos keeps a copy of every message and replays rejected batches itself. This input delivers a rejected page again either way (ahead of newer pages, with a growing pause, counted in `auditpull_redeliveries`), so it is off by default: the copies cost CPU and memory for nothing. Unlike other inputs, `false` never drops rejected events.").
