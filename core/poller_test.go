@@ -135,6 +135,18 @@ func newHarness(t *testing.T, perPage, capN int) *harness {
 	return &harness{t: t, src: f, clock: c, store: checkpoint.NewMemory(), name: name, extra: map[string]any{}}
 }
 
+// history adds n events e00, e01, … one minute apart going back from
+// newest, each visible from its own time, and returns their ids.
+func (h *harness) history(n int, newest time.Time) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ts := newest.Add(-time.Duration(i) * time.Minute)
+		ids[i] = fmt.Sprintf("e%02d", i)
+		h.src.add(ids[i], ts, ts)
+	}
+	return ids
+}
+
 func (h *harness) poller() *core.Poller {
 	h.t.Helper()
 	m := map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "memory",
@@ -258,13 +270,7 @@ func TestPollerDeliversReachableRecordsOfAnUnsplittableSecondAndCountsTheRest(t 
 
 func TestCheckpointAdvancesOnlyOverContiguousAcks(t *testing.T) {
 	h := newHarness(t, 10, 10000)
-	var want []string
-	for i := 0; i < 30; i++ {
-		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
-		id := fmt.Sprintf("e%02d", i)
-		h.src.add(id, ts, ts)
-		want = append(want, id)
-	}
+	want := h.history(30, t0.Add(-time.Hour))
 	p := h.poller()
 	ctx := context.Background()
 	b1, _ := p.Next(ctx)
@@ -307,13 +313,7 @@ func TestCheckpointAdvancesOnlyOverContiguousAcks(t *testing.T) {
 
 func TestNackRedeliversTheSameBatchBeforeNewPages(t *testing.T) {
 	h := newHarness(t, 10, 10000)
-	var want []string
-	for i := 0; i < 25; i++ {
-		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
-		id := fmt.Sprintf("e%02d", i)
-		h.src.add(id, ts, ts)
-		want = append(want, id)
-	}
+	want := h.history(25, t0.Add(-time.Hour))
 	p := h.poller()
 	defer p.Close(context.Background())
 	ctx := context.Background()
@@ -334,13 +334,7 @@ func TestNackRedeliversTheSameBatchBeforeNewPages(t *testing.T) {
 
 func TestRestartMidWindowResumesWithoutLossOrDuplicate(t *testing.T) {
 	h := newHarness(t, 10, 10000)
-	var want []string
-	for i := 0; i < 57; i++ {
-		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
-		id := fmt.Sprintf("e%02d", i)
-		h.src.add(id, ts, ts)
-		want = append(want, id)
-	}
+	want := h.history(57, t0.Add(-time.Hour))
 	ctx := context.Background()
 	p := h.poller()
 	var got []string
@@ -390,13 +384,7 @@ func TestOverlapDeliversLateAndIdenticalEventsExactlyOnce(t *testing.T) {
 
 func TestRecordsInsertedWhilePagingAreNeitherLostNorDoubled(t *testing.T) {
 	h := newHarness(t, 10, 10000)
-	var want []string
-	for i := 0; i < 40; i++ {
-		ts := t0.Add(-10*time.Minute - time.Duration(i)*time.Minute)
-		id := fmt.Sprintf("e%02d", i)
-		h.src.add(id, ts, ts)
-		want = append(want, id)
-	}
+	want := h.history(40, t0.Add(-10*time.Minute))
 	h.extra["poll_interval"] = "30s"
 	// After the first page, two late records appear at the newest end of
 	// the window: every later page shifts by two.
@@ -451,13 +439,7 @@ func TestTransientErrorsAreReportedAndPolledAgain(t *testing.T) {
 	h.extra["poll_interval"] = "1s"
 	h.extra["retry.max_backoff"] = "100ms"
 	h.extra["retry.initial_backoff"] = "10ms"
-	var want []string
-	for i := 0; i < 15; i++ {
-		ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
-		id := fmt.Sprintf("e%02d", i)
-		h.src.add(id, ts, ts)
-		want = append(want, id)
-	}
+	want := h.history(15, t0.Add(-time.Hour))
 	h.src.fail = []error{&core.TransientError{Op: "fake", Err: errors.New("503")}}
 	p := h.poller()
 	defer p.Close(context.Background())
@@ -587,13 +569,7 @@ func TestDeferredOpen(t *testing.T) {
 	}
 	t.Run("a source that cannot list its streams yet starts, and Next delivers everything once it can", func(t *testing.T) {
 		h := newHarness(t, 10, 10000)
-		var want []string
-		for i := 0; i < 35; i++ {
-			ts := t0.Add(-time.Hour - time.Duration(i)*time.Minute)
-			id := fmt.Sprintf("e%02d", i)
-			h.src.add(id, ts, ts)
-			want = append(want, id)
-		}
+		want := h.history(35, t0.Add(-time.Hour))
 		h.src.failOpen = []error{unavailable, unavailable, unavailable}
 		p, err := open(h, true)
 		if err != nil {
