@@ -577,10 +577,25 @@ func TestExamplesRawEventOutputWritesOneEventPerLine(t *testing.T) {
 		}
 		serializer = got
 	}
+	for _, c := range []struct{ name, extra string }{
+		{"one write per event", ""},
+		// Telegraf v1.37's own template serializer writes nothing for a
+		// batch of tracked metrics (influxdata/telegraf#18224) yet the
+		// output reports it written; this build carries the fix.
+		{"one write per batch (use_batch_format)", "use_batch_format = true"},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkRawEventOutput(t, serializer+"\n  "+c.extra) })
+	}
+}
 
+// checkRawEventOutput runs the agent with a file output configured by
+// options and checks that the file holds every event, one per line, byte
+// for byte.
+func checkRawEventOutput(t *testing.T, options string) {
+	t.Helper()
 	o := newOrg(t, 300)
 	out := filepath.Join(t.TempDir(), "events.jsonl")
-	p := start(t, nil, "--config", o.conf(t, t.TempDir(), "", fmt.Sprintf("[[outputs.file]]\n  files = [%q]\n  namepass = [\"auditpull\"]\n  %s\n", out, serializer)))
+	p := start(t, nil, "--config", o.conf(t, t.TempDir(), "", fmt.Sprintf("[[outputs.file]]\n  files = [%q]\n  namepass = [\"auditpull\"]\n  %s\n", out, options)))
 	want := o.truth()
 	size := 0
 	for _, w := range want {

@@ -208,13 +208,31 @@ func (r Run) telegrafConfig() string {
 	if r.RawEvents {
 		format = `data_format = "template"` + "\n  " + `template = "{{ .Field \"message\" }}\n"`
 	}
+	// As the examples set it: an output reports a batch delivered once all
+	// of it is written, so a batch of one page bounds what a crash in the
+	// middle of a write sends again.
 	fmt.Fprintf(&b, `
 [[outputs.file]]
   files = [%q]
   %s
+  metric_batch_size = %d
   namepass = ["auditpull"]
-`, r.Out, format)
+`, r.Out, format, r.pageSize())
 	return b.String()
+}
+
+// pageSize is the largest page_size of the inputs (the auditpull default
+// when none sets it).
+func (r Run) pageSize() int {
+	n := 0
+	for _, in := range r.Inputs {
+		v, err := strconv.Atoi(in["page_size"])
+		if err != nil {
+			v = 100
+		}
+		n = max(n, v)
+	}
+	return max(n, 1)
 }
 
 func (r Run) harnessArgs() []string {
