@@ -38,6 +38,9 @@ import (
 	"github.com/auditpull/auditpull/test/sim"
 )
 
+// shutdownWait is how long a stop waits for requests in progress.
+var shutdownWait = 5 * time.Second
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -176,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownWait)
 	defer done()
 	if err := srv.Shutdown(shutdownCtx); errors.Is(err, context.DeadlineExceeded) {
 		// Shutdown counts a connection accepted but not yet sent a request

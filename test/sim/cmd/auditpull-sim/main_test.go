@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -86,6 +87,43 @@ func TestRunServesNordPassAndStopsOnCancel(t *testing.T) {
 	}
 	if strings.Contains(logs, token) {
 		t.Error("the token appears in the logs")
+	}
+}
+
+// A client that has connected but not sent a request yet (Shutdown counts
+// it as busy for 5 s) must not turn a stop into a failure.
+func TestRunStopsCleanlyWithAConnectionNotYetUsed(t *testing.T) {
+	defer func(d time.Duration) { shutdownWait = d }(shutdownWait)
+	shutdownWait = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-events", "10"}, outW, io.Discard)
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, outR)
+	base, _ := strings.CutPrefix(strings.TrimSpace(line), "auditpull-sim listening on ")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(50 * time.Millisecond) // accepted by the server
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v; want a clean stop", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
 	}
 }
 
