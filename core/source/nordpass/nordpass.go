@@ -22,7 +22,6 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
-	"github.com/tidwall/gjson"
 )
 
 // Name is the source's registered name.
@@ -243,64 +242,120 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	return out, err
 }
 
-// decodePage reads one response; see jsonpage for how events are kept.
+// decodePage reads one response in a single pass; see jsonpage.Scanner.
 func decodePage(b []byte) (core.Page, error) {
-	root, err := jsonpage.Parse(b)
+	var p core.Page
+	var sawData, isArray, sawMeta, sawTotal bool
+	err := jsonpage.ParsePage(b, func(s *jsonpage.Scanner) error {
+		if s.Kind() != '{' {
+			return s.Skip()
+		}
+		return s.Object(func(key string) error {
+			switch {
+			case key == "data" && !sawData:
+				sawData = true
+				if isArray = s.Kind() == '['; !isArray {
+					return s.Skip()
+				}
+				p.Events = make([]core.Event, 0, 100)
+				return s.Array(func() error {
+					e, err := decodeEvent(s)
+					p.Events = append(p.Events, e)
+					return err
+				})
+			case key == "metadata" && !sawMeta:
+				sawMeta = true
+				if s.Kind() != '{' {
+					return s.Skip()
+				}
+				return s.Object(func(key string) error {
+					if key != "total" || sawTotal {
+						return s.Skip()
+					}
+					sawTotal = true
+					n, _, err := s.Int()
+					p.Total = int(n)
+					return err
+				})
+			}
+			return s.Skip()
+		})
+	})
 	if err != nil {
 		return core.Page{}, err
 	}
-	m := jsonpage.Members(root, "data", "metadata")
-	data, meta := m[0], m[1]
-	if !data.IsArray() {
+	if !isArray {
 		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
 	}
-	evs, err := jsonpage.Events(b, data, decodeEvent)
-	return core.Page{Total: int(meta.Get("total").Int()), Events: evs}, err
+	return p, nil
 }
 
-// decodeEvent takes the fields the core needs in one pass over the object
-// and hashes the record's canonical fields into its id: NordPass events
-// carry no id, and two genuine events can be identical, so this id is not
+// decodeEvent takes the fields the core needs as it reads the event and
+// hashes the record's canonical fields into its id: NordPass events carry
+// no id, and two genuine events can be identical, so this id is not
 // unique — the core counts copies per id instead of keeping a set.
-func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
-	if !v.IsObject() {
+func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
+	start := s.Pos()
+	if s.Kind() != '{' {
+		raw, err := s.Raw()
+		if err != nil {
+			return core.Event{}, err
+		}
 		return core.Event{}, fmt.Errorf("event is not an object: %s", core.Snippet(raw))
 	}
 	var typ, action, org, uuid, email, initiator, metadata string
 	var ts int64
-	v.ForEach(func(k, f gjson.Result) bool {
-		switch k.Str {
+	str := func(dst *string) (err error) {
+		if s.Kind() != '"' {
+			*dst = ""
+			return s.Skip()
+		}
+		*dst, err = s.Str()
+		return err
+	}
+	err := s.Object(func(k string) (err error) {
+		switch k {
 		case "type":
-			typ = f.Str
+			return str(&typ)
 		case "action":
-			action = f.Str
+			return str(&action)
 		case "timestamp":
-			ts = f.Int()
+			ts, _, err = s.Int()
+			return err
 		case "organization_uuid":
-			org = f.Str
+			return str(&org)
 		case "user":
-			f.ForEach(func(uk, uf gjson.Result) bool {
-				switch uk.Str {
+			if s.Kind() != '{' {
+				return s.Skip()
+			}
+			return s.Object(func(k string) error {
+				switch k {
 				case "uuid":
-					uuid = uf.Str
+					return str(&uuid)
 				case "email":
-					email = uf.Str
+					return str(&email)
 				}
-				return true
+				return s.Skip()
 			})
 		case "initiator":
-			initiator = f.Raw
+			initiator, err = s.Compact()
+			return err
 		case "metadata":
-			metadata = f.Raw
+			metadata, err = s.Compact()
+			return err
 		}
-		return true
+		return s.Skip()
 	})
+	if err != nil {
+		return core.Event{}, err
+	}
+	raw := s.Since(start)
 	if ts <= 0 {
 		return core.Event{}, fmt.Errorf("event without timestamp: %s", core.Snippet(raw))
 	}
 	var buf [512]byte
 	key := buf[:0]
-	for _, f := range []string{typ, action, org, uuid, email, jsonpage.Canonical(initiator), jsonpage.Canonical(metadata)} {
+	for _, f := range []string{typ, action, org, uuid, email, initiator, metadata} {
 		key = append(append(key, f...), 0)
 	}
 	key = strconv.AppendInt(key, ts, 10)

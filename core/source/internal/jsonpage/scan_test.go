@@ -1,0 +1,160 @@
+package jsonpage
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// skipAll reads one whole document the way a page decoder does.
+func skipAll(b []byte) error {
+	s := NewScanner(b)
+	if err := s.Skip(); err != nil {
+		return err
+	}
+	return s.End()
+}
+
+func TestScannerAcceptsExactlyWhatEncodingJSONAccepts(t *testing.T) {
+	cases := []string{
+		`{}`, `[]`, `""`, `0`, `-0`, `1.5e+3`, `-12.25E-2`, `true`, `false`, `null`,
+		` { "a" : [ 1 , "x" , { } , [ ] ] } `, "\t\n\r[1]\n",
+		`"esc \" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00"`, `"raw é and ☃ and invalid \xff utf-8 pass as in encoding/json"`,
+		// Broken documents.
+		``, ` `, `{`, `[1,]`, `{"a":1,}`, `{"a" 1}`, `{1:2}`, `[1 2]`, `{"a":1}}`, `[1]x`, `{} {}`,
+		`01`, `1.`, `.5`, `1e`, `1e+`, `-`, `+1`, `0x10`, `NaN`, `tru`, `nul`, `True`,
+		`"unterminated`, `"bad \x escape"`, `"\u12g4"`, `"\u123"`, "\"tab\tinside\"", "\"nl\ninside\"",
+		`{"data":[{"type":"user","timestamp":`, `[1,2` + "\x00" + `]`,
+	}
+	for _, c := range cases {
+		want := json.Valid([]byte(c))
+		if got := skipAll([]byte(c)) == nil; got != want {
+			t.Errorf("%q: scanner accepts = %v, encoding/json.Valid = %v", c, got, want)
+		}
+	}
+}
+
+func TestScannerRefusesDeepNestingWithAnError(t *testing.T) {
+	deep := strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1)
+	err := skipAll([]byte(deep))
+	var se *SyntaxError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "nested too deep") {
+		t.Fatalf("got %v, want a syntax error for nesting", err)
+	}
+	ok := strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)
+	if err := skipAll([]byte(ok)); err != nil {
+		t.Fatalf("nesting of exactly %d: %v", maxDepth, err)
+	}
+}
+
+func TestScannerReadsValuesAsAPIsSendThem(t *testing.T) {
+	doc := `{"plain":"abc","esc":"a\"b\u00e9\n","int":1700000000,"neg":-5,"float":1.7e9,"frac":12.9,` +
+		`"digits":"42","word":"x42","huge":1e300,"bool":true,"raw":{ "k" : [1, "a b"] },"compact":{"k":[1,"a b"]}}`
+	got := map[string]any{}
+	err := ParsePage([]byte(doc), func(s *Scanner) error {
+		return s.Object(func(k string) error {
+			switch k {
+			case "plain", "esc":
+				v, err := s.Str()
+				got[k] = v
+				return err
+			case "raw", "compact":
+				start := s.Pos()
+				v, err := s.Compact()
+				got[k] = v
+				got[k+" verbatim"] = string(s.Since(start))
+				return err
+			default:
+				n, ok, err := s.Int()
+				got[k] = n
+				got[k+" ok"] = ok
+				return err
+			}
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"plain": "abc", "esc": "a\"bé\n",
+		"int": int64(1700000000), "int ok": true, "neg": int64(-5), "neg ok": true,
+		"float": int64(1700000000), "float ok": true, "frac": int64(12), "frac ok": true,
+		"digits": int64(42), "digits ok": true, "word": int64(0), "word ok": false,
+		"huge": int64(0), "huge ok": false, "bool": int64(0), "bool ok": false,
+		"raw": `{"k":[1,"a b"]}`, "raw verbatim": `{ "k" : [1, "a b"] }`,
+		"compact": `{"k":[1,"a b"]}`, "compact verbatim": `{"k":[1,"a b"]}`,
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: got %#v, want %#v", k, got[k], w)
+		}
+	}
+}
+
+func TestScannerCompactCopiesOnlyWhenThereIsWhitespace(t *testing.T) {
+	b := []byte(`[{"a":"x y"}, {"a" :1}]`)
+	var first, second string
+	err := ParsePage(b, func(s *Scanner) error {
+		n := 0
+		return s.Array(func() (err error) {
+			if n++; n == 1 {
+				first, err = s.Compact()
+			} else {
+				second, err = s.Compact()
+			}
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != `{"a":"x y"}` || second != `{"a":1}` {
+		t.Fatalf("got %s and %s", first, second)
+	}
+	if unsafe.StringData(first) != &b[1] {
+		t.Fatalf("compact value is not the body's own bytes")
+	}
+}
+
+func TestParsePageNamesWhereTheBodyBreaks(t *testing.T) {
+	walk := func(s *Scanner) error { return s.Skip() }
+	cases := []struct{ body, want string }{
+		{`{"data":[1,2`, "unparsable response: unexpected end of JSON at offset 12"},
+		{`{"data":[1 2]}`, "unparsable response: invalid character '2' at offset 11"},
+		{`{"a":1} trailing`, "unparsable response: invalid character 't' at offset 8 (after the document)"},
+	}
+	for _, c := range cases {
+		err := ParsePage([]byte(c.body), walk)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want prefix %q", c.body, err, c.want)
+		}
+	}
+	own := errors.New("event without timestamp")
+	if err := ParsePage([]byte(`{}`), func(s *Scanner) error { s.Skip(); return own }); err != own {
+		t.Errorf("a walker's own error must come back as it is, got %v", err)
+	}
+}
+
+// FuzzScannerAgreesWithEncodingJSON: the scanner accepts a document
+// exactly when encoding/json does, and Raw returns it without the
+// surrounding whitespace.
+func FuzzScannerAgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,"x",{"b":null}]}`, ` [true, false, -1.5e3] `, `"\u00e9\\\""`, `{"a":}`, `[1,]`, `0`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := NewScanner(b)
+		raw, err := s.Raw()
+		if err == nil {
+			err = s.End()
+		}
+		if want := json.Valid(b); (err == nil) != want {
+			t.Fatalf("%q: scanner error %v, encoding/json.Valid = %v", b, err, want)
+		}
+		if err == nil && string(raw) != strings.Trim(string(b), " \t\r\n") {
+			t.Fatalf("%q: Raw = %q", b, raw)
+		}
+	})
+}
