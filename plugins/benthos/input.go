@@ -36,9 +36,10 @@ const (
 	fatalRetry = time.Minute
 	// closeTimeout bounds the final checkpoint write at shutdown.
 	closeTimeout = 10 * time.Second
-	// metricsEvery is how often core counters are copied to Benthos while
-	// the input waits for the next poll.
-	metricsEvery = 2 * time.Second
+	// metricsEvery is how often core counters are copied to Benthos; not
+	// at every page, where copying cost 2 % of a backfill's CPU, and far
+	// below any scrape interval.
+	metricsEvery = time.Second
 )
 
 func init() {
@@ -213,7 +214,6 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		}()
 	}
 	b, err := sess.poller.Next(nctx)
-	in.exporter.sync()
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
