@@ -35,7 +35,7 @@ test-core:
 # which once stopped a CI run of `make test` here.
 FUZZ_TARGETS := ./core:FuzzParseConfig ./core:FuzzCheckpoint ./core/source/nordpass:FuzzDecodePage \
   ./core/source/nordpassmsp:FuzzDecodePage ./core/source/oloid:FuzzDecodePage ./core/source/qualtrics:FuzzDecodePage \
-  ./core/source/internal/jsonpage:FuzzCanonicalIsCompact ./core/source/internal/jsonpage:FuzzScannerAgreesWithEncodingJSON ./plugins/fluentbit:FuzzRecordMatchesJSON
+  ./core/source/internal/jsonpage:FuzzScannerAgreesWithEncodingJSON ./plugins/fluentbit:FuzzRecordMatchesJSON
 FUZZTIME ?= 2m
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s

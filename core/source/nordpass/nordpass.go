@@ -295,7 +295,7 @@ func decodePage(b []byte) (core.Page, error) {
 // no id, and two genuine events can be identical, so this id is not
 // unique — the core counts copies per id instead of keeping a set.
 func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
-	start := s.Pos()
+	start := s.Mark()
 	if s.Kind() != '{' {
 		raw, err := s.Raw()
 		if err != nil {
@@ -306,11 +306,7 @@ func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
 	var typ, action, org, uuid, email, initiator, metadata string
 	var ts int64
 	str := func(dst *string) (err error) {
-		if s.Kind() != '"' {
-			*dst = ""
-			return s.Skip()
-		}
-		*dst, err = s.Str()
+		*dst, err = s.OptStr()
 		return err
 	}
 	err := s.Object(func(k string) (err error) {

@@ -1,14 +1,15 @@
 package nordpass
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/tidwall/gjson"
 )
 
@@ -16,17 +17,25 @@ import (
 // oracle FuzzDecodePage compares the single-pass decoder with.
 
 func gjsonDecodePage(b []byte) (core.Page, error) {
-	root, err := jsonpage.Parse(b)
-	if err != nil {
-		return core.Page{}, err
+	if !gjson.ValidBytes(b) {
+		return core.Page{}, fmt.Errorf("unparsable response: %s", core.Snippet(b))
 	}
-	m := jsonpage.Members(root, "data", "metadata")
-	data, meta := m[0], m[1]
+	root := gjson.ParseBytes(b)
+	data := root.Get("data")
 	if !data.IsArray() {
 		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
 	}
-	evs, err := jsonpage.Events(b, data, gjsonDecodeEvent)
-	return core.Page{Total: int(meta.Get("total").Int()), Events: evs}, err
+	events := make([]core.Event, 0, 100)
+	var err error
+	data.ForEach(func(_, v gjson.Result) bool {
+		var e core.Event
+		if e, err = gjsonDecodeEvent(v, b[v.Index:v.Index+len(v.Raw):v.Index+len(v.Raw)]); err != nil {
+			return false
+		}
+		events = append(events, e)
+		return true
+	})
+	return core.Page{Total: int(root.Get("metadata.total").Int()), Events: events}, err
 }
 
 // gjsonDecodeEvent takes the fields the core needs in one pass over the object
@@ -71,7 +80,7 @@ func gjsonDecodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 	}
 	var buf [512]byte
 	key := buf[:0]
-	for _, f := range []string{typ, action, org, uuid, email, jsonpage.Canonical(initiator), jsonpage.Canonical(metadata)} {
+	for _, f := range []string{typ, action, org, uuid, email, compact(initiator), compact(metadata)} {
 		key = append(append(key, f...), 0)
 	}
 	key = strconv.AppendInt(key, ts, 10)
@@ -84,4 +93,13 @@ func gjsonDecodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
 		User:   core.Fields("user_uuid", uuid, "user_email", email),
 		Raw:    raw,
 	}, nil
+}
+
+// compact is the id's canonical form: JSON without insignificant whitespace.
+func compact(s string) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, []byte(s)) != nil {
+		return s
+	}
+	return buf.String()
 }

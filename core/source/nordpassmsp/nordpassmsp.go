@@ -492,66 +492,111 @@ func (s *Source) query(ctx context.Context, payload []byte, page int) (core.Page
 	return out, used, err
 }
 
-// decodePage reads one response (the Enterprise API's shape); see jsonpage
-// for how events are kept.
+// decodePage reads one response (the Enterprise API's shape) in a single
+// pass; see jsonpage.Scanner. The first of repeated keys counts, as with a
+// lookup by path.
 func decodePage(b []byte) (core.Page, error) {
-	root, err := jsonpage.Parse(b)
-	if err != nil {
+	var p core.Page
+	var sawData, isArray, sawMeta, hasTotal bool
+	err := jsonpage.ParsePage(b, func(s *jsonpage.Scanner) error {
+		if s.Kind() != '{' {
+			return s.Skip()
+		}
+		return s.Object(func(key string) error {
+			switch {
+			case key == "data" && !sawData:
+				sawData = true
+				if isArray = s.Kind() == '['; !isArray {
+					return s.Skip()
+				}
+				p.Events = make([]core.Event, 0, 100)
+				return s.Array(func() error {
+					e, err := decodeEvent(s)
+					p.Events = append(p.Events, e)
+					return err
+				})
+			case key == "metadata" && !sawMeta:
+				sawMeta = true
+				if s.Kind() != '{' {
+					return s.Skip()
+				}
+				return s.Object(func(key string) error {
+					if key != "total" || hasTotal {
+						return s.Skip()
+					}
+					hasTotal = true
+					n, _, err := s.Int()
+					p.Total = int(n)
+					return err
+				})
+			}
+			return s.Skip()
+		})
+	})
+	switch {
+	case err != nil:
 		return core.Page{}, err
-	}
-	m := jsonpage.Members(root, "data", "metadata")
-	data := m[0]
-	if !data.IsArray() {
+	case !isArray:
 		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
-	}
-	total := m[1].Get("total")
-	if !total.Exists() {
+	case !hasTotal:
 		return core.Page{}, fmt.Errorf("response has no metadata.total: %s", core.Snippet(b))
 	}
-	evs, err := jsonpage.Events(b, data, decodeEvent)
-	return core.Page{Total: int(total.Int()), Events: evs}, err
+	return p, nil
 }
 
-// decodeEvent reads the fields the core needs. The id hashes the whole
-// entry (compacted, so formatting never changes it): MSP entries carry
-// fields the Enterprise API's do not (ip_address), and the hash must tell
-// apart entries that differ in any of them.
-func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
-	if !v.IsObject() {
+// decodeEvent reads the fields the core needs as it reads the entry. The
+// id hashes the whole entry (compacted, so formatting never changes it):
+// MSP entries carry fields the Enterprise API's do not (ip_address), and
+// the hash must tell apart entries that differ in any of them.
+func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
+	start := s.Mark()
+	if s.Kind() != '{' {
+		raw, err := s.Raw()
+		if err != nil {
+			return core.Event{}, err
+		}
 		return core.Event{}, fmt.Errorf("entry is not an object: %s", core.Snippet(raw))
 	}
-	// One pass over the entry; the first of repeated keys counts, as
-	// with a lookup by path.
 	var typ, action, uuid, email, initiator string
 	var ts int64
 	var seen uint8
 	first := func(bit uint8) bool { ok := seen&bit == 0; seen |= bit; return ok }
-	str := func(f gjson.Result) string {
-		if f.Type == gjson.String {
-			return f.Str
-		}
-		return ""
-	}
-	v.ForEach(func(k, f gjson.Result) bool {
+	err := s.Object(func(k string) (err error) {
 		switch {
-		case k.Str == "timestamp" && first(1):
-			ts = f.Int()
-		case k.Str == "type" && first(2):
-			typ = f.String()
-		case k.Str == "action" && first(4):
-			action = f.String()
-		case k.Str == "user" && first(8):
-			m := jsonpage.Members(f, "uuid", "email")
-			uuid, email = str(m[0]), str(m[1])
-		case k.Str == "initiator" && first(16):
-			initiator = str(jsonpage.Members(f, "email")[0])
+		case k == "timestamp" && first(1):
+			ts, _, err = s.Int()
+			return err
+		case k == "type" && first(2):
+			typ, err = s.Text()
+			return err
+		case k == "action" && first(4):
+			action, err = s.Text()
+			return err
+		case k == "user" && first(8):
+			return s.FirstMembers([]string{"uuid", "email"}, func(i int) (err error) {
+				if i == 0 {
+					uuid, err = s.OptStr()
+				} else {
+					email, err = s.OptStr()
+				}
+				return err
+			})
+		case k == "initiator" && first(16):
+			return s.FirstMembers([]string{"email"}, func(int) (err error) {
+				initiator, err = s.OptStr()
+				return err
+			})
 		}
-		return true
+		return s.Skip()
 	})
+	if err != nil {
+		return core.Event{}, err
+	}
+	raw := s.Since(start)
 	if ts <= 0 {
 		return core.Event{}, fmt.Errorf("entry without timestamp: %s", core.Snippet(raw))
 	}
-	sum := sha256.Sum256(jsonpage.Canonical(raw))
+	sum := sha256.Sum256(s.CompactSince(start))
 	return core.Event{
 		ID:     hex.EncodeToString(sum[:16]),
 		Time:   time.Unix(ts, 0).UTC(),

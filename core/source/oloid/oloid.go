@@ -307,76 +307,148 @@ func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
 	return out
 }
 
-// decodePage reads one response; see jsonpage for how events are kept.
+// decodePage reads one response in a single pass; see jsonpage.Scanner.
+// The activities are in data, or at the top level ("the actual response
+// structure may vary"); the first of repeated keys counts, as with a
+// lookup by path.
 func decodePage(b []byte) (core.Page, error) {
-	root, err := jsonpage.Parse(b)
-	if err != nil {
+	var inData, atTop page
+	var sawData bool
+	var top []byte
+	err := jsonpage.ParsePage(b, func(s *jsonpage.Scanner) error {
+		return s.FirstMembers([]string{"data", "activities", "nextToken"}, func(i int) (err error) {
+			switch i {
+			case 0:
+				sawData = true
+				return s.FirstMembers([]string{"activities", "nextToken"}, func(i int) error {
+					return inData.read(s, i == 0)
+				})
+			case 1:
+				// Decoded only if there is no data member, as the events
+				// in data are the page.
+				top, err = s.Raw()
+				return err
+			}
+			return atTop.read(s, false)
+		})
+	})
+	if err == nil && !sawData && top != nil {
+		err = jsonpage.ParsePage(top, func(s *jsonpage.Scanner) error { return atTop.read(s, true) })
+	}
+	p := atTop
+	if sawData {
+		p = inData
+	}
+	switch {
+	case err != nil:
 		return core.Page{}, err
-	}
-	data := jsonpage.Members(root, "data")[0]
-	if !data.Exists() {
-		data = root
-	}
-	m := jsonpage.Members(data, "activities", "nextToken")
-	acts := m[0]
-	if !acts.IsArray() {
+	case !p.isArray:
 		return core.Page{}, fmt.Errorf("response has no data.activities array: %s", core.Snippet(b))
 	}
-	page := core.Page{Total: -1}
-	if n := m[1]; n.Type == gjson.String {
-		page.Next = n.Str
-	}
-	page.Events, err = jsonpage.Events(b, acts, decodeEvent)
-	return page, err
+	return core.Page{Total: -1, Next: p.next, Events: p.events}, nil
 }
 
-func decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
-	if !v.IsObject() {
+// page collects the activities and the next token of one container.
+type page struct {
+	isArray bool
+	events  []core.Event
+	next    string
+}
+
+// read reads the activities array (acts) or the next token.
+func (p *page) read(s *jsonpage.Scanner, acts bool) (err error) {
+	if !acts {
+		p.next, err = s.OptStr()
+		return err
+	}
+	if p.isArray = s.Kind() == '['; !p.isArray {
+		return s.Skip()
+	}
+	p.events = make([]core.Event, 0, 100)
+	return s.Array(func() error {
+		e, err := decodeEvent(s)
+		p.events = append(p.events, e)
+		return err
+	})
+}
+
+func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
+	start := s.Mark()
+	if s.Kind() != '{' {
+		raw, err := s.Raw()
+		if err != nil {
+			return core.Event{}, err
+		}
 		return core.Event{}, fmt.Errorf("activity is not an object: %s", core.Snippet(raw))
 	}
-	ts, ok := parseTime(v.Get("timestamp"))
-	if !ok {
-		return core.Event{}, fmt.Errorf("activity without a usable timestamp: %s", core.Snippet(raw))
+	var e core.Event
+	var ok bool
+	var userID, userName string
+	err := s.FirstMembers([]string{"timestamp", "id", "activityType", "details"}, func(i int) (err error) {
+		switch i {
+		case 0:
+			e.Time, ok, err = parseTime(s)
+		case 1:
+			switch c := s.Kind(); {
+			case c == '"':
+				e.ID, err = s.Str()
+			case c == '-' || c >= '0' && c <= '9':
+				e.ID, err = s.RawStr()
+			default:
+				err = s.Skip()
+			}
+		case 2:
+			e.Type, err = s.Text()
+		case 3:
+			err = s.FirstMembers([]string{"userId", "userName"}, func(i int) (err error) {
+				if i == 0 {
+					userID, err = s.Text()
+				} else {
+					userName, err = s.Text()
+				}
+				return err
+			})
+		}
+		return err
+	})
+	if err != nil {
+		return core.Event{}, err
 	}
-	id := v.Get("id")
-	e := core.Event{Time: ts, Type: v.Get("activityType").String(), Raw: raw}
-	switch id.Type {
-	case gjson.String:
-		e.ID = id.Str
-	case gjson.Number:
-		e.ID = id.Raw
+	e.Raw = s.Since(start)
+	if !ok {
+		return core.Event{}, fmt.Errorf("activity without a usable timestamp: %s", core.Snippet(e.Raw))
 	}
 	if e.ID == "" {
 		// Not expected (the API documents an id); a content hash keeps
 		// de-duplication working, and the core counts copies of equal hashes.
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) != nil {
-			buf.Write(raw)
-		}
-		sum := sha256.Sum256(buf.Bytes())
+		sum := sha256.Sum256(s.CompactSince(start))
 		e.ID = "sha256:" + hex.EncodeToString(sum[:16])
 	}
-	e.User = core.Fields("user_id", v.Get("details.userId").String(), "user_name", v.Get("details.userName").String())
+	e.User = core.Fields("user_id", userID, "user_name", userName)
 	return e, nil
 }
 
 // parseTime reads milliseconds since the epoch, as a number or a numeric
 // string, or an RFC 3339 string ("the actual response structure may vary").
-func parseTime(f gjson.Result) (time.Time, bool) {
-	switch f.Type {
-	case gjson.Number:
-		if ms := f.Int(); ms > 0 {
-			return time.UnixMilli(ms).UTC(), true
+func parseTime(s *jsonpage.Scanner) (time.Time, bool, error) {
+	if s.Kind() == '"' {
+		v, err := s.Str()
+		if err != nil {
+			return time.Time{}, false, err
 		}
-	case gjson.String:
-		if ms, err := strconv.ParseInt(f.Str, 10, 64); err == nil && ms > 0 {
-			return time.UnixMilli(ms).UTC(), true
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+			return time.UnixMilli(ms).UTC(), true, nil
 		}
-		if t, err := time.Parse(time.RFC3339Nano, f.Str); err == nil {
-			return t.UTC(), true
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t.UTC(), true, nil
 		}
+		return time.Time{}, false, nil
 	}
-	return time.Time{}, false
+	ms, ok, err := s.Int()
+	if !ok || ms <= 0 {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(ms).UTC(), true, err
 }
 
 // message is the reason an error response gives.

@@ -422,42 +422,75 @@ func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
 	return out
 }
 
-// decodePage reads one List Events response; see jsonpage for how events
-// are kept.
+// decodePage reads one List Events response in a single pass; see
+// jsonpage.Scanner. The first of repeated keys counts, as with a lookup by
+// path.
 func (s *Source) decodePage(b []byte) (core.Page, error) {
-	root, err := jsonpage.Parse(b)
-	if err != nil {
+	page := core.Page{Total: -1}
+	var isArray bool
+	err := jsonpage.ParsePage(b, func(sc *jsonpage.Scanner) error {
+		return sc.FirstMembers([]string{"result"}, func(int) error {
+			return sc.FirstMembers([]string{"elements", "nextPage"}, func(i int) (err error) {
+				if i == 1 {
+					page.Next, err = sc.OptStr()
+					return err
+				}
+				if isArray = sc.Kind() == '['; !isArray {
+					return sc.Skip()
+				}
+				page.Events = make([]core.Event, 0, 100)
+				return sc.Array(func() error {
+					e, err := s.decodeEvent(sc)
+					page.Events = append(page.Events, e)
+					return err
+				})
+			})
+		})
+	})
+	switch {
+	case err != nil:
 		return core.Page{}, err
-	}
-	m := jsonpage.Members(jsonpage.Members(root, "result")[0], "elements", "nextPage")
-	els := m[0]
-	if !els.IsArray() {
+	case !isArray:
 		return core.Page{}, fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
 	}
-	page := core.Page{Total: -1}
-	if n := m[1]; n.Type == gjson.String {
-		page.Next = n.Str
-	}
-	page.Events, err = jsonpage.Events(b, els, s.decodeEvent)
-	return page, err
+	return page, nil
 }
 
-func (s *Source) decodeEvent(v gjson.Result, raw []byte) (core.Event, error) {
-	if !v.IsObject() {
+func (s *Source) decodeEvent(sc *jsonpage.Scanner) (core.Event, error) {
+	start := sc.Mark()
+	if sc.Kind() != '{' {
+		raw, err := sc.Raw()
+		if err != nil {
+			return core.Event{}, err
+		}
 		return core.Event{}, fmt.Errorf("event is not an object: %s", core.Snippet(raw))
 	}
 	var id, ts, userID, username string
-	v.ForEach(func(k, f gjson.Result) bool {
-		switch k.Str {
+	err := sc.Object(func(k string) (err error) {
+		switch k {
 		case "id":
-			id = f.String()
+			id, err = sc.Text()
 		case "timestamp":
-			ts = f.Str
+			ts, err = sc.OptStr()
 		case "descriptor":
-			userID, username = f.Get("userId").String(), f.Get("username").String()
+			userID, username = "", ""
+			err = sc.FirstMembers([]string{"userId", "username"}, func(i int) (err error) {
+				if i == 0 {
+					userID, err = sc.Text()
+				} else {
+					username, err = sc.Text()
+				}
+				return err
+			})
+		default:
+			err = sc.Skip()
 		}
-		return true
+		return err
 	})
+	if err != nil {
+		return core.Event{}, err
+	}
+	raw := sc.Since(start)
 	t, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil {
 		return core.Event{}, fmt.Errorf("event without an ISO-8601 timestamp: %s", core.Snippet(raw))

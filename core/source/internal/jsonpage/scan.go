@@ -1,6 +1,7 @@
 package jsonpage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -39,10 +40,33 @@ const maxDepth = 10000
 // NewScanner starts at the beginning of b.
 func NewScanner(b []byte) *Scanner { return &Scanner{b: b} }
 
-// Pos is the offset of the next value (after any whitespace).
-func (s *Scanner) Pos() int {
+// Mark is a place in the body, for Since and CompactSince.
+type Mark struct{ pos, spaces int }
+
+// Mark notes where the next value starts (after any whitespace).
+func (s *Scanner) Mark() Mark {
 	s.ws()
-	return s.i
+	return Mark{s.i, s.spaces}
+}
+
+// Since returns the body from m to the cursor: the verbatim bytes of what
+// was read since.
+func (s *Scanner) Since(m Mark) []byte { return s.b[m.pos:s.i:s.i] }
+
+// CompactSince is Since without insignificant whitespace, so that a
+// response's formatting never changes an id derived from it: the body's
+// own bytes when there is none (APIs send compact JSON), else a compacted
+// copy.
+func (s *Scanner) CompactSince(m Mark) []byte {
+	raw := s.Since(m)
+	if s.spaces == m.spaces {
+		return raw
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		return raw // not reached: raw was read as valid JSON
+	}
+	return buf.Bytes()
 }
 
 // Kind is the first byte of the next value ('{', '[', '"', 't', 'f', 'n',
@@ -227,6 +251,45 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
+// Text reads a value as text: a string's content, a number or literal as
+// written, "" for null, and an object or array as its raw JSON.
+func (s *Scanner) Text() (string, error) {
+	switch s.Kind() {
+	case '"':
+		return s.Str()
+	case 'n':
+		return "", s.Skip()
+	}
+	return s.RawStr()
+}
+
+// OptStr reads a string, and any other value as "".
+func (s *Scanner) OptStr() (string, error) {
+	if s.Kind() != '"' {
+		return "", s.Skip()
+	}
+	return s.Str()
+}
+
+// FirstMembers reads an object, calling read(i) for the first member
+// named names[i], which read must consume; other members, and a value
+// that is not an object, are skipped. At most 64 names.
+func (s *Scanner) FirstMembers(names []string, read func(i int) error) error {
+	if s.Kind() != '{' {
+		return s.Skip()
+	}
+	var done uint64
+	return s.Object(func(k string) error {
+		for i, n := range names {
+			if k == n && done&(1<<i) == 0 {
+				done |= 1 << i
+				return read(i)
+			}
+		}
+		return s.Skip()
+	})
+}
+
 // Int reads a number as an integer (a fraction is cut off) or a string
 // of digits, which some APIs send for numbers.
 func (s *Scanner) Int() (int64, bool, error) {
@@ -302,32 +365,28 @@ func digits(b []byte, i int) int {
 
 // Raw reads any value and returns it as it is in the body.
 func (s *Scanner) Raw() ([]byte, error) {
-	start := s.Pos()
+	m := s.Mark()
 	if err := s.Skip(); err != nil {
 		return nil, err
 	}
-	return s.Since(start), nil
+	return s.Since(m), nil
 }
 
-// Compact reads any value and returns it without insignificant
-// whitespace, so that a response's formatting never changes an id derived
-// from it: the body's own bytes when there is none (APIs send compact
-// JSON), else a compacted copy.
-func (s *Scanner) Compact() (string, error) {
-	spaces := s.spaces
+// RawStr is Raw as a string.
+func (s *Scanner) RawStr() (string, error) {
 	b, err := s.Raw()
-	if err != nil {
+	return unsafe.String(unsafe.SliceData(b), len(b)), err
+}
+
+// Compact reads any value and returns it as CompactSince does.
+func (s *Scanner) Compact() (string, error) {
+	m := s.Mark()
+	if err := s.Skip(); err != nil {
 		return "", err
 	}
-	if s.spaces != spaces {
-		b = Canonical(b)
-	}
+	b := s.CompactSince(m)
 	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
-
-// Since returns the body from start (a Pos) to the cursor: the verbatim
-// bytes of what was read since.
-func (s *Scanner) Since(start int) []byte { return s.b[start:s.i:s.i] }
 
 // Skip reads any value, validating it.
 func (s *Scanner) Skip() error {

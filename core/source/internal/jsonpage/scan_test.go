@@ -1,6 +1,7 @@
 package jsonpage
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -61,7 +62,7 @@ func TestScannerReadsValuesAsAPIsSendThem(t *testing.T) {
 				got[k] = v
 				return err
 			case "raw", "compact":
-				start := s.Pos()
+				start := s.Mark()
 				v, err := s.Compact()
 				got[k] = v
 				got[k+" verbatim"] = string(s.Since(start))
@@ -138,10 +139,10 @@ func TestParsePageNamesWhereTheBodyBreaks(t *testing.T) {
 }
 
 // FuzzScannerAgreesWithEncodingJSON: the scanner accepts a document
-// exactly when encoding/json does, and Raw returns it without the
-// surrounding whitespace.
+// exactly when encoding/json does; Raw returns it without the surrounding
+// whitespace, and Compact returns what json.Compact makes of it.
 func FuzzScannerAgreesWithEncodingJSON(f *testing.F) {
-	for _, s := range []string{`{"a":[1,"x",{"b":null}]}`, ` [true, false, -1.5e3] `, `"\u00e9\\\""`, `{"a":}`, `[1,]`, `0`} {
+	for _, s := range []string{`{"a":[1,"x",{"b":null}]}`, `{ "a" : "b c" }`, `["\\\"", " "]`, ` [true, false, -1.5e3] `, `"\u00e9\\\""`, `{"a":}`, `[1,]`, `0`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -153,8 +154,16 @@ func FuzzScannerAgreesWithEncodingJSON(f *testing.F) {
 		if want := json.Valid(b); (err == nil) != want {
 			t.Fatalf("%q: scanner error %v, encoding/json.Valid = %v", b, err, want)
 		}
-		if err == nil && string(raw) != strings.Trim(string(b), " \t\r\n") {
+		if err != nil {
+			return
+		}
+		if string(raw) != strings.Trim(string(b), " \t\r\n") {
 			t.Fatalf("%q: Raw = %q", b, raw)
+		}
+		var want bytes.Buffer
+		json.Compact(&want, b)
+		if got, _ := NewScanner(b).Compact(); got != want.String() {
+			t.Fatalf("%q: Compact = %q, json.Compact gives %q", b, got, want.String())
 		}
 	})
 }
