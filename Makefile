@@ -18,7 +18,7 @@ build: $(BUILD_TARGETS)
 # Core and simulator under the race detector; adapters add their own suites.
 test: vet test-core fuzz-short $(TEST_TARGETS)
 
-CORE_PKGS := ./core/... ./test/sim/... ./test/conformance/... ./test/bench/...
+CORE_PKGS := ./core/... ./internal/... ./test/sim/... ./test/conformance/... ./test/bench/...
 
 vet:
 	@test -z "$$(gofmt -l core test)" || { echo "gofmt needed:"; gofmt -l core test; exit 1; }
@@ -35,7 +35,7 @@ test-core:
 # which once stopped a CI run of `make test` here.
 FUZZ_TARGETS := ./core:FuzzParseConfig ./core:FuzzCheckpoint ./core/source/nordpass:FuzzDecodePage \
   ./core/source/nordpassmsp:FuzzDecodePage ./core/source/oloid:FuzzDecodePage ./core/source/qualtrics:FuzzDecodePage \
-  ./core/source/internal/jsonpage:FuzzScannerAgreesWithEncodingJSON ./plugins/fluentbit:FuzzRecordMatchesJSON
+  ./internal/jsonscan:FuzzScannerAgreesWithEncodingJSON ./plugins/fluentbit:FuzzRecordMatchesJSON
 FUZZTIME ?= 2m
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s

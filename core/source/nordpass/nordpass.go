@@ -22,6 +22,7 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/internal/jsonscan"
 )
 
 // Name is the source's registered name.
@@ -246,7 +247,7 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 func decodePage(b []byte) (core.Page, error) {
 	var p core.Page
 	var sawData, isArray, sawMeta, sawTotal bool
-	err := jsonpage.ParsePage(b, func(s *jsonpage.Scanner) error {
+	err := jsonpage.ParsePage(b, func(s *jsonscan.Scanner) error {
 		if s.Kind() != '{' {
 			return s.Skip()
 		}
@@ -294,7 +295,7 @@ func decodePage(b []byte) (core.Page, error) {
 // hashes the record's canonical fields into its id: NordPass events carry
 // no id, and two genuine events can be identical, so this id is not
 // unique — the core counts copies per id instead of keeping a set.
-func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
+func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	start := s.Mark()
 	if s.Kind() != '{' {
 		raw, err := s.Raw()

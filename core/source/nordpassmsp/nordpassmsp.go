@@ -64,6 +64,7 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/internal/jsonscan"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tidwall/gjson"
 )
@@ -498,7 +499,7 @@ func (s *Source) query(ctx context.Context, payload []byte, page int) (core.Page
 func decodePage(b []byte) (core.Page, error) {
 	var p core.Page
 	var sawData, isArray, sawMeta, hasTotal bool
-	err := jsonpage.ParsePage(b, func(s *jsonpage.Scanner) error {
+	err := jsonpage.ParsePage(b, func(s *jsonscan.Scanner) error {
 		if s.Kind() != '{' {
 			return s.Skip()
 		}
@@ -548,7 +549,7 @@ func decodePage(b []byte) (core.Page, error) {
 // id hashes the whole entry (compacted, so formatting never changes it):
 // MSP entries carry fields the Enterprise API's do not (ip_address), and
 // the hash must tell apart entries that differ in any of them.
-func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
+func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	start := s.Mark()
 	if s.Kind() != '{' {
 		raw, err := s.Raw()

@@ -53,6 +53,7 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/internal/jsonscan"
 	"github.com/tidwall/gjson"
 )
 
@@ -315,7 +316,7 @@ func decodePage(b []byte) (core.Page, error) {
 	var inData, atTop page
 	var sawData bool
 	var top []byte
-	err := jsonpage.ParsePage(b, func(s *jsonpage.Scanner) error {
+	err := jsonpage.ParsePage(b, func(s *jsonscan.Scanner) error {
 		return s.FirstMembers([]string{"data", "activities", "nextToken"}, func(i int) (err error) {
 			switch i {
 			case 0:
@@ -333,7 +334,7 @@ func decodePage(b []byte) (core.Page, error) {
 		})
 	})
 	if err == nil && !sawData && top != nil {
-		err = jsonpage.ParsePage(top, func(s *jsonpage.Scanner) error { return atTop.read(s, true) })
+		err = jsonpage.ParsePage(top, func(s *jsonscan.Scanner) error { return atTop.read(s, true) })
 	}
 	p := atTop
 	if sawData {
@@ -356,7 +357,7 @@ type page struct {
 }
 
 // read reads the activities array (acts) or the next token.
-func (p *page) read(s *jsonpage.Scanner, acts bool) (err error) {
+func (p *page) read(s *jsonscan.Scanner, acts bool) (err error) {
 	if !acts {
 		p.next, err = s.OptStr()
 		return err
@@ -372,7 +373,7 @@ func (p *page) read(s *jsonpage.Scanner, acts bool) (err error) {
 	})
 }
 
-func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
+func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	start := s.Mark()
 	if s.Kind() != '{' {
 		raw, err := s.Raw()
@@ -430,7 +431,7 @@ func decodeEvent(s *jsonpage.Scanner) (core.Event, error) {
 
 // parseTime reads milliseconds since the epoch, as a number or a numeric
 // string, or an RFC 3339 string ("the actual response structure may vary").
-func parseTime(s *jsonpage.Scanner) (time.Time, bool, error) {
+func parseTime(s *jsonscan.Scanner) (time.Time, bool, error) {
 	if s.Kind() == '"' {
 		v, err := s.Str()
 		if err != nil {

@@ -56,6 +56,7 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/internal/jsonscan"
 	"github.com/tidwall/gjson"
 )
 
@@ -428,7 +429,7 @@ func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
 func (s *Source) decodePage(b []byte) (core.Page, error) {
 	page := core.Page{Total: -1}
 	var isArray bool
-	err := jsonpage.ParsePage(b, func(sc *jsonpage.Scanner) error {
+	err := jsonpage.ParsePage(b, func(sc *jsonscan.Scanner) error {
 		return sc.FirstMembers([]string{"result"}, func(int) error {
 			return sc.FirstMembers([]string{"elements", "nextPage"}, func(i int) (err error) {
 				if i == 1 {
@@ -456,7 +457,7 @@ func (s *Source) decodePage(b []byte) (core.Page, error) {
 	return page, nil
 }
 
-func (s *Source) decodeEvent(sc *jsonpage.Scanner) (core.Event, error) {
+func (s *Source) decodeEvent(sc *jsonscan.Scanner) (core.Event, error) {
 	start := sc.Mark()
 	if sc.Kind() != '{' {
 		raw, err := sc.Raw()

@@ -1,4 +1,4 @@
-package jsonpage
+package jsonscan
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func TestScannerReadsValuesAsAPIsSendThem(t *testing.T) {
 	doc := `{"plain":"abc","esc":"a\"b\u00e9\n","int":1700000000,"neg":-5,"float":1.7e9,"frac":12.9,` +
 		`"digits":"42","word":"x42","huge":1e300,"bool":true,"raw":{ "k" : [1, "a b"] },"compact":{"k":[1,"a b"]}}`
 	got := map[string]any{}
-	err := ParsePage([]byte(doc), func(s *Scanner) error {
+	err := Scan([]byte(doc), func(s *Scanner) error {
 		return s.Object(func(k string) error {
 			switch k {
 			case "plain", "esc":
@@ -97,7 +97,7 @@ func TestScannerReadsValuesAsAPIsSendThem(t *testing.T) {
 func TestScannerCompactCopiesOnlyWhenThereIsWhitespace(t *testing.T) {
 	b := []byte(`[{"a":"x y"}, {"a" :1}]`)
 	var first, second string
-	err := ParsePage(b, func(s *Scanner) error {
+	err := Scan(b, func(s *Scanner) error {
 		n := 0
 		return s.Array(func() (err error) {
 			if n++; n == 1 {
@@ -116,25 +116,6 @@ func TestScannerCompactCopiesOnlyWhenThereIsWhitespace(t *testing.T) {
 	}
 	if unsafe.StringData(first) != &b[1] {
 		t.Fatalf("compact value is not the body's own bytes")
-	}
-}
-
-func TestParsePageNamesWhereTheBodyBreaks(t *testing.T) {
-	walk := func(s *Scanner) error { return s.Skip() }
-	cases := []struct{ body, want string }{
-		{`{"data":[1,2`, "unparsable response: unexpected end of JSON at offset 12"},
-		{`{"data":[1 2]}`, "unparsable response: invalid character '2' at offset 11"},
-		{`{"a":1} trailing`, "unparsable response: invalid character 't' at offset 8 (after the document)"},
-	}
-	for _, c := range cases {
-		err := ParsePage([]byte(c.body), walk)
-		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
-			t.Errorf("%s: got %v, want prefix %q", c.body, err, c.want)
-		}
-	}
-	own := errors.New("event without timestamp")
-	if err := ParsePage([]byte(`{}`), func(s *Scanner) error { s.Skip(); return own }); err != own {
-		t.Errorf("a walker's own error must come back as it is, got %v", err)
 	}
 }
 

@@ -1,29 +1,29 @@
-package jsonpage
+// Package jsonscan reads JSON in a single pass that validates it and
+// hands out the values asked for, as slices of the input.
+package jsonscan
 
 import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"unsafe"
-
-	"github.com/auditpull/auditpull/core"
 )
 
-// Scanner reads a response in one pass that both validates it and hands
-// the caller the values it asks for, where gjson needs four (validate,
-// find the array, find each event, read each event's fields): decoding was
-// the largest part of the adapters' CPU. It accepts exactly what
+// Scanner reads a document in one pass that both validates it and hands
+// the caller the values it asks for, where gjson needed four for a page
+// (validate, find the array, find each event, read each event's fields):
+// decoding was the largest part of the adapters' CPU. It accepts exactly what
 // encoding/json.Valid accepts (FuzzScannerAgreesWithEncodingJSON), so a
 // truncated or broken body is an error, never a short page.
 //
 // The caller walks the document with Object and Array, and consumes every
 // value it is handed with exactly one of Str, Int, Raw or Skip (or a
 // nested Object or Array); anything else is a syntax error at that point.
-// Strings and raw values are slices of the body, not copies: a response
-// body is never written to once read.
+// Strings and raw values are slices of the input, not copies: the caller
+// must not write to it while they are in use (a response body is never
+// written to once read).
 type Scanner struct {
 	b     []byte
 	i     int
@@ -450,17 +450,11 @@ func (s *Scanner) failAt(i int, where string) error {
 	return &SyntaxError{i, fmt.Sprintf("invalid character %s at offset %d (%s)", strconv.QuoteRune(rune(s.b[i])), i, where)}
 }
 
-// ParsePage scans a whole response with walk and checks that nothing
-// follows it. A syntax error reads "unparsable response" and quotes the
-// start of the body; errors of walk's own are returned as they are.
-func ParsePage(b []byte, walk func(s *Scanner) error) error {
+// Scan reads the document b with walk and checks that nothing follows it.
+func Scan(b []byte, walk func(s *Scanner) error) error {
 	s := NewScanner(b)
-	err := walk(s)
-	if err == nil {
-		err = s.End()
+	if err := walk(s); err != nil {
+		return err
 	}
-	if se := (*SyntaxError)(nil); errors.As(err, &se) {
-		return fmt.Errorf("unparsable response: %w: %s", err, core.Snippet(b))
-	}
-	return err
+	return s.End()
 }
