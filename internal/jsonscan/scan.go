@@ -40,6 +40,10 @@ const maxDepth = 10000
 // NewScanner starts at the beginning of b.
 func NewScanner(b []byte) *Scanner { return &Scanner{b: b} }
 
+// Reset starts s over at the beginning of b, so that one Scanner can read
+// many small documents without an allocation each.
+func (s *Scanner) Reset(b []byte) { *s = Scanner{b: b} }
+
 // Mark is a place in the body, for Since and CompactSince.
 type Mark struct{ pos, spaces int }
 
@@ -452,7 +456,12 @@ func (s *Scanner) failAt(i int, where string) error {
 
 // Scan reads the document b with walk and checks that nothing follows it.
 func Scan(b []byte, walk func(s *Scanner) error) error {
-	s := NewScanner(b)
+	return NewScanner(b).Scan(walk)
+}
+
+// Scan reads the rest of the input with walk and checks that nothing
+// follows.
+func (s *Scanner) Scan(walk func(s *Scanner) error) error {
 	if err := walk(s); err != nil {
 		return err
 	}

@@ -2,16 +2,13 @@ package main
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
 	"time"
-	"unsafe"
-
-	"github.com/tidwall/gjson"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/internal/jsonscan"
 )
 
 // Fields the plugin adds to every record, beside the vendor's own.
@@ -26,8 +23,9 @@ const (
 // an outer array: Fluent Bit's input accepts that, but the chunk then holds one
 // malformed record that outputs reject.
 func appendBatch(dst []byte, b *core.Batch, log core.Logger) []byte {
+	var s jsonscan.Scanner
 	for i := range b.Events {
-		dst = appendRecord(dst, &b.Events[i], b.Source, b.Stream, log)
+		dst = appendRecord(dst, &s, &b.Events[i], b.Source, b.Stream, log)
 	}
 	return dst
 }
@@ -36,24 +34,21 @@ func appendBatch(dst []byte, b *core.Batch, log core.Logger) []byte {
 // event_id}]. The vendor's fields come first and in the vendor's order; a
 // vendor field named like one of ours wins, so the SIEM sees exactly what the
 // vendor sent.
-func appendRecord(dst []byte, ev *core.Event, source, stream string, log core.Logger) []byte {
+func appendRecord(dst []byte, s *jsonscan.Scanner, ev *core.Event, source, stream string, log core.Logger) []byte {
 	dst = append(dst, 0x92) // fixarray of 2
 	dst = appendEventTime(dst, ev.Time)
 
-	// The map header comes first but its size is known only after the
-	// body: reserve the largest header (map32) and move the body back if a
-	// smaller one fits, which is cheaper than building the body apart.
 	head := len(dst)
-	dst = append(dst, 0xdf, 0, 0, 0, 0)
-	body := len(dst)
+	dst = reserveHeader(dst)
 	var n int
 	var taken uint8
 	var err error
-	if dst, n, taken, err = transcodeObject(dst, ev.Raw); err != nil {
+	s.Reset(ev.Raw)
+	if dst, n, taken, err = transcodeObject(dst, s); err != nil {
 		// The core already decoded this JSON, so this is a bug, not data:
 		// keep the event, as a string, rather than drop it.
 		log.Warn("event is not a JSON object; forwarding it as the field raw", "event_id", ev.ID, "error", err.Error())
-		dst = appendString(dst[:body], "raw")
+		dst = appendString(dst[:head+maxHeader], "raw")
 		dst = appendString(dst, string(ev.Raw))
 		n, taken = 1, 0
 	}
@@ -64,13 +59,8 @@ func appendRecord(dst []byte, ev *core.Event, source, stream string, log core.Lo
 			n++
 		}
 	}
-	hdr := appendMapHeader(make([]byte, 0, 5), n)
-	if len(hdr) < 5 {
-		copy(dst[head+len(hdr):], dst[body:])
-		dst = dst[:len(dst)-(5-len(hdr))]
-	}
-	copy(dst[head:], hdr)
-	return dst
+	var hdr [maxHeader]byte
+	return finishHeader(dst, head, appendMapHeader(hdr[:0], n))
 }
 
 // appendEventTime is Fluent Bit's EventTime: msgpack ext type 0 with big
@@ -83,76 +73,93 @@ func appendEventTime(dst []byte, t time.Time) []byte {
 	return append(dst, b[:]...)
 }
 
-// transcodeObject appends the msgpack encoding of the JSON object raw's
+// A map or array header comes first but its size is known only after the
+// members: reserve the largest header and move the members back if a
+// smaller one fits, which is cheaper than encoding them apart.
+const maxHeader = 5
+
+func reserveHeader(dst []byte) []byte { return append(dst, 0, 0, 0, 0, 0) }
+
+// finishHeader writes hdr at head, where reserveHeader was called.
+func finishHeader(dst []byte, head int, hdr []byte) []byte {
+	if len(hdr) < maxHeader {
+		copy(dst[head+len(hdr):], dst[head+maxHeader:])
+		dst = dst[:len(dst)-(maxHeader-len(hdr))]
+	}
+	copy(dst[head:], hdr)
+	return dst
+}
+
+// transcodeObject appends the msgpack encoding of the JSON object s reads
 // key/value pairs (without the map header), and returns how many pairs it
 // holds and which of the fields the plugin adds it already has (bit i for
-// source, stream, event_id). gjson walks the event in place: no token
-// allocations, strings unescaped only when they hold escapes.
-func transcodeObject(dst []byte, raw []byte) (_ []byte, n int, taken uint8, err error) {
-	if !gjson.ValidBytes(raw) {
-		return dst, 0, 0, errors.New("invalid JSON")
-	}
-	// raw is not modified while it is walked: no need for ParseBytes' copy.
-	obj := gjson.Parse(unsafe.String(unsafe.SliceData(raw), len(raw)))
-	if !obj.IsObject() {
-		return dst, 0, 0, errors.New("not a JSON object")
-	}
-	obj.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case fieldSource:
-			taken |= 1
-		case fieldStream:
-			taken |= 2
-		case fieldEventID:
-			taken |= 4
+// source, stream, event_id). One pass over the event, which also checks
+// it is JSON; strings are unescaped only when they hold escapes.
+func transcodeObject(dst []byte, s *jsonscan.Scanner) (_ []byte, n int, taken uint8, err error) {
+	err = s.Scan(func(s *jsonscan.Scanner) error {
+		if s.Kind() != '{' {
+			return errors.New("not a JSON object")
 		}
-		dst = appendString(dst, k.Str)
-		dst, err = transcodeValue(dst, v)
-		n++
-		return err == nil
+		return s.Object(func(k string) (err error) {
+			switch k {
+			case fieldSource:
+				taken |= 1
+			case fieldStream:
+				taken |= 2
+			case fieldEventID:
+				taken |= 4
+			}
+			dst = appendString(dst, k)
+			dst, err = transcodeValue(dst, s)
+			n++
+			return err
+		})
 	})
 	return dst, n, taken, err
 }
 
-// transcodeValue appends v as msgpack.
-func transcodeValue(dst []byte, v gjson.Result) ([]byte, error) {
-	switch v.Type {
-	case gjson.String:
-		return appendString(dst, v.Str), nil
-	case gjson.Number:
-		return appendNumber(dst, json.Number(v.Raw))
-	case gjson.True:
-		return append(dst, 0xc3), nil
-	case gjson.False:
-		return append(dst, 0xc2), nil
-	case gjson.Null:
-		return append(dst, 0xc0), nil
-	}
-	// An object or array: count, then write header and members; a nested
-	// value is rarely large, so a second walk is cheaper than buffering.
-	isObj := v.IsObject()
-	n := 0
-	v.ForEach(func(_, _ gjson.Result) bool { n++; return true })
-	if isObj {
-		dst = appendMapHeader(dst, n)
-	} else {
-		dst = appendArrayHeader(dst, n)
-	}
-	var err error
-	v.ForEach(func(k, e gjson.Result) bool {
-		if isObj {
-			dst = appendString(dst, k.Str)
+// transcodeValue appends the value at the scanner as msgpack.
+func transcodeValue(dst []byte, s *jsonscan.Scanner) (_ []byte, err error) {
+	switch c := s.Kind(); c {
+	case '"':
+		v, err := s.Str()
+		return appendString(dst, v), err
+	case 't':
+		return append(dst, 0xc3), s.Skip()
+	case 'f':
+		return append(dst, 0xc2), s.Skip()
+	case 'n':
+		return append(dst, 0xc0), s.Skip()
+	case '{', '[':
+		head, n := len(dst), 0
+		dst = reserveHeader(dst)
+		var hdr [maxHeader]byte
+		if c == '{' {
+			err = s.Object(func(k string) (err error) {
+				dst = appendString(dst, k)
+				dst, err = transcodeValue(dst, s)
+				n++
+				return err
+			})
+			return finishHeader(dst, head, appendMapHeader(hdr[:0], n)), err
 		}
-		dst, err = transcodeValue(dst, e)
-		return err == nil
-	})
-	return dst, err
+		err = s.Array(func() (err error) {
+			dst, err = transcodeValue(dst, s)
+			n++
+			return err
+		})
+		return finishHeader(dst, head, appendArrayHeader(hdr[:0], n)), err
+	}
+	num, err := s.RawStr()
+	if err != nil {
+		return dst, err
+	}
+	return appendNumber(dst, num)
 }
 
 // appendNumber keeps integers integers (as Fluent Bit's own JSON parser
 // does) and everything else a float64.
-func appendNumber(dst []byte, n json.Number) ([]byte, error) {
-	s := string(n)
+func appendNumber(dst []byte, s string) ([]byte, error) {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return appendInt(dst, i), nil
 	}
