@@ -243,67 +243,19 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	return out, err
 }
 
-// decodePage reads one response in a single pass; see jsonpage.Scanner.
+// decodePage reads one response in a single pass; see jsonscan.Scanner.
 func decodePage(b []byte) (core.Page, error) {
-	var p core.Page
-	var sawData, isArray, sawMeta, sawTotal bool
-	err := jsonpage.ParsePage(b, func(s *jsonscan.Scanner) error {
-		if s.Kind() != '{' {
-			return s.Skip()
-		}
-		return s.Object(func(key string) error {
-			switch {
-			case key == "data" && !sawData:
-				sawData = true
-				if isArray = s.Kind() == '['; !isArray {
-					return s.Skip()
-				}
-				p.Events = make([]core.Event, 0, 100)
-				return s.Array(func() error {
-					e, err := decodeEvent(s)
-					p.Events = append(p.Events, e)
-					return err
-				})
-			case key == "metadata" && !sawMeta:
-				sawMeta = true
-				if s.Kind() != '{' {
-					return s.Skip()
-				}
-				return s.Object(func(key string) error {
-					if key != "total" || sawTotal {
-						return s.Skip()
-					}
-					sawTotal = true
-					n, _, err := s.Int()
-					p.Total = int(n)
-					return err
-				})
-			}
-			return s.Skip()
-		})
-	})
-	if err != nil {
-		return core.Page{}, err
-	}
-	if !isArray {
-		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
-	}
-	return p, nil
+	p, _, err := jsonpage.DataPage(b, "event", decodeEvent)
+	return p, err
 }
 
-// decodeEvent takes the fields the core needs as it reads the event and
+// decodeEvent takes the fields the core needs as it reads the event (an
+// object) and
 // hashes the record's canonical fields into its id: NordPass events carry
 // no id, and two genuine events can be identical, so this id is not
 // unique — the core counts copies per id instead of keeping a set.
 func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	start := s.Mark()
-	if s.Kind() != '{' {
-		raw, err := s.Raw()
-		if err != nil {
-			return core.Event{}, err
-		}
-		return core.Event{}, fmt.Errorf("event is not an object: %s", core.Snippet(raw))
-	}
 	var typ, action, org, uuid, email, initiator, metadata string
 	var ts int64
 	str := func(dst *string) (err error) {

@@ -494,55 +494,13 @@ func (s *Source) query(ctx context.Context, payload []byte, page int) (core.Page
 }
 
 // decodePage reads one response (the Enterprise API's shape) in a single
-// pass; see jsonpage.Scanner. The first of repeated keys counts, as with a
-// lookup by path.
+// pass; see jsonscan.Scanner.
 func decodePage(b []byte) (core.Page, error) {
-	var p core.Page
-	var sawData, isArray, sawMeta, hasTotal bool
-	err := jsonpage.ParsePage(b, func(s *jsonscan.Scanner) error {
-		if s.Kind() != '{' {
-			return s.Skip()
-		}
-		return s.Object(func(key string) error {
-			switch {
-			case key == "data" && !sawData:
-				sawData = true
-				if isArray = s.Kind() == '['; !isArray {
-					return s.Skip()
-				}
-				p.Events = make([]core.Event, 0, 100)
-				return s.Array(func() error {
-					e, err := decodeEvent(s)
-					p.Events = append(p.Events, e)
-					return err
-				})
-			case key == "metadata" && !sawMeta:
-				sawMeta = true
-				if s.Kind() != '{' {
-					return s.Skip()
-				}
-				return s.Object(func(key string) error {
-					if key != "total" || hasTotal {
-						return s.Skip()
-					}
-					hasTotal = true
-					n, _, err := s.Int()
-					p.Total = int(n)
-					return err
-				})
-			}
-			return s.Skip()
-		})
-	})
-	switch {
-	case err != nil:
-		return core.Page{}, err
-	case !isArray:
-		return core.Page{}, fmt.Errorf("response has no data array: %s", core.Snippet(b))
-	case !hasTotal:
+	p, hasTotal, err := jsonpage.DataPage(b, "entry", decodeEvent)
+	if err == nil && !hasTotal {
 		return core.Page{}, fmt.Errorf("response has no metadata.total: %s", core.Snippet(b))
 	}
-	return p, nil
+	return p, err
 }
 
 // decodeEvent reads the fields the core needs as it reads the entry. The
@@ -551,13 +509,6 @@ func decodePage(b []byte) (core.Page, error) {
 // the hash must tell apart entries that differ in any of them.
 func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	start := s.Mark()
-	if s.Kind() != '{' {
-		raw, err := s.Raw()
-		if err != nil {
-			return core.Event{}, err
-		}
-		return core.Event{}, fmt.Errorf("entry is not an object: %s", core.Snippet(raw))
-	}
 	var typ, action, uuid, email, initiator string
 	var ts int64
 	var seen uint8

@@ -362,26 +362,12 @@ func (p *page) read(s *jsonscan.Scanner, acts bool) (err error) {
 		p.next, err = s.OptStr()
 		return err
 	}
-	if p.isArray = s.Kind() == '['; !p.isArray {
-		return s.Skip()
-	}
-	p.events = make([]core.Event, 0, 100)
-	return s.Array(func() error {
-		e, err := decodeEvent(s)
-		p.events = append(p.events, e)
-		return err
-	})
+	p.events, p.isArray, err = jsonpage.Events(s, "activity", decodeEvent)
+	return err
 }
 
 func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	start := s.Mark()
-	if s.Kind() != '{' {
-		raw, err := s.Raw()
-		if err != nil {
-			return core.Event{}, err
-		}
-		return core.Event{}, fmt.Errorf("activity is not an object: %s", core.Snippet(raw))
-	}
 	var e core.Event
 	var ok bool
 	var userID, userName string

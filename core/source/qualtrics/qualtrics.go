@@ -436,15 +436,8 @@ func (s *Source) decodePage(b []byte) (core.Page, error) {
 					page.Next, err = sc.OptStr()
 					return err
 				}
-				if isArray = sc.Kind() == '['; !isArray {
-					return sc.Skip()
-				}
-				page.Events = make([]core.Event, 0, 100)
-				return sc.Array(func() error {
-					e, err := s.decodeEvent(sc)
-					page.Events = append(page.Events, e)
-					return err
-				})
+				page.Events, isArray, err = jsonpage.Events(sc, "event", s.decodeEvent)
+				return err
 			})
 		})
 	})
@@ -459,13 +452,6 @@ func (s *Source) decodePage(b []byte) (core.Page, error) {
 
 func (s *Source) decodeEvent(sc *jsonscan.Scanner) (core.Event, error) {
 	start := sc.Mark()
-	if sc.Kind() != '{' {
-		raw, err := sc.Raw()
-		if err != nil {
-			return core.Event{}, err
-		}
-		return core.Event{}, fmt.Errorf("event is not an object: %s", core.Snippet(raw))
-	}
 	var id, ts, userID, username string
 	err := sc.Object(func(k string) (err error) {
 		switch k {
