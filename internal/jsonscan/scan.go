@@ -394,7 +394,8 @@ func (s *Scanner) Compact() (string, error) {
 
 // Skip reads any value, validating it.
 func (s *Scanner) Skip() error {
-	switch c := s.Kind(); c {
+	c := s.Kind()
+	switch c {
 	case '{':
 		return s.Object(func(string) error { return s.Skip() })
 	case '[':
@@ -408,9 +409,11 @@ func (s *Scanner) Skip() error {
 		return s.literal("false")
 	case 'n':
 		return s.literal("null")
-	default:
+	}
+	if c == '-' || c >= '0' && c <= '9' {
 		return s.number()
 	}
+	return s.fail("where a value should be")
 }
 
 func (s *Scanner) literal(w string) error {

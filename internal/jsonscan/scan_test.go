@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 	"unsafe"
@@ -90,6 +91,66 @@ func TestScannerReadsValuesAsAPIsSendThem(t *testing.T) {
 	for k, w := range want {
 		if got[k] != w {
 			t.Errorf("%s: got %#v, want %#v", k, got[k], w)
+		}
+	}
+}
+
+func TestScannerReadsTextAndOptionalStrings(t *testing.T) {
+	cases := []struct{ value, text, optStr string }{
+		{`"a\u00e9"`, "aé", "aé"},
+		{`12.50`, "12.50", ""},
+		{`-1e3`, "-1e3", ""},
+		{`true`, "true", ""},
+		{`null`, "", ""},
+		{`{"a": [1]}`, `{"a": [1]}`, ""},
+	}
+	for _, c := range cases {
+		var text, opt string
+		if err := Scan([]byte(c.value), func(s *Scanner) (err error) { text, err = s.Text(); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := Scan([]byte(c.value), func(s *Scanner) (err error) { opt, err = s.OptStr(); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if text != c.text || opt != c.optStr {
+			t.Errorf("%s: Text %q, OptStr %q; want %q, %q", c.value, text, opt, c.text, c.optStr)
+		}
+	}
+}
+
+func TestFirstMembersTakesTheFirstOfRepeatedKeysAndSkipsTheRest(t *testing.T) {
+	cases := []struct{ doc, want string }{
+		{`{"b":"1","a":"2","a":"3","c":{"a":"4"}}`, "a=2 b=1"},
+		{`{"x":1}`, ""},
+		{`["a","b"]`, ""},
+		{`"a"`, ""},
+	}
+	for _, c := range cases {
+		var got []string
+		err := Scan([]byte(c.doc), func(s *Scanner) error {
+			return s.FirstMembers([]string{"a", "b"}, func(i int) error {
+				v, err := s.Str()
+				got = append(got, []string{"a", "b"}[i]+"="+v)
+				return err
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s: got %q, want %q", c.doc, strings.Join(got, " "), c.want)
+		}
+	}
+}
+
+func TestResetReadsAnotherDocumentFromTheStart(t *testing.T) {
+	var s Scanner
+	for _, doc := range []string{`[ {"a":1} ]`, `"x"`} {
+		s.Reset([]byte(doc))
+		raw, err := s.Raw()
+		if err != nil || string(raw) != strings.TrimSpace(doc) || s.End() != nil {
+			t.Errorf("%s: Raw %q, %v", doc, raw, err)
 		}
 	}
 }
