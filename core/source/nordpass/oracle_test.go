@@ -13,7 +13,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// The decoder that jsonpage.Scanner replaced, built on gjson: kept as the
+// The decoder that jsonscan.Scanner replaced, built on gjson: kept as the
 // oracle FuzzDecodePage compares the single-pass decoder with.
 
 func gjsonDecodePage(b []byte) (core.Page, error) {

@@ -308,7 +308,7 @@ func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
 	return out
 }
 
-// decodePage reads one response in a single pass; see jsonpage.Scanner.
+// decodePage reads one response in a single pass; see jsonscan.Scanner.
 // The activities are in data, or at the top level ("the actual response
 // structure may vary"); the first of repeated keys counts, as with a
 // lookup by path.

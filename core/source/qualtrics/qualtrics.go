@@ -424,7 +424,7 @@ func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
 }
 
 // decodePage reads one List Events response in a single pass; see
-// jsonpage.Scanner. The first of repeated keys counts, as with a lookup by
+// jsonscan.Scanner. The first of repeated keys counts, as with a lookup by
 // path.
 func (s *Source) decodePage(b []byte) (core.Page, error) {
 	page := core.Page{Total: -1}
