@@ -250,10 +250,9 @@ func decodePage(b []byte) (core.Page, error) {
 }
 
 // decodeEvent takes the fields the core needs as it reads the event (an
-// object) and
-// hashes the record's canonical fields into its id: NordPass events carry
-// no id, and two genuine events can be identical, so this id is not
-// unique — the core counts copies per id instead of keeping a set.
+// object) and hashes the record's canonical fields into its id: NordPass
+// events carry no id, and two genuine events can be identical, so this id
+// is not unique — the core counts copies per id instead of keeping a set.
 func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	start := s.Mark()
 	var typ, action, org, uuid, email, initiator, metadata string
