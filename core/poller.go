@@ -69,6 +69,11 @@ type Poller struct {
 	saveKick chan struct{}
 	stop     chan struct{}
 	saverWG  sync.WaitGroup
+
+	// saveMu makes writes one at a time, each of the newest committed
+	// state, so a checkpoint never goes back; storeClosed is under it.
+	saveMu      sync.Mutex
+	storeClosed bool
 }
 
 // Batch is one page of events handed to the host.
@@ -533,7 +538,28 @@ func (p *Poller) saver() {
 	}
 }
 
+// Flush writes the committed checkpoints now, before returning, instead of
+// leaving them to the background saver. For hosts whose ack means the
+// events have already left auditpull (Fluent Bit appends a collect to its
+// chunk before its cleanup callback): a crash right after the ack then
+// re-delivers nothing. A save is a journal line, microseconds; at most one
+// per checkpoint.sync_interval is a durable write.
+func (p *Poller) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil // Close writes the last checkpoint
+	}
+	return p.flush(ctx)
+}
+
 func (p *Poller) flush(ctx context.Context) error {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	if p.storeClosed {
+		return nil
+	}
 	p.mu.Lock()
 	var work []*stream
 	var snaps []*snapshot
@@ -586,6 +612,9 @@ func (p *Poller) Close(ctx context.Context) error {
 	defer p.nextMu.Unlock()
 	p.saverWG.Wait()
 	err := p.flush(ctx)
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	p.storeClosed = true
 	if cerr := p.store.Close(); err == nil {
 		err = cerr
 	}

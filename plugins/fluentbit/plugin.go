@@ -186,6 +186,7 @@ func (r *registry) settle(in *instance) {
 	for _, b := range acks {
 		b.Ack(nil)
 	}
+	in.saveAcks()
 }
 
 // track records that the buffer at addr now belongs to Fluent Bit. The
@@ -218,7 +219,16 @@ func (r *registry) release(addr uintptr) bool {
 	for _, b := range h.batches {
 		b.Ack(nil)
 	}
+	h.in.saveAcks()
 	return true
+}
+
+// saveAcks writes the checkpoint before the callback returns: Fluent Bit
+// has the records in its chunk already, so a crash before the background
+// save would deliver the whole collect again. A save is a journal line;
+// a failed one is logged by the core and retried at the next ack.
+func (in *instance) saveAcks() {
+	in.poller.Flush(context.Background())
 }
 
 // lookup finds the instance of a Ctx callback (by the handle Fluent Bit

@@ -194,6 +194,66 @@ func TestBuffersNotCleanedUpAreAckedAtTheNextCollect(t *testing.T) {
 	}
 }
 
+// Fluent Bit has a collect's records in its chunk once it calls cleanup;
+// the checkpoint is written before cleanup returns, so a crash right after
+// it delivers nothing twice.
+func TestACrashRightAfterCleanupDeliversNothingTwice(t *testing.T) {
+	freshRegistry(t)
+	dir := t.TempDir()
+	p := simOrg(t, 100, 7, dir)
+	p["stream"] = "crash"
+	a, err := reg.start(props(p), levelInfo, 501)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[any]int{}
+	take := func(c collected) int {
+		recs := decodeRecords(t, unsafe.Slice((*byte)(c.buf), c.size))
+		for _, r := range recs {
+			ids[r.body["event_id"]]++
+		}
+		if rc := cleanup(c.buf); int(rc) != 1 {
+			t.Fatalf("cleanup returned %d", rc)
+		}
+		return len(recs)
+	}
+	first := 0
+	for deadline := time.Now().Add(10 * time.Second); first == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if c := collect(a.id, 501); c.size > 0 {
+			first = take(c)
+		}
+	}
+	// The crash: a new process finds what is on disk the moment cleanup
+	// returned.
+	crashed := t.TempDir()
+	files, _ := os.ReadDir(dir)
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(crashed, f.Name()), b, 0o600)
+	}
+	p["checkpoint.path"] = crashed
+	b, err := reg.start(props(p), levelInfo, 502)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if c := collect(b.id, 502); c.size > 0 {
+			rest += take(c)
+		}
+	}
+	twice := 0
+	for _, n := range ids {
+		twice += n - 1
+	}
+	if first == 0 || first+rest != 100 || twice != 0 {
+		t.Errorf("delivered %d before the crash and %d after, %d twice; want 100 in all, none twice", first, rest, twice)
+	}
+}
+
 // Fluent Bit calls every instance from its own thread: collect, cleanup
 // and exit race. Run under -race.
 func TestConcurrentInstances(t *testing.T) {
