@@ -541,8 +541,9 @@ func (p *Poller) saver() {
 // Flush writes the committed checkpoints now, before returning, instead of
 // leaving them to the background saver. For hosts whose ack means the
 // events have already left auditpull (Fluent Bit appends a collect to its
-// chunk before its cleanup callback): a crash right after the ack then
-// re-delivers nothing. A save is a journal line, microseconds; at most one
+// chunk before its cleanup callback; Telegraf reports a page once every
+// output has written it): a crash right after the ack then re-delivers
+// nothing. A save is a journal line, microseconds; at most one
 // per checkpoint.sync_interval is a durable write.
 func (p *Poller) Flush(ctx context.Context) error {
 	p.mu.Lock()
