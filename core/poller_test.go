@@ -187,6 +187,25 @@ func drain(t *testing.T, p *core.Poller) []string {
 	}
 }
 
+// takePages reads and acks n pages, calling afterAck after each ack, and
+// returns the delivered ids.
+func takePages(t *testing.T, p *core.Poller, n int, afterAck func()) []string {
+	t.Helper()
+	var got []string
+	for i := 0; i < n; i++ {
+		b, err := p.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range b.Events {
+			got = append(got, e.ID)
+		}
+		b.Ack(nil)
+		afterAck()
+	}
+	return got
+}
+
 func sorted(s []string) []string { s = slices.Clone(s); sort.Strings(s); return s }
 
 func assertSame(t *testing.T, got, want []string) {
@@ -337,17 +356,7 @@ func TestRestartMidWindowResumesWithoutLossOrDuplicate(t *testing.T) {
 	want := h.history(57, t0.Add(-time.Hour))
 	ctx := context.Background()
 	p := h.poller()
-	var got []string
-	for i := 0; i < 3; i++ {
-		b, err := p.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range b.Events {
-			got = append(got, e.ID)
-		}
-		b.Ack(nil)
-	}
+	got := takePages(t, p, 3, func() {})
 	p.Close(ctx)
 	p = h.poller()
 	got = append(got, drain(t, p)...)
@@ -364,20 +373,11 @@ func TestFlushSavesAcksBeforeReturningSoACrashRedeliversNothing(t *testing.T) {
 	ctx := context.Background()
 	p := h.poller()
 	defer p.Close(ctx)
-	var got []string
-	for i := 0; i < 3; i++ {
-		b, err := p.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range b.Events {
-			got = append(got, e.ID)
-		}
-		b.Ack(nil)
+	got := takePages(t, p, 3, func() {
 		if err := p.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
+	})
 	// The crash: what the store holds the moment Flush returned is all a
 	// new process finds.
 	cp, err := h.store.Load(ctx, h.name)
