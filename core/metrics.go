@@ -22,12 +22,38 @@ type Metrics struct {
 	lastSuccessUnix      atomic.Int64
 }
 
-// MetricNames lists the exported counters in a stable order.
-var MetricNames = []string{
-	"events", "pages", "requests", "retries", "throttled", "window_splits",
-	"duplicates_suppressed", "unreachable", "redeliveries", "errors",
-	"lag_seconds", "last_success_time",
+// MetricInfo describes one exported metric, for hosts that register their
+// metrics with a type and a help text.
+type MetricInfo struct {
+	Name  string
+	Help  string
+	Gauge bool // a value that goes up and down; otherwise a counter
 }
+
+// MetricInfos lists the exported metrics in a stable order.
+var MetricInfos = []MetricInfo{
+	{Name: "events", Help: "Events handed to the host."},
+	{Name: "pages", Help: "Pages (batches of events) handed to the host."},
+	{Name: "requests", Help: "HTTP requests sent to the vendor."},
+	{Name: "retries", Help: "Requests repeated after a transient failure."},
+	{Name: "throttled", Help: "429 responses received from the vendor."},
+	{Name: "window_splits", Help: "Windows split because they held more records than the vendor returns."},
+	{Name: "duplicates_suppressed", Help: "Re-read events not delivered again."},
+	{Name: "unreachable", Help: "Events the vendor holds but cannot return (more in one second than its cap)."},
+	{Name: "redeliveries", Help: "Pages delivered again after the host rejected them."},
+	{Name: "errors", Help: "Failed polls reported to the host."},
+	{Name: "lag_seconds", Help: "How far the committed checkpoint trails the wall clock, in seconds.", Gauge: true},
+	{Name: "last_success_time", Help: "Unix time of the last successful request to the vendor.", Gauge: true},
+}
+
+// MetricNames lists the exported metrics' names in the order of MetricInfos.
+var MetricNames = func() []string {
+	out := make([]string, len(MetricInfos))
+	for i, m := range MetricInfos {
+		out[i] = m.Name
+	}
+	return out
+}()
 
 // Snapshot returns every counter by its exported name (see MetricNames).
 // lag_seconds is how far the committed cursor trails the wall clock;

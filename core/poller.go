@@ -89,6 +89,7 @@ type Batch struct {
 	attempts int
 	done     bool
 	released bool
+	handed   bool // Handed: the host holds the events, the slot is free
 }
 
 // snapshot is a stream's checkpoint as it stands after a batch.
@@ -475,10 +476,33 @@ func (b *Batch) Release() {
 		return
 	}
 	b.released = true
-	if len(b.Events) > 0 {
+	p.freeSlot(b)
+	p.signal(p.wake)
+}
+
+// Handed tells the poller that the host holds b's events but has not made
+// them durable yet: b's read-ahead slot (max_undelivered_pages) is freed so
+// polling goes on, while the checkpoint still waits for Ack. For hosts that
+// take records into a volatile buffer first (Fluent Bit's ring buffer of a
+// threaded input): holding the slot until then would halve their
+// throughput, moving the checkpoint would lose the records in a crash.
+func (b *Batch) Handed() {
+	p := b.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.done || b.released {
+		return
+	}
+	p.freeSlot(b)
+	p.signal(p.wake)
+}
+
+// freeSlot gives b's read-ahead slot back, once. The caller holds p.mu.
+func (p *Poller) freeSlot(b *Batch) {
+	if !b.handed && len(b.Events) > 0 {
 		p.outstanding--
 	}
-	p.signal(p.wake)
+	b.handed = true
 }
 
 // Nack puts b back to be returned by Next again, ahead of new pages.
@@ -489,6 +513,11 @@ func (p *Poller) Nack(b *Batch) {
 		return
 	}
 	b.attempts++
+	if b.handed && len(b.Events) > 0 {
+		// Back in auditpull's hands: it holds a slot again until handed.
+		p.outstanding++
+	}
+	b.handed = false
 	p.metrics.Redeliveries.Add(1)
 	p.redeliver = append(p.redeliver, b)
 	p.signal(p.wake)
@@ -500,10 +529,8 @@ func (p *Poller) ack(b *Batch) {
 	if b.done || b.released {
 		return
 	}
+	p.freeSlot(b)
 	b.done = true
-	if len(b.Events) > 0 {
-		p.outstanding--
-	}
 	s := b.s
 	advanced := false
 	for {

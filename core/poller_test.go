@@ -351,6 +351,57 @@ func TestNackRedeliversTheSameBatchBeforeNewPages(t *testing.T) {
 	assertSame(t, got, want)
 }
 
+// A host that takes records into a volatile buffer first (Fluent Bit's
+// ring buffer) calls Handed: polling goes on beyond max_undelivered_pages,
+// but the checkpoint waits for the Ack, so a crash in between re-delivers
+// the handed pages instead of losing them.
+func TestHandedFreesTheSlotButKeepsTheCheckpoint(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	want := h.history(30, t0.Add(-time.Hour))
+	h.extra["max_undelivered_pages"] = 1
+	ctx := context.Background()
+	p := h.poller()
+	var handed []*core.Batch
+	var got []string
+	for range 3 {
+		// With one slot, a second Next would block unless Handed freed it.
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		b, err := p.Next(nctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Next after %d handed pages: %v", len(handed), err)
+		}
+		b.Handed()
+		handed = append(handed, b)
+		for _, e := range b.Events {
+			got = append(got, e.ID)
+		}
+	}
+	assertSame(t, got, want)
+	handed[0].Ack(nil)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The crash: only the acked page is behind the checkpoint.
+	cp, err := h.store.Load(ctx, h.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close(ctx)
+	h.store = checkpoint.NewMemory()
+	h.store.Save(ctx, h.name, cp)
+	q := h.poller()
+	again := drain(t, q)
+	q.Close(ctx)
+	var unacked []string
+	for _, b := range handed[1:] {
+		for _, e := range b.Events {
+			unacked = append(unacked, e.ID)
+		}
+	}
+	assertSame(t, again, unacked)
+}
+
 func TestRestartMidWindowResumesWithoutLossOrDuplicate(t *testing.T) {
 	h := newHarness(t, 10, 10000)
 	want := h.history(57, t0.Add(-time.Hour))

@@ -10,7 +10,8 @@ FLUENTBIT_CC       ?= gcc
 FLUENTBIT_SO       := $(OUT)/in_auditpull.so
 FLUENTBIT_SO_VG    := $(OUT)/in_auditpull-valgrind.so
 FLUENTBIT_HARNESS  := $(OUT)/fbharness
-FLUENTBIT_CFLAGS   := -std=c11 -Wall -Wextra -Werror -O2 -g -pthread
+# -rdynamic: the harness exports the cmetrics calls, as fluent-bit does.
+FLUENTBIT_CFLAGS   := -std=c11 -Wall -Wextra -Werror -O2 -g -pthread -rdynamic
 
 BUILD_TARGETS += $(FLUENTBIT_SO) $(FLUENTBIT_HARNESS)
 TEST_TARGETS  += test-fluentbit

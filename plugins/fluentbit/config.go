@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/auditpull/auditpull/core"
 )
@@ -13,11 +15,32 @@ import (
 // them: nested keys joined with "." (nordpass.token, checkpoint.path,
 // rate_limit.requests). Fluent Bit cannot enumerate a Go input's properties,
 // so each known key is asked for by name; list-valued keys
-// (nordpass.user_uuids) are comma-separated. The one property of the plugin
-// itself is callback_max_bytes.
+// (nordpass.user_uuids) are comma-separated. Two properties belong to the
+// plugin itself: callback_max_bytes and commit_delay.
 
 // budgetKey bounds the bytes handed to Fluent Bit by one callback.
 const budgetKey = "callback_max_bytes"
+
+// commitDelayKey is how long after Fluent Bit took a collect's records the
+// checkpoint may move past them (see instance.commit).
+const commitDelayKey = "commit_delay"
+
+// engineRingBufferPeriod is how often Fluent Bit's engine moves what
+// threaded inputs appended from their ring buffers into chunks: 250 ms
+// (src/flb_engine.c), or FLB_DEV_RB_MS, which the plugin reads from the
+// same process environment.
+func engineRingBufferPeriod() time.Duration {
+	if ms, err := strconv.Atoi(os.Getenv("FLB_DEV_RB_MS")); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 250 * time.Millisecond
+}
+
+// pluginOptions are the properties of the plugin itself.
+type pluginOptions struct {
+	budget      int
+	commitDelay time.Duration
+}
 
 // DefaultBudget is callback_max_bytes' default: a few Fluent Bit chunks'
 // worth, far more than one 1-second tick normally needs.
@@ -50,9 +73,9 @@ func isReserved(key string) bool {
 }
 
 // readConfig asks get for every key of the core schema and translates what
-// is set into the flat map core.ParseMap takes, plus the plugin's own budget.
-// get returns "" for a property that is not set.
-func readConfig(get func(key string) string) (map[string]any, int, error) {
+// is set into the flat map core.ParseMap takes, plus the plugin's own
+// properties. get returns "" for a property that is not set.
+func readConfig(get func(key string) string) (map[string]any, pluginOptions, error) {
 	lists := core.ListKeys()
 	m := map[string]any{}
 	for _, key := range core.Keys() {
@@ -60,7 +83,7 @@ func readConfig(get func(key string) string) (map[string]any, int, error) {
 		if alt := strings.ReplaceAll(key, ".", "_"); alt != key && strings.TrimSpace(get(alt)) != "" {
 			// nordpass_token instead of nordpass.token would otherwise be
 			// ignored without a word: Fluent Bit accepts any property.
-			return nil, 0, &core.ConfigError{Key: alt, Msg: fmt.Sprintf("unknown property; write it as %s (properties use the core's dotted names)", key)}
+			return nil, pluginOptions{}, &core.ConfigError{Key: alt, Msg: fmt.Sprintf("unknown property; write it as %s (properties use the core's dotted names)", key)}
 		}
 		if v == "" {
 			continue
@@ -77,15 +100,22 @@ func readConfig(get func(key string) string) (map[string]any, int, error) {
 		}
 		m[key] = v
 	}
-	budget := DefaultBudget
+	opts := pluginOptions{budget: DefaultBudget, commitDelay: 2 * engineRingBufferPeriod()}
 	if v := strings.TrimSpace(get(budgetKey)); v != "" {
 		n, err := parseSize(v)
 		if err != nil || n < minBudget {
-			return nil, 0, &core.ConfigError{Key: budgetKey, Msg: fmt.Sprintf("%q is not a size of at least 1K (e.g. 512K, 4M)", v)}
+			return nil, opts, &core.ConfigError{Key: budgetKey, Msg: fmt.Sprintf("%q is not a size of at least 1K (e.g. 512K, 4M)", v)}
 		}
-		budget = n
+		opts.budget = n
 	}
-	return m, budget, nil
+	if v := strings.TrimSpace(get(commitDelayKey)); v != "" {
+		d, err := core.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			return nil, opts, &core.ConfigError{Key: commitDelayKey, Msg: fmt.Sprintf("%q is not a duration from 0s to 1m (e.g. 500ms, 2s)", v)}
+		}
+		opts.commitDelay = d
+	}
+	return m, opts, nil
 }
 
 // parseSize reads a byte size as Fluent Bit writes them: 4096, 512K, 4M, 1G

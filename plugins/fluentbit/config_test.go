@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditpull/auditpull/core"
 )
@@ -22,7 +23,7 @@ func props(m map[string]string) func(string) string {
 }
 
 func TestPropertiesAreTheCoreKeys(t *testing.T) {
-	m, budget, err := readConfig(props(map[string]string{
+	m, opts, err := readConfig(props(map[string]string{
 		"source":              "nordpass",
 		"nordpass.token":      " secret ",
 		"nordpass.user_uuids": "a, b,,c ",
@@ -40,8 +41,8 @@ func TestPropertiesAreTheCoreKeys(t *testing.T) {
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("config map\n got %v\nwant %v", m, want)
 	}
-	if budget != DefaultBudget {
-		t.Errorf("budget %d, want the default %d", budget, DefaultBudget)
+	if opts.budget != DefaultBudget {
+		t.Errorf("budget %d, want the default %d", opts.budget, DefaultBudget)
 	}
 	if _, err := core.ParseMap(map[string]any{"source": "nordpass", "nordpass.token": "t", "nordpass.user_uuids": []any{"0f0f0f0f-0000-4000-8000-000000000000"}, "page_size": "50", "checkpoint.type": "memory"}); err != nil {
 		t.Errorf("the core does not take what readConfig builds: %v", err)
@@ -61,8 +62,8 @@ func TestUnderscoredPropertyIsRejected(t *testing.T) {
 
 func TestCallbackBudget(t *testing.T) {
 	for in, want := range map[string]int{"": DefaultBudget, "4096": 4096, "512K": 512 << 10, "4M": 4 << 20, "1mb": 1 << 20, "1G": 1 << 30} {
-		_, got, err := readConfig(props(map[string]string{budgetKey: in}))
-		if err != nil || got != want {
+		_, opts, err := readConfig(props(map[string]string{budgetKey: in}))
+		if got := opts.budget; err != nil || got != want {
 			t.Errorf("%s=%q: got %d, %v; want %d", budgetKey, in, got, err, want)
 		}
 	}
@@ -71,6 +72,37 @@ func TestCallbackBudget(t *testing.T) {
 		var ce *core.ConfigError
 		if !errors.As(err, &ce) || ce.Key != budgetKey {
 			t.Errorf("%s=%q: err = %v, want a ConfigError naming the key", budgetKey, in, err)
+		}
+	}
+}
+
+// commit_delay defaults to twice the engine's ring buffer period, read from
+// FLB_DEV_RB_MS as Fluent Bit reads it.
+func TestCommitDelay(t *testing.T) {
+	cases := []struct {
+		name, value, rbMS string
+		want              time.Duration
+	}{
+		{name: "default covers the engine's 250 ms twice", want: 500 * time.Millisecond},
+		{name: "default follows FLB_DEV_RB_MS", rbMS: "1000", want: 2 * time.Second},
+		{name: "an unusable FLB_DEV_RB_MS is Fluent Bit's default", rbMS: "x", want: 500 * time.Millisecond},
+		{name: "set", value: "2s", want: 2 * time.Second},
+		{name: "zero commits at the next callback", value: "0s", want: 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("FLB_DEV_RB_MS", c.rbMS)
+			_, opts, err := readConfig(props(map[string]string{commitDelayKey: c.value}))
+			if err != nil || opts.commitDelay != c.want {
+				t.Errorf("got %s, %v; want %s", opts.commitDelay, err, c.want)
+			}
+		})
+	}
+	for _, in := range []string{"soon", "-1s", "2m"} {
+		_, _, err := readConfig(props(map[string]string{commitDelayKey: in}))
+		var ce *core.ConfigError
+		if !errors.As(err, &ce) || ce.Key != commitDelayKey || !strings.Contains(ce.Msg, "0s to 1m") {
+			t.Errorf("%s=%q: err = %v, want a ConfigError naming the key and the range", commitDelayKey, in, err)
 		}
 	}
 }

@@ -16,9 +16,11 @@
 #ifndef AUDITPULL_FLB_ABI_H
 #define AUDITPULL_FLB_ABI_H
 
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <time.h>
 
 /* Return values of the Go proxy callbacks (fluent-bit-go flb_plugin.h). */
 #define AP_FLB_ERROR 0
@@ -46,8 +48,8 @@ struct ap_api {
     void *output_get_property;
     const char *(*input_get_property)(const char *key, void *i_ins);
     void *output_get_cmt_instance;
-    void *input_get_cmt_instance;
-    void *log_print;
+    void *(*input_get_cmt_instance)(void *i_ins);
+    void (*log_print)(int level, const char *file, int line, const char *fmt, ...);
     int (*input_log_check)(void *i_ins, int level);
     void *output_log_check;
 };
@@ -146,6 +148,87 @@ static inline int ap_log_level(struct ap_go_input_plugin *p)
         }
     }
     return level;
+}
+
+/* ap_log_print writes one message through Fluent Bit's logger (flb_log_print),
+ * which adds the time and level. From a thread Fluent Bit runs the plugin on
+ * it honours log_file; the plugin calls it only there. */
+static inline void ap_log_print(struct ap_api *api, int level, const char *msg)
+{
+    if (api != NULL && api->log_print != NULL) {
+        api->log_print(level, "in_auditpull", 0, "%s", msg);
+    }
+}
+
+/* The cmetrics calls, resolved from Fluent Bit's own binary, which exports
+ * its symbols (fluent-bit-bin is linked with ENABLE_EXPORTS): the plugin
+ * then uses the cmetrics Fluent Bit was built with, whatever its version,
+ * and links none of its own. The signatures are those of cmetrics since
+ * Fluent Bit 1.8. */
+struct ap_cmt_calls {
+    void *(*counter_create)(void *cmt, char *ns, char *subsystem, char *name, char *help,
+                            int label_count, char **label_keys);
+    void *(*gauge_create)(void *cmt, char *ns, char *subsystem, char *name, char *help,
+                          int label_count, char **label_keys);
+    int (*counter_set)(void *counter, uint64_t ts, double val, int labels_count, char **label_vals);
+    int (*gauge_set)(void *gauge, uint64_t ts, double val, int labels_count, char **label_vals);
+};
+
+/*
+ * ap_cmt_context returns the instance's cmetrics context, or NULL when the
+ * host offers none the plugin can use safely: Fluent Bit allocates its API
+ * table without zeroing it and fills input_get_cmt_instance only when built
+ * with metrics, so the pointer is trusted only if it is the function the
+ * binary exports under that name, and only if every cmetrics call resolves.
+ * Called from init, on the instance's thread.
+ */
+static inline void *ap_cmt_context(struct ap_go_input_plugin *p, struct ap_cmt_calls *c)
+{
+    void *fn;
+
+    if (p == NULL || p->api == NULL || p->i_ins == NULL) {
+        return NULL;
+    }
+    fn = dlsym(RTLD_DEFAULT, "flb_input_get_cmt_instance");
+    if (fn == NULL || fn != (void *) p->api->input_get_cmt_instance) {
+        return NULL;
+    }
+    *(void **) &c->counter_create = dlsym(RTLD_DEFAULT, "cmt_counter_create");
+    *(void **) &c->gauge_create = dlsym(RTLD_DEFAULT, "cmt_gauge_create");
+    *(void **) &c->counter_set = dlsym(RTLD_DEFAULT, "cmt_counter_set");
+    *(void **) &c->gauge_set = dlsym(RTLD_DEFAULT, "cmt_gauge_set");
+    if (!c->counter_create || !c->gauge_create || !c->counter_set || !c->gauge_set) {
+        return NULL;
+    }
+    return p->api->input_get_cmt_instance(p->i_ins);
+}
+
+/* ap_metric_create registers fluentbit_auditpull_<name>{name="<instance>"},
+ * as Fluent Bit's own inputs register theirs in the instance's context. */
+static inline void *ap_metric_create(const struct ap_cmt_calls *c, void *cmt, int gauge, char *name, char *help)
+{
+    char *keys[] = {"name"};
+
+    if (gauge) {
+        return c->gauge_create(cmt, "fluentbit", "auditpull", name, help, 1, keys);
+    }
+    return c->counter_create(cmt, "fluentbit", "auditpull", name, help, 1, keys);
+}
+
+static inline void ap_metric_set(const struct ap_cmt_calls *c, void *metric, int gauge, double val, char *label)
+{
+    struct timespec ts;
+    uint64_t now;
+    char *vals[] = {label};
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+    if (gauge) {
+        c->gauge_set(metric, now, val, 1, vals);
+    }
+    else {
+        c->counter_set(metric, now, val, 1, vals);
+    }
 }
 
 static inline void ap_register(struct ap_proxy_def *def, char *name, char *description)

@@ -8,9 +8,15 @@
 // (which waits on the network, rate limits and retries), and the callback
 // only takes the pages that are ready, without blocking, up to
 // callback_max_bytes. The records are copied into malloc'ed memory that the
-// cleanup callback frees; the pages are acked — and the checkpoint moves —
-// when Fluent Bit gives the buffer back, which it does once the records are
-// in the input's chunk.
+// cleanup callback frees. Fluent Bit runs every Go input as a threaded
+// input: when it gives the buffer back, the records are in the input's ring
+// buffer, which the engine moves into a chunk every 250 ms. So the pages
+// are acked — and the checkpoint moves — only at a later callback, once
+// commit_delay has passed (see instance.commit).
+//
+// Logs and metrics go through Fluent Bit: its logger (log_print, from the
+// instance's thread so that log_file applies) and the instance's cmetrics
+// context (/api/v2/metrics, prometheus_exporter).
 //
 // See README.md for the supported Fluent Bit versions and the configuration.
 package main
@@ -23,6 +29,7 @@ package main
 import "C"
 
 import (
+	"time"
 	"unsafe"
 
 	_ "github.com/auditpull/auditpull/core/source/all" // every source
@@ -73,10 +80,23 @@ func FLBPluginInit(plugin unsafe.Pointer) C.int {
 		// terminator (harmlessly, within the word), which valgrind reports.
 		return C.GoStringN(v, C.int(C.strlen(v)))
 	}
-	in, err := reg.start(get, int(C.ap_log_level(p)), uint64(C.ap_thread_id()))
+	api := p.api
+	h := host{
+		level:   int(C.ap_log_level(p)),
+		metrics: func(name string) *hostMetrics { return newHostMetrics(p, name) },
+	}
+	if api != nil && api.log_print != nil {
+		h.print = func(level int, msg string) {
+			cmsg := C.CString(msg)
+			C.ap_log_print(api, C.int(level), cmsg)
+			C.free(unsafe.Pointer(cmsg))
+		}
+	}
+	in, err := reg.start(get, h, uint64(C.ap_thread_id()))
 	if err != nil {
 		return C.AP_FLB_ERROR // start has logged why
 	}
+	defer in.log.flush()
 	switch C.ap_context_layout(p) {
 	case C.AP_LAYOUT_41:
 		C.ap_set_remote_context(p, C.uintptr_t(in.id))
@@ -117,6 +137,28 @@ func FLBPluginInputCleanupCallbackCtx(ctx C.uintptr_t, data unsafe.Pointer) C.in
 	return cleanup(data)
 }
 
+// FLBPluginInputPause is called on the instance's thread when Fluent Bit
+// pauses the input (buffer limits, shutdown; Fluent Bit >= 2.2), without
+// saying which instance: the thread tells.
+//
+//export FLBPluginInputPause
+func FLBPluginInputPause() {
+	for _, in := range reg.onThread(uint64(C.ap_thread_id())) {
+		in.pause(time.Now())
+		in.log.flush()
+	}
+}
+
+// FLBPluginInputResume is FLBPluginInputPause's counterpart.
+//
+//export FLBPluginInputResume
+func FLBPluginInputResume() {
+	for _, in := range reg.onThread(uint64(C.ap_thread_id())) {
+		in.resume(time.Now())
+		in.log.flush()
+	}
+}
+
 // FLBPluginExit stops the calling thread's instance (all of them when called
 // from elsewhere) and writes its checkpoint.
 //
@@ -152,12 +194,16 @@ func collect(handle uintptr, tid uint64) collected {
 	if in == nil {
 		return collected{}
 	}
+	defer in.log.flush()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.stopped {
 		return collected{ok: true}
 	}
-	reg.settle(in)
+	now := time.Now()
+	reg.settle(in, now)
+	in.commit(now)
+	in.metrics.update(in.poller.Metrics().Snapshot())
 	pieces, total := in.drain()
 	if total == 0 {
 		return collected{ok: true}

@@ -29,12 +29,15 @@ func newRegistry() *registry {
 	return &registry{insts: map[uintptr]*instance{}, buffers: map[uintptr]*handout{}}
 }
 
-// handout is one buffer Fluent Bit holds: the batches it carries are acked
-// when Fluent Bit gives it back (cleanup callback), which it does right after
-// appending it to the input's chunk.
+// handout is one buffer given to Fluent Bit. When Fluent Bit gives it back
+// (cleanup callback, right after appending it) its records are in the
+// instance's ring buffer, not yet in a chunk: its batches are acked — and
+// the checkpoint moves — only once the engine has had commit_delay to move
+// them (see instance.commit).
 type handout struct {
 	in      *instance
 	batches []*core.Batch
+	back    time.Time // when Fluent Bit had appended it
 }
 
 // ready is a batch already encoded as Fluent Bit records.
@@ -46,33 +49,48 @@ type ready struct {
 // instance is one [INPUT] section of the plugin: a poller, the goroutine
 // that drives it, and the encoded batches waiting for Fluent Bit's callback.
 type instance struct {
-	id     uintptr
-	name   string
-	tid    uint64 // the Fluent Bit thread that initialised the instance
-	log    *logger
-	poller *core.Poller
-	budget int
-	queue  chan ready
-	cancel context.CancelFunc
-	done   chan struct{}
+	id      uintptr
+	name    string
+	tid     uint64 // the Fluent Bit thread that initialised the instance
+	log     *logger
+	metrics *hostMetrics // nil: the host offers no metrics API
+	poller  *core.Poller
+	opts    pluginOptions
+	queue   chan ready
+	cancel  context.CancelFunc
+	done    chan struct{}
 
-	mu      sync.Mutex
-	stopped bool
-	carry   *ready               // did not fit the previous callback's budget
-	handed  map[uintptr]*handout // given to Fluent Bit, not given back yet
+	mu       sync.Mutex
+	stopped  bool
+	carry    *ready               // did not fit the previous callback's budget
+	handed   map[uintptr]*handout // given to Fluent Bit, not given back yet
+	appended []*handout           // given back, in order: waiting for commit_delay
+	paused   bool                 // FLBPluginInputPause: the ring buffer may not drain
+	resumed  time.Time
+}
+
+// host is what Fluent Bit offers an instance at init.
+type host struct {
+	level   int                         // the instance's log_level
+	print   func(level int, msg string) // Fluent Bit's logger; nil: stderr
+	metrics func(name string) *hostMetrics
 }
 
 // start parses one instance's configuration, opens its poller and starts
-// polling. get reads a property; level is the instance's log level; tid
-// identifies the calling thread.
-func (r *registry) start(get func(string) string, level int, tid uint64) (*instance, error) {
+// polling. get reads a property; tid identifies the calling thread.
+func (r *registry) start(get func(string) string, h host, tid uint64) (_ *instance, err error) {
 	r.mu.Lock()
 	name := fmt.Sprintf("auditpull.%d", r.ordinal)
 	r.ordinal++
 	r.mu.Unlock()
-	log := newLogger(name, level)
+	log := newLogger(name, h.level, h.print)
+	defer func() {
+		if err != nil {
+			log.flush() // init's caller flushes a started instance's lines
+		}
+	}()
 
-	m, budget, err := readConfig(get)
+	m, opts, err := readConfig(get)
 	if err != nil {
 		log.Error("invalid configuration: " + err.Error())
 		return nil, err
@@ -96,11 +114,17 @@ func (r *registry) start(get func(string) string, level int, tid uint64) (*insta
 		tid:    tid,
 		log:    log,
 		poller: p,
-		budget: budget,
+		opts:   opts,
 		queue:  make(chan ready, cfg.MaxUndeliveredPages),
 		cancel: cancel,
 		done:   make(chan struct{}),
 		handed: map[uintptr]*handout{},
+	}
+	if h.metrics != nil {
+		in.metrics = h.metrics(name)
+	}
+	if in.metrics == nil && h.print != nil {
+		log.Info("this Fluent Bit offers no metrics API to Go inputs; the counters are logged when the input stops")
 	}
 	r.mu.Lock()
 	r.nextID++
@@ -108,7 +132,8 @@ func (r *registry) start(get func(string) string, level int, tid uint64) (*insta
 	r.insts[in.id] = in
 	r.mu.Unlock()
 	go in.poll(ctx)
-	log.Info("started", "source", cfg.Source, "streams", fmt.Sprint(p.Streams()), "poll_interval", cfg.PollInterval.D().String())
+	log.Info("started", "source", cfg.Source, "streams", fmt.Sprint(p.Streams()), "poll_interval", cfg.PollInterval.D().String(),
+		"commit_delay", opts.commitDelay.String())
 	return in, nil
 }
 
@@ -150,10 +175,10 @@ func (in *instance) drain() (pieces []ready, total int) {
 		pieces, total = append(pieces, *in.carry), len(in.carry.data)
 		in.carry = nil
 	}
-	for total < in.budget {
+	for total < in.opts.budget {
 		select {
 		case e := <-in.queue:
-			if total > 0 && total+len(e.data) > in.budget {
+			if total > 0 && total+len(e.data) > in.opts.budget {
 				in.carry = &e
 				return pieces, total
 			}
@@ -166,27 +191,102 @@ func (in *instance) drain() (pieces []ready, total int) {
 	return pieces, total
 }
 
-// settle acks buffers Fluent Bit took without calling the cleanup callback
-// (hosts without one free the buffer themselves right after appending it).
-// Fluent Bit calls collect, append and cleanup of one instance in sequence on
-// the instance's thread, so a buffer still listed when the next collect (or
-// exit, on the same thread) arrives was taken. The caller holds in.mu.
-func (r *registry) settle(in *instance) {
+// settle counts as appended the buffers Fluent Bit took without calling the
+// cleanup callback (hosts without one free the buffer themselves right
+// after appending it). Fluent Bit calls collect, append and cleanup of one
+// instance in sequence on the instance's thread, so a buffer still listed
+// when the next collect (or exit, on the same thread) arrives was taken,
+// by now at the latest. The caller holds in.mu.
+func (r *registry) settle(in *instance, now time.Time) {
 	if len(in.handed) == 0 {
 		return
 	}
 	r.mu.Lock()
-	var acks []*core.Batch
 	for addr, h := range in.handed {
 		delete(r.buffers, addr)
-		acks = append(acks, h.batches...)
+		in.appendedAt(h, now)
 	}
 	r.mu.Unlock()
 	clear(in.handed)
-	for _, b := range acks {
-		b.Ack(nil)
+}
+
+// appendedAt records that Fluent Bit appended h at t: its pages no longer
+// take read-ahead slots, but wait for commit. The caller holds in.mu.
+func (in *instance) appendedAt(h *handout, t time.Time) {
+	h.back = t
+	for _, b := range h.batches {
+		b.Handed()
 	}
-	in.saveAcks()
+	in.appended = append(in.appended, h)
+	in.commitLater()
+}
+
+// commitLater commits once commit_delay has passed, from a timer rather
+// than the next collect a second later: a crash re-delivers what was
+// appended in the last commit_delay, not in the last collect interval.
+func (in *instance) commitLater() {
+	time.AfterFunc(in.opts.commitDelay+5*time.Millisecond, func() {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if !in.stopped {
+			in.commit(time.Now())
+		}
+	})
+}
+
+// commit acks the pages Fluent Bit has had time to make durable, and
+// writes the checkpoint before returning. Every Go input is a threaded
+// input (Fluent Bit 2.1 and later), so an append only copies the records
+// into the instance's ring buffer; the engine thread moves ring buffers
+// into chunks every 250 ms, and skips an input paused by its buffer limits
+// (mem_buf_limit, storage). A page is acked once the input has been
+// running (not paused) for commit_delay since its append: a crash before
+// that re-delivers it, never loses it. The caller holds in.mu.
+func (in *instance) commit(now time.Time) {
+	if in.paused || len(in.appended) == 0 {
+		return
+	}
+	n := 0
+	for _, h := range in.appended {
+		since := h.back
+		if in.resumed.After(since) {
+			since = in.resumed
+		}
+		if now.Sub(since) < in.opts.commitDelay {
+			break // appended in order: the rest is younger
+		}
+		for _, b := range h.batches {
+			b.Ack(nil)
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	in.appended = append(in.appended[:0], in.appended[n:]...)
+	// A save is a journal line; a failed one is logged by the core and
+	// retried at the next ack.
+	in.poller.Flush(context.Background())
+}
+
+// pause and resume follow FLBPluginInputPause / FLBPluginInputResume:
+// while the input is paused the engine leaves its ring buffer alone, so
+// nothing appended in the last commit_delay may be committed before the
+// input has run for commit_delay again. Both come on the instance's thread.
+func (in *instance) pause(now time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.commit(now)
+	in.paused = true
+}
+
+func (in *instance) resume(now time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.paused, in.resumed = false, now
+	if len(in.appended) > 0 {
+		in.commitLater()
+	}
 }
 
 // track records that the buffer at addr now belongs to Fluent Bit. The
@@ -202,9 +302,9 @@ func (r *registry) track(in *instance, addr uintptr, pieces []ready) {
 	in.handed[addr] = h
 }
 
-// release is the cleanup callback: Fluent Bit has appended the buffer at addr
-// to its chunk, so its batches are delivered. It reports whether addr was a
-// buffer of this plugin (the caller frees it only then).
+// release is the cleanup callback: Fluent Bit has appended the buffer at
+// addr. It reports whether addr was a buffer of this plugin (the caller
+// frees it only then).
 func (r *registry) release(addr uintptr) bool {
 	r.mu.Lock()
 	h, ok := r.buffers[addr]
@@ -215,20 +315,9 @@ func (r *registry) release(addr uintptr) bool {
 	}
 	h.in.mu.Lock()
 	delete(h.in.handed, addr)
+	h.in.appendedAt(h, time.Now())
 	h.in.mu.Unlock()
-	for _, b := range h.batches {
-		b.Ack(nil)
-	}
-	h.in.saveAcks()
 	return true
-}
-
-// saveAcks writes the checkpoint before the callback returns: Fluent Bit
-// has the records in its chunk already, so a crash before the background
-// save would deliver the whole collect again. A save is a journal line;
-// a failed one is logged by the core and retried at the next ack.
-func (in *instance) saveAcks() {
-	in.poller.Flush(context.Background())
 }
 
 // lookup finds the instance of a Ctx callback (by the handle Fluent Bit
@@ -251,6 +340,25 @@ func (r *registry) lookup(handle uintptr, tid uint64) *instance {
 		return only
 	}
 	return nil
+}
+
+// onThread returns the instances initialised on thread tid, or every
+// instance when none was (a callback that names no instance, from a
+// thread the plugin does not know: applying it to all is the safe side).
+func (r *registry) onThread(tid uint64) []*instance {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var mine, all []*instance
+	for _, in := range r.insts {
+		all = append(all, in)
+		if in.tid == tid {
+			mine = append(mine, in)
+		}
+	}
+	if len(mine) == 0 {
+		return all
+	}
+	return mine
 }
 
 // exit stops the instances initialised on thread tid; Fluent Bit calls
@@ -277,20 +385,34 @@ func (r *registry) exit(tid uint64) {
 	}
 	r.mu.Unlock()
 
+	if len(mine) > 0 {
+		// The usual case: on the instance's own thread, so the last
+		// metrics and log lines go through Fluent Bit as from a callback.
+		for _, in := range mine {
+			r.stop(in, true)
+			in.log.flush()
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	for _, in := range stop {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.stop(in, in.tid == tid)
+			r.stop(in, false)
 		}()
 	}
 	wg.Wait()
+	for _, in := range stop {
+		in.log.flush()
+	}
 }
 
-// stop ends polling and writes the checkpoint of everything Fluent Bit has
-// taken. Batches still queued are not acked: they are read again after a
-// restart. sameThread says Fluent Bit has finished with every buffer it got.
+// stop ends polling and writes the checkpoint of what Fluent Bit has had
+// time to make durable. Batches still queued, and those appended within
+// commit_delay of the stop (or of a pause: Fluent Bit pauses every input
+// when it stops), are not acked: they are read again after a restart.
+// sameThread says Fluent Bit has finished with every buffer it got.
 func (r *registry) stop(in *instance, sameThread bool) {
 	in.mu.Lock()
 	if in.stopped {
@@ -298,9 +420,11 @@ func (r *registry) stop(in *instance, sameThread bool) {
 		return
 	}
 	in.stopped = true
+	now := time.Now()
 	if sameThread {
-		r.settle(in)
+		r.settle(in, now)
 	}
+	in.commit(now)
 	in.mu.Unlock()
 
 	in.cancel()
@@ -311,5 +435,7 @@ func (r *registry) stop(in *instance, sameThread bool) {
 		in.log.Error("checkpoint not written at exit: " + err.Error())
 	}
 	s := in.poller.Metrics().Snapshot()
+	in.metrics.update(s)
+	in.metrics.close()
 	in.log.Info("stopped", "events", s["events"], "pages", s["pages"], "requests", s["requests"], "errors", s["errors"])
 }

@@ -32,6 +32,9 @@ func simOrg(t *testing.T, n int, seed int64, dir string) map[string]string {
 		"initial_lookback":  "2d",
 		"checkpoint.path":   dir,
 		"page_size":         "50",
+		// Commit at the next callback: these tests are about other
+		// things; TestCommitWaitsForTheRingBufferToDrain is about this.
+		commitDelayKey: "0s",
 	}
 }
 
@@ -69,14 +72,14 @@ func drainAll(t *testing.T, handle uintptr, tid uint64, n int) int {
 
 func TestInstancesAreFoundByHandleOrThread(t *testing.T) {
 	freshRegistry(t)
-	a, err := reg.start(props(simOrg(t, 10, 1, t.TempDir())), levelInfo, 101)
+	a, err := reg.start(props(simOrg(t, 10, 1, t.TempDir())), host{level: levelInfo}, 101)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if reg.lookup(0, 999) != a {
 		t.Error("with one instance, a plain callback from any thread is that instance's")
 	}
-	b, err := reg.start(props(simOrg(t, 10, 2, t.TempDir())), levelInfo, 102)
+	b, err := reg.start(props(simOrg(t, 10, 2, t.TempDir())), host{level: levelInfo}, 102)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +108,11 @@ func TestInstancesAreFoundByHandleOrThread(t *testing.T) {
 func TestExitStopsTheCallingThreadsInstance(t *testing.T) {
 	freshRegistry(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
-	a, err := reg.start(props(simOrg(t, 120, 3, dirA)), levelInfo, 201)
+	a, err := reg.start(props(simOrg(t, 120, 3, dirA)), host{level: levelInfo}, 201)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := reg.start(props(simOrg(t, 120, 4, dirB)), levelInfo, 202)
+	b, err := reg.start(props(simOrg(t, 120, 4, dirB)), host{level: levelInfo}, 202)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +141,7 @@ func TestExitStopsTheCallingThreadsInstance(t *testing.T) {
 
 func TestCleanupOfAForeignOrRepeatedBufferIsRefused(t *testing.T) {
 	freshRegistry(t)
-	in, err := reg.start(props(simOrg(t, 50, 5, t.TempDir())), levelInfo, 301)
+	in, err := reg.start(props(simOrg(t, 50, 5, t.TempDir())), host{level: levelInfo}, 301)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +171,7 @@ func TestBuffersNotCleanedUpAreAckedAtTheNextCollect(t *testing.T) {
 	dir := t.TempDir()
 	p := simOrg(t, 100, 6, dir)
 	p["stream"] = "settle"
-	in, err := reg.start(props(p), levelInfo, 401)
+	in, err := reg.start(props(p), host{level: levelInfo}, 401)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,64 +197,104 @@ func TestBuffersNotCleanedUpAreAckedAtTheNextCollect(t *testing.T) {
 	}
 }
 
-// Fluent Bit has a collect's records in its chunk once it calls cleanup;
-// the checkpoint is written before cleanup returns, so a crash right after
-// it delivers nothing twice.
-func TestACrashRightAfterCleanupDeliversNothingTwice(t *testing.T) {
-	freshRegistry(t)
-	dir := t.TempDir()
-	p := simOrg(t, 100, 7, dir)
-	p["stream"] = "crash"
-	a, err := reg.start(props(p), levelInfo, 501)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[any]int{}
-	take := func(c collected) int {
-		recs := decodeRecords(t, unsafe.Slice((*byte)(c.buf), c.size))
-		for _, r := range recs {
-			ids[r.body["event_id"]]++
-		}
-		if rc := cleanup(c.buf); int(rc) != 1 {
-			t.Fatalf("cleanup returned %d", rc)
-		}
-		return len(recs)
-	}
-	first := 0
-	for deadline := time.Now().Add(10 * time.Second); first == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if c := collect(a.id, 501); c.size > 0 {
-			first = take(c)
+// When Fluent Bit calls cleanup, a collect's records are only in the
+// input's ring buffer; the engine moves them into a chunk up to 250 ms
+// later. The checkpoint moves past them only once the input has run for
+// commit_delay since: a crash before re-delivers the collect, a crash
+// after re-delivers nothing. Each case plays Fluent Bit's callbacks on one
+// instance holding exactly one page, then crashes: a new process starts
+// from what is on disk at that moment.
+func TestCommitWaitsForTheRingBufferToDrain(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	type step func(in *instance, tid uint64)
+	later := func(in *instance, tid uint64) { // a later collect, past commit_delay
+		time.Sleep(delay + 50*time.Millisecond)
+		if c := collect(in.id, tid); c.size != 0 {
+			t.Fatalf("a later collect handed out %d more bytes; the case needs one page", c.size)
 		}
 	}
-	// The crash: a new process finds what is on disk the moment cleanup
-	// returned.
-	crashed := t.TempDir()
-	files, _ := os.ReadDir(dir)
-	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(dir, f.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(crashed, f.Name()), b, 0o600)
-	}
-	p["checkpoint.path"] = crashed
-	b, err := reg.start(props(p), levelInfo, 502)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rest := 0
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if c := collect(b.id, 502); c.size > 0 {
-			rest += take(c)
+	soon := func(in *instance, tid uint64) { // a later collect within commit_delay
+		if c := collect(in.id, tid); c.size != 0 {
+			t.Fatalf("a later collect handed out %d more bytes", c.size)
 		}
 	}
-	twice := 0
-	for _, n := range ids {
-		twice += n - 1
+	pause := func(in *instance, tid uint64) { in.pause(time.Now()) }
+	resume := func(in *instance, tid uint64) { in.resume(time.Now()) }
+	cases := []struct {
+		name        string
+		after       []step // after the collect that took the page was cleaned up
+		redelivered bool
+	}{
+		{name: "a crash right after cleanup re-delivers the collect", redelivered: true},
+		{name: "a crash after a collect within commit_delay re-delivers it", after: []step{soon}, redelivered: true},
+		{name: "a crash after a collect past commit_delay re-delivers nothing", after: []step{later}},
+		{name: "a pause right after the append holds the commit", after: []step{pause, later}, redelivered: true},
+		{name: "after a resume the input must run commit_delay again", after: []step{pause, later, resume, soon}, redelivered: true},
+		{name: "after a resume and commit_delay the collect is committed", after: []step{pause, later, resume, later}},
 	}
-	if first == 0 || first+rest != 100 || twice != 0 {
-		t.Errorf("delivered %d before the crash and %d after, %d twice; want 100 in all, none twice", first, rest, twice)
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			freshRegistry(t)
+			dir := t.TempDir()
+			p := simOrg(t, 50, int64(20+i), dir) // one page of 50
+			p["stream"] = "crash"
+			p[commitDelayKey] = delay.String()
+			tid := uint64(600 + i)
+			a, err := reg.start(props(p), host{level: levelInfo}, tid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := 0
+			for deadline := time.Now().Add(10 * time.Second); first == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if cl := collect(a.id, tid); cl.size > 0 {
+					first = len(decodeRecords(t, unsafe.Slice((*byte)(cl.buf), cl.size)))
+					if rc := cleanup(cl.buf); int(rc) != 1 {
+						t.Fatalf("cleanup returned %d", rc)
+					}
+				}
+			}
+			if first != 50 {
+				t.Fatalf("the first collect took %d records, want the page of 50", first)
+			}
+			for _, st := range c.after {
+				st(a, tid)
+			}
+			// The crash: a new process finds what is on disk now.
+			crashed := t.TempDir()
+			files, _ := os.ReadDir(dir)
+			for _, f := range files {
+				b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(crashed, f.Name()), b, 0o600)
+			}
+			reg.exit(tid) // what it writes now no longer matters
+			p["checkpoint.path"] = crashed
+			b, err := reg.start(props(p), host{level: levelInfo}, tid+1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := drainFor(t, b.id, tid+1000, time.Second)
+			reg.exit(tid + 1000)
+			if want := map[bool]int{true: 50, false: 0}[c.redelivered]; again != want {
+				t.Errorf("after the crash %d records were delivered again, want %d", again, want)
+			}
+		})
 	}
+}
+
+// drainFor collects and cleans up for d, and returns the records taken.
+func drainFor(t *testing.T, handle uintptr, tid uint64, d time.Duration) int {
+	t.Helper()
+	n := 0
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if c := collect(handle, tid); c.size > 0 {
+			n += len(decodeRecords(t, unsafe.Slice((*byte)(c.buf), c.size)))
+			cleanup(c.buf)
+		}
+	}
+	return n
 }
 
 // Fluent Bit calls every instance from its own thread: collect, cleanup
@@ -261,7 +304,7 @@ func TestConcurrentInstances(t *testing.T) {
 	const n, per = 3, 150
 	var ins []*instance
 	for i := range n {
-		in, err := reg.start(props(simOrg(t, per, int64(10+i), t.TempDir())), levelInfo, uint64(500+i))
+		in, err := reg.start(props(simOrg(t, per, int64(10+i), t.TempDir())), host{level: levelInfo}, uint64(500+i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,7 +332,7 @@ func TestConcurrentInstances(t *testing.T) {
 }
 
 func TestDrainKeepsToTheBudget(t *testing.T) {
-	in := &instance{budget: 100, queue: make(chan ready, 10)}
+	in := &instance{opts: pluginOptions{budget: 100}, queue: make(chan ready, 10)}
 	for _, size := range []int{40, 40, 40, 300, 10} {
 		in.queue <- ready{data: make([]byte, size)}
 	}

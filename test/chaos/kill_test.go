@@ -116,13 +116,7 @@ func killRun(t *testing.T, s settings, bin hostrun.Binaries, h hostrun.Host, see
 			}
 			res.finalDuration = time.Since(tf)
 			time.Sleep(2 * time.Second)
-			if h == hostrun.FluentBit {
-				// The harness has no signal handling: it stops at its
-				// limits only. Killing it here loses nothing — everything
-				// is already written — and is one more kill.
-				p.Kill()
-				res.stop = "killed"
-			} else if err := p.Stop(30 * time.Second); err != nil {
+			if err := p.Stop(30 * time.Second); err != nil {
 				t.Errorf("%s did not stop cleanly on SIGTERM: %v\n%s", name, err, tailOf(p.Stderr, 20))
 				res.stop = "FAILED"
 			} else {

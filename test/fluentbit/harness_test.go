@@ -50,7 +50,7 @@ func testMain(m *testing.M) int {
 		}
 		if harnessPath == "" {
 			harnessPath = filepath.Join(dir, "fbharness")
-			cmd := exec.Command("gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-g", "-pthread",
+			cmd := exec.Command("gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-g", "-pthread", "-rdynamic",
 				"-o", harnessPath, "harness/harness.c", "-ldl")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				fmt.Printf("building the harness: %v\n%s", err, out)
@@ -80,6 +80,14 @@ type harnessRun struct {
 	// TermAt sends SIGTERM once the harness has written this many records,
 	// as a service manager stops Fluent Bit.
 	TermAt int
+	// CrashAfterBuffers makes the harness SIGKILL itself right after the
+	// Nth non-empty collect was appended to the ring buffer and cleaned up.
+	CrashAfterBuffers int
+	// RingBufferMS is the engine's ring buffer period: 0 is Fluent Bit's
+	// 250 ms, -1 appends at once (an input with threaded off).
+	RingBufferMS int
+	// NoMetricsAPI leaves input_get_cmt_instance out of the API table.
+	NoMetricsAPI bool
 }
 
 type record struct {
@@ -106,7 +114,14 @@ type stats struct {
 	MaxCallbackUS  int  `json:"max_callback_us"`
 	InitFailed     bool `json:"init_failed"`
 	Violations     int  `json:"violations"`
-	Instances      []struct {
+	Pauses         int  `json:"pauses"`
+	RBDiscarded    int  `json:"rb_discarded"`
+	Logs           struct {
+		Error, Warn, Info, Debug, Trace int
+	} `json:"logs"`
+	LogsOffThread int          `json:"logs_off_thread"`
+	Metrics       []hostMetric `json:"metrics"`
+	Instances     []struct {
 		Records       int  `json:"records"`
 		Buffers       int  `json:"buffers"`
 		Init          int  `json:"init"`
@@ -114,8 +129,21 @@ type stats struct {
 	} `json:"instances"`
 }
 
+// hostMetric is a metric the plugin registered in an instance's cmetrics
+// context, as the harness saw it.
+type hostMetric struct {
+	Instance      int     `json:"instance"`
+	Name          string  `json:"name"`
+	Type          string  `json:"type"`
+	Label         string  `json:"label"`
+	Value         float64 `json:"value"`
+	Sets          int     `json:"sets"`
+	OffThreadSets int     `json:"off_thread_sets"`
+}
+
 type result struct {
 	Code    int
+	Killed  bool // ended by SIGKILL (CrashAfterBuffers)
 	Stderr  string
 	Out     string // the NDJSON as written
 	Records []record
@@ -160,6 +188,18 @@ func (r harnessRun) run(t *testing.T) result {
 	if r.ExitFromMain {
 		args = append(args, "-exit-from-main")
 	}
+	if r.CrashAfterBuffers > 0 {
+		args = append(args, "-crash-after-buffers", strconv.Itoa(r.CrashAfterBuffers))
+	}
+	switch {
+	case r.RingBufferMS < 0:
+		args = append(args, "-rb-ms", "0")
+	case r.RingBufferMS > 0:
+		args = append(args, "-rb-ms", strconv.Itoa(r.RingBufferMS))
+	}
+	if r.NoMetricsAPI {
+		args = append(args, "-no-metrics-api")
+	}
 	for _, props := range r.Instances {
 		args = append(args, "-instance")
 		for _, p := range props {
@@ -202,6 +242,8 @@ func (r harnessRun) run(t *testing.T) result {
 	case err == nil:
 	case errors.As(err, &ee) && ee.Exited():
 		res.Code = ee.ExitCode()
+	case r.CrashAfterBuffers > 0 && errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
+		res.Killed = true
 	default:
 		t.Fatalf("harness did not exit normally: %v\nstderr:\n%s", err, tail(res.Stderr))
 	}

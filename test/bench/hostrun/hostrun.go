@@ -174,7 +174,7 @@ func Find(dir string, hosts ...Host) (Binaries, map[Host]error) {
 			}
 		}
 		if err2 == nil {
-			harness, err2 = get(Env.FluentBitHarness, "fbharness", "gcc", "-std=c11", "-O2", "-pthread", "test/fluentbit/harness/harness.c", "-ldl")
+			harness, err2 = get(Env.FluentBitHarness, "fbharness", "gcc", "-std=c11", "-O2", "-pthread", "-rdynamic", "test/fluentbit/harness/harness.c", "-ldl")
 		}
 		if err := errors.Join(err1, err2); err != nil {
 			errs[FluentBit] = err

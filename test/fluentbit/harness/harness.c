@@ -23,6 +23,34 @@
  * the reserved property answered by api->input_log_check. Without a cleanup
  * callback (or with -no-cleanup) the harness frees the buffer itself.
  *
+ * Every Go input is a threaded input in Fluent Bit (2.1 and later:
+ * flb_plugin_proxy.c sets FLB_INPUT_THREADED), so what a collect appends is
+ * first copied into the instance's ring buffer (append_to_ring_buffer in
+ * flb_input_chunk.c), and the engine thread moves ring buffers into chunks
+ * every 250 ms (flb_engine.c, FLB_DEV_RB_MS). The harness does the same: an
+ * appended buffer is queued, and an engine thread writes the queue to the
+ * output (the "chunk") every -rb-ms (default 250; 0 appends at once, as an
+ * input with `threaded off`). A kill loses what is queued. On a stop the
+ * harness shuts down as Fluent Bit does: ingestion stops (collects end, each
+ * instance is paused through FLBPluginInputPause on its thread), the engine
+ * keeps moving ring buffers for -grace-ms, then each instance exits on its
+ * thread and what is still queued is discarded (the ring buffer cleanup of
+ * flb_input_instance_destroy).
+ *
+ * The API table carries log_print and input_get_cmt_instance, and the
+ * harness exports the cmetrics calls a plugin resolves from Fluent Bit's
+ * binary (built with ENABLE_EXPORTS): cmt_counter_create/set and
+ * cmt_gauge_create/set. It records what the plugin registers and sets, and
+ * which thread logged: a log_print from a thread that is not Fluent Bit's
+ * (a goroutine) bypasses log_file in Fluent Bit, and is counted.
+ * -no-metrics-api leaves input_get_cmt_instance out, as a build without
+ * metrics does.
+ *
+ * -crash-after-buffers N raises SIGKILL right after the Nth non-empty
+ * collect is appended and cleaned up, before the engine can move it out of
+ * the ring buffer: the moment a real Fluent Bit killed then loses the
+ * collect unless the plugin's checkpoint does not yet cover it.
+ *
  * -buffers writes one NDJSON line per buffer: instance, bytes, records.
  *
  * Each buffer is checked: back-to-back [EventTime(ext 0), map] records, fully
@@ -31,7 +59,8 @@
  * Usage:
  *   fbharness -so PATH [-abi 4.1|2.1] [-interval-ms 1000] [-out FILE|-]
  *             [-stats FILE] [-buffers FILE] [-records N] [-timeout-ms T] [-duration-ms D]
- *             [-idle-ms I] [-no-cleanup] [-exit-from-main]
+ *             [-idle-ms I] [-no-cleanup] [-exit-from-main] [-rb-ms R] [-grace-ms G]
+ *             [-crash-after-buffers N] [-no-metrics-api]
  *             [-instance] -p key=value ... [-instance -p ...]
  *
  * Stops at N records, after D ms, after I ms without a new record (once one
@@ -140,8 +169,28 @@ struct instance {
     int started;
     int init_status; /* 0 pending, 1 ok, -1 failed */
     int remote_context_set;
+    int cmt; /* the address is this instance's stand-in cmetrics context */
 
     long records, buffers;
+};
+
+/* A metric the plugin registered through the cmetrics calls. */
+struct hmetric {
+    int instance;
+    int gauge;
+    char name[192];  /* ns_subsystem_name */
+    char label[128]; /* the value of its one label, once set */
+    int label_count;
+    double value;
+    long sets, off_thread_sets;
+};
+
+/* One appended buffer waiting in the ring buffer. */
+struct rb_entry {
+    struct instance *ins;
+    void *data;
+    size_t len;
+    struct rb_entry *next;
 };
 
 static struct {
@@ -149,6 +198,9 @@ static struct {
     int interval_ms;
     int no_cleanup;
     int exit_from_main;
+    int rb_ms;
+    int no_metrics_api;
+    long grace_ms, crash_after;
     long target, timeout_ms, duration_ms, idle_ms;
     const char *so_path, *out_path, *stats_path, *buffers_path;
 
@@ -161,14 +213,29 @@ static struct {
 
     pthread_mutex_t mu; /* guards everything below and the output */
     pthread_cond_t cond;
-    int stop;
+    int stop;          /* instances exit */
+    int ingest_stop;   /* collects end (the engine's stop_ingestion) */
     int start_collect;
     long records, callbacks, empty_callbacks, buffers, bytes, max_buffer;
-    long cleanups, host_frees, max_callback_us;
+    long cleanups, host_frees, max_callback_us, nonempty_collects;
+    long pauses, logs[6], logs_off_thread, rb_flushes, rb_discarded, rb_max_wait_ms;
+    struct hmetric metrics[256];
+    int nmetrics;
     long long last_record_ms;
     char violations[4096];
     int nviolations;
 } H;
+
+/* The ring buffers of every instance: appended, not yet in the output. */
+static struct {
+    pthread_mutex_t mu;
+    struct rb_entry *head, *tail;
+    int stop;
+    pthread_t th;
+} RB = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0};
+
+/* Set on the threads Fluent Bit itself runs plugin callbacks on. */
+static __thread int host_thread;
 
 /* term is set by SIGTERM/SIGINT; the main loop polls it every 10 ms. */
 static volatile sig_atomic_t term;
@@ -241,6 +308,129 @@ static int api_input_log_check(void *i_ins, int level)
 {
     struct instance *ins = i_ins;
     return ins->log_level >= level;
+}
+
+/* log_print plays flb_log_print: the message under Fluent Bit's header on
+ * stderr. A call from a thread Fluent Bit did not start is counted: there,
+ * Fluent Bit writes to stderr whatever log_file says. */
+static void api_log_print(int type, const char *file, int line, const char *fmt, ...)
+{
+    static const char *tags[] = {"", "error", " warn", " info", "debug", "trace"};
+    char body[4096], ts[32];
+    struct timespec now;
+    struct tm tm;
+    va_list ap;
+
+    (void) file;
+    (void) line;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof(body), fmt, ap);
+    va_end(ap);
+    clock_gettime(CLOCK_REALTIME, &now);
+    localtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S", &tm);
+    pthread_mutex_lock(&H.mu);
+    if (type >= 1 && type <= 5) {
+        H.logs[type]++;
+    }
+    if (!host_thread) {
+        H.logs_off_thread++;
+    }
+    fprintf(stderr, "[%s.%03ld] [%s] %s\n", ts, now.tv_nsec / 1000000, type >= 1 && type <= 5 ? tags[type] : "  ???", body);
+    pthread_mutex_unlock(&H.mu);
+}
+
+/* flb_input_get_cmt_instance: each instance's cmetrics context. The
+ * exported name lets a plugin check that the API's pointer is the real
+ * function (a Fluent Bit built without metrics leaves it unset). */
+void *flb_input_get_cmt_instance(void *i_ins)
+{
+    return &((struct instance *) i_ins)->cmt;
+}
+
+static void *metric_create(void *cmt, int gauge, char *ns, char *subsystem, char *name, int label_count)
+{
+    struct hmetric *m = NULL;
+    int i;
+
+    pthread_mutex_lock(&H.mu);
+    for (i = 0; i < H.nins; i++) {
+        if (cmt == &H.ins[i].cmt) {
+            break;
+        }
+    }
+    if (i == H.nins) {
+        violation("a metric was created in a context no instance owns");
+    }
+    else if (H.nmetrics < (int) (sizeof(H.metrics) / sizeof(H.metrics[0]))) {
+        m = &H.metrics[H.nmetrics++];
+        memset(m, 0, sizeof(*m));
+        m->instance = i;
+        m->gauge = gauge;
+        m->label_count = label_count;
+        snprintf(m->name, sizeof(m->name), "%s_%s_%s", ns, subsystem, name);
+    }
+    pthread_mutex_unlock(&H.mu);
+    return m;
+}
+
+static int metric_set(void *metric, double val, int labels_count, char **label_vals, int gauge)
+{
+    struct hmetric *m = metric;
+    int ret = 0;
+
+    pthread_mutex_lock(&H.mu);
+    if (m < H.metrics || m >= H.metrics + H.nmetrics || m->gauge != gauge) {
+        violation("a metric was set through a pointer no create returned");
+        ret = -1;
+    }
+    else if (labels_count != m->label_count) {
+        violation("metric %s set with %d labels, created with %d", m->name, labels_count, m->label_count);
+        ret = -1;
+    }
+    else if (!gauge && val < m->value) {
+        ret = -1; /* cmetrics refuses to lower a counter */
+    }
+    else {
+        m->value = val;
+        m->sets++;
+        if (!host_thread) {
+            m->off_thread_sets++;
+        }
+        if (labels_count > 0) {
+            snprintf(m->label, sizeof(m->label), "%s", label_vals[0]);
+        }
+    }
+    pthread_mutex_unlock(&H.mu);
+    return ret;
+}
+
+void *cmt_counter_create(void *cmt, char *ns, char *subsystem, char *name, char *help,
+                         int label_count, char **label_keys)
+{
+    (void) help;
+    (void) label_keys;
+    return metric_create(cmt, 0, ns, subsystem, name, label_count);
+}
+
+void *cmt_gauge_create(void *cmt, char *ns, char *subsystem, char *name, char *help,
+                       int label_count, char **label_keys)
+{
+    (void) help;
+    (void) label_keys;
+    return metric_create(cmt, 1, ns, subsystem, name, label_count);
+}
+
+int cmt_counter_set(void *counter, uint64_t ts, double val, int labels_count, char **label_vals)
+{
+    (void) ts;
+    return metric_set(counter, val, labels_count, label_vals, 0);
+}
+
+int cmt_gauge_set(void *gauge, uint64_t ts, double val, int labels_count, char **label_vals)
+{
+    (void) ts;
+    return metric_set(gauge, val, labels_count, label_vals, 1);
 }
 
 static const char *api_unused_get_property(const char *key, void *ins)
@@ -586,9 +776,9 @@ static int mp_value(struct mp *m, struct sbuf *b, int depth)
     return -1;
 }
 
-/* append plays flb_input_log_append: it checks the buffer and writes each
- * record as one NDJSON line. Called without H.mu. */
-static void append(struct instance *ins, const void *data, size_t len)
+/* ingest plays input_chunk_append_raw: it checks the buffer and writes each
+ * record as one NDJSON line, the harness's chunk. Called without H.mu. */
+static void ingest(struct instance *ins, const void *data, size_t len)
 {
     struct mp m = {data, (const uint8_t *) data + len, NULL};
     struct sbuf b = {0};
@@ -661,6 +851,102 @@ static void append(struct instance *ins, const void *data, size_t len)
     free(b.p);
 }
 
+/* ---- the ring buffer -------------------------------------------------------- */
+
+/* rb_flush plays flb_input_chunk_ring_buffer_collector: everything queued
+ * moves into the output. */
+static void rb_flush(void)
+{
+    struct rb_entry *e, *next;
+
+    pthread_mutex_lock(&RB.mu);
+    e = RB.head;
+    RB.head = RB.tail = NULL;
+    pthread_mutex_unlock(&RB.mu);
+    if (e != NULL) {
+        pthread_mutex_lock(&H.mu);
+        H.rb_flushes++;
+        pthread_mutex_unlock(&H.mu);
+    }
+    for (; e != NULL; e = next) {
+        next = e->next;
+        ingest(e->ins, e->data, e->len);
+        free(e->data);
+        free(e);
+    }
+}
+
+/* engine_thread plays the engine's ring buffer timer (FLB_DEV_RB_MS). */
+static void *engine_thread(void *arg)
+{
+    (void) arg;
+    for (;;) {
+        struct timespec ts = {H.rb_ms / 1000, (long) (H.rb_ms % 1000) * 1000000L};
+        int stop;
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&RB.mu);
+        stop = RB.stop;
+        pthread_mutex_unlock(&RB.mu);
+        if (stop) {
+            return NULL;
+        }
+        rb_flush();
+    }
+}
+
+/* rb_discard plays flb_input_chunk_ring_buffer_cleanup at instance destroy:
+ * what is still queued is dropped. */
+static void rb_discard(void)
+{
+    struct rb_entry *e, *next;
+    long n = 0;
+
+    pthread_mutex_lock(&RB.mu);
+    e = RB.head;
+    RB.head = RB.tail = NULL;
+    pthread_mutex_unlock(&RB.mu);
+    for (; e != NULL; e = next) {
+        next = e->next;
+        n++;
+        free(e->data);
+        free(e);
+    }
+    pthread_mutex_lock(&H.mu);
+    H.rb_discarded += n;
+    pthread_mutex_unlock(&H.mu);
+}
+
+/* append plays flb_input_log_append from an instance thread: with a ring
+ * buffer (threaded input) the buffer is copied into it; without, it is
+ * written at once. The caller holds RB.mu when locked is set. */
+static void append(struct instance *ins, const void *data, size_t len, int locked)
+{
+    struct rb_entry *e;
+
+    if (H.rb_ms <= 0) {
+        ingest(ins, data, len);
+        return;
+    }
+    e = calloc(1, sizeof(*e));
+    e->ins = ins;
+    e->data = malloc(len);
+    memcpy(e->data, data, len);
+    e->len = len;
+    if (!locked) {
+        pthread_mutex_lock(&RB.mu);
+    }
+    if (RB.tail != NULL) {
+        RB.tail->next = e;
+    }
+    else {
+        RB.head = e;
+    }
+    RB.tail = e;
+    if (!locked) {
+        pthread_mutex_unlock(&RB.mu);
+    }
+}
+
 /* ---- the proxy ------------------------------------------------------------- */
 
 static void *remote_context(struct instance *ins)
@@ -677,7 +963,7 @@ static void collect(struct instance *ins)
     struct flbgo_input_plugin *plugin = H.plugin;
     void *data = NULL;
     size_t len = 0;
-    int ret;
+    int ret, crash;
     long long t0, us;
 
     t0 = now_us();
@@ -722,8 +1008,16 @@ static void collect(struct instance *ins)
     if (ret == -1) {
         return;
     }
+    pthread_mutex_lock(&H.mu);
+    crash = H.crash_after > 0 && len > 0 && ++H.nonempty_collects == H.crash_after;
+    pthread_mutex_unlock(&H.mu);
+    if (crash) {
+        /* Hold the ring buffer until the kill: the engine cannot move
+         * this collect into the output. */
+        pthread_mutex_lock(&RB.mu);
+    }
     if (data != NULL && len > 0) {
-        append(ins, data, len);
+        append(ins, data, len, crash);
     }
 
     if (plugin->cb_cleanup_ctx) {
@@ -739,6 +1033,10 @@ static void collect(struct instance *ins)
             H.host_frees++;
             pthread_mutex_unlock(&H.mu);
         }
+        if (crash) {
+            hlog("crash after collect %ld: SIGKILL", H.crash_after);
+            raise(SIGKILL);
+        }
         return;
     }
     pthread_mutex_lock(&H.mu);
@@ -749,6 +1047,10 @@ static void collect(struct instance *ins)
         }
     }
     pthread_mutex_unlock(&H.mu);
+    if (crash) {
+        hlog("crash after collect %ld: SIGKILL", H.crash_after);
+        raise(SIGKILL);
+    }
 }
 
 /* instance_thread plays input_thread(): init, wait for the go, collect on the
@@ -757,8 +1059,11 @@ static void *instance_thread(void *arg)
 {
     struct instance *ins = arg;
     struct flbgo_input_plugin *plugin = H.plugin;
+    void (*cb_pause)(void) = (void (*)(void)) dlsym(H.dso, "FLBPluginInputPause");
     long long next;
     int ret;
+
+    host_thread = 1;
 
     /* flb_proxy_input_cb_init + proxy_go_input_init */
     H.proxy->instance = ins;
@@ -799,7 +1104,7 @@ static void *instance_thread(void *arg)
         int stop;
         long long t;
         pthread_mutex_lock(&H.mu);
-        stop = H.stop;
+        stop = H.stop || H.ingest_stop;
         pthread_mutex_unlock(&H.mu);
         if (stop) {
             break;
@@ -822,6 +1127,20 @@ static void *instance_thread(void *arg)
             next = now_ms() + H.interval_ms;
         }
     }
+
+    /* flb_engine_stop_ingestion -> flb_input_pause_all: the instance's
+     * thread pauses its collector and calls FLBPluginInputPause (2.2+). */
+    if (cb_pause != NULL) {
+        cb_pause();
+        pthread_mutex_lock(&H.mu);
+        H.pauses++;
+        pthread_mutex_unlock(&H.mu);
+    }
+    pthread_mutex_lock(&H.mu);
+    while (!H.stop) {
+        pthread_cond_wait(&H.cond, &H.mu);
+    }
+    pthread_mutex_unlock(&H.mu);
 
     /* flb_proxy_input_cb_exit -> proxy_go_input_destroy: cb_exit(), no ctx */
     if (!H.exit_from_main && plugin->cb_exit) {
@@ -846,7 +1165,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: fbharness -so PATH [-abi 4.1|2.1] [-interval-ms N] [-out FILE|-] [-stats FILE] [-buffers FILE]\n"
             "                 [-records N] [-timeout-ms T] [-duration-ms D] [-idle-ms I]\n"
-            "                 [-no-cleanup] [-exit-from-main] [-instance] -p key=value ...\n");
+            "                 [-no-cleanup] [-exit-from-main] [-rb-ms R] [-grace-ms G]\n"
+            "                 [-crash-after-buffers N] [-no-metrics-api] [-instance] -p key=value ...\n");
     exit(1);
 }
 
@@ -877,10 +1197,22 @@ static void write_stats(int init_failed)
     }
     fprintf(f, "{\"records\":%ld,\"callbacks\":%ld,\"empty_callbacks\":%ld,\"buffers\":%ld,"
                "\"bytes\":%ld,\"max_buffer\":%ld,\"cleanups\":%ld,\"host_frees\":%ld,"
-               "\"max_callback_us\":%ld,\"init_failed\":%s,\"violations\":%d,\"instances\":[",
+               "\"max_callback_us\":%ld,\"init_failed\":%s,\"violations\":%d,"
+               "\"pauses\":%ld,\"rb_flushes\":%ld,\"rb_discarded\":%ld,"
+               "\"logs\":{\"error\":%ld,\"warn\":%ld,\"info\":%ld,\"debug\":%ld,\"trace\":%ld},"
+               "\"logs_off_thread\":%ld,\"metrics\":[",
             H.records, H.callbacks, H.empty_callbacks, H.buffers, H.bytes, H.max_buffer,
             H.cleanups, H.host_frees, H.max_callback_us, init_failed ? "true" : "false",
-            H.nviolations);
+            H.nviolations, H.pauses, H.rb_flushes, H.rb_discarded,
+            H.logs[1], H.logs[2], H.logs[3], H.logs[4], H.logs[5], H.logs_off_thread);
+    for (i = 0; i < H.nmetrics; i++) {
+        struct hmetric *m = &H.metrics[i];
+        fprintf(f, "%s{\"instance\":%d,\"name\":\"%s\",\"type\":\"%s\",\"label\":\"%s\",\"value\":%.17g,"
+                   "\"sets\":%ld,\"off_thread_sets\":%ld}",
+                i ? "," : "", m->instance, m->name, m->gauge ? "gauge" : "counter", m->label, m->value,
+                m->sets, m->off_thread_sets);
+    }
+    fprintf(f, "],\"instances\":[");
     for (i = 0; i < H.nins; i++) {
         fprintf(f, "%s{\"records\":%ld,\"buffers\":%ld,\"init\":%d,\"remote_context\":%s}", i ? "," : "",
                 H.ins[i].records, H.ins[i].buffers, H.ins[i].init_status,
@@ -901,6 +1233,9 @@ int main(int argc, char **argv)
 
     H.abi41 = 1;
     H.interval_ms = 1000;
+    H.rb_ms = 250;
+    H.grace_ms = 1000;
+    host_thread = 1; /* Fluent Bit's main thread logs through its logger too */
     H.out_path = "-";
     H.timeout_ms = 60000;
     pthread_mutex_init(&H.mu, NULL);
@@ -921,6 +1256,10 @@ int main(int argc, char **argv)
             H.exit_from_main = 1;
             continue;
         }
+        if (strcmp(a, "-no-metrics-api") == 0) {
+            H.no_metrics_api = 1;
+            continue;
+        }
         if (v == NULL) {
             usage();
         }
@@ -939,6 +1278,9 @@ int main(int argc, char **argv)
         else if (strcmp(a, "-timeout-ms") == 0) H.timeout_ms = atol(v);
         else if (strcmp(a, "-duration-ms") == 0) H.duration_ms = atol(v);
         else if (strcmp(a, "-idle-ms") == 0) H.idle_ms = atol(v);
+        else if (strcmp(a, "-rb-ms") == 0) H.rb_ms = atoi(v);
+        else if (strcmp(a, "-grace-ms") == 0) H.grace_ms = atol(v);
+        else if (strcmp(a, "-crash-after-buffers") == 0) H.crash_after = atol(v);
         else if (strcmp(a, "-p") == 0) {
             if (cur == NULL) {
                 cur = new_instance();
@@ -984,6 +1326,10 @@ int main(int argc, char **argv)
     api->output_get_property = api_unused_get_property;
     api->input_get_property = api_input_get_property;
     api->input_log_check = api_input_log_check;
+    api->log_print = api_log_print;
+    if (!H.no_metrics_api) {
+        api->input_get_cmt_instance = flb_input_get_cmt_instance;
+    }
     api->output_log_check = api_unused_log_check;
     api->custom_get_property = api_unused_get_property;
     api->custom_log_check = api_unused_log_check;
@@ -1032,6 +1378,10 @@ int main(int argc, char **argv)
     hlog("loaded %s: plugin '%s' (%s), abi %s%s", H.so_path, H.plugin->name,
          H.proxy->def->description ? H.proxy->def->description : "", H.abi41 ? "4.1" : "2.1",
          H.no_cleanup ? ", no cleanup callback" : "");
+
+    if (H.rb_ms > 0) {
+        pthread_create(&RB.th, NULL, engine_thread, NULL);
+    }
 
     /* flb_input_new + flb_input_instance_init, one instance at a time */
     for (i = 0; i < H.nins; i++) {
@@ -1101,6 +1451,17 @@ int main(int argc, char **argv)
         }
         pthread_cond_timedwait(&H.cond, &H.mu, &ts);
     }
+    /* Shut down as Fluent Bit does: stop ingestion (each instance pauses
+     * on its thread), give the engine the grace period to move the ring
+     * buffers into chunks, then exit the instances. */
+    H.ingest_stop = 1;
+    pthread_cond_broadcast(&H.cond);
+    pthread_mutex_unlock(&H.mu);
+    if (H.rb_ms > 0 && H.grace_ms > 0 && !init_failed) {
+        struct timespec ts = {H.grace_ms / 1000, (H.grace_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&H.mu);
     H.stop = 1;
     pthread_cond_broadcast(&H.cond);
     pthread_mutex_unlock(&H.mu);
@@ -1110,6 +1471,13 @@ int main(int argc, char **argv)
             pthread_join(H.ins[i].th, NULL);
         }
     }
+    if (H.rb_ms > 0) {
+        pthread_mutex_lock(&RB.mu);
+        RB.stop = 1;
+        pthread_mutex_unlock(&RB.mu);
+        pthread_join(RB.th, NULL);
+    }
+    rb_discard();
     if (H.exit_from_main && H.plugin->cb_exit) {
         H.plugin->cb_exit();
     }
@@ -1126,9 +1494,10 @@ int main(int argc, char **argv)
     dlclose(H.dso);
     free(H.proxy);
 
-    hlog("records=%ld callbacks=%ld buffers=%ld bytes=%ld cleanups=%ld host_frees=%ld max_callback_us=%ld violations=%d",
+    hlog("records=%ld callbacks=%ld buffers=%ld bytes=%ld cleanups=%ld host_frees=%ld max_callback_us=%ld "
+         "rb_discarded=%ld violations=%d",
          H.records, H.callbacks, H.buffers, H.bytes, H.cleanups, H.host_frees, H.max_callback_us,
-         H.nviolations);
+         H.rb_discarded, H.nviolations);
     write_stats(init_failed);
     if (H.out != stdout) {
         fclose(H.out);

@@ -1,0 +1,128 @@
+package fluentbit
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every Go input is a threaded input in Fluent Bit 2.1 and later: a collect
+// appended by the proxy sits in the instance's ring buffer until the
+// engine moves it into a chunk, up to 250 ms later. A kill in between
+// loses the ring buffer. The harness kills itself at exactly that moment,
+// after the third collect; a second run must deliver what the first did
+// not write, and write again only the tail the checkpoint did not cover.
+// On a plugin that moves the checkpoint when Fluent Bit gives the buffer
+// back, the third collect is lost.
+func TestAKillBeforeTheEngineMovesACollectLosesNothing(t *testing.T) {
+	const interval = 100
+	cases := []struct {
+		name      string
+		abi       string
+		noCleanup bool
+		delay     string // commit_delay; "" is the default
+	}{
+		{name: "ctx callbacks, default commit_delay", abi: "4.1"},
+		{name: "plain callbacks", abi: "2.1", delay: "200ms"},
+		{name: "a host that frees the buffers itself", abi: "4.1", noCleanup: true, delay: "200ms"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			o := newOrgs(t, events, token("kill"))[0]
+			props := o.props(t.TempDir(), "callback_max_bytes=16K") // about a page per collect
+			if c.delay != "" {
+				props = append(props, "commit_delay="+c.delay)
+			}
+			first := harnessRun{ABI: c.abi, NoCleanup: c.noCleanup, IntervalMS: interval, CrashAfterBuffers: 3,
+				Instances: [][]string{props}}.run(t)
+			if !first.Killed {
+				t.Fatalf("the harness was not killed (exit %d):\n%s", first.Code, tail(first.Stderr))
+			}
+			if n := len(first.Records); n == 0 || n >= 300 {
+				t.Fatalf("before the kill the output holds %d records; want the first two collects' pages only", n)
+			}
+			second := harnessRun{ABI: c.abi, NoCleanup: c.noCleanup, IntervalMS: interval, Idle: 1500 * time.Millisecond,
+				Instances: [][]string{props}}.run(t)
+			assertClean(t, second, c.noCleanup)
+			again := assertRestartLosesNothing(t, first.Records, second.Records, o.truth(), len(first.Records))
+			t.Logf("before the kill %d records in the output, after it %d, %d of them again", len(first.Records), len(second.Records), again)
+		})
+	}
+}
+
+// Fluent Bit's own inputs register their counters in the instance's
+// cmetrics context and log through its logger from its threads; the
+// plugin does the same, so the counters appear in /api/v2/metrics and
+// prometheus_exporter, and log_level and log_file apply to its lines.
+func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
+	counters := []string{"events", "pages", "requests", "retries", "throttled", "window_splits",
+		"duplicates_suppressed", "unreachable", "redeliveries", "errors"}
+	gauges := []string{"lag_seconds", "last_success_time"}
+	cases := []struct {
+		name        string
+		abi         string
+		noMetrics   bool
+		extra       []string
+		wantInfoLog bool
+	}{
+		{name: "fluent bit 4.1 and later", abi: "4.1", wantInfoLog: true},
+		{name: "fluent bit 2.1 to 4.0", abi: "2.1", wantInfoLog: true},
+		{name: "log_level error hides the info lines", abi: "4.1", extra: []string{"log_level=error"}},
+		{name: "a build without metrics", abi: "4.1", noMetrics: true, wantInfoLog: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			o := newOrgs(t, 500, token("metrics"))[0]
+			res := harnessRun{ABI: c.abi, IntervalMS: 100, Records: 500, NoMetricsAPI: c.noMetrics,
+				Instances: [][]string{o.props(t.TempDir(), c.extra...)}}.run(t)
+			assertClean(t, res, false)
+			assertSameEvents(t, res.Records, o.truth())
+			if res.Stats.LogsOffThread != 0 {
+				t.Errorf("%d log lines were printed from threads Fluent Bit did not start (they bypass log_file)", res.Stats.LogsOffThread)
+			}
+			if got := res.Stats.Logs.Info > 0; got != c.wantInfoLog {
+				t.Errorf("info lines logged through Fluent Bit: %d; want some: %v", res.Stats.Logs.Info, c.wantInfoLog)
+			}
+			if c.noMetrics {
+				if len(res.Stats.Metrics) != 0 {
+					t.Errorf("metrics registered without a metrics API: %+v", res.Stats.Metrics)
+				}
+				if !strings.Contains(res.Stderr, "offers no metrics API") {
+					t.Errorf("no log line says the metrics are unavailable:\n%s", tail(res.Stderr))
+				}
+				return
+			}
+			got := map[string]hostMetric{}
+			for _, m := range res.Stats.Metrics {
+				got[m.Name] = m
+				if m.Instance != 0 || m.Label != "auditpull.0" || m.OffThreadSets != 0 || m.Sets < 2 {
+					t.Errorf("metric %+v: want instance 0, label auditpull.0, set at each collect from its thread", m)
+				}
+			}
+			for _, n := range counters {
+				if m, ok := got["fluentbit_auditpull_"+n+"_total"]; !ok || m.Type != "counter" {
+					t.Errorf("counter fluentbit_auditpull_%s_total: %+v, registered %v", n, m, ok)
+				}
+			}
+			for _, n := range gauges {
+				if m, ok := got["fluentbit_auditpull_"+n]; !ok || m.Type != "gauge" {
+					t.Errorf("gauge fluentbit_auditpull_%s: %+v, registered %v", n, m, ok)
+				}
+			}
+			if len(got) != len(counters)+len(gauges) {
+				t.Errorf("%d metrics registered, want %d", len(got), len(counters)+len(gauges))
+			}
+			if v := got["fluentbit_auditpull_events_total"].Value; v != 500 {
+				t.Errorf("events_total = %v, want 500", v)
+			}
+			if v := got["fluentbit_auditpull_requests_total"].Value; v < 5 {
+				t.Errorf("requests_total = %v, want at least the 5 pages", v)
+			}
+			if v := got["fluentbit_auditpull_last_success_time"].Value; v < float64(time.Now().Add(-time.Hour).Unix()) {
+				t.Errorf("last_success_time = %v, want a recent Unix time", v)
+			}
+		})
+	}
+}
