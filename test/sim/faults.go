@@ -19,8 +19,9 @@ const (
 	FaultLatency FaultKind = iota
 	// FaultStatus5xx answers Fault.Status (default 503) with a short text body.
 	FaultStatus5xx
-	// FaultThrottle answers 429 with Retry-After (Fault.RetryAfter, default 1s),
-	// as a gateway does under load regardless of the client's own rate.
+	// FaultThrottle answers 429 with Retry-After (Fault.RetryAfter, default 1s;
+	// none under Readings.OmitRetryAfter), as a gateway does under load
+	// regardless of the client's own rate.
 	FaultThrottle
 	// FaultReset closes the TCP connection without any response.
 	FaultReset
@@ -76,6 +77,10 @@ type Faults struct {
 	rnd      *rand.Rand
 	kinds    []Fault
 	injected map[FaultKind]int
+
+	// omitRetryAfter is the vendor's Readings.OmitRetryAfter, set before
+	// the first request.
+	omitRetryAfter bool
 }
 
 type scripted struct {
@@ -197,7 +202,7 @@ func (fs *Faults) Wrap(next http.Handler) http.Handler {
 			if d == 0 {
 				d = time.Second
 			}
-			writeTooManyRequests(w, d)
+			writeTooManyRequests(w, d, fs.omitRetryAfter)
 		case FaultReset:
 			resetConnection(w)
 		case FaultTruncated:
@@ -223,9 +228,12 @@ func (fs *Faults) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// writeTooManyRequests answers 429 with a Retry-After in whole seconds.
-func writeTooManyRequests(w http.ResponseWriter, d time.Duration) {
-	w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(d), 10))
+// writeTooManyRequests answers 429, with a Retry-After in whole seconds
+// unless the vendor's reading omits it.
+func writeTooManyRequests(w http.ResponseWriter, d time.Duration, omitRetryAfter bool) {
+	if !omitRetryAfter {
+		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(d), 10))
+	}
 	http.Error(w, "429 Too Many Requests", http.StatusTooManyRequests)
 }
 

@@ -8,13 +8,18 @@ import (
 )
 
 // Gateway is what stands in front of a vendor's data endpoint in reality:
-// the per-IP rate limiter and the infrastructure that fails. Vendors embed
+// the rate limiter (per IP, or per credential under
+// Readings.RateLimitScope) and the infrastructure that fails. Vendors embed
 // it, so every simulated API counts, throttles and breaks the same way.
 type Gateway struct {
 	limiter  *RateLimiter
 	faults   Faults
 	requests atomic.Int64
 	served   atomic.Int64
+
+	// credential, when set, makes the limit per credential: the headers
+	// that may carry it, the first present one counting.
+	credential []string
 }
 
 // NewGateway returns a gateway admitting limit requests per window per
@@ -48,12 +53,20 @@ func (g *Gateway) Wrap(h http.Handler) http.Handler {
 	faulty := g.faults.Wrap(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.requests.Add(1)
-		if ok, wait := g.limiter.Allow(clientIP(r)); !ok {
-			writeTooManyRequests(w, wait)
+		if ok, wait := g.limiter.Allow(g.rateKey(r)); !ok {
+			writeTooManyRequests(w, wait, g.faults.omitRetryAfter)
 			return
 		}
 		faulty.ServeHTTP(w, r)
 	})
+}
+
+// rateKey is what r's request counts against.
+func (g *Gateway) rateKey(r *http.Request) string {
+	if g.credential != nil {
+		return credentialKey(r, g.credential)
+	}
+	return clientIP(r)
 }
 
 // clientIP is the rate-limit key: the peer address without its port, as

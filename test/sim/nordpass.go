@@ -94,10 +94,12 @@ type NordPassConfig struct {
 	// none; at least one when Count >= 100). They are genuine events that a
 	// content-hash de-duplication must not collapse.
 	DuplicatePairs float64
-	// Clock decides visibility and what "the future" is (default RealClock).
+	// Clock decides visibility and what "the future" is (default RealClock;
+	// Readings.ClockSkew moves the API's clock away from it).
 	Clock Clock
-	// RateLimit requests per RateWindow per client IP (default 2000 per 5
-	// minutes; negative for unlimited).
+	// RateLimit requests per RateWindow per client IP, or per IP and
+	// token under Readings.RateLimitScope (default 2000 per 5 minutes;
+	// negative for unlimited).
 	RateLimit  int
 	RateWindow time.Duration
 	// RateClock times the rate limiter (default RealClock, not Clock: a
@@ -112,6 +114,12 @@ type NordPassConfig struct {
 	MaxSpan time.Duration
 	// Org is the organization UUID (default: derived from Seed).
 	Org string
+
+	// Readings and NordPassReadings choose among the readings of what the
+	// document leaves open (doc.go lists them); the zero values are the
+	// simulator's defaults.
+	Readings
+	NordPassReadings
 }
 
 // NordPass simulates the NordPass Enterprise Activity Logs API. It serves
@@ -128,16 +136,18 @@ type NordPass struct {
 // NewNordPass builds the organization described by cfg and its history.
 func NewNordPass(cfg NordPassConfig) *NordPass {
 	nordPassLimits(&cfg.Clock, &cfg.RateClock, &cfg.RateLimit, &cfg.RateWindow, &cfg.Cap, &cfg.MaxSpan)
+	cfg.Clock = cfg.Readings.apiClock(cfg.Clock)
 	if cfg.Users <= 0 {
 		cfg.Users = 50
 	}
 	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	np := &NordPass{
-		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
+		Gateway: cfg.Readings.gateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
 		gen:     newNPGen(cfg),
 		tokens:  map[string]TokenState{},
 	}
-	np.init(np, np.Gateway, np.gen, NordPassPath, rand.New(rand.NewPCG(uint64(cfg.Seed), 3)), cfg.Clock, cfg.Cap, cfg.MaxSpan)
+	np.init(np, np.Gateway, np.gen, NordPassPath, rand.New(rand.NewPCG(uint64(cfg.Seed), 3)),
+		cfg.Readings.newStore(cfg.Clock, cfg.Seed), cfg.Cap, cfg.MaxSpan, cfg.NordPassReadings)
 	np.store.load(np.gen.history(cfg))
 	return np
 }

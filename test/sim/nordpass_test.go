@@ -610,3 +610,171 @@ func TestNordPassAddEvent(t *testing.T) {
 		t.Fatal("event not stored")
 	}
 }
+
+func TestNordPassBoundInclusivity(t *testing.T) {
+	at := t0.Add(-time.Hour)
+	offsets := []time.Duration{-time.Second, 0, 10 * time.Second, 20 * time.Second, 21 * time.Second}
+	tests := []struct {
+		name     string
+		readings NordPassReadings
+		want     []time.Duration // the records served for [at, at+20s]
+	}{
+		{"both bounds inclusive by default", NordPassReadings{}, offsets[1:4]},
+		{"exclusive timestamp_from leaves out the records of that second", NordPassReadings{FromExclusive: true}, offsets[2:4]},
+		{"exclusive timestamp_to leaves out the records of that second", NordPassReadings{ToExclusive: true}, offsets[1:3]},
+		{"both exclusive", NordPassReadings{FromExclusive: true, ToExclusive: true}, offsets[2:3]},
+	}
+	// The Enterprise and MSP APIs share the endpoint; each reads its own
+	// config's readings.
+	apis := []struct {
+		name  string
+		build func(t *testing.T, r NordPassReadings) (add func(time.Time) []byte, read func(q query) [][]byte)
+	}{
+		{"NordPass", func(t *testing.T, r NordPassReadings) (func(time.Time) []byte, func(query) [][]byte) {
+			f := newFixture(t, NordPassConfig{Seed: 1, NordPassReadings: r})
+			return func(ts time.Time) []byte { return f.np.AddEvent(ts, time.Time{}, "app_access", "app_login", 0).JSON },
+				func(q query) [][]byte { return f.readAll(t, q) }
+		}},
+		{"NordPass MSP", func(t *testing.T, r NordPassReadings) (func(time.Time) []byte, func(query) [][]byte) {
+			key := mspTestKeys()["ec"]
+			f := newMSPFixture(t, NordPassMSPConfig{Seed: 1, NordPassReadings: r}, key)
+			auth := "Bearer " + sign(t, key, goodClaims(t0), "")
+			return func(ts time.Time) []byte { return f.m.AddEvent(ts, time.Time{}, "msp_access", "login", 0, -1).JSON },
+				func(q query) [][]byte {
+					status, body := f.post(t, auth, q)
+					var p page
+					if status != 200 || json.Unmarshal(body, &p) != nil {
+						t.Fatalf("%d %s", status, body)
+					}
+					var out [][]byte
+					for _, d := range p.Data {
+						out = append(out, d)
+					}
+					return out
+				}
+		}},
+	}
+	for _, api := range apis {
+		for _, tt := range tests {
+			t.Run(api.name+"/"+tt.name, func(t *testing.T) {
+				add, read := api.build(t, tt.readings)
+				byJSON := map[string]time.Duration{}
+				for _, d := range offsets {
+					byJSON[string(add(at.Add(d)))] = d
+				}
+				var got []time.Duration
+				for _, r := range read(query{From: at.Unix(), To: at.Add(20 * time.Second).Unix(), PerPage: 100}) {
+					got = append(got, byJSON[string(r)])
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, tt.want) {
+					t.Fatalf("served the records at %v, want %v", got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+func TestNordPassTotalReadings(t *testing.T) {
+	q := query{From: t0.Add(-72 * time.Hour).Unix(), To: t0.Unix()}
+	tests := []struct {
+		name  string
+		total NordPassTotal
+		want  string // the metadata of page 1
+	}{
+		{"exact by default: 15,000 matches read 15,000", NordPassTotalExact, `{"total":15000,"per_page":30,"current_page":1,"total_pages":500}`},
+		{"capped: 15,000 matches read 10,000", NordPassTotalCapped, `{"total":10000,"per_page":30,"current_page":1,"total_pages":334}`},
+		{"omitted: neither total nor total_pages", NordPassTotalOmitted, `{"per_page":30,"current_page":1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, NordPassConfig{Seed: 5, Count: 15000, NordPassReadings: NordPassReadings{Total: tt.total}})
+			r := f.post(t, testToken, q)
+			var p struct{ Data, Metadata json.RawMessage }
+			if r.status != 200 || json.Unmarshal(r.body, &p) != nil || string(p.Metadata) != tt.want {
+				t.Fatalf("got %d metadata %s, want %s", r.status, p.Metadata, tt.want)
+			}
+		})
+	}
+	t.Run("capped: fewer matches than the cap read exactly", func(t *testing.T) {
+		f := newFixture(t, NordPassConfig{Seed: 5, Count: 150, NordPassReadings: NordPassReadings{Total: NordPassTotalCapped}})
+		if m := f.fetch(t, q).Metadata; m.Total != 150 || m.TotalPages != 5 {
+			t.Fatalf("metadata %+v", m)
+		}
+	})
+}
+
+func TestNordPassStraddlingPage(t *testing.T) {
+	// per_page 30 over 15,000 matches: page 334 holds records 9991–10020,
+	// straddling the cap of 10,000; page 335 starts past it.
+	q := query{From: t0.Add(-72 * time.Hour).Unix(), To: t0.Unix(), PerPage: 30, Page: 334}
+	tests := []struct {
+		name     string
+		straddle NordPassStraddle
+		want     [2]int // the records served, as [first, last) positions newest first; zero: refused
+	}{
+		{"truncated by default: the records within the cap", NordPassStraddleTruncated, [2]int{9990, 10000}},
+		{"full: the whole page, records past the cap included", NordPassStraddleFull, [2]int{9990, 10020}},
+		{"refused: 400 with the cap reason", NordPassStraddleRefused, [2]int{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, NordPassConfig{Seed: 5, Count: 15000, NordPassReadings: NordPassReadings{StraddlingPage: tt.straddle}})
+			newest := slices.Clone(f.np.Truth(time.Unix(q.From, 0), time.Unix(q.To+1, 0)))
+			slices.Reverse(newest)
+			r := f.post(t, testToken, q)
+			if tt.want == [2]int{} {
+				if r.status != 400 || !strings.Contains(string(r.body), "exceeds the most recent 10,000 logs") {
+					t.Fatalf("got %d %s", r.status, r.body)
+				}
+			} else {
+				var p page
+				if r.status != 200 || json.Unmarshal(r.body, &p) != nil {
+					t.Fatalf("got %d %s", r.status, r.body)
+				}
+				got := make([][]byte, len(p.Data))
+				for i, d := range p.Data {
+					got[i] = d
+				}
+				if !slices.EqualFunc(got, newest[tt.want[0]:tt.want[1]], bytes.Equal) {
+					t.Fatalf("got %d records, want records %d–%d", len(got), tt.want[0]+1, tt.want[1])
+				}
+			}
+			past := q
+			past.Page++
+			if r := f.post(t, testToken, past); r.status != 400 || !strings.Contains(string(r.body), "exceeds the most recent 10,000 logs") {
+				t.Fatalf("page past the cap: got %d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
+func TestNordPassPastLastPage(t *testing.T) {
+	q := query{From: t0.Add(-72 * time.Hour).Unix(), To: t0.Unix(), PerPage: 30}
+	pastLast := `{"message":"Invalid request payload","reason":"page value exceeds the total number of available pages"}`
+	tests := []struct {
+		name   string
+		refuse bool
+		count  int
+		page   int
+		status int
+		body   string // "" for any
+	}{
+		{"the last page is served", false, 100, 4, 200, ""},
+		{"past the last by default: 200 with empty data", false, 100, 5, 200, `{"data":[],"metadata":{"total":100,"per_page":30,"current_page":5,"total_pages":4}}`},
+		{"refused: the last page is still served", true, 100, 4, 200, ""},
+		{"refused: past the last is 400", true, 100, 5, 400, pastLast},
+		{"refused: page 1 with no records is answered", true, 0, 1, 200, `{"data":[],"metadata":{"total":0,"per_page":30,"current_page":1,"total_pages":0}}`},
+		{"refused: page 2 with no records is 400", true, 0, 2, 400, pastLast},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, NordPassConfig{Seed: 5, Count: tt.count, NordPassReadings: NordPassReadings{RefusePastLastPage: tt.refuse}})
+			q.Page = tt.page
+			r := f.post(t, testToken, q)
+			if r.status != tt.status || tt.body != "" && string(r.body) != tt.body {
+				t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.body)
+			}
+		})
+	}
+}

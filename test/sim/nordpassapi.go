@@ -16,15 +16,16 @@ import (
 // paging, the record cap and the response, so those live here once; what
 // sets the two apart comes from the npVariant given to init.
 type npEndpoint struct {
-	gw      *Gateway // the embedding type's, which exports it
-	variant npVariant
-	events  npEvents
-	clock   Clock
-	store   *Store
-	path    string
-	cap     int
-	maxSpan int64 // seconds
-	handler http.Handler
+	gw       *Gateway // the embedding type's, which exports it
+	variant  npVariant
+	events   npEvents
+	clock    Clock // the API's, as the store's
+	store    *Store
+	path     string
+	cap      int
+	maxSpan  int64 // seconds
+	readings NordPassReadings
+	handler  http.Handler
 
 	spanReason, capReason string
 
@@ -55,6 +56,62 @@ type npEvents interface {
 	event(rnd *rand.Rand, dst []byte, ts int64) (rec, []byte)
 }
 
+// NordPassReadings are the choices the NordPass documents leave open about
+// the query endpoint, which the Enterprise and MSP APIs share. The zero
+// value is the simulator's first reading: both bounds inclusive, an exact
+// total, a page straddling the cap cut at the cap, an empty page past the
+// last.
+type NordPassReadings struct {
+	// FromExclusive and ToExclusive make timestamp_from and timestamp_to
+	// exclusive: the records of that second are left out.
+	FromExclusive, ToExclusive bool
+	// Total is what metadata.total reports.
+	Total NordPassTotal
+	// StraddlingPage is what a page holding the cap's last record and
+	// records past it serves (per_page 30, page 334: records 9991–10020).
+	// Pages that start at or past the cap are refused in every reading,
+	// as documented.
+	StraddlingPage NordPassStraddle
+	// RefusePastLastPage answers a page past total_pages with 400 ("page
+	// value exceeds the total number of available pages") instead of an
+	// empty page. Page 1 is answered even when nothing matches.
+	RefusePastLastPage bool
+}
+
+// NordPassTotal is what metadata.total counts.
+type NordPassTotal int
+
+const (
+	// NordPassTotalExact counts every match, beyond the cap too.
+	NordPassTotalExact NordPassTotal = iota
+	// NordPassTotalCapped counts at most Cap matches (and total_pages
+	// follows), so a client cannot tell 10,000 matches from a million.
+	NordPassTotalCapped
+	// NordPassTotalOmitted leaves total and total_pages out of the
+	// metadata: an answer shape a client must refuse, not guess at.
+	NordPassTotalOmitted
+)
+
+// NordPassStraddle is how a page that straddles the cap is served.
+type NordPassStraddle int
+
+const (
+	// NordPassStraddleTruncated serves the page's records within the cap.
+	NordPassStraddleTruncated NordPassStraddle = iota
+	// NordPassStraddleFull serves the whole page, records past the cap
+	// included.
+	NordPassStraddleFull
+	// NordPassStraddleRefused answers 400 Invalid request payload with the
+	// cap reason, as "requesting logs 9980-10050 will not return results"
+	// may mean.
+	NordPassStraddleRefused
+)
+
+// reasonPastLastPage refuses a page past total_pages under
+// RefusePastLastPage, in the words of the seed's "cannot exceed the total
+// number of available pages".
+const reasonPastLastPage = "page value exceeds the total number of available pages"
+
 // npQuery is a validated query. At most one of users and keep is set, by
 // the variant: the Store narrows by user natively, while the MSP filters
 // need a predicate over the string a record is filed under.
@@ -65,14 +122,16 @@ type npQuery struct {
 	keep          func(filed string) bool
 }
 
-// init sets e up to serve path for v behind gw. capN and maxSpan must
-// already carry their defaults (nordPassLimits).
+// init sets e up to serve path for v behind gw from store, whose clock is
+// the API's. capN and maxSpan must already carry their defaults
+// (nordPassLimits).
 func (e *npEndpoint) init(v npVariant, gw *Gateway, events npEvents, path string, live *rand.Rand,
-	clock Clock, capN int, maxSpan time.Duration) {
+	store *Store, capN int, maxSpan time.Duration, readings NordPassReadings) {
 	e.gw = gw
 	e.variant, e.events = v, events
-	e.clock = clock
-	e.store = NewStore(clock)
+	e.clock = store.clock
+	e.store = store
+	e.readings = readings
 	e.path = path
 	e.cap = capN
 	e.maxSpan = int64(maxSpan / time.Second)
@@ -151,7 +210,17 @@ func (e *npEndpoint) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
-	buf := e.page((*bp)[:0], q)
+	buf, reason := e.page((*bp)[:0], q)
+	defer func() {
+		if cap(buf) <= 1<<20 {
+			*bp = buf
+			bufPool.Put(bp)
+		}
+	}()
+	if reason != "" {
+		writeInvalid(w, reason)
+		return
+	}
 	if !damaged(r.Context()) {
 		e.gw.markServed()
 		e.mu.Lock()
@@ -162,10 +231,6 @@ func (e *npEndpoint) query(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeRaw(w, buf)
-	if cap(buf) <= 1<<20 {
-		*bp = buf
-		bufPool.Put(bp)
-	}
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
@@ -179,7 +244,10 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &
 //     bound is the variant's (rangeFrom, defaultRange);
 //   - integers must be JSON integers (no strings, fractions or exponents);
 //     negative timestamps are "wrong format";
-//   - the span rule is to − from > MaxSpan, in seconds.
+//   - the span rule is to − from > MaxSpan, in seconds, whatever the
+//     bounds' inclusivity.
+//
+// The choices that matter to a client are NordPassReadings.
 func (e *npEndpoint) parse(body []byte) (npQuery, string) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
@@ -235,43 +303,66 @@ func (e *npEndpoint) parse(body []byte) (npQuery, string) {
 	}
 	// Only the Cap most recent records are reachable. A page that starts at
 	// or beyond the cap is refused (whether or not that many records match:
-	// the request itself asks for logs past the cap). A page that straddles
-	// the cap is served with the records inside it; the seed's example
-	// ("requesting logs 9980-10050 will not return results") could also be
-	// read as refusing it, but a client that splits windows never asks.
-	if q.page-1 >= (int64(e.cap)+q.perPage-1)/q.perPage {
+	// the request itself asks for logs past the cap), and so, in one
+	// reading, is a page that straddles it. Both are counted in pages, as
+	// page × per_page may overflow.
+	startsPast := q.page-1 >= (int64(e.cap)+q.perPage-1)/q.perPage
+	endsPast := q.page > int64(e.cap)/q.perPage
+	if startsPast || endsPast && e.readings.StraddlingPage == NordPassStraddleRefused {
 		return q, e.capReason
 	}
 	return q, ""
 }
 
-// page appends the response body for q to buf. metadata.total is the true
-// number of matching records, beyond the cap too (the seed does not say;
-// this is what lets a client size its window splits), and total_pages
-// follows from it. A page past total_pages but within the cap is 200 with
-// empty data: the seed says page "cannot exceed" the total, not what
-// happens when it does, and an empty page is the answer a paging client
-// copes with best.
-func (e *npEndpoint) page(buf []byte, q npQuery) []byte {
+// page appends the response body for q to buf, or returns the reason the
+// page is refused. metadata.total is the true number of matching records,
+// beyond the cap too, unless NordPassReadings.Total says otherwise (the
+// seed does not say; an exact total is what lets a client size its window
+// splits), and total_pages follows from it. A page past total_pages but within the cap
+// is 200 with empty data unless RefusePastLastPage: the seed says page
+// "cannot exceed" the total, not what happens when it does.
+func (e *npEndpoint) page(buf []byte, q npQuery) ([]byte, string) {
 	offset := (q.page - 1) * q.perPage
-	limit := min(q.perPage, int64(e.cap)-offset)
+	limit := q.perPage
+	if e.readings.StraddlingPage != NordPassStraddleFull {
+		limit = min(limit, int64(e.cap)-offset)
+	}
 	buf = append(buf, `{"data":[`...)
 	n := 0
 	emit := elements(&buf, &n)
-	from, to := time.Unix(q.from, 0), time.Unix(q.to+1, 0)
-	var total int
-	if q.keep != nil {
-		total = e.store.filtered(from, to, true, q.keep, int(offset), int(limit), emit)
-	} else {
-		total = e.store.Query(Query{From: from, To: to, Users: q.users, Offset: int(offset), Limit: int(limit)}, emit)
+	from, to := q.from, q.to+1
+	if e.readings.FromExclusive {
+		from++
 	}
-	buf = append(buf, `],"metadata":{"total":`...)
-	buf = strconv.AppendInt(buf, int64(total), 10)
-	buf = append(buf, `,"per_page":`...)
+	if e.readings.ToExclusive {
+		to--
+	}
+	var total int64
+	if q.keep != nil {
+		total = int64(e.store.filtered(time.Unix(from, 0), time.Unix(to, 0), true, q.keep, int(offset), int(limit), emit))
+	} else {
+		total = int64(e.store.Query(Query{From: time.Unix(from, 0), To: time.Unix(to, 0), Users: q.users, Offset: int(offset), Limit: int(limit)}, emit))
+	}
+	if e.readings.Total == NordPassTotalCapped {
+		total = min(total, int64(e.cap))
+	}
+	pages := (total + q.perPage - 1) / q.perPage
+	if e.readings.RefusePastLastPage && q.page > max(pages, 1) {
+		return buf, reasonPastLastPage
+	}
+	buf = append(buf, `],"metadata":{`...)
+	if e.readings.Total != NordPassTotalOmitted {
+		buf = append(buf, `"total":`...)
+		buf = strconv.AppendInt(buf, total, 10)
+		buf = append(buf, ',')
+	}
+	buf = append(buf, `"per_page":`...)
 	buf = strconv.AppendInt(buf, q.perPage, 10)
 	buf = append(buf, `,"current_page":`...)
 	buf = strconv.AppendInt(buf, q.page, 10)
-	buf = append(buf, `,"total_pages":`...)
-	buf = strconv.AppendInt(buf, (int64(total)+q.perPage-1)/q.perPage, 10)
-	return append(buf, `}}`...)
+	if e.readings.Total != NordPassTotalOmitted {
+		buf = append(buf, `,"total_pages":`...)
+		buf = strconv.AppendInt(buf, pages, 10)
+	}
+	return append(buf, `}}`...), ""
 }

@@ -61,9 +61,10 @@ const (
 // default.
 //
 // Requests and responses have the Enterprise API's shape (see NordPass):
-// inclusive Unix-second bounds, at most MaxSpan apart, pages of 1–100
-// numbered over a newest-first result, only the Cap most recent records
-// reachable, metadata.total counting every match. The filters are
+// Unix-second bounds (inclusive unless NordPassReadings say otherwise), at
+// most MaxSpan apart, pages of 1–100 numbered over a newest-first result,
+// only the Cap most recent records reachable, metadata.total counting
+// every match unless NordPassReadings say otherwise. The filters are
 // member_emails (matching the entry's user or initiator), organization_uuids
 // and categories. Tokens are JWTs sent as "Authorization: Bearer <jwt>",
 // verified with PublicKey: the algorithm must suit the key (ES256/384/512,
@@ -97,6 +98,12 @@ type NordPassMSPConfig struct {
 	Audience, KeyID string
 	// MaxTokenLifetime bounds exp − iat (default 1 hour).
 	MaxTokenLifetime time.Duration
+
+	// Readings and NordPassReadings as in NordPassConfig. Under
+	// RateLimitPerCredential the credential is the Authorization header
+	// (the JWT), so every newly signed token gets a fresh budget.
+	Readings
+	NordPassReadings
 }
 
 // NordPassMSP simulates the NordPass MSP Activity Log API.
@@ -115,6 +122,7 @@ type NordPassMSP struct {
 // NewNordPassMSP builds the MSP described by cfg and its history.
 func NewNordPassMSP(cfg NordPassMSPConfig) *NordPassMSP {
 	nordPassLimits(&cfg.Clock, &cfg.RateClock, &cfg.RateLimit, &cfg.RateWindow, &cfg.Cap, &cfg.MaxSpan)
+	cfg.Clock = cfg.Readings.apiClock(cfg.Clock)
 	if cfg.Members <= 0 {
 		cfg.Members = 12
 	}
@@ -132,13 +140,14 @@ func NewNordPassMSP(cfg NordPassMSPConfig) *NordPassMSP {
 	}
 	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 30*24*time.Hour)
 	m := &NordPassMSP{
-		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
+		Gateway: cfg.Readings.gateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
 		cfg:     cfg,
 		gen:     newMSPGen(cfg),
 		key:     cfg.PublicKey,
 		seen:    map[string]bool{},
 	}
-	m.init(m, m.Gateway, m.gen, cfg.Path, rand.New(rand.NewPCG(uint64(cfg.Seed), 33)), cfg.Clock, cfg.Cap, cfg.MaxSpan)
+	m.init(m, m.Gateway, m.gen, cfg.Path, rand.New(rand.NewPCG(uint64(cfg.Seed), 33)),
+		cfg.Readings.newStore(cfg.Clock, cfg.Seed), cfg.Cap, cfg.MaxSpan, cfg.NordPassReadings)
 	m.store.load(m.gen.history(cfg))
 	return m
 }

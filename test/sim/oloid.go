@@ -19,10 +19,50 @@ import (
 // its base URL is then http://HOST/oloid.
 const OLOIDPrefix = "/oloid"
 
-// The OLOID endpoints, relative to the base URL.
+// The OLOID endpoints, relative to the base URL. OLOID's articles spell
+// the login path both ways; OLOIDConfig.LoginPath picks the one served.
 const (
-	OLOIDLoginPath    = "/login"
-	OLOIDActivityPath = "/filterActivity"
+	OLOIDLoginPath            = "/login"
+	OLOIDLoginPathCapitalized = "/Login"
+	OLOIDActivityPath         = "/filterActivity"
+)
+
+// OLOIDLoginShape is the shape of a successful login's answer. OLOID's help
+// pages document the first, another OLOID article the second; the third is
+// the simulator's original answer and the fourth the barest a client may
+// meet.
+type OLOIDLoginShape int
+
+const (
+	// OLOIDLoginCognito is the documented answer:
+	// {"cognitoToken":{"IdToken","AccessToken","RefreshToken","ExpiresIn"},
+	// "user":{"OloID","TenantID","TenantName"}}.
+	OLOIDLoginCognito OLOIDLoginShape = iota
+	// OLOIDLoginAuthenticationResult nests the tokens as Cognito's
+	// InitiateAuth does: {"cognitoToken":{"AuthenticationResult":
+	// {"AccessToken","ExpiresIn","IdToken","RefreshToken","TokenType"},
+	// "ChallengeParameters":{}},"user":{…}}.
+	OLOIDLoginAuthenticationResult
+	// OLOIDLoginData wraps the tokens like /filterActivity wraps its
+	// answer: {"data":{"AccessToken","ExpiresIn","IdToken","RefreshToken",
+	// "TokenType"},"message":"Login successful"}.
+	OLOIDLoginData
+	// OLOIDLoginFlat puts the tokens at the top level:
+	// {"AccessToken","ExpiresIn","IdToken","RefreshToken","TokenType"}.
+	OLOIDLoginFlat
+)
+
+// OLOIDNoMore is how a page says there is no next page.
+type OLOIDNoMore int
+
+const (
+	// OLOIDNoMoreNull writes "nextToken":null.
+	OLOIDNoMoreNull OLOIDNoMore = iota
+	// OLOIDNoMoreEmpty writes "nextToken":"" (which, sent back, starts
+	// the range over).
+	OLOIDNoMoreEmpty
+	// OLOIDNoMoreAbsent leaves nextToken out.
+	OLOIDNoMoreAbsent
 )
 
 // Defaults of the simulated OLOID API. The List Activity Logs page documents
@@ -49,6 +89,9 @@ const (
 	oloidMsgRange        = "start must not be later than end"
 	oloidMsgLimit        = "limit must be an integer between 1 and 1000"
 	oloidMsgNextToken    = "Invalid nextToken"
+	// What AWS API Gateway answers for a resource it does not have, such
+	// as the login path in the other case.
+	oloidMsgNoResource = "Missing Authentication Token"
 )
 
 // OLOIDConfig describes a simulated OLOID tenant. Zero values mean the
@@ -56,12 +99,11 @@ const (
 //
 // Where the documentation is silent the simulator has to choose, and these
 // choices are settings so that clients can be tested against each reading:
-// whether start and end are inclusive (default: both inclusive), and the
-// order of activities (default: newest first, as "the most recent activity
-// logs" suggests). nextToken is a keyset cursor (the last activity served,
-// as DynamoDB's LastEvaluatedKey), valid only with the start and end it was
-// issued for; a full page always carries one, so the last page may be
-// empty.
+// whether start and end are inclusive (default: both inclusive), the order
+// of activities (default: newest first, as "the most recent activity logs"
+// suggests), the login's path and answer, and how the last page ends.
+// nextToken is a keyset cursor (the last activity served, as DynamoDB's
+// LastEvaluatedKey), valid only with the start and end it was issued for.
 type OLOIDConfig struct {
 	// Seed makes the history reproducible.
 	Seed int64
@@ -76,8 +118,9 @@ type OLOIDConfig struct {
 	Bursts float64
 	// Clock decides visibility, token expiry and "now".
 	Clock Clock
-	// RateLimit requests per RateWindow per client IP on /filterActivity
-	// (default unlimited: OLOID documents no limit); RateClock times it.
+	// RateLimit requests per RateWindow per client IP (or per IP and bearer
+	// token, Readings.RateLimitScope) on /filterActivity (default
+	// unlimited: OLOID documents no limit); RateClock times it.
 	RateLimit  int
 	RateWindow time.Duration
 	RateClock  Clock
@@ -87,6 +130,25 @@ type OLOIDConfig struct {
 	Ascending bool
 	// StartExclusive and EndExclusive make the bounds exclusive.
 	StartExclusive, EndExclusive bool
+	// LoginShape is the login answer's shape (default the documented
+	// cognitoToken one).
+	LoginShape OLOIDLoginShape
+	// LoginPath is the login path served: OLOIDLoginPath (default) or
+	// OLOIDLoginPathCapitalized. The other spelling is answered as API
+	// Gateway answers an unknown resource: 403 "Missing Authentication
+	// Token".
+	LoginPath string
+	// NextTokenOnlyWhenMore gives a page a nextToken only when more
+	// activities follow it. By default a full page always carries one, so
+	// the last page may be empty.
+	NextTokenOnlyWhenMore bool
+	// NoMoreToken is how the last page's nextToken is written (default
+	// null).
+	NoMoreToken OLOIDNoMore
+
+	// Readings as for every vendor; the credential is the Authorization
+	// header.
+	Readings
 }
 
 // OLOID simulates OLOID's login and List Activity Logs endpoints. The data
@@ -117,6 +179,23 @@ type oloidClient struct{ user, tenant string }
 type oloidClientState struct {
 	secret   string
 	disabled bool
+	user     oloidUser // what a login says about the client
+}
+
+// oloidUser is the "user" of a login answer. The ids are derived from the
+// client and tenant, so they stay the same across logins, as real ones do.
+type oloidUser struct {
+	OloID      string
+	TenantID   string
+	TenantName string
+}
+
+func newOLOIDUser(clientID, tenant string) oloidUser {
+	id := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return newUUID(rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:]), binary.BigEndian.Uint64(sum[8:]))))
+	}
+	return oloidUser{OloID: id("oloid-user\x00" + tenant + "\x00" + clientID), TenantID: id("oloid-tenant\x00" + tenant), TenantName: tenant}
 }
 
 type oloidToken struct {
@@ -128,6 +207,14 @@ type oloidToken struct {
 // NewOLOID builds the tenant described by cfg and its history.
 func NewOLOID(cfg OLOIDConfig) *OLOID {
 	gatewayDefaults(&cfg.Clock, &cfg.RateClock, &cfg.RateLimit, &cfg.RateWindow, 0, time.Minute)
+	cfg.Clock = cfg.Readings.apiClock(cfg.Clock)
+	switch cfg.LoginPath {
+	case "":
+		cfg.LoginPath = OLOIDLoginPath
+	case OLOIDLoginPath, OLOIDLoginPathCapitalized:
+	default:
+		panic("sim: OLOIDConfig.LoginPath must be OLOIDLoginPath or OLOIDLoginPathCapitalized, not " + strconv.Quote(cfg.LoginPath))
+	}
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = oloidTokenLifetime
 	}
@@ -136,16 +223,17 @@ func NewOLOID(cfg OLOIDConfig) *OLOID {
 	}
 	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	o := &OLOID{
-		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
+		Gateway: cfg.Readings.gateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
 		cfg:     cfg,
 		clock:   cfg.Clock,
-		store:   NewStore(cfg.Clock),
+		store:   cfg.Readings.newStore(cfg.Clock, cfg.Seed),
 		gen:     newOLOIDGen(cfg),
 		clients: map[oloidClient]oloidClientState{},
 		tokens:  map[string]oloidToken{},
 		live:    rand.New(rand.NewPCG(uint64(cfg.Seed), 13)),
 	}
 	o.store.load(o.gen.history(cfg))
+	o.lfaults.omitRetryAfter = cfg.OmitRetryAfter
 	o.data = o.Wrap(http.HandlerFunc(o.filterActivity))
 	o.login = o.lfaults.Wrap(http.HandlerFunc(o.serveLogin))
 	return o
@@ -155,7 +243,7 @@ func NewOLOID(cfg OLOIDConfig) *OLOID {
 // the tenant (TenantName) and the client secret (Password).
 func (o *OLOID) AddClient(clientID, tenant, secret string) {
 	o.mu.Lock()
-	o.clients[oloidClient{clientID, tenant}] = oloidClientState{secret: secret}
+	o.clients[oloidClient{clientID, tenant}] = oloidClientState{secret: secret, user: newOLOIDUser(clientID, tenant)}
 	o.mu.Unlock()
 }
 
@@ -200,6 +288,9 @@ func (o *OLOID) Logins() int {
 	return o.logins
 }
 
+// LoginPath returns the login path served (OLOIDConfig.LoginPath).
+func (o *OLOID) LoginPath() string { return o.cfg.LoginPath }
+
 // LoginFaults returns the fault injector of the login endpoint.
 func (o *OLOID) LoginFaults() *Faults { return &o.lfaults }
 
@@ -238,12 +329,14 @@ func (o *OLOID) Truth(from, to time.Time) [][]byte { return o.store.Truth(from, 
 // All returns every activity, visible or not, oldest first.
 func (o *OLOID) All() []Record { return o.store.All() }
 
-// ServeHTTP serves POST /login and POST /filterActivity.
+// ServeHTTP serves POST LoginPath() and POST /filterActivity.
 func (o *OLOID) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case OLOIDLoginPath:
+	switch p := r.URL.Path; {
+	case p == o.cfg.LoginPath:
 		o.login.ServeHTTP(w, r)
-	case OLOIDActivityPath:
+	case strings.EqualFold(p, OLOIDLoginPath):
+		writeMessage(w, http.StatusForbidden, oloidMsgNoResource)
+	case p == OLOIDActivityPath:
 		o.data.ServeHTTP(w, r)
 	default:
 		writeMessage(w, http.StatusNotFound, "Not Found")
@@ -283,16 +376,30 @@ func (o *OLOID) serveLogin(w http.ResponseWriter, r *http.Request) {
 	lifetime := o.cfg.TokenLifetime
 	o.tokens[tok] = oloidToken{exp: o.clock.Now().Add(lifetime)}
 	o.logins++
-	writeJSON(w, http.StatusOK, map[string]any{
-		"data": map[string]any{
-			"AccessToken":  tok,
-			"ExpiresIn":    int64(lifetime / time.Second),
-			"IdToken":      o.newToken("id"),
-			"RefreshToken": o.newToken("rt"),
-			"TokenType":    "Bearer",
-		},
-		"message": "Login successful",
-	})
+	tokens := map[string]any{
+		"AccessToken":  tok,
+		"ExpiresIn":    int64(lifetime / time.Second),
+		"IdToken":      o.newToken("id"),
+		"RefreshToken": o.newToken("rt"),
+	}
+	var answer map[string]any
+	switch o.cfg.LoginShape {
+	case OLOIDLoginAuthenticationResult:
+		tokens["TokenType"] = "Bearer"
+		answer = map[string]any{
+			"cognitoToken": map[string]any{"AuthenticationResult": tokens, "ChallengeParameters": map[string]any{}},
+			"user":         st.user,
+		}
+	case OLOIDLoginData:
+		tokens["TokenType"] = "Bearer"
+		answer = map[string]any{"data": tokens, "message": "Login successful"}
+	case OLOIDLoginFlat:
+		tokens["TokenType"] = "Bearer"
+		answer = tokens
+	default:
+		answer = map[string]any{"cognitoToken": tokens, "user": st.user}
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // newToken returns an unguessable-looking token; o.mu is held.
@@ -362,21 +469,30 @@ func (o *OLOID) filterActivity(w http.ResponseWriter, r *http.Request) {
 	}
 	buf := append(make([]byte, 0, 32<<10), `{"data":{"activities":[`...)
 	var last storeKey
-	n, _ := o.store.seek(from, to, !o.cfg.Ascending, q.after, q.limit, nil, func(j []byte, k storeKey) {
+	n, more := o.store.seek(from, to, !o.cfg.Ascending, q.after, q.limit, nil, func(j []byte, k storeKey) {
 		if len(buf) > len(`{"data":{"activities":[`) {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, j...)
 		last = k
 	})
-	buf = append(buf, `],"nextToken":`...)
-	if n == q.limit {
+	next := n == q.limit
+	if o.cfg.NextTokenOnlyWhenMore {
+		next = more
+	}
+	switch {
+	case next:
 		o.mu.Lock()
 		epoch := o.epoch
 		o.mu.Unlock()
+		buf = append(buf, `],"nextToken":`...)
 		buf = append(buf, jsonString(encodeOLOIDCursor(q.start, q.end, last, epoch))...)
-	} else {
-		buf = append(buf, "null"...)
+	case o.cfg.NoMoreToken == OLOIDNoMoreAbsent:
+		buf = append(buf, ']')
+	case o.cfg.NoMoreToken == OLOIDNoMoreEmpty:
+		buf = append(buf, `],"nextToken":""`...)
+	default:
+		buf = append(buf, `],"nextToken":null`...)
 	}
 	buf = append(buf, `},"message":"Activity logs retrieved successfully"}`...)
 	if !damaged(r.Context()) {

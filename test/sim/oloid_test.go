@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,20 +65,41 @@ func (f *olFixture) call(t testing.TB, path, auth string, body any) (int, []byte
 	return resp.StatusCode, b
 }
 
+// login logs in at the served path and returns the AccessToken, read from
+// where the configured answer shape puts it.
 func (f *olFixture) login(t testing.TB) string {
 	t.Helper()
-	status, body := f.call(t, OLOIDLoginPath, "", map[string]string{"UserName": olClient, "TenantName": olTenant, "Password": olSecret})
-	var r struct {
-		Data struct {
-			AccessToken string
-			ExpiresIn   int
-			TokenType   string
-		}
-	}
-	if status != 200 || json.Unmarshal(body, &r) != nil || r.Data.AccessToken == "" || r.Data.ExpiresIn != 3600 || r.Data.TokenType != "Bearer" {
+	status, body := f.call(t, f.o.LoginPath(), "", map[string]string{"UserName": olClient, "TenantName": olTenant, "Password": olSecret})
+	tok, expiresIn := loginToken(f.o.cfg.LoginShape, body)
+	if status != 200 || tok == "" || expiresIn != 3600 {
 		t.Fatalf("login: %d %s", status, body)
 	}
-	return r.Data.AccessToken
+	return tok
+}
+
+// loginToken reads AccessToken and ExpiresIn from a login answer of shape.
+func loginToken(shape OLOIDLoginShape, body []byte) (tok string, expiresIn int) {
+	path := map[OLOIDLoginShape][]string{
+		OLOIDLoginCognito:              {"cognitoToken"},
+		OLOIDLoginAuthenticationResult: {"cognitoToken", "AuthenticationResult"},
+		OLOIDLoginData:                 {"data"},
+	}[shape]
+	raw := json.RawMessage(body)
+	for _, k := range path {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return "", 0
+		}
+		raw = m[k]
+	}
+	var r struct {
+		AccessToken string
+		ExpiresIn   int
+	}
+	if json.Unmarshal(raw, &r) != nil {
+		return "", 0
+	}
+	return r.AccessToken, r.ExpiresIn
 }
 
 type olPage struct {
@@ -323,6 +346,156 @@ func TestOLOIDBoundsFollowConfig(t *testing.T) {
 			}
 			if !slices.Equal(gs, want) {
 				t.Fatalf("got %v, want %v", gs, want)
+			}
+		})
+	}
+}
+
+func TestOLOIDLoginShapes(t *testing.T) {
+	type keys map[string]any // a JSON object's keys, nested objects spelled out
+	tokens := keys{"AccessToken": nil, "ExpiresIn": nil, "IdToken": nil, "RefreshToken": nil}
+	withType := keys{"AccessToken": nil, "ExpiresIn": nil, "IdToken": nil, "RefreshToken": nil, "TokenType": nil}
+	user := keys{"OloID": nil, "TenantID": nil, "TenantName": nil}
+	tests := []struct {
+		name  string
+		shape OLOIDLoginShape
+		want  keys
+	}{
+		{"cognitoToken and user by default, as OLOID's help pages document", OLOIDLoginCognito, keys{"cognitoToken": tokens, "user": user}},
+		{"cognitoToken.AuthenticationResult, as Cognito's InitiateAuth nests it", OLOIDLoginAuthenticationResult,
+			keys{"cognitoToken": keys{"AuthenticationResult": withType, "ChallengeParameters": keys{}}, "user": user}},
+		{"wrapped in data like /filterActivity", OLOIDLoginData, keys{"data": withType, "message": nil}},
+		{"flat", OLOIDLoginFlat, withType},
+	}
+	// shapeOf lists v's keys the way want does.
+	var shapeOf func(v any) any
+	shapeOf = func(v any) any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		out := keys{}
+		for k, x := range m {
+			out[k] = shapeOf(x)
+		}
+		return out
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newOLOIDFixture(t, OLOIDConfig{Seed: 1, Count: 10, LoginShape: tt.shape})
+			status, body := f.call(t, OLOIDLoginPath, "", map[string]string{"UserName": olClient, "TenantName": olTenant, "Password": olSecret})
+			var v map[string]any
+			if status != 200 || json.Unmarshal(body, &v) != nil {
+				t.Fatalf("login: %d %s", status, body)
+			}
+			if got := shapeOf(v); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got the shape %v, want %v: %s", got, tt.want, body)
+			}
+			tok, expiresIn := loginToken(tt.shape, body)
+			if expiresIn != 3600 {
+				t.Fatalf("ExpiresIn %d", expiresIn)
+			}
+			if s, b := f.call(t, OLOIDActivityPath, "Bearer "+tok, `{}`); s != 200 {
+				t.Fatalf("the AccessToken is refused: %d %s", s, b)
+			}
+			if u, ok := v["user"].(map[string]any); ok {
+				f.o.AddClient("client-2", olTenant, "x")
+				_, b2 := f.call(t, OLOIDLoginPath, "", map[string]string{"UserName": "client-2", "TenantName": olTenant, "Password": "x"})
+				var other struct{ User map[string]any }
+				json.Unmarshal(b2, &other)
+				if id, _ := u["OloID"].(string); u["TenantName"] != olTenant || !isUUID(id) || u["TenantID"] != other.User["TenantID"] || id == other.User["OloID"] {
+					t.Fatalf("user %v, another client of the tenant %v: want the tenant's name and id, and a UUID per client", u, other.User)
+				}
+			}
+		})
+	}
+}
+
+func TestOLOIDLoginPathCase(t *testing.T) {
+	creds := map[string]string{"UserName": olClient, "TenantName": olTenant, "Password": olSecret}
+	noResource := `{"message":"Missing Authentication Token"}`
+	tests := []struct {
+		name       string
+		served     string
+		request    string
+		wantStatus int
+		wantBody   string // "" for a login answer
+	}{
+		{"/login by default", "", "/login", 200, ""},
+		{"/Login is then an unknown resource to API Gateway", "", "/Login", 403, noResource},
+		{"/Login when configured", OLOIDLoginPathCapitalized, "/Login", 200, ""},
+		{"/login is then an unknown resource to API Gateway", OLOIDLoginPathCapitalized, "/login", 403, noResource},
+		{"other paths stay 404", "", "/logins", 404, `{"message":"Not Found"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newOLOIDFixture(t, OLOIDConfig{Seed: 1, LoginPath: tt.served})
+			status, body := f.call(t, tt.request, "", creds)
+			if status != tt.wantStatus || tt.wantBody != "" && string(body) != tt.wantBody {
+				t.Fatalf("got %d %s, want %d %s", status, body, tt.wantStatus, tt.wantBody)
+			}
+			if tt.wantBody == "" && f.o.Logins() != 1 {
+				t.Fatalf("%d logins", f.o.Logins())
+			}
+		})
+	}
+}
+
+func TestOLOIDLastPage(t *testing.T) {
+	// 30 activities read 10 at a time.
+	tests := []struct {
+		name     string
+		cfg      OLOIDConfig
+		pages    int
+		lastPage string // the last page's data, activities counted
+	}{
+		{"a full page always carries a nextToken by default, so the last page is empty", OLOIDConfig{}, 4, `{"activities":[],"nextToken":null}`},
+		{"nextToken only when more: no empty last page", OLOIDConfig{NextTokenOnlyWhenMore: true}, 3, `{"activities":10,"nextToken":null}`},
+		{"no more written as an empty string", OLOIDConfig{NextTokenOnlyWhenMore: true, NoMoreToken: OLOIDNoMoreEmpty}, 3, `{"activities":10,"nextToken":""}`},
+		{"no more written by leaving nextToken out", OLOIDConfig{NextTokenOnlyWhenMore: true, NoMoreToken: OLOIDNoMoreAbsent}, 3, `{"activities":10}`},
+		{"an empty last page written without nextToken", OLOIDConfig{NoMoreToken: OLOIDNoMoreAbsent}, 4, `{"activities":[]}`},
+	}
+	at := t0.Add(-time.Hour)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Seed = 1
+			f := newOLOIDFixture(t, tt.cfg)
+			var want [][]byte
+			for i := range 30 {
+				want = append(want, f.o.AddEvent(at.Add(time.Duration(i)*time.Millisecond), time.Time{}, "LOGIN", 0).JSON)
+			}
+			slices.Reverse(want)
+			tok := "Bearer " + f.login(t)
+			var got [][]byte
+			body := map[string]any{"start": at.UnixMilli(), "end": at.Add(time.Second).UnixMilli(), "limit": 10}
+			for pages := 1; ; pages++ {
+				status, b := f.call(t, OLOIDActivityPath, tok, body)
+				var p struct {
+					Data map[string]json.RawMessage `json:"data"`
+				}
+				if status != 200 || json.Unmarshal(b, &p) != nil {
+					t.Fatalf("page %d: %d %s", pages, status, b)
+				}
+				var acts []json.RawMessage
+				json.Unmarshal(p.Data["activities"], &acts)
+				for _, a := range acts {
+					got = append(got, a)
+				}
+				var next string
+				if json.Unmarshal(p.Data["nextToken"], &next) == nil && next != "" {
+					body["nextToken"] = next
+					continue
+				}
+				if len(acts) > 0 {
+					p.Data["activities"] = json.RawMessage(strconv.Itoa(len(acts)))
+				}
+				if last, _ := json.Marshal(p.Data); pages != tt.pages || string(last) != tt.lastPage {
+					t.Fatalf("%d pages ending with %s, want %d ending with %s", pages, last, tt.pages, tt.lastPage)
+				}
+				break
+			}
+			if !slices.EqualFunc(got, want, bytes.Equal) {
+				t.Fatalf("read %d activities, want the 30", len(got))
 			}
 		})
 	}

@@ -60,7 +60,8 @@ var QualtricsDefaultActivityTypes = []string{
 //
 // Where the documentation is silent the simulator chooses: nextPage is a
 // full URL back to the same host (NextPageAsToken makes it the bare
-// skipToken); skipToken is an offset into the result, bound to the query it
+// skipToken), null once no events remain (NextPageOnFullPage: after any
+// page that is not full); skipToken is an offset into the result, bound to the query it
 // was issued for, so records inserted before it shift later pages;
 // pageSize is 1–500 (default 100); order defaults to dsc; the
 // organizationId filter matches the brand, userId the event's user, and
@@ -82,8 +83,9 @@ type QualtricsConfig struct {
 	// (default 3, negative for none).
 	Bursts float64
 	Clock  Clock
-	// RateLimit requests per RateWindow per client IP on the API (default
-	// unlimited); RateClock times it.
+	// RateLimit requests per RateWindow per client IP (or per IP and
+	// credential, Readings.RateLimitScope) on the API (default unlimited);
+	// RateClock times it.
 	RateLimit  int
 	RateWindow time.Duration
 	RateClock  Clock
@@ -91,9 +93,17 @@ type QualtricsConfig struct {
 	TokenLifetime time.Duration
 	// NextPageAsToken returns nextPage as the bare skipToken.
 	NextPageAsToken bool
+	// NextPageOnFullPage gives every full page a nextPage, so the last
+	// page may be empty; by default nextPage is null as soon as no events
+	// remain.
+	NextPageOnFullPage bool
 	// Brand is the brand (organization) id; Datacenter the value of each
 	// event's "datacenter".
 	Brand, Datacenter string
+
+	// Readings as for every vendor; the credential is the X-API-TOKEN
+	// header, or the bearer token when there is none.
+	Readings
 }
 
 // Qualtrics simulates the Qualtrics activity log endpoints (List Events,
@@ -139,6 +149,7 @@ type qualtricsBearer struct {
 // NewQualtrics builds the brand described by cfg and its history.
 func NewQualtrics(cfg QualtricsConfig) *Qualtrics {
 	gatewayDefaults(&cfg.Clock, &cfg.RateClock, &cfg.RateLimit, &cfg.RateWindow, 0, time.Minute)
+	cfg.Clock = cfg.Readings.apiClock(cfg.Clock)
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = qualtricsTokenLifetime
 	}
@@ -159,7 +170,7 @@ func NewQualtrics(cfg QualtricsConfig) *Qualtrics {
 	}
 	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	q := &Qualtrics{
-		Gateway: NewGateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock),
+		Gateway: cfg.Readings.gateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "X-API-TOKEN", "Authorization"),
 		cfg:     cfg,
 		clock:   cfg.Clock,
 		types:   slices.Clone(cfg.ActivityTypes),
@@ -171,7 +182,7 @@ func NewQualtrics(cfg QualtricsConfig) *Qualtrics {
 		live:    rand.New(rand.NewPCG(uint64(cfg.Seed), 23)),
 	}
 	for _, t := range q.types {
-		q.stores[t] = NewStore(cfg.Clock)
+		q.stores[t] = cfg.Readings.newStore(cfg.Clock, cfg.Seed)
 	}
 	q.gen = newQualtricsGen(cfg)
 	byType := map[string][]rec{}
@@ -184,6 +195,7 @@ func NewQualtrics(cfg QualtricsConfig) *Qualtrics {
 		q.stores[t].load(rs)
 	}
 	q.all.load(slices.Clone(all))
+	q.tfaults.omitRetryAfter = cfg.OmitRetryAfter
 	q.api = q.Wrap(http.HandlerFunc(q.serveAPI))
 	q.token = q.tfaults.Wrap(http.HandlerFunc(q.serveToken))
 	return q
@@ -480,7 +492,12 @@ func (q *Qualtrics) serveLogs(w http.ResponseWriter, r *http.Request) {
 		total = store.Query(Query{From: qq.from, To: qq.to, Ascending: !qq.desc, Offset: qq.offset, Limit: qq.pageSize}, emit)
 	}
 	buf = append(buf, `],"nextPage":`...)
-	if next := qq.offset + n; n > 0 && next < total {
+	next := qq.offset + n
+	more := n > 0 && next < total
+	if q.cfg.NextPageOnFullPage {
+		more = n == qq.pageSize
+	}
+	if more {
 		tok := encodeSkipToken(next, qq.params)
 		if q.cfg.NextPageAsToken {
 			buf = append(buf, jsonString(tok)...)

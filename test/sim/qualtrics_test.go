@@ -367,3 +367,42 @@ func TestQualtricsListsActivityTypes(t *testing.T) {
 		t.Fatalf("without credentials: %d", r.status)
 	}
 }
+
+func TestQualtricsLastPage(t *testing.T) {
+	from, to := t0.Add(-72*time.Hour), t0
+	tests := []struct {
+		name      string
+		fullPage  bool
+		count     int
+		pageSizes []int // of the pages served, in order
+	}{
+		{"nextPage is null once no events remain by default", false, 100, []int{50, 50}},
+		{"a full page always carries a nextPage: the last page is empty", true, 100, []int{50, 50, 0}},
+		{"a full page always carries a nextPage: a page that is not full is the last", true, 120, []int{50, 50, 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newQualtricsFixture(t, QualtricsConfig{Seed: 2, Count: tt.count, EventTypes: []string{"login"}, NextPageOnFullPage: tt.fullPage})
+			r := f.logs(t, qtParams("activityType", "login", "startDate", iso(from), "endDate", iso(to), "order", "asc", "pageSize", "50"))
+			var got [][]byte
+			var sizes []int
+			for {
+				p := decodeQT(t, r)
+				if r.status != 200 {
+					t.Fatalf("%d %s", r.status, r.body)
+				}
+				sizes = append(sizes, len(p.Result.Elements))
+				for _, e := range p.Result.Elements {
+					got = append(got, e)
+				}
+				if p.Result.NextPage == nil {
+					break
+				}
+				r = f.get(t, *p.Result.NextPage, "X-API-TOKEN", qtToken)
+			}
+			if !slices.Equal(sizes, tt.pageSizes) || !slices.EqualFunc(got, f.q.TypeTruth("login", from, to), bytes.Equal) {
+				t.Fatalf("pages of %v, want %v; %d events", sizes, tt.pageSizes, len(got))
+			}
+		})
+	}
+}

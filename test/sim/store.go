@@ -3,6 +3,7 @@ package sim
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,9 +42,16 @@ type lateRef struct {
 // Store is the ground truth of one simulated API: every record, sorted by
 // time, with visibility. Vendors serve pages from it; tests compare what a
 // client delivered with Truth. Records with equal times keep insertion
-// order, so paging is stable. It is safe for concurrent use.
+// order, so paging is stable unless the API's Readings.Ties says
+// otherwise. It is safe for concurrent use.
 type Store struct {
 	clock Clock
+
+	// ties and tieSeed are the order pages serve ties in; draws counts the
+	// requests that drew a shuffle.
+	ties    TieOrder
+	tieSeed uint64
+	draws   atomic.Uint64
 
 	mu     sync.RWMutex
 	recs   []rec // sorted by t; equal t in insertion order
@@ -207,10 +215,13 @@ type Query struct {
 // order, and returns how many visible records match in total. emit runs
 // under the store's read lock: it must not call back into the store.
 //
-// Without a user filter a page costs a binary search plus the page itself,
-// whatever the size of the range: only the few late records can be hidden
-// inside a range, and they are skipped by position.
+// Without a user filter a page costs a binary search plus the page itself
+// (and, when ties are reordered, the runs at its edges), whatever the size
+// of the range: only the few late records can be hidden inside a range,
+// and they are skipped by position.
 func (s *Store) Query(q Query, emit func(json []byte)) (total int) {
+	desc := !q.Ascending
+	rule := s.tieRule(desc)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	now := s.clock.Now().UnixNano()
@@ -220,42 +231,53 @@ func (s *Store) Query(q Query, emit func(json []byte)) (total int) {
 	if lo >= hi {
 		return 0
 	}
+	visible := func(x *rec) bool { return x.vis <= now }
 	if q.Users != nil {
-		return s.scan(q, lo, hi, now, emit)
+		// Filters are rare and narrow, so a per-user index is not worth its
+		// upkeep: walk the range.
+		match := func(x *rec) bool { return x.vis <= now && q.Users[x.user] }
+		return rule.offsetPage(s.walk(lo, hi, desc, match), q.Offset, q.Limit, emit)
 	}
 	hidden := s.hidden(from, to, now)
 	total = hi - lo - len(hidden)
 	if q.Limit <= 0 || q.Offset >= total {
 		return total
 	}
-	if q.Ascending {
-		p, j := lo+q.Offset, 0
+	p := s.nth(lo, hi, hidden, q.Offset, desc)
+	skip := 0
+	if rule.order != TiesInsertionOrder {
+		p, skip = s.runStart(p, lo, hi, desc, visible)
+	}
+	n := 0
+	for x := range rule.apply(s.served(p, lo, hi, desc, visible)) {
+		if skip > 0 {
+			skip--
+			continue
+		}
+		emit(x.json)
+		if n++; n == q.Limit {
+			break
+		}
+	}
+	return total
+}
+
+// nth returns the index of the visible record at offset in [lo, hi), in
+// the request's direction, stepping over the hidden positions instead of
+// counting the records before it.
+func (s *Store) nth(lo, hi int, hidden []int, offset int, desc bool) int {
+	if !desc {
+		p, j := lo+offset, 0
 		for j < len(hidden) && hidden[j] <= p {
 			p, j = p+1, j+1
 		}
-		for n := 0; n < q.Limit && p < hi; p++ {
-			if j < len(hidden) && hidden[j] == p {
-				j++
-				continue
-			}
-			emit(s.recs[p].json)
-			n++
-		}
-		return total
+		return p
 	}
-	p, j := hi-1-q.Offset, len(hidden)-1
+	p, j := hi-1-offset, len(hidden)-1
 	for j >= 0 && hidden[j] >= p {
 		p, j = p-1, j-1
 	}
-	for n := 0; n < q.Limit && p >= lo; p-- {
-		if j >= 0 && hidden[j] == p {
-			j--
-			continue
-		}
-		emit(s.recs[p].json)
-		n++
-	}
-	return total
+	return p
 }
 
 // hidden returns, ascending, the positions of records in [from, to) that
@@ -278,30 +300,4 @@ func (s *Store) hidden(from, to, now int64) []int {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// scan answers a filtered query by walking the range: filters are rare and
-// narrow, so a per-user index is not worth its upkeep.
-func (s *Store) scan(q Query, lo, hi int, now int64, emit func([]byte)) (total int) {
-	match := func(x *rec) bool { return x.vis <= now && q.Users[x.user] }
-	take := func(x *rec) {
-		if total >= q.Offset && total < q.Offset+q.Limit {
-			emit(x.json)
-		}
-		total++
-	}
-	if q.Ascending {
-		for i := lo; i < hi; i++ {
-			if x := &s.recs[i]; match(x) {
-				take(x)
-			}
-		}
-		return total
-	}
-	for i := hi - 1; i >= lo; i-- {
-		if x := &s.recs[i]; match(x) {
-			take(x)
-		}
-	}
-	return total
 }

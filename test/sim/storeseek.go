@@ -44,43 +44,43 @@ func (s *Store) firstAtOrAfter(k storeKey) int {
 
 // seek serves one keyset page: up to limit visible records with Time in
 // [from, to) that keep accepts (nil: all), oldest first or newest first
-// (desc), strictly after the record at after (nil: from the first). emit
-// receives each record's JSON and key; it runs under the read lock. seek
-// returns how many records it emitted and whether more records match
-// beyond them.
+// (desc), strictly after the record at after (nil: from the first) in
+// this request's order. emit receives each record's JSON and key; it runs
+// under the read lock. seek returns how many records it emitted and
+// whether more records match beyond them.
+//
+// The key names a record, not a position: when ties are reordered, "after"
+// means after it in the order of the request that carries the key, so a
+// shuffling API serves a cursor's run from a point that no longer marks
+// what was already served.
 func (s *Store) seek(from, to time.Time, desc bool, after *storeKey, limit int, keep func(user string) bool, emit func(json []byte, k storeKey)) (n int, more bool) {
+	rule := s.tieRule(desc)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	now := s.clock.Now().UnixNano()
 	lo, hi := s.lower(from.UnixNano()), s.lower(to.UnixNano())
 	ok := func(x *rec) bool { return x.vis <= now && (keep == nil || keep(x.user)) }
-	if !desc {
-		i := lo
-		if after != nil {
-			i = max(lo, s.firstAfter(*after))
-		}
-		for ; i < hi; i++ {
-			x := &s.recs[i]
-			if !ok(x) {
-				continue
-			}
-			if n == limit {
-				return n, true
-			}
-			emit(x.json, storeKey{x.t, x.id})
-			n++
-		}
-		return n, false
+	start := lo
+	if desc {
+		start = hi - 1
 	}
-	i := hi - 1
 	if after != nil {
-		i = min(hi, s.firstAtOrAfter(*after)) - 1
-	}
-	for ; i >= lo; i-- {
-		x := &s.recs[i]
-		if !ok(x) {
-			continue
+		// In insertion order the key is a position; any other order must
+		// see the cursor's whole run to place the cursor in it.
+		switch {
+		case rule.order == TiesInsertionOrder && desc:
+			start = min(hi, s.firstAtOrAfter(*after)) - 1
+		case rule.order == TiesInsertionOrder:
+			start = max(lo, s.firstAfter(*after))
+		case desc:
+			start = min(hi, s.upper(after.T)) - 1
+		default:
+			start = max(lo, s.lower(after.T))
 		}
+		inRange := ok
+		ok = func(x *rec) bool { return inRange(x) && (x.t != after.T || rule.before(after.ID, x.id)) }
+	}
+	for x := range rule.apply(s.served(start, lo, hi, desc, ok)) {
 		if n == limit {
 			return n, true
 		}
@@ -95,35 +95,23 @@ func (s *Store) seek(from, to time.Time, desc bool, after *storeKey, limit int, 
 // emits up to limit, and returns how many visible records match in total.
 // It walks the range, which is fine for the filtered queries tests make.
 func (s *Store) filtered(from, to time.Time, desc bool, keep func(user string) bool, offset, limit int, emit func(json []byte)) (total int) {
+	return s.filteredBy(s.tieRule(desc), from, to, keep, offset, limit, emit)
+}
+
+func (s *Store) filteredBy(rule tieRule, from, to time.Time, keep func(user string) bool, offset, limit int, emit func(json []byte)) (total int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	now := s.clock.Now().UnixNano()
 	lo, hi := s.lower(from.UnixNano()), s.lower(to.UnixNano())
-	take := func(x *rec) {
-		if x.vis > now || keep != nil && !keep(x.user) {
-			return
-		}
-		if total >= offset && total < offset+limit {
-			emit(x.json)
-		}
-		total++
-	}
-	if desc {
-		for i := hi - 1; i >= lo; i-- {
-			take(&s.recs[i])
-		}
-		return total
-	}
-	for i := lo; i < hi; i++ {
-		take(&s.recs[i])
-	}
-	return total
+	ok := func(x *rec) bool { return x.vis <= now && (keep == nil || keep(x.user)) }
+	return rule.offsetPage(s.walk(lo, hi, rule.desc, ok), offset, limit, emit)
 }
 
 // truthWhere is Truth restricted to records whose filing string keep
-// accepts.
+// accepts, oldest first and ties in insertion order whatever the API's
+// reading.
 func (s *Store) truthWhere(from, to time.Time, keep func(user string) bool) [][]byte {
 	var out [][]byte
-	s.filtered(from, to, false, keep, 0, int(^uint(0)>>1), func(j []byte) { out = append(out, j) })
+	s.filteredBy(tieRule{}, from, to, keep, 0, int(^uint(0)>>1), func(j []byte) { out = append(out, j) })
 	return out
 }

@@ -27,9 +27,16 @@
 //   - Whether a page can repeat records of the previous one (offset-based
 //     cursors do when records are inserted while paging): a record whose id
 //     was on the previous page of the same window is dropped.
-//   - The login response's shape: the AccessToken and ExpiresIn are taken
-//     from the top level, from "AuthenticationResult" (Cognito's own shape),
-//     or from either inside "data" (the shape of /filterActivity).
+//   - The login response's shape: OLOID's help pages show
+//     {"cognitoToken":{"AccessToken","ExpiresIn",…},"user":{…}}, another
+//     article cognitoToken.AuthenticationResult.AccessToken. The
+//     AccessToken and ExpiresIn are taken from either, and from the top
+//     level, "AuthenticationResult" (Cognito's own shape) or "data" (the
+//     shape of /filterActivity), whatever the keys' case.
+//   - The login path's case: OLOID's articles say /login and /Login. The
+//     source tries /login, and /Login when the API answers that it has no
+//     such resource (404, or API Gateway's 403 "Missing Authentication
+//     Token"), and keeps the one that worked.
 //   - Rate limits: none are documented; the default budget is 600 requests
 //     per minute per API host and client (rate_limit overrides it), and 429
 //     with Retry-After is honoured.
@@ -54,7 +61,6 @@ import (
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/auditpull/auditpull/internal/jsonscan"
-	"github.com/tidwall/gjson"
 )
 
 // Name is the source's registered name.
@@ -179,7 +185,7 @@ func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
 		log:   log,
 		url:   base + activityPath,
 		limit: limit,
-		auth:  newSession(req, base+loginPath, clock, s.ClientID, s.Tenant, s.ClientSecret),
+		auth:  newSession(req, base, clock, s.ClientID, s.Tenant, s.ClientSecret),
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          Name + "-" + safe(host) + "-" + safe(s.Tenant),
@@ -440,9 +446,21 @@ func parseTime(s *jsonscan.Scanner) (time.Time, bool, error) {
 
 // message is the reason an error response gives.
 func message(b []byte) string {
-	for _, p := range []string{"message", "error.message", "error", "Message"} {
-		if f := gjson.GetBytes(b, p); f.Type == gjson.String && f.Str != "" {
-			return f.Str
+	var body struct {
+		Message string          `json:"message"` // also "Message"
+		Error   json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(b, &body) == nil {
+		if body.Message != "" {
+			return body.Message
+		}
+		var nested struct{ Message string }
+		var plain string
+		switch {
+		case json.Unmarshal(body.Error, &nested) == nil && nested.Message != "":
+			return nested.Message
+		case json.Unmarshal(body.Error, &plain) == nil && plain != "":
+			return plain
 		}
 	}
 	return core.Snippet(b)
@@ -468,21 +486,73 @@ func classify(op string, r *core.Response) error {
 type session struct {
 	core.TokenCache // renewed a tenth of its lifetime (at most 2 min) early
 	http            *core.Requester
-	url             string
+	base            string
+	path            int // index in loginPaths of the path that answers
 	clientID        string
 	tenant          string
 	secret          core.Secret
 }
 
-func newSession(req *core.Requester, url string, clock core.Clock, clientID, tenant string, secret core.Secret) *session {
-	s := &session{http: req, url: url, clientID: clientID, tenant: tenant, secret: secret}
+// loginPaths are the login paths OLOID's articles name, tried in order.
+var loginPaths = [...]string{loginPath, "/Login"}
+
+func newSession(req *core.Requester, base string, clock core.Clock, clientID, tenant string, secret core.Secret) *session {
+	s := &session{http: req, base: base, clientID: clientID, tenant: tenant, secret: secret}
 	s.TokenCache = core.TokenCache{Clock: clock, Fetch: s.login}
 	return s
 }
 
 const opLogin = "oloid login"
 
+// errNoSuchPath is a login answer saying the path does not exist.
+var errNoSuchPath = errors.New("no such login path")
+
 func (s *session) login(ctx context.Context) (string, time.Duration, error) {
+	for range loginPaths {
+		tok, life, err := s.loginAt(ctx, loginPaths[s.path])
+		if !errors.Is(err, errNoSuchPath) {
+			return tok, life, err
+		}
+		s.path = (s.path + 1) % len(loginPaths)
+	}
+	return "", 0, &core.RequestError{Op: opLogin, Status: http.StatusNotFound,
+		Reason: fmt.Sprintf("neither %s nor %s answers: check oloid.base_url", loginPaths[0], loginPaths[1])}
+}
+
+// loginNode is any object of a login answer that may hold the tokens;
+// encoding/json matches the keys whatever their case.
+type loginNode struct {
+	AccessToken          string
+	ExpiresIn            int64
+	ChallengeName        string
+	AuthenticationResult *loginNode
+	CognitoToken         *loginNode
+	Data                 *loginNode
+}
+
+// find returns the first node with an AccessToken, and the first challenge
+// named on the way.
+func (n *loginNode) find() (tok *loginNode, challenge string) {
+	if n == nil {
+		return nil, ""
+	}
+	if n.AccessToken != "" {
+		return n, ""
+	}
+	challenge = n.ChallengeName
+	for _, c := range []*loginNode{n.CognitoToken, n.AuthenticationResult, n.Data} {
+		t, ch := c.find()
+		if t != nil {
+			return t, ""
+		}
+		if challenge == "" {
+			challenge = ch
+		}
+	}
+	return nil, challenge
+}
+
+func (s *session) loginAt(ctx context.Context, path string) (string, time.Duration, error) {
 	payload, _ := json.Marshal(struct {
 		UserName   string
 		TenantName string
@@ -491,7 +561,7 @@ func (s *session) login(ctx context.Context) (string, time.Duration, error) {
 	var tok string
 	life := DefaultTokenLifetime
 	err := s.http.Do(ctx, opLogin, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+path, bytes.NewReader(payload))
 		if err != nil {
 			return nil, err
 		}
@@ -499,39 +569,40 @@ func (s *session) login(ctx context.Context) (string, time.Duration, error) {
 		req.Header.Set("Accept", "application/json")
 		return req, nil
 	}, func(r *core.Response) error {
+		msg := message(r.Body)
+		switch {
+		case r.Status == http.StatusOK:
+		case r.Status == http.StatusNotFound,
+			// API Gateway's answer for a resource it does not have.
+			r.Status == http.StatusForbidden && msg == "Missing Authentication Token":
+			return errNoSuchPath
+		}
 		switch r.Status {
 		case http.StatusOK:
 		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
 			return &core.AuthError{Op: opLogin, Status: r.Status,
-				Reason: message(r.Body) + ": check oloid.client_id, oloid.tenant and oloid.client_secret (the API client from OLOID's API-token settings)"}
-		case http.StatusNotFound:
-			return &core.RequestError{Op: opLogin, Status: r.Status, Reason: "no login endpoint: check oloid.base_url"}
+				Reason: msg + ": check oloid.client_id, oloid.tenant and oloid.client_secret (the API client from OLOID's API-token settings)"}
 		default:
-			return &core.RequestError{Op: opLogin, Status: r.Status, Reason: message(r.Body)}
+			return &core.RequestError{Op: opLogin, Status: r.Status, Reason: msg}
 		}
 		// The body holds tokens: it never goes into an error message.
-		if !gjson.ValidBytes(r.Body) {
+		var root loginNode
+		if err := json.Unmarshal(r.Body, &root); err != nil {
 			return &core.TransientError{Op: opLogin, Err: errors.New("unparsable login response")}
 		}
-		root := gjson.ParseBytes(r.Body)
-		for _, p := range []string{"", "AuthenticationResult.", "data.", "data.AuthenticationResult."} {
-			at := root.Get(p + "AccessToken")
-			if at.Type != gjson.String || at.Str == "" {
-				continue
+		found, challenge := root.find()
+		if found == nil {
+			reason := "the login response holds no AccessToken"
+			if challenge != "" {
+				reason += fmt.Sprintf(" but a %s challenge: complete the API client's setup in the OLOID portal", challenge)
 			}
-			tok = at.Str
-			if exp := root.Get(p + "ExpiresIn"); exp.Exists() && exp.Int() > 0 {
-				life = time.Duration(exp.Int()) * time.Second
-			}
-			return nil
+			return &core.AuthError{Op: opLogin, Status: r.Status, Reason: reason}
 		}
-		reason := "the login response holds no AccessToken"
-		for _, p := range []string{"ChallengeName", "data.ChallengeName"} {
-			if c := root.Get(p); c.Type == gjson.String && c.Str != "" {
-				reason += fmt.Sprintf(" but a %s challenge: complete the API client's setup in the OLOID portal", c.Str)
-			}
+		tok = found.AccessToken
+		if found.ExpiresIn > 0 {
+			life = time.Duration(found.ExpiresIn) * time.Second
 		}
-		return &core.AuthError{Op: opLogin, Status: r.Status, Reason: reason}
+		return nil
 	})
 	return tok, life, err
 }

@@ -263,6 +263,9 @@ func emptyPage(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
 
 func TestAcceptsEveryLikelyLoginResponseShape(t *testing.T) {
 	shapes := map[string]string{
+		"OLOID's documented cognitoToken":      `{"cognitoToken":{"IdToken":"id-1","AccessToken":"tok-1","RefreshToken":"rt-1","ExpiresIn":3600},"user":{"OloID":"o-1","TenantID":"t-1","TenantName":"acme"}}`,
+		"cognitoToken.AuthenticationResult":    `{"cognitoToken":{"AuthenticationResult":{"AccessToken":"tok-1","ExpiresIn":3600}},"user":{}}`,
+		"keys in camel case":                   `{"cognitoToken":{"accessToken":"tok-1","expiresIn":3600}}`,
 		"wrapped in data like /filterActivity": `{"data":{"AccessToken":"tok-1","ExpiresIn":3600},"message":"ok"}`,
 		"Cognito's AuthenticationResult":       `{"AuthenticationResult":{"AccessToken":"tok-1","ExpiresIn":3600,"TokenType":"Bearer"},"ChallengeParameters":{}}`,
 		"AuthenticationResult inside data":     `{"data":{"AuthenticationResult":{"AccessToken":"tok-1","ExpiresIn":3600}}}`,
@@ -295,6 +298,43 @@ func TestAcceptsEveryLikelyLoginResponseShape(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// OLOID's articles show two login answers and two spellings of the login
+// path; every combination logs in and reads the whole history, with one
+// failed login at most (the wrong path, once).
+func TestLogsInWhicheverLoginShapeAndPathCaseTheAPIUses(t *testing.T) {
+	shapes := map[string]sim.OLOIDLoginShape{
+		"cognitoToken": sim.OLOIDLoginCognito, "cognitoToken.AuthenticationResult": sim.OLOIDLoginAuthenticationResult,
+		"data": sim.OLOIDLoginData, "flat": sim.OLOIDLoginFlat,
+	}
+	for name, shape := range shapes {
+		for _, path := range []string{sim.OLOIDLoginPath, sim.OLOIDLoginPathCapitalized} {
+			t.Run(name+" at "+path, func(t *testing.T) {
+				t.Parallel()
+				start := now0.Add(-time.Hour)
+				r := newRig(t, "", "start_time", start.Format(time.RFC3339))
+				o := sim.NewOLOID(sim.OLOIDConfig{Seed: 9, Count: 200, From: start, To: now0, Clock: r.clock, LoginShape: shape, LoginPath: path})
+				o.AddClient(clientID, tenant, secret)
+				var logins []string
+				r.cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, _ []byte) {
+					if strings.EqualFold(req.URL.Path, sim.OLOIDPrefix+"/login") {
+						logins = append(logins, req.URL.Path)
+					}
+				})
+				p := r.poller()
+				defer p.Close(context.Background())
+				got, err := drain(t, p, -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameSet(t, got, strs(o.Truth(start, now0.Add(-time.Minute))))
+				if want := map[string]int{sim.OLOIDLoginPath: 1, sim.OLOIDLoginPathCapitalized: 2}[path]; len(logins) != want {
+					t.Errorf("login requests %v, want %d", logins, want)
+				}
+			})
+		}
+	}
 }
 
 func TestRenewsTheTokenShortlyBeforeItExpires(t *testing.T) {
@@ -380,7 +420,7 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 		{"wrong client secret", reply{401, `{"message":"Incorrect username or password."}`}, reply{}, "auth", "Incorrect username or password.: check oloid.client_id, oloid.tenant and oloid.client_secret"},
 		{"disabled API client", reply{401, `{"message":"User is disabled."}`}, reply{}, "auth", "User is disabled."},
 		{"login rejected as a bad request", reply{400, `{"message":"UserName, TenantName and Password are required"}`}, reply{}, "auth", "UserName, TenantName and Password are required"},
-		{"no login endpoint", reply{404, `not found`}, reply{}, "request", "no login endpoint: check oloid.base_url"},
+		{"no login endpoint", reply{404, `not found`}, reply{}, "request", "nor /Login answers: check oloid.base_url"},
 		{"client without permission", ok, reply{403, `{"message":"User is not authorized to access this resource"}`}, "auth", "not allowed to read activity logs"},
 		{"rejected query", ok, reply{400, `{"message":"limit must be an integer between 1 and 1000"}`}, "request", "limit must be an integer between 1 and 1000"},
 		{"wrong base URL", ok, reply{404, `{"message":"Not Found"}`}, "request", "check oloid.base_url"},

@@ -81,11 +81,13 @@ func TestRunServesOLOIDQualtricsAndTheMSPAPIWithAKey(t *testing.T) {
 
 	// OLOID: log in, then read.
 	status, body := send(t, "POST", base+"/oloid/login", `{"UserName":"demo-client","TenantName":"demo","Password":"`+oloidSecret+`"}`, "Content-Type", "application/json")
-	var login struct{ Data struct{ AccessToken string } }
-	if json.Unmarshal([]byte(body), &login); status != 200 || login.Data.AccessToken == "" {
+	var login struct {
+		CognitoToken struct{ AccessToken string } `json:"cognitoToken"`
+	}
+	if json.Unmarshal([]byte(body), &login); status != 200 || login.CognitoToken.AccessToken == "" {
 		t.Fatalf("oloid login: %d %s", status, body)
 	}
-	if status, body := send(t, "POST", base+"/oloid/filterActivity", `{"limit":5}`, "Content-Type", "application/json", "Authorization", "Bearer "+login.Data.AccessToken); status != 200 || strings.Count(body, `"activityType"`) != 5 {
+	if status, body := send(t, "POST", base+"/oloid/filterActivity", `{"limit":5}`, "Content-Type", "application/json", "Authorization", "Bearer "+login.CognitoToken.AccessToken); status != 200 || strings.Count(body, `"activityType"`) != 5 {
 		t.Fatalf("oloid query: %d %s", status, body)
 	}
 
@@ -102,7 +104,7 @@ func TestRunServesOLOIDQualtricsAndTheMSPAPIWithAKey(t *testing.T) {
 	}
 	stop()
 	l := logs.String()
-	for _, s := range []string{oloidSecret, qualtricsToken, login.Data.AccessToken, tok} {
+	for _, s := range []string{oloidSecret, qualtricsToken, login.CognitoToken.AccessToken, tok} {
 		if strings.Contains(l, s) {
 			t.Fatal("a credential appears in the logs")
 		}
