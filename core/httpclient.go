@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"golang.org/x/time/rate"
 )
 
 // maxBody bounds what one response may hold; a page of audit events is far
@@ -38,12 +37,13 @@ type Response struct {
 // the source, which knows the vendor's error format.
 type Requester struct {
 	client  *http.Client
-	limiter *rate.Limiter // nil: unlimited
+	budget  *budget // nil: unlimited
 	retry   RetryConfig
 	timeout time.Duration
 	metrics *Metrics
 	log     Logger
 	clock   Clock
+	api     *apiClock
 	sleep   func(ctx context.Context, d time.Duration) error
 }
 
@@ -73,7 +73,7 @@ func NewRequester(cfg *Config, budget Rate, limiterKey string, m *Metrics, log L
 		budget = Rate{Requests: cfg.RateLimit.Requests, Period: cfg.RateLimit.Period.D()}
 	}
 	if (cfg.RateLimit.Enabled == nil || *cfg.RateLimit.Enabled) && budget.Requests > 0 && budget.Period > 0 {
-		r.limiter = sharedLimiter(limiterKey, budget)
+		r.budget = sharedBudget(limiterKey, budget)
 	}
 	return r, nil
 }
@@ -81,28 +81,6 @@ func NewRequester(cfg *Config, budget Rate, limiterKey string, m *Metrics, log L
 // Redirects would carry credentials to wherever the server points; audit
 // APIs do not redirect data requests, so a redirect is an error.
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-var (
-	limitersMu sync.Mutex
-	limiters   = map[string]*rate.Limiter{}
-)
-
-// sharedLimiter returns the one token bucket for key. The burst is 4 % of
-// the budget and the refill rate the rest spread over the period, so no
-// sliding window of one period ever sees more than the documented number
-// of requests, while a long backfill still uses 96 % of it.
-func sharedLimiter(key string, b Rate) *rate.Limiter {
-	limitersMu.Lock()
-	defer limitersMu.Unlock()
-	if l, ok := limiters[key]; ok {
-		return l
-	}
-	burst := max(1, b.Requests*4/100)
-	every := b.Period / time.Duration(max(1, b.Requests-burst))
-	l := rate.NewLimiter(rate.Every(every), burst)
-	limiters[key] = l
-	return l
-}
 
 // LimiterKey derives a budget key from the API host and the credential,
 // without keeping the credential itself.
@@ -197,6 +175,10 @@ func (r *Requester) Do(ctx context.Context, op string, build func(ctx context.Co
 		switch {
 		case errors.As(err, &th):
 			r.metrics.Throttled.Add(1)
+			if r.budget != nil {
+				r.budget.throttled(th.RetryAfter)
+				r.metrics.setBudget(r.budget.perSecond())
+			}
 			// Never come back before the vendor's reset time.
 			wait = max(wait, th.RetryAfter)
 		case errors.As(err, &te):
@@ -216,10 +198,11 @@ func (r *Requester) Do(ctx context.Context, op string, build func(ctx context.Co
 }
 
 func (r *Requester) once(ctx context.Context, op string, build func(context.Context) (*http.Request, error), decode func(*Response) error) error {
-	if r.limiter != nil {
-		if err := r.limiter.Wait(ctx); err != nil {
+	if r.budget != nil {
+		if err := r.budget.wait(ctx); err != nil {
 			return err
 		}
+		r.metrics.setBudget(r.budget.perSecond())
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
@@ -228,6 +211,7 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 		return err
 	}
 	r.metrics.Requests.Add(1)
+	sent := r.clock.Now()
 	resp, err := r.client.Do(req)
 	if err != nil {
 		// url.Error repeats the URL, which is not secret; headers are never
@@ -235,6 +219,7 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 		return &TransientError{Op: op, Err: scrubURLError(err)}
 	}
 	defer resp.Body.Close()
+	r.api.observe(sent, resp.Header.Get("Date"))
 	body, err := readBody(resp)
 	if err != nil {
 		return &TransientError{Op: op, Err: fmt.Errorf("reading response: %w", err)}

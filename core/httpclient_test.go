@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -72,16 +73,51 @@ func TestRequesterLeavesClassificationToTheSource(t *testing.T) {
 }
 
 func TestOneBudgetPerHostAndCredential(t *testing.T) {
-	a := sharedLimiter(LimiterKey("api.example", "tok-a"), Rate{Requests: 100, Period: time.Minute})
-	b := sharedLimiter(LimiterKey("api.example", "tok-a"), Rate{Requests: 100, Period: time.Minute})
-	c := sharedLimiter(LimiterKey("api.example", "tok-b"), Rate{Requests: 100, Period: time.Minute})
+	a := sharedBudget(LimiterKey("api.example", "tok-a"), Rate{Requests: 100, Period: time.Minute})
+	b := sharedBudget(LimiterKey("api.example", "tok-a"), Rate{Requests: 100, Period: time.Minute})
+	c := sharedBudget(LimiterKey("api.example", "tok-b"), Rate{Requests: 100, Period: time.Minute})
 	if a != b || a == c {
 		t.Fatal("streams with the same host and credential must share one bucket, others not")
 	}
 	// Never more than the documented number in any window of one period:
 	// burst + refill over the period stays within the budget.
-	if burst, per := a.Burst(), float64(a.Limit())*60; float64(burst)+per > 100.0001 {
+	if burst, per := a.lim.Burst(), float64(a.lim.Limit())*60; float64(burst)+per > 100.0001 {
 		t.Fatalf("burst %d + refill %.1f exceeds 100 per minute", burst, per)
+	}
+}
+
+// A 429 the budget let through means the real limit is lower (or shared
+// with others behind the address): the budget halves at each one, down to
+// a floor, every stream on it waits out the Retry-After, and it recovers by
+// a twentieth of the documented rate per quiet period.
+func TestA429LowersTheBudgetWhichRecoversSlowly(t *testing.T) {
+	b := newBudget(Rate{Requests: 2000, Period: 5 * time.Minute})
+	full := b.perSecond()
+	b.throttled(0)
+	if got := b.perSecond(); math.Abs(got-full/2) > 1e-9 {
+		t.Fatalf("after a 429: %.3f/s, want half of %.3f", got, full)
+	}
+	for range 20 {
+		b.throttled(0)
+	}
+	if got := b.perSecond(); math.Abs(got-full*minBudgetFactor) > 1e-9 {
+		t.Fatalf("after many 429s: %.4f/s, want the floor %.4f", got, full*minBudgetFactor)
+	}
+	b.mu.Lock()
+	b.factor, b.changed = 0.5, time.Now().Add(-3*b.base.Period-time.Second)
+	b.recover(time.Now())
+	got := b.factor
+	b.mu.Unlock()
+	if math.Abs(got-0.65) > 1e-9 {
+		t.Fatalf("after three quiet periods at half the budget: %.2f of it, want 0.65", got)
+	}
+	b.throttled(300 * time.Millisecond)
+	start := time.Now()
+	if err := b.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 250*time.Millisecond {
+		t.Fatalf("the next request went after %s; every stream must wait out the Retry-After", waited)
 	}
 }
 

@@ -20,6 +20,7 @@ type Metrics struct {
 	Errors               atomic.Int64 // failed polls reported to the host
 	lagNanos             atomic.Int64
 	lastSuccessUnix      atomic.Int64
+	budgetMilli          atomic.Int64 // requests per 1000 s
 }
 
 // MetricInfo describes one exported metric, for hosts that register their
@@ -44,6 +45,7 @@ var MetricInfos = []MetricInfo{
 	{Name: "errors", Help: "Failed polls reported to the host."},
 	{Name: "lag_seconds", Help: "How far the committed checkpoint trails the wall clock, in seconds.", Gauge: true},
 	{Name: "last_success_time", Help: "Unix time of the last successful request to the vendor.", Gauge: true},
+	{Name: "rate_budget", Help: "The request budget in force, in requests per second: the vendor's documented limit (or rate_limit), halved at each 429 and recovered slowly; 0 when the budget is off.", Gauge: true},
 }
 
 // MetricNames lists the exported metrics' names in the order of MetricInfos.
@@ -72,8 +74,12 @@ func (m *Metrics) Snapshot() map[string]float64 {
 		"errors":                float64(m.Errors.Load()),
 		"lag_seconds":           time.Duration(m.lagNanos.Load()).Seconds(),
 		"last_success_time":     float64(m.lastSuccessUnix.Load()),
+		"rate_budget":           float64(m.budgetMilli.Load()) / 1000,
 	}
 }
 
 func (m *Metrics) setLag(d time.Duration) { m.lagNanos.Store(int64(d)) }
-func (m *Metrics) success(t time.Time)    { m.lastSuccessUnix.Store(t.Unix()) }
+func (m *Metrics) setBudget(perSecond float64) {
+	m.budgetMilli.Store(int64(perSecond * 1000))
+}
+func (m *Metrics) success(t time.Time) { m.lastSuccessUnix.Store(t.Unix()) }

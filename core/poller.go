@@ -70,6 +70,8 @@ type Poller struct {
 	stop     chan struct{}
 	saverWG  sync.WaitGroup
 
+	api apiClock // how far the API's clock is behind (its Date headers)
+
 	// saveMu makes writes one at a time, each of the newest committed
 	// state, so a checkpoint never goes back; storeClosed is under it.
 	saveMu      sync.Mutex
@@ -141,7 +143,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 			p.store.Close()
 		}
 	}()
-	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics}
+	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api}
 	openCtx := ctx
 	if opts.DeferOpen {
 		var cancel context.CancelFunc

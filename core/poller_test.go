@@ -644,6 +644,33 @@ func TestIdenticalCopiesGetNumberedIDsInTheMiddleOfAWindow(t *testing.T) {
 	assertSame(t, drain(t, p), []string{"a", "b", "dup", "dup-2", "dup-3"})
 }
 
+// Identical copies (content ids) may straddle a page boundary, and a
+// restart may fall between those pages: the numbering goes on across both,
+// so no two delivered events share an id (a SIEM keying on it would keep
+// one).
+func TestIdenticalCopiesAcrossPagesAndRestartsGetDistinctIDs(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "across a page boundary", true: "across a restart between those pages"}[restart], func(t *testing.T) {
+			h := newHarness(t, 3, 10000)
+			ts := t0.Add(-6 * time.Hour)
+			h.src.add("a", ts.Add(time.Minute), ts.Add(time.Minute))
+			for range 4 {
+				h.src.add("dup", ts, ts) // pages of 3: a, dup, dup | dup, dup, b
+			}
+			h.src.add("b", ts.Add(-time.Minute), ts.Add(-time.Minute))
+			p := h.poller()
+			got := takePages(t, p, 1, func() {})
+			if restart {
+				p.Close(context.Background())
+				p = h.poller()
+			}
+			got = append(got, drain(t, p)...)
+			p.Close(context.Background())
+			assertSame(t, got, []string{"a", "b", "dup", "dup-2", "dup-3", "dup-4"})
+		})
+	}
+}
+
 func TestDeferredOpen(t *testing.T) {
 	unavailable := &core.TransientError{Op: "listing activity types", Err: errors.New("503 Service Unavailable")}
 	open := func(h *harness, deferOpen bool) (*core.Poller, error) {

@@ -71,6 +71,8 @@ type SourceEnv struct {
 	Logger  Logger
 	Clock   Clock
 	Metrics *Metrics
+
+	api *apiClock // the poller's estimate of the API's clock
 }
 
 // Requester builds the HTTP client for a source: budget is the vendor's
@@ -82,6 +84,7 @@ func (e SourceEnv) Requester(budget Rate, limiterKey string) (*Requester, error)
 		return nil, err
 	}
 	r.clock = e.Clock
+	r.api = e.api
 	return r, nil
 }
 

@@ -43,6 +43,20 @@ type windowState struct {
 	// Live is set when To was the newest settled time at planning, so the
 	// next window waits for the poll interval.
 	Live bool `json:"live,omitempty"`
+	// Run counts the copies of identical records read at the newest
+	// timestamp of the current piece, so numbering goes on across a
+	// restart (see copyRun).
+	Run *runState `json:"run,omitempty"`
+}
+
+type runState struct {
+	T   int64     `json:"t"` // Unix milliseconds
+	IDs []runCopy `json:"ids"`
+}
+
+type runCopy struct {
+	ID string `json:"id"`
+	N  int32  `json:"n"`
 }
 
 // pieceState is a part of a window read as one query (per partition),

@@ -51,6 +51,22 @@ func (st *checkpointState) appendJSON(b []byte, pc *piecesCache) (_ []byte, ok b
 		if w.Live {
 			e.raw(`,"live":true`)
 		}
+		if r := w.Run; r != nil {
+			e.raw(`,"run":{"t":`)
+			e.int(r.T)
+			e.raw(`,"ids":[`)
+			for i, c := range r.IDs {
+				if i > 0 {
+					e.raw(",")
+				}
+				e.raw(`{"id":`)
+				e.str(c.ID)
+				e.raw(`,"n":`)
+				e.int(int64(c.N))
+				e.raw("}")
+			}
+			e.raw("]}")
+		}
 		e.raw("}")
 	}
 	if len(st.Seen) > 0 {

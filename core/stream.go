@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ type stream struct {
 	seen       map[string]seenEntry
 	seenShared bool      // seen is referenced by a snapshot: copy before writing
 	prevPage   []string  // ids of the previous page, to detect shifted pages
+	run        copyRun   // copies read of each id at the newest timestamp read
 	nextPlan   time.Time // earliest start of the next window (poll interval)
 	retryAt    time.Time // wall time: a failed poll is retried after a backoff
 	read       bool      // a window has completed in this or an earlier run
@@ -61,11 +63,19 @@ func (s *stream) restore(st *checkpointState) {
 	for _, r := range st.Seen {
 		s.seen[r.ID] = seenEntry{t: r.T, n: r.N, r: r.R}
 	}
+	if w := s.win; w != nil {
+		s.run.restore(w.Run)
+		w.Run = nil
+	}
 }
 
 func (s *stream) snapshot() *snapshot {
 	s.seenShared = true
-	return &snapshot{cursor: s.cursor, highWater: s.highWater, window: s.win.clone(), seen: s.seen}
+	w := s.win.clone()
+	if w != nil {
+		w.Run = s.run.state()
+	}
+	return &snapshot{cursor: s.cursor, highWater: s.highWater, window: w, seen: s.seen}
 }
 
 func (s *stream) setSeen(id string, e seenEntry) {
@@ -86,7 +96,7 @@ func (s *stream) setSeen(id string, e seenEntry) {
 // are still read; the seen set keeps those already delivered from repeating.
 func (s *stream) plan(now time.Time) bool {
 	prec := s.info.Precision
-	end := now.Add(-s.p.cfg.SettleDelay.D()).UTC().Truncate(prec)
+	end := now.Add(-s.p.cfg.SettleDelay.D() - s.p.api.Behind()).UTC().Truncate(prec)
 	from, reread := s.cursor, s.cursor
 	if s.read && s.overlap > 0 {
 		from = s.cursor.Add(-s.overlap)
@@ -102,6 +112,7 @@ func (s *stream) plan(now time.Time) bool {
 	}
 	s.win = &windowState{From: from, To: to, Reread: reread, Pieces: []pieceState{{From: from, To: to}}, Total: -1, Live: live}
 	s.prevPage = nil
+	s.run.reset(time.Time{})
 	if live {
 		s.nextPlan = now.Add(s.p.cfg.PollInterval.D())
 	}
@@ -133,7 +144,12 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 		return nil, err
 	}
 	first := w.Page == ""
-	if first && s.info.Cap > 0 && page.Total > s.info.Cap {
+	// At the cap, not only above it: a vendor may cap metadata.total itself
+	// (NordPass does not say), and then a total of exactly the cap is all a
+	// window holding more can show. Splitting a window that held exactly
+	// the cap costs a few requests; not splitting one that held more loses
+	// records without a word.
+	if first && s.info.Cap > 0 && page.Total >= s.info.Cap {
 		if pieces := s.split(pc, page.Total); pieces != nil {
 			for i := range pieces {
 				pieces[i].Part = w.Partition
@@ -145,10 +161,12 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 				"total", page.Total, "pieces", len(pieces))
 			return nil, nil
 		}
+		// A capped total hides how many more there are: the count is a
+		// lower bound then, and may be 0 although records are lost.
 		lost := page.Total - s.info.Cap
 		p.metrics.Unreachable.Add(int64(lost))
-		p.log.Error("more records share one timestamp than the API can return; delivering the reachable ones",
-			"stream", s.key, "at", pc.From.Format(time.RFC3339), "total", page.Total, "unreachable", lost)
+		p.log.Error("at least as many records share one timestamp as the API can return; delivering the reachable ones",
+			"stream", s.key, "at", pc.From.Format(time.RFC3339), "total", page.Total, "cap", s.info.Cap, "unreachable_at_least", lost)
 	}
 	events := s.filter(page, pc, first)
 	if first {
@@ -169,6 +187,7 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 func (s *stream) finishPartition() {
 	w := s.win
 	w.Page, w.Total, s.prevPage = "", -1, nil
+	s.run.reset(time.Time{})
 	w.Partition++
 	if w.Partition < s.info.Partitions {
 		return
@@ -220,8 +239,10 @@ func (s *stream) split(pc pieceState, total int) []pieceState {
 }
 
 // filter decides which records of a page are delivered:
-//   - records at or after the piece's end belong to the next piece (APIs
-//     whose upper bound is inclusive return them twice otherwise);
+//   - records outside the piece belong to another piece or window: sources
+//     ask one unit wider than the piece where the API's bounds may be
+//     exclusive, and APIs whose bounds are inclusive return the records on
+//     them twice otherwise;
 //   - on newest-first numbered pages, records inserted while paging push
 //     the previous page's tail onto this page: those repeats are skipped;
 //   - records in the overlap regions are counted per id: a copy is
@@ -247,12 +268,12 @@ func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
 	tailFrom := w.To.Add(-s.overlap)
 	dups := 0
 	for _, e := range evs {
-		if !e.Time.Before(pc.To) {
+		if e.Time.Before(pc.From) || !e.Time.Before(pc.To) {
 			continue
 		}
 		copyNo := int32(1)
 		if s.info.ContentIDs {
-			copyNo += earlierCopies(out, e)
+			copyNo = s.run.next(e)
 		}
 		if e.Time.Before(w.Reread) || !e.Time.Before(tailFrom) {
 			en := s.seen[e.ID]
@@ -281,19 +302,52 @@ func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
 	return out
 }
 
-// earlierCopies counts the copies of e already delivered from this page.
-// Identical records share their timestamp, and pages come sorted by time,
-// so only the run of records with e's time just before it is looked at: no
-// allocation, and a few comparisons per record.
-func earlierCopies(out []Event, e Event) int32 {
-	var n int32
-	for j := len(out) - 1; j >= 0 && out[j].Time.Equal(e.Time); j-- {
-		id := out[j].ID
-		if strings.HasPrefix(id, e.ID) && (len(id) == len(e.ID) || id[len(e.ID)] == '-') {
-			n++
-		}
+// copyRun numbers identical records (content ids): it counts the copies
+// of each id read so far at the newest timestamp of this piece's read.
+// Pages come sorted by time, so identical records are neighbours, but a
+// run of them may straddle a page boundary, or a restart: the run is kept
+// across pages and saved with the window.
+type copyRun struct {
+	t   time.Time
+	ids map[string]int32
+}
+
+// next counts e and returns its copy number.
+func (r *copyRun) next(e Event) int32 {
+	if !e.Time.Equal(r.t) || r.ids == nil {
+		r.reset(e.Time)
 	}
-	return n
+	r.ids[e.ID]++
+	return r.ids[e.ID]
+}
+
+func (r *copyRun) reset(t time.Time) {
+	r.t = t
+	r.ids = map[string]int32{}
+}
+
+// state renders the run for a checkpoint; nil when empty.
+func (r *copyRun) state() *runState {
+	if len(r.ids) == 0 {
+		return nil
+	}
+	st := &runState{T: r.t.UnixMilli(), IDs: make([]runCopy, 0, len(r.ids))}
+	for id, n := range r.ids {
+		st.IDs = append(st.IDs, runCopy{ID: id, N: n})
+	}
+	slices.SortFunc(st.IDs, func(a, b runCopy) int { return strings.Compare(a.ID, b.ID) })
+	return st
+}
+
+func (r *copyRun) restore(st *runState) {
+	r.reset(time.Time{})
+	if st == nil {
+		return
+	}
+	r.t = time.UnixMilli(st.T).UTC()
+	for _, c := range st.IDs {
+		r.ids[c.ID] = c.N
+	}
 }
 
 // shifted returns how many leading records of cur repeat the tail of prev,

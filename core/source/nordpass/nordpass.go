@@ -1,9 +1,10 @@
 // Package nordpass reads the NordPass Enterprise Activity Logs API
 // (POST /activities/query). The rules it follows are the vendor's:
-// Unix-second bounds (both inclusive), at most 90 days per request, pages of
-// 1–100 numbered over a newest-first result, only the 10,000 most recent
-// records reachable per query, user_uuids in groups of at most 500, and
-// 2000 requests per 5 minutes per IP.
+// Unix-second bounds, at most 90 days per request, pages of 1–100 numbered
+// over a newest-first result, only the 10,000 most recent records reachable
+// per query, user_uuids in groups of at most 500, and 2000 requests per 5
+// minutes per IP: one budget per API host in a process, whatever the token.
+// Where the document is silent, see package pagenum.
 package nordpass
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/core/source/internal/pagenum"
 	"github.com/auditpull/auditpull/internal/jsonscan"
 )
 
@@ -133,7 +135,8 @@ type Source struct {
 // New builds a source from parsed settings.
 func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
 	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
-	req, err := env.Requester(DefaultRate, core.LimiterKey(host, s.Token.Reveal()))
+	// "per IP address": every token this process uses shares the budget.
+	req, err := env.Requester(DefaultRate, core.LimiterKey(host, ""))
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +162,10 @@ func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          streamKey(s, host),
-			MaxSpan:         MaxSpan,
+			MaxSpan:         pagenum.MaxWindow(MaxSpan),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Second,
-			Cap:             Cap,
+			Cap:             pagenum.Reachable(Cap, perPage),
 			Partitions:      max(1, len(groups)),
 			PageNumbered:    true,
 			ContentIDs:      true,
@@ -197,26 +200,21 @@ type request struct {
 	Page      int      `json:"page"`
 }
 
-// Fetch reads one page. Both NordPass bounds are treated as inclusive, so
-// the window [From, To) is sent as [From, To-1s]; were the API to include
-// one more second, the core drops records at or after To and de-duplicates
-// overlaps, so nothing is delivered twice either way.
+// Fetch reads one page of the window, asked for one second wider (see
+// pagenum.Bounds).
 func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
-	page := 1
-	if q.Cursor != "" {
-		n, err := strconv.Atoi(q.Cursor)
-		if err != nil || n < 1 {
-			return core.Page{}, &core.CheckpointError{Where: "nordpass page", Err: fmt.Errorf("invalid page cursor %q", q.Cursor)}
-		}
-		page = n
+	page, err := pagenum.Page(q.Cursor, "nordpass page")
+	if err != nil {
+		return core.Page{}, err
 	}
-	body := request{From: q.From.Unix(), To: max(q.From.Unix(), q.To.Unix()-1), PerPage: s.perPage, Page: page}
+	from, to := pagenum.Bounds(q)
+	body := request{From: from, To: to, PerPage: s.perPage, Page: page}
 	if len(s.groups) > 0 {
 		body.UserUUIDs = s.groups[q.Partition]
 	}
 	payload, _ := json.Marshal(body)
 	var out core.Page
-	err := s.http.Do(ctx, "nordpass activities query", func(ctx context.Context) (*http.Request, error) {
+	err = s.http.Do(ctx, "nordpass activities query", func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
 		if err != nil {
 			return nil, err
@@ -227,17 +225,14 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 		return req, nil
 	}, func(r *core.Response) error {
 		if r.Status != http.StatusOK {
-			return classify(r)
+			return classify(r, to)
 		}
 		p, err := decodePage(r.Body)
 		if err != nil {
 			return &core.TransientError{Op: "nordpass activities query", Err: err}
 		}
 		out = p
-		totalPages := (p.Total + s.perPage - 1) / s.perPage
-		if page < totalPages && page*s.perPage < Cap {
-			out.Next = strconv.Itoa(page + 1)
-		}
+		out.Next = pagenum.Next(page, p.Total, s.perPage, s.info.Cap)
 		return nil
 	})
 	return out, err
@@ -245,7 +240,10 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 
 // decodePage reads one response in a single pass; see jsonscan.Scanner.
 func decodePage(b []byte) (core.Page, error) {
-	p, _, err := jsonpage.DataPage(b, "event", decodeEvent)
+	p, hasTotal, err := jsonpage.DataPage(b, "event", decodeEvent)
+	if err == nil && !hasTotal {
+		return core.Page{}, pagenum.ErrNoTotal(b)
+	}
 	return p, err
 }
 
@@ -318,18 +316,11 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	}, nil
 }
 
-// classify maps the documented error responses to actionable errors.
-func classify(r *core.Response) error {
-	var body struct {
-		Message string `json:"message"`
-		Reason  string `json:"reason"`
-	}
-	_ = json.Unmarshal(r.Body, &body)
-	msg := body.Message
-	if msg == "" {
-		msg = core.Snippet(r.Body)
-	}
+// classify maps the documented error responses to actionable errors; to is
+// the request's timestamp_to.
+func classify(r *core.Response, to int64) error {
 	op := "nordpass activities query"
+	msg, _ := pagenum.Message(r.Body)
 	switch r.Status {
 	case http.StatusUnauthorized:
 		return &core.AuthError{Op: op, Status: r.Status, Reason: msg + ": the Authorization header is missing; set nordpass.token"}
@@ -344,10 +335,7 @@ func classify(r *core.Response) error {
 		}
 		return &core.AuthError{Op: op, Status: r.Status, Reason: msg}
 	case http.StatusBadRequest:
-		if body.Reason != "" {
-			msg += " (" + body.Reason + ")"
-		}
-		return &core.RequestError{Op: op, Status: r.Status, Reason: msg}
+		return pagenum.BadRequest(op, r, to)
 	}
 	return &core.RequestError{Op: op, Status: r.Status, Reason: msg}
 }

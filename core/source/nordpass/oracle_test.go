@@ -35,6 +35,11 @@ func gjsonDecodePage(b []byte) (core.Page, error) {
 		events = append(events, e)
 		return true
 	})
+	if err == nil && !root.Get("metadata.total").Exists() {
+		// A page without a total is refused since it could pass for the
+		// last page and end a window early.
+		err = fmt.Errorf("response has no metadata.total: %s", core.Snippet(b))
+	}
 	return core.Page{Total: int(root.Get("metadata.total").Int()), Events: events}, err
 }
 

@@ -58,15 +58,14 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/core/source/internal/pagenum"
 	"github.com/auditpull/auditpull/internal/jsonscan"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/tidwall/gjson"
 )
 
 // Name is the source's registered name.
@@ -313,9 +312,9 @@ type filters struct {
 
 func newSource(env core.SourceEnv, p *parsed) (*Source, error) {
 	host := strings.TrimPrefix(strings.TrimPrefix(p.base, "https://"), "http://")
-	pub, _ := x509.MarshalPKIXPublicKey(p.key.Public())
-	fp := sha256.Sum256(pub)
-	req, err := env.Requester(DefaultRate, core.LimiterKey(host, hex.EncodeToString(fp[:])))
+	// Assumed per IP like the Enterprise API's limit: every key this
+	// process uses against the host shares the budget.
+	req, err := env.Requester(DefaultRate, core.LimiterKey(host, ""))
 	if err != nil {
 		return nil, err
 	}
@@ -350,10 +349,10 @@ func newSource(env core.SourceEnv, p *parsed) (*Source, error) {
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          streamKey(host, p.Path, f),
-			MaxSpan:         MaxSpan,
+			MaxSpan:         pagenum.MaxWindow(MaxSpan),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Second,
-			Cap:             Cap,
+			Cap:             pagenum.Reachable(Cap, perPage),
 			PageNumbered:    true,
 			ContentIDs:      true,
 		},
@@ -404,21 +403,17 @@ type request struct {
 
 const op = "nordpass msp activity log"
 
-// Fetch reads one page. Both bounds are treated as inclusive (as the
-// Enterprise API's), so [From, To) is sent as [From, To−1s]; records at or
-// after To are dropped by the core either way.
+// Fetch reads one page of the window, asked for one second wider (see
+// pagenum.Bounds).
 func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
-	page := 1
-	if q.Cursor != "" {
-		n, err := strconv.Atoi(q.Cursor)
-		if err != nil || n < 1 {
-			return core.Page{}, &core.CheckpointError{Where: "nordpass_msp page", Err: fmt.Errorf("invalid page cursor %q", q.Cursor)}
-		}
-		page = n
+	page, err := pagenum.Page(q.Cursor, "nordpass_msp page")
+	if err != nil {
+		return core.Page{}, err
 	}
-	body := request{From: q.From.Unix(), To: max(q.From.Unix(), q.To.Unix()-1), PerPage: s.perPage, Page: page, filters: s.filters}
+	from, to := pagenum.Bounds(q)
+	body := request{From: from, To: to, PerPage: s.perPage, Page: page, filters: s.filters}
 	payload, _ := json.Marshal(body)
-	out, used, err := s.query(ctx, payload, page)
+	out, used, err := s.query(ctx, payload, page, to)
 	var ae *core.AuthError
 	if !errors.As(err, &ae) || !ae.Expired {
 		return out, err
@@ -427,7 +422,7 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	// the clocks may disagree by a little.
 	s.log.Info("the MSP API refused the token; signing a fresh one", "reason", ae.Reason)
 	s.signer.Drop(used)
-	out, _, err = s.query(ctx, payload, page)
+	out, _, err = s.query(ctx, payload, page, to)
 	if errors.As(err, &ae) && ae.Expired {
 		return core.Page{}, &core.AuthError{Op: op, Status: ae.Status, Reason: ae.Reason + ": " + authHint(ae.Reason)}
 	}
@@ -454,7 +449,7 @@ func authHint(msg string) string {
 }
 
 // query sends one request and returns the page and the token it used.
-func (s *Source) query(ctx context.Context, payload []byte, page int) (core.Page, string, error) {
+func (s *Source) query(ctx context.Context, payload []byte, page int, to int64) (core.Page, string, error) {
 	var out core.Page
 	var used string
 	err := s.http.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
@@ -477,17 +472,14 @@ func (s *Source) query(ctx context.Context, payload []byte, page int) (core.Page
 		return req, nil
 	}, func(r *core.Response) error {
 		if r.Status != http.StatusOK {
-			return classify(r)
+			return classify(r, to)
 		}
 		p, err := decodePage(r.Body)
 		if err != nil {
 			return &core.TransientError{Op: op, Err: err}
 		}
 		out = p
-		totalPages := (p.Total + s.perPage - 1) / s.perPage
-		if page < totalPages && page*s.perPage < Cap {
-			out.Next = strconv.Itoa(page + 1)
-		}
+		out.Next = pagenum.Next(page, p.Total, s.perPage, s.info.Cap)
 		return nil
 	})
 	return out, used, err
@@ -498,7 +490,7 @@ func (s *Source) query(ctx context.Context, payload []byte, page int) (core.Page
 func decodePage(b []byte) (core.Page, error) {
 	p, hasTotal, err := jsonpage.DataPage(b, "entry", decodeEvent)
 	if err == nil && !hasTotal {
-		return core.Page{}, fmt.Errorf("response has no metadata.total: %s", core.Snippet(b))
+		return core.Page{}, pagenum.ErrNoTotal(b)
 	}
 	return p, err
 }
@@ -562,18 +554,13 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 // classify maps error responses to actionable errors. Any 401 or 403 may
 // be a token that expired on the way, so it is marked renewable; Fetch
 // signs a fresh token once before reporting it.
-func classify(r *core.Response) error {
-	msg := gjson.GetBytes(r.Body, "message").String()
-	if msg == "" {
-		msg = core.Snippet(r.Body)
-	}
+func classify(r *core.Response, to int64) error {
+	msg, _ := pagenum.Message(r.Body)
 	switch r.Status {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return &core.AuthError{Op: op, Status: r.Status, Reason: msg, Expired: true}
 	case http.StatusBadRequest:
-		if reason := gjson.GetBytes(r.Body, "reason").String(); reason != "" {
-			msg += " (" + reason + ")"
-		}
+		return pagenum.BadRequest(op, r, to)
 	case http.StatusNotFound:
 		msg += ": no such endpoint; check nordpass_msp.base_url and nordpass_msp.path against the integration guide"
 	}

@@ -1,0 +1,46 @@
+package core
+
+import (
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// maxAPIClockBehind bounds how far behind an API's clock is believed to
+// be: a Date header days off is a broken proxy, not a clock.
+const maxAPIClockBehind = time.Hour
+
+// apiClock estimates how far the clock of the API a poller reads is
+// behind this machine's, from the Date header of its answers. Windows end
+// settle_delay before the API's "now", not this machine's: an API whose
+// clock is behind refuses a window ending in its future (NordPass: 400
+// "timestamp_to is in the future"), and stamps events later than this
+// machine would, so a window ending by this machine's clock would close
+// before they exist. An API whose clock is ahead needs nothing: its events
+// simply come in a later window.
+type apiClock struct {
+	behind atomic.Int64 // nanoseconds, >= 0
+}
+
+// observe notes an answer's Date header against sent, this machine's time
+// when the request left. Date has whole seconds, so a second of the
+// difference is its truncation, not skew.
+func (c *apiClock) observe(sent time.Time, date string) {
+	if c == nil || date == "" {
+		return
+	}
+	t, err := http.ParseTime(date)
+	if err != nil {
+		return
+	}
+	b := min(max(sent.Sub(t)-time.Second, 0), maxAPIClockBehind)
+	c.behind.Store(int64(b))
+}
+
+// Behind returns the latest estimate (0 until an answer carried a Date).
+func (c *apiClock) Behind() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return time.Duration(c.behind.Load())
+}

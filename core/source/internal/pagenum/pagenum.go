@@ -1,0 +1,115 @@
+// Package pagenum holds what the two NordPass APIs share about reading a
+// time window in numbered pages over a newest-first result, where only the
+// most recent records of a query are reachable. The rules come from the
+// NordPass Activity Logs document; where it is silent (the bounds'
+// inclusiveness, whether metadata.total is capped, what a page straddling
+// the cap returns, how far behind the API's clock may be), every choice
+// here is safe under each reading, and test/sim has a switch for each.
+package pagenum
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+)
+
+// Bounds returns the Unix-second bounds to send for the window [q.From,
+// q.To): one second before From, and To itself. Whether the API reads
+// timestamp_from and timestamp_to as inclusive or exclusive, every record
+// of [From, To) is then inside; the core drops what lies outside the
+// window. (Sending [From, To−1s], as before, lost the last second of every
+// window from an API with an exclusive timestamp_to.)
+func Bounds(q core.Query) (from, to int64) { return q.From.Unix() - 1, q.To.Unix() }
+
+// MaxWindow is the longest window the planner may ask for when the API
+// allows span between the bounds: Bounds widens a window by one second,
+// and an API counting both bounds inclusively counts one more.
+func MaxWindow(span time.Duration) time.Duration { return span - 2*time.Second }
+
+// Reachable is how many records of one query can be read in whole pages of
+// perPage when the API returns only its capN most recent: no page may reach
+// past the cap. The seed says requesting logs 9,980–10,050 "will not return
+// results"; a strict API refuses such a page, so with pages of 30 a query
+// reaches 9,990 records, and larger windows are split.
+func Reachable(capN, perPage int) int { return capN / perPage * perPage }
+
+// Page reads a page cursor ("" is page 1).
+func Page(cursor, where string) (int, error) {
+	if cursor == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(cursor)
+	if err != nil || n < 1 {
+		return 0, &core.CheckpointError{Where: where, Err: fmt.Errorf("invalid page cursor %q", cursor)}
+	}
+	return n, nil
+}
+
+// Next returns the cursor of the page after page, or "" when the query has
+// no more pages within reach: never past total_pages, and never a page that
+// would reach past the cap.
+func Next(page, total, perPage, capN int) string {
+	totalPages := (total + perPage - 1) / perPage
+	if page < totalPages && (page+1)*perPage <= capN {
+		return strconv.Itoa(page + 1)
+	}
+	return ""
+}
+
+// ErrNoTotal is a page without metadata.total: without it neither the
+// pages nor the cap can be judged, so it is an answer to retry, never a
+// last page.
+func ErrNoTotal(body []byte) error {
+	return fmt.Errorf("response has no metadata.total: %s", core.Snippet(body))
+}
+
+// ToInFuture tells the reason NordPass gives for a timestamp_to past its
+// own clock. The request is fine: the API's clock is behind this machine's
+// by more than settle_delay. It is retried, not fatal: the window is fixed,
+// and the API's clock passes its end within the skew.
+func ToInFuture(reason string) bool {
+	return strings.Contains(strings.ToLower(reason), "timestamp_to is in the future")
+}
+
+// Message reads the error body both NordPass APIs answer with:
+// {"message": …} and, where the API names the rule broken, {"reason": …}.
+// A body of another shape is quoted instead.
+func Message(b []byte) (msg, reason string) {
+	var body struct {
+		Message string `json:"message"`
+		Reason  string `json:"reason"`
+	}
+	_ = json.Unmarshal(b, &body)
+	if body.Message == "" {
+		body.Message = core.Snippet(b)
+	}
+	return body.Message, body.Reason
+}
+
+// BadRequest classifies a 400 of op for a request whose timestamp_to was
+// to: a RequestError (the request or configuration is wrong: retrying will
+// not help) unless the API's clock is behind this machine's — it says
+// timestamp_to is in the future, or it names no reason and its Date is
+// before to — which passes: then a TransientError.
+func BadRequest(op string, r *core.Response, to int64) error {
+	msg, reason := Message(r.Body)
+	if reason != "" {
+		msg += " (" + reason + ")"
+	}
+	if ToInFuture(msg) || reason == "" && dateBefore(r, to) {
+		return &core.TransientError{Op: op, Err: fmt.Errorf("%s: the API's clock is behind this machine's; retried once it has passed the window's end", msg)}
+	}
+	return &core.RequestError{Op: op, Status: r.Status, Reason: msg}
+}
+
+// dateBefore reports whether the answer's Date is before to (Unix
+// seconds).
+func dateBefore(r *core.Response, to int64) bool {
+	t, err := http.ParseTime(r.Header.Get("Date"))
+	return err == nil && t.Unix() < to
+}

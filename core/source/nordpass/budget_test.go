@@ -1,0 +1,96 @@
+package nordpass_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/test/sim"
+)
+
+// budgetRun backfills one organization per token from one simulated
+// NordPass host (its limit counted per client IP, as documented), each
+// stream with its own poller, all at once, and returns what the API
+// refused and the last budget the streams reported.
+func budgetRun(t *testing.T, tokens []string, count, limit int, window time.Duration, budget map[string]any) (throttled int, perSecond float64) {
+	t.Helper()
+	np := sim.NewNordPass(sim.NordPassConfig{Seed: 3, Count: count, From: now0.Add(-24 * time.Hour), To: now0,
+		RateLimit: limit, RateWindow: window})
+	for _, tok := range tokens {
+		np.AddToken(tok, sim.TokenValid)
+	}
+	srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, np))
+	defer srv.Close()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, tok := range tokens {
+		extra := map[string]any{"nordpass.token": tok, "stream": tok, "page_size": 10, "rate_limit.enabled": true,
+			"start_time": now0.Add(-25 * time.Hour).Format(time.RFC3339), "settle_delay": "0s", "retry.max_attempts": 20}
+		for k, v := range budget {
+			extra[k] = v
+		}
+		p := poller(t, srv.URL+sim.NordPassPrefix, sim.NewFakeClock(now0), extra)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := drainIdle(p, 3*time.Second) // longer than a Retry-After
+			if err != nil || got != count {
+				t.Errorf("stream %s delivered %d of %d: %v", tok, got, count, err)
+			}
+			mu.Lock()
+			perSecond = p.Metrics().Snapshot()["rate_budget"]
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return np.Throttled(), perSecond
+}
+
+// NordPass limits requests "per IP address": two tokens used from one
+// process share one budget, so together they stay within the limit.
+func TestTwoTokensFromOneProcessShareThePerIPBudget(t *testing.T) {
+	t.Parallel()
+	throttled, _ := budgetRun(t, []string{"np-token-a-1234", "np-token-b-5678"}, 600, 40, time.Second,
+		map[string]any{"rate_limit.requests": 40, "rate_limit.period": "1s"})
+	if throttled != 0 {
+		t.Fatalf("the API refused %d requests: the two tokens each used the whole per-IP budget", throttled)
+	}
+}
+
+// A vendor whose real limit is below the budget (here a quarter of it)
+// answers 429 at first; the budget halves at each until it is below what
+// the vendor allows, so the rest of the backfill goes through without
+// more, and the budget in force is a metric. Kept at the documented
+// budget, a client would take a 429 every 20 requests (7 in this run).
+func TestABudgetAboveTheVendorsLimitComesDownAfterA429(t *testing.T) {
+	t.Parallel()
+	throttled, perSecond := budgetRun(t, []string{"np-token-c-9012"}, 1500, 20, 500*time.Millisecond,
+		map[string]any{"rate_limit.requests": 800, "rate_limit.period": "5s"})
+	if throttled > 4 {
+		t.Errorf("the API refused %d of about 150 requests; the budget should have come down after the first few", throttled)
+	}
+	if perSecond <= 0 || perSecond >= 40 {
+		t.Errorf("rate_budget %.1f/s at the end; want the lowered budget, below the vendor's 40/s", perSecond)
+	}
+	t.Logf("%d requests refused; budget at the end %.1f/s (configured 160/s, the vendor allows 40/s)", throttled, perSecond)
+}
+
+func drainIdle(p *core.Poller, idle time.Duration) (n int, err error) {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), idle)
+		b, err := p.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n += len(b.Events)
+		b.Ack(nil)
+	}
+}
