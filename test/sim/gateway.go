@@ -20,6 +20,9 @@ type Gateway struct {
 	// credential, when set, makes the limit per credential: the headers
 	// that may carry it, the first present one counting.
 	credential []string
+	// dateClock, when set, dates every answer (the Date header) by the API's
+	// clock, skew included, instead of the machine's.
+	dateClock Clock
 }
 
 // NewGateway returns a gateway admitting limit requests per window per
@@ -53,6 +56,9 @@ func (g *Gateway) Wrap(h http.Handler) http.Handler {
 	faulty := g.faults.Wrap(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.requests.Add(1)
+		if g.dateClock != nil {
+			w.Header().Set("Date", g.dateClock.Now().UTC().Format(http.TimeFormat))
+		}
 		if ok, wait := g.limiter.Allow(g.rateKey(r)); !ok {
 			writeTooManyRequests(w, wait, g.faults.omitRetryAfter)
 			return

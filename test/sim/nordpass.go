@@ -142,7 +142,7 @@ func NewNordPass(cfg NordPassConfig) *NordPass {
 	}
 	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	np := &NordPass{
-		Gateway: cfg.Readings.gateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
+		Gateway: cfg.Readings.gateway(cfg.Clock, cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
 		gen:     newNPGen(cfg),
 		tokens:  map[string]TokenState{},
 	}

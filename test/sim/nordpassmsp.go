@@ -140,7 +140,7 @@ func NewNordPassMSP(cfg NordPassMSPConfig) *NordPassMSP {
 	}
 	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 30*24*time.Hour)
 	m := &NordPassMSP{
-		Gateway: cfg.Readings.gateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
+		Gateway: cfg.Readings.gateway(cfg.Clock, cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
 		cfg:     cfg,
 		gen:     newMSPGen(cfg),
 		key:     cfg.PublicKey,

@@ -223,7 +223,7 @@ func NewOLOID(cfg OLOIDConfig) *OLOID {
 	}
 	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	o := &OLOID{
-		Gateway: cfg.Readings.gateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
+		Gateway: cfg.Readings.gateway(cfg.Clock, cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "Authorization"),
 		cfg:     cfg,
 		clock:   cfg.Clock,
 		store:   cfg.Readings.newStore(cfg.Clock, cfg.Seed),

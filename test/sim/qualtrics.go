@@ -170,7 +170,7 @@ func NewQualtrics(cfg QualtricsConfig) *Qualtrics {
 	}
 	historyDefaults(&cfg.From, &cfg.To, cfg.Clock, 7*24*time.Hour)
 	q := &Qualtrics{
-		Gateway: cfg.Readings.gateway(cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "X-API-TOKEN", "Authorization"),
+		Gateway: cfg.Readings.gateway(cfg.Clock, cfg.RateLimit, cfg.RateWindow, cfg.RateClock, "X-API-TOKEN", "Authorization"),
 		cfg:     cfg,
 		clock:   cfg.Clock,
 		types:   slices.Clone(cfg.ActivityTypes),

@@ -70,9 +70,11 @@ func (r Readings) apiClock(c Clock) Clock {
 }
 
 // gateway returns the gateway in front of a data endpoint whose callers
-// identify themselves with the first present header of credential.
-func (r Readings) gateway(limit int, window time.Duration, rateClock Clock, credential ...string) *Gateway {
+// identify themselves with the first present header of credential; its
+// answers carry a Date by the API's clock.
+func (r Readings) gateway(clock Clock, limit int, window time.Duration, rateClock Clock, credential ...string) *Gateway {
 	g := NewGateway(limit, window, rateClock)
+	g.dateClock = clock
 	g.faults.omitRetryAfter = r.OmitRetryAfter
 	if r.RateLimitScope == RateLimitPerCredential {
 		g.credential = credential
