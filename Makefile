@@ -8,7 +8,7 @@ BUILD_TARGETS :=
 TEST_TARGETS  :=
 BENCH_TARGETS :=
 
-.PHONY: all build test test-core vet bench bench-core demo fuzz fuzz-short clean
+.PHONY: all build test test-core vet bench bench-core demo fuzz fuzz-short clean conformance-full
 all: build
 
 include $(wildcard mk/*.mk)
@@ -27,6 +27,12 @@ vet:
 # The conformance scenarios mostly wait on idle timeouts: run many at once.
 test-core:
 	$(GO) test -race -count=1 -parallel 8 $(CORE_PKGS)
+
+# The ambiguity matrix in full: every source under every combination of the
+# readings the vendors' documents leave open (test/conformance/matrix_test.go;
+# `make test` runs a pairwise sample). About 5,800 cells, an hour or more.
+conformance-full:
+	AUDITPULL_CONFORMANCE_FULL=1 $(GO) test -count=1 -timeout 180m -parallel 8 -run TestAmbiguityMatrix ./test/conformance/
 
 # Each fuzz target: a few seconds in `make test`, FUZZTIME each in `make fuzz`.
 # A failing run prints its output and runs once more: a real failure saves

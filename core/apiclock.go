@@ -22,10 +22,13 @@ type apiClock struct {
 	behind atomic.Int64 // nanoseconds, >= 0
 }
 
-// observe notes an answer's Date header against sent, this machine's time
-// when the request left. Date has whole seconds, so a second of the
-// difference is its truncation, not skew.
-func (c *apiClock) observe(sent time.Time, date string) {
+// observe notes an answer's Date header against received, this machine's
+// time when the answer came. Date has whole seconds, truncated, so the
+// API's clock read at least Date then: received − Date is at least how far
+// it is behind, overstated by under a second plus the answer's latency.
+// Overstating is the safe side for both uses (a window ends a little
+// earlier; a token is stamped a little earlier).
+func (c *apiClock) observe(received time.Time, date string) {
 	if c == nil || date == "" {
 		return
 	}
@@ -33,7 +36,7 @@ func (c *apiClock) observe(sent time.Time, date string) {
 	if err != nil {
 		return
 	}
-	b := min(max(sent.Sub(t)-time.Second, 0), maxAPIClockBehind)
+	b := min(max(received.Sub(t), 0), maxAPIClockBehind)
 	c.behind.Store(int64(b))
 }
 

@@ -211,7 +211,6 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 		return err
 	}
 	r.metrics.Requests.Add(1)
-	sent := r.clock.Now()
 	resp, err := r.client.Do(req)
 	if err != nil {
 		// url.Error repeats the URL, which is not secret; headers are never
@@ -219,7 +218,7 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 		return &TransientError{Op: op, Err: scrubURLError(err)}
 	}
 	defer resp.Body.Close()
-	r.api.observe(sent, resp.Header.Get("Date"))
+	r.api.observe(r.clock.Now(), resp.Header.Get("Date"))
 	body, err := readBody(resp)
 	if err != nil {
 		return &TransientError{Op: op, Err: fmt.Errorf("reading response: %w", err)}

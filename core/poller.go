@@ -403,6 +403,7 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 				return nil, err
 			}
 			s.retryAt = time.Now().Add(min(p.cfg.PollInterval.D(), p.cfg.Retry.MaxBackoff.D()))
+			s.replanUnread(p.clock.Now())
 			return nil, fmt.Errorf("stream %s: %w", s.key, err)
 		}
 		if b != nil {

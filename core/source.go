@@ -75,6 +75,11 @@ type SourceEnv struct {
 	api *apiClock // the poller's estimate of the API's clock
 }
 
+// APIBehind returns how far the API's clock is behind this machine's, as
+// its answers' Date headers tell (0 until one did): for sources that stamp
+// requests with the API's time (signed tokens' iat).
+func (e SourceEnv) APIBehind() time.Duration { return e.api.Behind() }
+
 // Requester builds the HTTP client for a source: budget is the vendor's
 // documented limit (overridable by rate_limit), limiterKey the API host and
 // credential that share it (see LimiterKey).

@@ -119,6 +119,28 @@ func (s *stream) plan(now time.Time) bool {
 	return true
 }
 
+// replanUnread shortens a window that failed before its first page, when
+// the API's clock (learnt from the failed answer's Date) says the window
+// ends in the API's future: nothing of it was read, so it may change, and
+// the API would refuse it (NordPass: "timestamp_to is in the future") or
+// not yet hold its newest events until its clock caught up.
+func (s *stream) replanUnread(now time.Time) {
+	w := s.win
+	if w == nil || w.Page != "" || w.Partition != w.Pieces[0].Part || len(w.Pieces) != 1 ||
+		!w.Pieces[0].From.Equal(w.From) || !w.Pieces[0].To.Equal(w.To) {
+		return
+	}
+	end := now.Add(-s.p.cfg.SettleDelay.D() - s.p.api.Behind()).UTC().Truncate(s.info.Precision)
+	if !end.Before(w.To) {
+		return
+	}
+	if end.Sub(s.cursor) < s.info.Precision {
+		s.win, s.nextPlan = nil, now.Add(s.p.cfg.PollInterval.D())
+		return
+	}
+	w.To, w.Pieces[0].To, w.Live = end, end, true
+}
+
 // dueAt is when, by the poller's clock, the stream next has work: at once
 // inside a window, else at the next poll; never before a failed poll's
 // backoff (kept in wall time, since it paces requests, not data) is over.

@@ -89,7 +89,7 @@ Credentials and configuration problems the vendor reports (an invalid or expired
 
 ### Metrics
 
-The core's counters are exported as ` + "`auditpull_events`, `auditpull_pages`, `auditpull_requests`, `auditpull_retries`, `auditpull_throttled`, `auditpull_window_splits`, `auditpull_duplicates_suppressed`, `auditpull_unreachable`, `auditpull_redeliveries`, `auditpull_errors`" + ` (counters) and ` + "`auditpull_lag_seconds`, `auditpull_last_success_time`" + ` (gauges).
+The core's counters are exported as ` + "`auditpull_events`, `auditpull_pages`, `auditpull_requests`, `auditpull_retries`, `auditpull_throttled`, `auditpull_window_splits`, `auditpull_duplicates_suppressed`, `auditpull_unreachable`, `auditpull_redeliveries`, `auditpull_errors`" + ` (counters) and ` + "`auditpull_lag_seconds`, `auditpull_last_success_time`, `auditpull_rate_budget`" + ` (gauges).
 `
 
 // coreFields are the core schema's keys shared by every source.

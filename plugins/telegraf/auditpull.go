@@ -368,7 +368,7 @@ func (a *AuditPull) statsFields() map[string]any {
 	snap := a.metrics.Snapshot()
 	fields := make(map[string]any, len(snap)+1)
 	for k, v := range snap {
-		if k == "lag_seconds" {
+		if k == "lag_seconds" || k == "rate_budget" {
 			fields[k] = v
 			continue
 		}

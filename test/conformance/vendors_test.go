@@ -31,6 +31,12 @@ type simOptions struct {
 	count    int
 	from, to time.Time
 	cap      int // 0: the vendor's documented cap
+	// The readings of what the vendor documents leave open (see the
+	// matrix); zero values are the simulator's defaults.
+	readings  sim.Readings
+	nordpass  sim.NordPassReadings
+	oloid     func(*sim.OLOIDConfig)
+	qualtrics func(*sim.QualtricsConfig)
 }
 
 type simEnv struct {
@@ -42,6 +48,9 @@ type simEnv struct {
 	addLate func(ts, visible time.Time) []byte
 	// addBurst inserts n events sharing ts.
 	addBurst func(ts time.Time, n int) [][]byte
+	// addIdentical inserts n byte-identical events at ts (nil where every
+	// event has an id of its own, or the simulator cannot make them).
+	addIdentical func(ts time.Time, n int) [][]byte
 	// revoke makes the configured credential fail for good.
 	revoke func()
 	// onServe is called after each data page the simulator serves.
@@ -104,7 +113,7 @@ const testToken = "np-test-token-7f3a"
 func startNordPass(t *testing.T, o simOptions) *simEnv {
 	np := sim.NewNordPass(sim.NordPassConfig{
 		Seed: 42, Count: o.count, From: o.from, To: o.to, Clock: o.clock,
-		RateLimit: -1, Cap: o.cap,
+		RateLimit: -1, Cap: o.cap, Readings: o.readings, NordPassReadings: o.nordpass,
 	})
 	np.AddToken(testToken, sim.TokenValid)
 	srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, np))
@@ -126,6 +135,13 @@ func startNordPass(t *testing.T, o simOptions) *simEnv {
 			}
 			return out
 		},
+		addIdentical: func(ts time.Time, n int) [][]byte {
+			var out [][]byte
+			for range n {
+				out = append(out, np.AddEvent(ts, ts, "item", "item_viewed", 5).JSON)
+			}
+			return out
+		},
 		secrets: []string{testToken},
 		revoke:  func() { np.SetTokenState(testToken, sim.TokenExpired) },
 		onServe: np.OnServe,
@@ -143,7 +159,11 @@ const (
 )
 
 func startOLOID(t *testing.T, o simOptions) *simEnv {
-	ol := sim.NewOLOID(sim.OLOIDConfig{Seed: 42, Count: o.count, From: o.from, To: o.to, Clock: o.clock})
+	cfg := sim.OLOIDConfig{Seed: 42, Count: o.count, From: o.from, To: o.to, Clock: o.clock, Readings: o.readings}
+	if o.oloid != nil {
+		o.oloid(&cfg)
+	}
+	ol := sim.NewOLOID(cfg)
 	ol.AddClient(oloidClient, oloidTenant, oloidSecret)
 	srv := httptest.NewServer(sim.NewServer().Mount(sim.OLOIDPrefix, ol))
 	t.Cleanup(srv.Close)
@@ -184,10 +204,14 @@ const (
 // assertions hold while a second stream is planned, checkpointed and
 // round-robined beside the first.
 func startQualtrics(t *testing.T, o simOptions) *simEnv {
-	q := sim.NewQualtrics(sim.QualtricsConfig{
-		Seed: 42, Count: o.count, From: o.from, To: o.to, Clock: o.clock,
+	cfg := sim.QualtricsConfig{
+		Seed: 42, Count: o.count, From: o.from, To: o.to, Clock: o.clock, Readings: o.readings,
 		ActivityTypes: []string{"login", "user_account_change"}, EventTypes: []string{"login"},
-	})
+	}
+	if o.qualtrics != nil {
+		o.qualtrics(&cfg)
+	}
+	q := sim.NewQualtrics(cfg)
 	q.AddClient(qualtricsClient, qualtricsSecret)
 	srv := httptest.NewServer(sim.NewServer().Mount(sim.QualtricsPrefix, q))
 	t.Cleanup(srv.Close)
@@ -269,6 +293,7 @@ func startNordPassMSP(t *testing.T, o simOptions) *simEnv {
 	m := sim.NewNordPassMSP(sim.NordPassMSPConfig{
 		Seed: 42, Count: o.count, From: o.from, To: o.to, Clock: o.clock,
 		RateLimit: -1, Cap: o.cap, PublicKey: &key.PublicKey, Issuer: mspIssuer,
+		Readings: o.readings, NordPassReadings: o.nordpass,
 	})
 	srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassMSPPrefix, m))
 	t.Cleanup(srv.Close)

@@ -58,7 +58,7 @@ func TestAKillBeforeTheEngineMovesACollectLosesNothing(t *testing.T) {
 func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 	counters := []string{"events", "pages", "requests", "retries", "throttled", "window_splits",
 		"duplicates_suppressed", "unreachable", "redeliveries", "errors"}
-	gauges := []string{"lag_seconds", "last_success_time"}
+	gauges := []string{"lag_seconds", "last_success_time", "rate_budget"}
 	cases := []struct {
 		name        string
 		abi         string

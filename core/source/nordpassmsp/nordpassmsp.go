@@ -26,7 +26,7 @@
 //     AuthError that says which part to check.
 //   - Request and response: the Enterprise Activity Logs API's shape
 //     (POST, JSON body with timestamp_from/timestamp_to in Unix seconds,
-//     both inclusive, per_page 1–100 and page; response data[] and
+//     asked one second wider, per_page 1–100 and page; response data[] and
 //     metadata.total; pages numbered over a newest-first result; only the
 //     10,000 most recent records per query; 2000 requests per 5 minutes).
 //     The filters are sent as member_emails, organization_uuids and
@@ -343,7 +343,7 @@ func newSource(env core.SourceEnv, p *parsed) (*Source, error) {
 		bare:    p.bare,
 		filters: f,
 		signer: newSigner(&signer{
-			key: p.key, method: p.method, clock: clock, lifetime: p.lifetime,
+			key: p.key, method: p.method, clock: clock, behind: env.APIBehind, lifetime: p.lifetime,
 			issuer: p.JWT.Issuer, subject: p.subject, audience: p.audience, keyID: p.JWT.KeyID,
 		}),
 		info: core.SourceInfo{
@@ -573,6 +573,7 @@ type signer struct {
 	key      crypto.Signer
 	method   jwt.SigningMethod
 	clock    core.Clock
+	behind   func() time.Duration // the API's clock behind this machine's
 	lifetime time.Duration
 	issuer   string
 	subject  string
@@ -596,7 +597,13 @@ type claims struct {
 }
 
 func (s *signer) sign(context.Context) (string, time.Duration, error) {
-	iat := s.clock.Now().Truncate(time.Second)
+	// Stamped by the API's clock: an API whose clock is behind refuses a
+	// token issued in its future.
+	apiNow := s.clock.Now()
+	if s.behind != nil {
+		apiNow = apiNow.Add(-s.behind())
+	}
+	iat := apiNow.Truncate(time.Second)
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", 0, err
@@ -620,5 +627,5 @@ func (s *signer) sign(context.Context) (string, time.Duration, error) {
 		return "", 0, fmt.Errorf("signing the token: %w", err)
 	}
 	// The lifetime counts from iat, which may be up to a second earlier.
-	return tok, s.lifetime - s.clock.Now().Sub(iat), nil
+	return tok, s.lifetime - apiNow.Sub(iat), nil
 }

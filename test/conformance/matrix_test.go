@@ -1,0 +1,402 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/test/sim"
+)
+
+// The ambiguity matrix: every source runs an adversarial history against
+// its simulator under each reading the vendor's document leaves open (the
+// switches of test/sim, listed in test/sim/doc.go), and must deliver every
+// event exactly once with no two events sharing an event id. `make test`
+// runs a pairwise sample (every pair of readings of two axes meets in some
+// cell); AUDITPULL_CONFORMANCE_FULL=1 (make conformance-full) runs the
+// whole cross product.
+
+// reading is one value of an axis: how the simulator behaves.
+type reading struct {
+	name  string
+	apply func(o *simOptions)
+}
+
+// axis is one thing a document leaves open, and its readings.
+type axis struct {
+	name     string
+	readings []reading
+}
+
+func r(name string, apply func(o *simOptions)) reading { return reading{name, apply} }
+
+// sharedAxes apply to every vendor: no document says how ties are ordered
+// or how far the API's clock may be from this machine's.
+var sharedAxes = []axis{
+	{"ties", []reading{
+		r("insertion order", func(o *simOptions) { o.readings.Ties = sim.TiesInsertionOrder }),
+		r("reversed", func(o *simOptions) { o.readings.Ties = sim.TiesReversed }),
+	}},
+	{"api clock", []reading{
+		r("same", func(o *simOptions) {}),
+		r("3m behind", func(o *simOptions) { o.readings.ClockSkew = -3 * time.Minute }),
+		r("3m ahead", func(o *simOptions) { o.readings.ClockSkew = 3 * time.Minute }),
+	}},
+	{"429", []reading{
+		r("with Retry-After", func(o *simOptions) {}),
+		r("without Retry-After", func(o *simOptions) { o.readings.OmitRetryAfter = true }),
+	}},
+}
+
+var nordPassAxes = []axis{
+	{"timestamp_from", []reading{
+		r("inclusive", func(o *simOptions) {}),
+		r("exclusive", func(o *simOptions) { o.nordpass.FromExclusive = true }),
+	}},
+	{"timestamp_to", []reading{
+		r("inclusive", func(o *simOptions) {}),
+		r("exclusive", func(o *simOptions) { o.nordpass.ToExclusive = true }),
+	}},
+	{"metadata.total", []reading{
+		r("exact", func(o *simOptions) {}),
+		r("capped at 10,000", func(o *simOptions) { o.nordpass.Total = sim.NordPassTotalCapped }),
+	}},
+	{"a page straddling the cap", []reading{
+		r("truncated", func(o *simOptions) {}),
+		r("served whole", func(o *simOptions) { o.nordpass.StraddlingPage = sim.NordPassStraddleFull }),
+		r("refused", func(o *simOptions) { o.nordpass.StraddlingPage = sim.NordPassStraddleRefused }),
+	}},
+	{"a page past the last", []reading{
+		r("empty", func(o *simOptions) {}),
+		r("refused", func(o *simOptions) { o.nordpass.RefusePastLastPage = true }),
+	}},
+}
+
+func oloidReading(name string, f func(c *sim.OLOIDConfig)) reading {
+	return r(name, func(o *simOptions) {
+		prev := o.oloid
+		o.oloid = func(c *sim.OLOIDConfig) {
+			if prev != nil {
+				prev(c)
+			}
+			f(c)
+		}
+	})
+}
+
+var oloidAxes = []axis{
+	{"login answer", []reading{
+		oloidReading("cognitoToken", func(c *sim.OLOIDConfig) { c.LoginShape = sim.OLOIDLoginCognito }),
+		oloidReading("cognitoToken.AuthenticationResult", func(c *sim.OLOIDConfig) { c.LoginShape = sim.OLOIDLoginAuthenticationResult }),
+		oloidReading("data", func(c *sim.OLOIDConfig) { c.LoginShape = sim.OLOIDLoginData }),
+		oloidReading("top level", func(c *sim.OLOIDConfig) { c.LoginShape = sim.OLOIDLoginFlat }),
+	}},
+	{"login path", []reading{
+		oloidReading("/login", func(c *sim.OLOIDConfig) { c.LoginPath = sim.OLOIDLoginPath }),
+		oloidReading("/Login", func(c *sim.OLOIDConfig) { c.LoginPath = sim.OLOIDLoginPathCapitalized }),
+	}},
+	{"start", []reading{
+		oloidReading("inclusive", func(c *sim.OLOIDConfig) {}),
+		oloidReading("exclusive", func(c *sim.OLOIDConfig) { c.StartExclusive = true }),
+	}},
+	{"end", []reading{
+		oloidReading("inclusive", func(c *sim.OLOIDConfig) {}),
+		oloidReading("exclusive", func(c *sim.OLOIDConfig) { c.EndExclusive = true }),
+	}},
+	{"order", []reading{
+		oloidReading("newest first", func(c *sim.OLOIDConfig) {}),
+		oloidReading("oldest first", func(c *sim.OLOIDConfig) { c.Ascending = true }),
+	}},
+	{"last page", []reading{
+		oloidReading("may be empty", func(c *sim.OLOIDConfig) {}),
+		oloidReading("never empty", func(c *sim.OLOIDConfig) { c.NextTokenOnlyWhenMore = true }),
+	}},
+	{"no more pages", []reading{
+		oloidReading("nextToken null", func(c *sim.OLOIDConfig) { c.NoMoreToken = sim.OLOIDNoMoreNull }),
+		oloidReading(`nextToken ""`, func(c *sim.OLOIDConfig) { c.NoMoreToken = sim.OLOIDNoMoreEmpty }),
+		oloidReading("no nextToken", func(c *sim.OLOIDConfig) { c.NoMoreToken = sim.OLOIDNoMoreAbsent }),
+	}},
+}
+
+var qualtricsAxes = []axis{
+	{"nextPage", []reading{
+		r("a URL", func(o *simOptions) {}),
+		r("a skipToken", func(o *simOptions) {
+			o.qualtrics = func(c *sim.QualtricsConfig) { c.NextPageAsToken = true }
+		}),
+	}},
+	{"last page", []reading{
+		r("nextPage null when none is left", func(o *simOptions) {}),
+		r("a nextPage after every full page", func(o *simOptions) {
+			prev := o.qualtrics
+			o.qualtrics = func(c *sim.QualtricsConfig) {
+				if prev != nil {
+					prev(c)
+				}
+				c.NextPageOnFullPage = true
+			}
+		}),
+	}},
+}
+
+func axesOf(vendor string) []axis {
+	own := map[string][]axis{"nordpass": nordPassAxes, "nordpass_msp": nordPassAxes, "oloid": oloidAxes, "qualtrics": qualtricsAxes}[vendor]
+	return append(slices.Clone(own), sharedAxes...)
+}
+
+// cells returns the combinations to run: all of them, or a pairwise
+// covering sample, built greedily (deterministic: the same cells every
+// run).
+func cells(axes []axis, full bool) [][]int {
+	if full {
+		out := [][]int{{}}
+		for _, a := range axes {
+			var next [][]int
+			for _, c := range out {
+				for v := range a.readings {
+					next = append(next, append(slices.Clone(c), v))
+				}
+			}
+			out = next
+		}
+		return out
+	}
+	type pair struct{ a, va, b, vb int }
+	uncovered := map[pair]bool{}
+	for a := range axes {
+		for b := a + 1; b < len(axes); b++ {
+			for va := range axes[a].readings {
+				for vb := range axes[b].readings {
+					uncovered[pair{a, va, b, vb}] = true
+				}
+			}
+		}
+	}
+	var out [][]int
+	for len(uncovered) > 0 {
+		// Start from the first uncovered pair (in a fixed order), then give
+		// every other axis the reading covering most uncovered pairs.
+		var seed pair
+		first := true
+		for p := range uncovered {
+			if first || p.a < seed.a || p.a == seed.a && (p.b < seed.b || p.b == seed.b && (p.va < seed.va || p.va == seed.va && p.vb < seed.vb)) {
+				seed, first = p, false
+			}
+		}
+		row := make([]int, len(axes))
+		set := make([]bool, len(axes))
+		row[seed.a], row[seed.b], set[seed.a], set[seed.b] = seed.va, seed.vb, true, true
+		for a := range axes {
+			if set[a] {
+				continue
+			}
+			best, bestN := 0, -1
+			for v := range axes[a].readings {
+				n := 0
+				for b := range axes {
+					if set[b] {
+						x, y, vx, vy := a, b, v, row[b]
+						if x > y {
+							x, y, vx, vy = y, x, vy, vx
+						}
+						if uncovered[pair{x, vx, y, vy}] {
+							n++
+						}
+					}
+				}
+				if n > bestN {
+					best, bestN = v, n
+				}
+			}
+			row[a], set[a] = best, true
+		}
+		for a := range axes {
+			for b := a + 1; b < len(axes); b++ {
+				delete(uncovered, pair{a, row[a], b, row[b]})
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func TestAmbiguityMatrix(t *testing.T) {
+	full := os.Getenv("AUDITPULL_CONFORMANCE_FULL") == "1"
+	for _, v := range vendors {
+		axes := axesOf(v.name)
+		for _, cell := range cells(axes, full) {
+			var names []string
+			o := simOptions{}
+			for a, i := range cell {
+				rd := axes[a].readings[i]
+				names = append(names, axes[a].name+"="+rd.name)
+				rd.apply(&o)
+			}
+			t.Run(v.name+"/"+strings.Join(names, ","), func(t *testing.T) {
+				t.Parallel()
+				adversarial(t, v, o)
+			})
+		}
+	}
+}
+
+// adversarial backfills two days that hold more records than NordPass's
+// cap, with every edge a history can have — runs of one timestamp longer
+// than a page, byte-identical events straddling a page boundary, events at
+// midnight and just before it, events that become visible late and events
+// added while a window is paged — restarts in the middle of the backfill,
+// polls on for six minutes, and requires every event exactly once, no two
+// with the same event id.
+func adversarial(t *testing.T, v vendor, o simOptions) {
+	const pageSize = 30 // does not divide NordPass's 10,000
+	start := now0.Add(-2 * 24 * time.Hour)
+	o.count, o.from, o.to = 1500, start, now0.Add(-2*time.Minute)
+	if v.name == "nordpass" || v.name == "nordpass_msp" {
+		o.count = 12000 // the first window holds more than the cap
+	}
+	r := newRig(t, v, o)
+	r.set("start_time", start.Format(time.RFC3339), "page_size", pageSize)
+
+	midnight := now0.Truncate(24 * time.Hour)
+	prec := time.Millisecond
+	if v.name == "nordpass" || v.name == "nordpass_msp" {
+		prec = time.Second
+	}
+	r.env.addBurst(midnight, pageSize+15)
+	r.env.addBurst(midnight.Add(-prec), 3)
+	r.env.addBurst(start, 2) // the backfill's first instant
+	if r.env.addIdentical != nil {
+		r.env.addIdentical(midnight.Add(-time.Hour), pageSize+10)
+		r.env.addIdentical(midnight.Add(-2*time.Hour), 2)
+	}
+	served := 0
+	var deep []string
+	r.env.onServe(func(int) {
+		served++
+		if served == 5 || served == 9 {
+			r.env.addLate(now0.Add(-90*time.Second), now0)
+			deep = append(deep, string(r.env.addLate(now0.Add(-20*time.Hour), now0)))
+		}
+	})
+	r.env.faults.Next(1, sim.Fault{Kind: sim.FaultThrottle, RetryAfter: time.Second})
+
+	var got, ids []string
+	p := r.poller()
+	take := func(n int, idle time.Duration) {
+		t.Helper()
+		g, i := readIDs(t, p, n, idle)
+		got, ids = append(got, g...), append(ids, i...)
+	}
+	take(5, 0)
+	p.Close(context.Background())
+	p = r.poller()
+	defer func() { p.Close(context.Background()) }()
+	take(-1, 1500*time.Millisecond) // longer than the 429's Retry-After
+	// Late: visible three minutes after their time, within settle_delay
+	// and overlap (6 minutes) of every poll that follows.
+	r.env.addLate(r.clock.Now().Add(-2*time.Minute), r.clock.Now().Add(time.Minute))
+	r.env.addLate(r.clock.Now().Add(-30*time.Second), r.clock.Now().Add(3*time.Minute))
+	for range 12 {
+		r.clock.Advance(30 * time.Second)
+		take(-1, 400*time.Millisecond)
+	}
+
+	// What the API's clock allows by now: a clock behind ends the last
+	// window that much earlier.
+	end := r.clock.Now().Add(-settle).Truncate(time.Second)
+	if skew := o.readings.ClockSkew; skew < 0 {
+		end = end.Add(skew)
+	}
+	want := strs(r.env.truth(start, end))
+	// A record added 20 hours back while the window was paged may fall
+	// in pages already read, beyond any overlap: it is not required, but
+	// it must not come twice (see insertedWhilePaging).
+	for _, d := range deep {
+		if n := len(got) - len(minus(got, []string{d})); n > 1 {
+			t.Fatalf("a record inserted while paging was delivered %d times", n)
+		}
+	}
+	same(t, minus(got, deep), minus(want, deep))
+	if dup := duplicates(ids); len(dup) > 0 {
+		t.Fatalf("%d events share an event_id with another, e.g. %v", len(dup), dup[:min(3, len(dup))])
+	}
+}
+
+// readIDs is readIdle, returning the events' ids too.
+func readIDs(t *testing.T, p *core.Poller, n int, idle time.Duration) (raw, ids []string) {
+	t.Helper()
+	if idle == 0 {
+		idle = 5 * time.Second
+	}
+	failing := time.Time{} // since when every Next failed
+	for i := 0; n < 0 || i < n; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), idle)
+		b, err := p.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			if n < 0 {
+				return raw, ids
+			}
+			t.Fatalf("no batch after %d of %d", i, n)
+		}
+		if err != nil {
+			if core.IsFatal(err) {
+				t.Fatalf("fatal: %v", err)
+			}
+			if failing.IsZero() {
+				failing = time.Now()
+			} else if time.Since(failing) > 10*idle {
+				t.Fatalf("every poll failed for %s: %v", time.Since(failing).Round(time.Millisecond), err)
+			}
+			i--
+			continue
+		}
+		failing = time.Time{}
+		for _, e := range b.Events {
+			raw, ids = append(raw, string(e.Raw)), append(ids, e.ID)
+		}
+		b.Ack(nil)
+	}
+	return raw, ids
+}
+
+func duplicates(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if seen[id] {
+			out = append(out, id)
+		}
+		seen[id] = true
+	}
+	return out
+}
+
+// The pairwise sample covers every pair of readings of any two axes.
+func TestMatrixSampleCoversEveryPairOfReadings(t *testing.T) {
+	for _, v := range vendors {
+		axes := axesOf(v.name)
+		sample := cells(axes, false)
+		total := len(cells(axes, true))
+		for a := range axes {
+			for b := a + 1; b < len(axes); b++ {
+				for va := range axes[a].readings {
+					for vb := range axes[b].readings {
+						if !slices.ContainsFunc(sample, func(c []int) bool { return c[a] == va && c[b] == vb }) {
+							t.Errorf("%s: no cell has %s=%s with %s=%s", v.name, axes[a].name, axes[a].readings[va].name, axes[b].name, axes[b].readings[vb].name)
+						}
+					}
+				}
+			}
+		}
+		t.Logf("%s: %d cells of %d", v.name, len(sample), total)
+	}
+}
+
+var _ = fmt.Sprint
