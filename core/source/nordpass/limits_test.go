@@ -1,8 +1,12 @@
 package nordpass_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -92,5 +96,41 @@ func drainIdle(p *core.Poller, idle time.Duration) (n int, err error) {
 		}
 		n += len(b.Events)
 		b.Ack(nil)
+	}
+}
+
+// A backfill longer than 90 days runs in windows the API accepts: no
+// request spans more than 90 days, even counting both bounds.
+func TestABackfillOf200DaysNeverAsksForMoreThan90(t *testing.T) {
+	t.Parallel()
+	start := now0.Add(-200 * 24 * time.Hour)
+	clock := sim.NewFakeClock(now0)
+	np := sim.NewNordPass(sim.NordPassConfig{Seed: 4, Count: 3000, From: start, To: now0.Add(-time.Hour), Clock: clock, RateLimit: -1})
+	np.AddToken(token, sim.TokenValid)
+	inner := sim.NewServer().Mount(sim.NordPassPrefix, np)
+	var mu sync.Mutex
+	longest := int64(0)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var q struct{ TimestampFrom, TimestampTo int64 }
+		if json.Unmarshal(b, &struct {
+			F *int64 `json:"timestamp_from"`
+			T *int64 `json:"timestamp_to"`
+		}{&q.TimestampFrom, &q.TimestampTo}) == nil {
+			mu.Lock()
+			longest = max(longest, q.TimestampTo-q.TimestampFrom+1)
+			mu.Unlock()
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	p := poller(t, srv.URL+sim.NordPassPrefix, clock, map[string]any{"start_time": start.Format(time.RFC3339)})
+	got, err := drain(t, p)
+	if err != nil || len(got) != 3000 {
+		t.Fatalf("delivered %d of 3000: %v", len(got), err)
+	}
+	if span := time.Duration(longest) * time.Second; span > 90*24*time.Hour || span < 80*24*time.Hour {
+		t.Fatalf("the longest request spans %s counting both bounds; want at most 90 days (and windows near it)", span)
 	}
 }
