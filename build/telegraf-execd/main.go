@@ -12,6 +12,12 @@
 // environment; unknown options are an error). Metrics are written to stdout
 // as line protocol and logs to stderr with the level prefixes execd expects.
 //
+// A ${VAR} inside a quoted string gives the option exactly the variable's
+// value, whatever characters it holds ("basic" strings escape it; a
+// 'literal' string refuses a value it cannot hold); outside quotes the value
+// must itself be a TOML value such as a number. Nothing in a value is
+// expanded again, and comments are left alone.
+//
 // Delivery is weaker than in the auditpull Telegraf build: Telegraf's
 // tracking does not cross the process boundary, so a page counts as
 // delivered (and its position is saved) once it has been written to the
@@ -26,7 +32,9 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 	"github.com/influxdata/telegraf"
@@ -93,8 +101,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-var envRef = regexp.MustCompile(`\$\{(\w+)\}`)
-
 // load reads the [[inputs.auditpull]] section strictly: exactly one, and no
 // option the plugin does not know.
 func load(path string) (*auditpull.AuditPull, error) {
@@ -102,9 +108,10 @@ func load(path string) (*auditpull.AuditPull, error) {
 	if err != nil {
 		return nil, err
 	}
-	text := envRef.ReplaceAllStringFunc(string(raw), func(m string) string {
-		return os.Getenv(envRef.FindStringSubmatch(m)[1])
-	})
+	text, err := expandEnv(string(raw), os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	var doc struct {
 		Inputs map[string][]toml.Primitive `toml:"inputs"`
 	}
@@ -129,6 +136,134 @@ func load(path string) (*auditpull.AuditPull, error) {
 		return nil, fmt.Errorf("%s: unknown option %q (a typo, or not an option of inputs.auditpull)", path, extra[0].String())
 	}
 	return plugin, nil
+}
+
+var envRef = regexp.MustCompile(`^\$\{(\w+)\}`)
+
+// Where in the TOML text a ${VAR} stands: what a value must look like there
+// to reach the plugin unchanged.
+type tomlContext int
+
+const (
+	bare tomlContext = iota
+	comment
+	basicString
+	multiLineBasicString
+	literalString
+	multiLineLiteralString
+)
+
+// expandEnv replaces ${VAR} references in TOML text. Values are secrets
+// and arbitrary text: pasted unescaped, a quote or backslash would end or
+// change the string, and a newline could add options. So the substitution
+// follows the TOML around each reference. Values are written once and
+// never scanned again, so a "$" in one (even "${OTHER}") stays as it is.
+func expandEnv(text string, getenv func(string) string) (string, error) {
+	var out strings.Builder
+	ctx := bare
+	contentStart := 0 // where the current string's content begins in out
+	for i := 0; i < len(text); {
+		rest := text[i:]
+		if m := envRef.FindStringSubmatch(rest); m != nil && ctx != comment {
+			v, err := envValue(m[1], getenv(m[1]), ctx, out.Len() == contentStart)
+			if err != nil {
+				return "", err
+			}
+			out.WriteString(v)
+			i += len(m[0])
+			continue
+		}
+		n, was := 1, ctx
+		switch c := text[i]; {
+		case ctx == bare && c == '#':
+			ctx = comment
+		case ctx == bare && strings.HasPrefix(rest, `"""`):
+			ctx, n = multiLineBasicString, 3
+		case ctx == bare && c == '"':
+			ctx = basicString
+		case ctx == bare && strings.HasPrefix(rest, "'''"):
+			ctx, n = multiLineLiteralString, 3
+		case ctx == bare && c == '\'':
+			ctx = literalString
+		case ctx == comment && c == '\n':
+			ctx = bare
+		case (ctx == basicString || ctx == multiLineBasicString) && c == '\\':
+			// An escaped quote does not end the string.
+			n = min(2, len(rest))
+		case ctx == basicString && (c == '"' || c == '\n'),
+			ctx == literalString && (c == '\'' || c == '\n'):
+			ctx = bare
+		case ctx == multiLineBasicString && strings.HasPrefix(rest, `"""`):
+			// Up to two more quotes belong to the string, before the end.
+			ctx, n = bare, 3+quotesAfter(rest[3:], '"')
+		case ctx == multiLineLiteralString && strings.HasPrefix(rest, "'''"):
+			ctx, n = bare, 3+quotesAfter(rest[3:], '\'')
+		}
+		out.WriteString(rest[:n])
+		i += n
+		if ctx != was && ctx != bare && ctx != comment {
+			contentStart = out.Len()
+		}
+	}
+	return out.String(), nil
+}
+
+func quotesAfter(s string, q byte) int {
+	n := 0
+	for n < 2 && n < len(s) && s[n] == q {
+		n++
+	}
+	return n
+}
+
+// envValue renders variable name's value v for ctx; atStart is whether it
+// opens a string's content. Errors name the variable, never the value: it
+// is usually a secret.
+func envValue(name, v string, ctx tomlContext, atStart bool) (string, error) {
+	if !utf8.ValidString(v) {
+		return "", fmt.Errorf("${%s} is not valid UTF-8, which TOML cannot hold", name)
+	}
+	switch ctx {
+	case basicString, multiLineBasicString:
+		return escapeBasic(v)
+	case literalString, multiLineLiteralString:
+		for _, r := range v {
+			if r == '\'' || r == 0x7f || r < 0x20 && r != '\t' && !(r == '\n' && ctx == multiLineLiteralString) {
+				return "", fmt.Errorf("${%s} holds a quote or control character, which a 'literal' string cannot: use a \"basic\" string", name)
+			}
+		}
+		// TOML drops a line break right after the opening delimiter.
+		if ctx == multiLineLiteralString && atStart && strings.HasPrefix(v, "\n") {
+			return "", fmt.Errorf("${%s} starts with a line break, which a multi-line 'literal' string drops: use a \"basic\" string", name)
+		}
+		return v, nil
+	default:
+		// Outside quotes the value is TOML itself: accept one value on
+		// one line, so that it can neither add options nor be echoed in a
+		// parse error.
+		var one map[string]any
+		if strings.ContainsAny(v, "\r\n") {
+			return "", fmt.Errorf("${%s} is outside quotes and holds a line break: put it in a quoted string", name)
+		}
+		if _, err := toml.Decode("v = "+v, &one); err != nil || len(one) != 1 {
+			return "", fmt.Errorf("${%s} is outside quotes but is not a TOML value such as a number: put it in a quoted string", name)
+		}
+		return v, nil
+	}
+}
+
+// escapeBasic returns v as the inside of a TOML basic string, escaped by
+// the TOML encoder.
+func escapeBasic(v string) (string, error) {
+	b, err := toml.Marshal(map[string]string{"v": v})
+	if err != nil {
+		return "", err
+	}
+	quoted, ok := strings.CutPrefix(strings.TrimSuffix(string(b), "\n"), "v = ")
+	if !ok || len(quoted) < 2 || quoted[0] != '"' || quoted[len(quoted)-1] != '"' {
+		return "", fmt.Errorf("the TOML encoder wrote an unexpected string: %d bytes", len(b))
+	}
+	return quoted[1 : len(quoted)-1], nil
 }
 
 // lineLogger writes "E! message" lines, the format inputs.execd reads from

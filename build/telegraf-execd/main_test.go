@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 
 	"github.com/auditpull/auditpull/test/sim"
@@ -280,4 +281,148 @@ func TestShimExampleConfigurationLoads(t *testing.T) {
 	if _, err := toml.DecodeFile("../../examples/configs/telegraf/telegraf-execd.conf", &doc); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Values are written into TOML text before it is parsed, so every character
+// TOML treats specially must come through as itself.
+func TestATokenWithQuotesBackslashesAndDollarsRoundTrips(t *testing.T) {
+	const other = "AP_TEST_OTHER"
+	t.Setenv(other, "expanded-twice")
+	t.Setenv("HOME", "/expanded-twice")
+	tokens := map[string]string{
+		"quotes":          `a"b""c"""d`,
+		"backslashes":     `\a\\b\"c\u0041\n\`,
+		"dollars":         "$a$$b${HOME}$HOME${" + other + "}$",
+		"newline":         "line1\nline2\r\n",
+		"controls":        "\x01\b\t\f\x1b\x1f\x7f", // no NUL: the environment cannot hold one
+		"toml syntax":     "#x'''y\"\n[[inputs.other]]\n",
+		"unicode":         "ü€😀",
+		"everything":      "\"\\$${HOME}\n'",
+		"empty":           "",
+		"literal safe":    `C:\dir\$HOME "quoted"` + "\t",
+		"multi-line safe": "a\\b\nc\"d$e",
+		"leading newline": "\nx",
+	}
+	forms := []struct {
+		name, value string
+		holds       func(string) bool // whether the form can carry the token
+	}{
+		{"basic", `"${` + tokenEnv + `}"`, nil},
+		{"basic with text around", `"<${` + tokenEnv + `}>"`, nil},
+		{"multi-line basic", `"""${` + tokenEnv + `}"""`, nil},
+		{"literal", `'${` + tokenEnv + `}'`, func(s string) bool { return !strings.ContainsAny(s, "'\n\r\x01\b\f\x1b\x1f\x7f") }},
+		{"multi-line literal", `'''${` + tokenEnv + `}'''`, func(s string) bool {
+			return !strings.ContainsAny(s, "'\r\x01\b\f\x1b\x1f\x7f") && !strings.HasPrefix(s, "\n")
+		}},
+	}
+	for _, form := range forms {
+		for name, token := range tokens {
+			t.Run(form.name+"/"+name, func(t *testing.T) {
+				t.Setenv(tokenEnv, token)
+				path := writeConf(t, `[[inputs.auditpull]]
+  source = "nordpass"
+  # token = "${`+tokenEnv+`}" in a comment stays a comment
+  [inputs.auditpull.nordpass]
+    token = `+form.value+`
+`)
+				plugin, err := load(path)
+				if form.holds != nil && !form.holds(token) {
+					if err == nil || !strings.Contains(err.Error(), "${"+tokenEnv+"}") {
+						t.Fatalf("a %s string cannot hold %q: want an error naming the variable, got %v", form.name, token, err)
+					}
+					if token != "" && strings.Contains(err.Error(), token) {
+						t.Fatalf("the error shows the token: %v", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := token
+				if form.name == "basic with text around" {
+					want = "<" + token + ">"
+				}
+				if got := secretValue(t, &plugin.NordPass.Token); got != want {
+					t.Fatalf("the plugin got token %q; want %q", got, want)
+				}
+			})
+		}
+	}
+}
+
+// Outside quotes a value is TOML text, so only a single value is taken.
+func TestAVariableOutsideQuotesIsOneTOMLValue(t *testing.T) {
+	const pageEnv = "AP_TEST_PAGE_SIZE"
+	cases := []struct{ name, value, want string }{
+		{name: "number", value: "40"},
+		{name: "extra option", value: "40\n  stream = \"injected\"", want: "line break"},
+		{name: "text", value: "np-tok-91d0", want: "not a TOML value"},
+		{name: "second key", value: "40, stream = \"x\"", want: "not a TOML value"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(pageEnv, c.value)
+			plugin, err := load(writeConf(t, `[[inputs.auditpull]]
+  source = "nordpass"
+  page_size = ${`+pageEnv+`}
+`))
+			if c.want == "" {
+				if err != nil || plugin.PageSize != 40 {
+					t.Fatalf("page_size %v, %v; want 40", plugin.PageSize, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), c.value) {
+				t.Fatalf("got %v; want an error saying %q without the value", err, c.want)
+			}
+		})
+	}
+}
+
+// The API accepts only the exact token, so every event arriving proves the
+// token went from the environment through the configuration, the plugin and
+// onto the wire unchanged. (A header cannot carry a newline.)
+func TestShimAuthenticatesWithATokenHoldingQuotesBackslashesAndDollars(t *testing.T) {
+	t.Setenv("HOME", "/expanded-twice")
+	for name, token := range map[string]string{
+		"quotes and backslashes": `np-"tok"-\"-\\-\u0041-\n-\`,
+		"dollars":                "np-$tok-$$-${HOME}-$HOME-" + "${" + tokenEnv + "}-$",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, 20)
+			f.np.AddToken(token, sim.TokenValid)
+			want := f.truth()
+			p := start(t, []string{tokenEnv + "=" + token}, "--config", f.conf(t, t.TempDir(), ""))
+			waitFor(t, p, "every event", func() bool { return strings.Count(p.stdout.String(), "\nauditpull,")+1 >= len(want) })
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			if code := p.wait(t); code != 0 {
+				t.Fatalf("exit %d\nstderr:\n%s", code, p.stderr.String())
+			}
+			if strings.Contains(p.stdout.String()+p.stderr.String(), token) {
+				t.Fatal("the token appears in the shim's output")
+			}
+			if got := p.events(t); !slices.Equal(got, want) {
+				t.Fatalf("the shim wrote %d events; want the %d the API holds", len(got), len(want))
+			}
+		})
+	}
+}
+
+func writeConf(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "auditpull.conf")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func secretValue(t *testing.T, s *config.Secret) string {
+	t.Helper()
+	buf, err := s.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Destroy()
+	return buf.String()
 }
