@@ -1,7 +1,6 @@
 package core
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -14,101 +13,96 @@ import (
 
 // Config is the one schema every host translates its native configuration
 // into, so option names, defaults and validation messages are the same in
-// Fluent Bit, Telegraf and Benthos. Zero values mean "the source's default".
+// Fluent Bit, Telegraf and Benthos. Each option is declared here, once (see
+// schema.go); zero values of the source-dependent ones mean "the source's
+// default".
 type Config struct {
-	Source string `config:"source"`
-	// Stream is the checkpoint key. Default: derived from the source, the
-	// account (region/base URL) and the filters, so two differently filtered
-	// inputs never share a checkpoint.
-	Stream              string           `config:"stream"`
-	InitialLookback     Duration         `config:"initial_lookback"`
-	StartTime           string           `config:"start_time"`
-	PollInterval        Duration         `config:"poll_interval"`
-	SettleDelay         Duration         `config:"settle_delay"`
-	Overlap             Duration         `config:"overlap"`
-	PageSize            int              `config:"page_size"`
-	MaxWindow           Duration         `config:"max_window"`
-	RequestTimeout      Duration         `config:"request_timeout"`
-	MaxUndeliveredPages int              `config:"max_undelivered_pages"`
-	RateLimit           RateLimitConfig  `config:"rate_limit"`
-	Retry               RetryConfig      `config:"retry"`
-	HTTP                HTTPConfig       `config:"http"`
-	Checkpoint          CheckpointConfig `config:"checkpoint"`
+	Source string `config:"source" doc:"The API to read; its settings go in the section of the same name." example:"nordpass"`
+	Stream string `config:"stream" doc:"The checkpoint key. By default it is derived from the source, the account (region or base URL) and the filters, so two differently filtered inputs never share a checkpoint. Name it to keep the checkpoint when the URL changes, or to let replicas share one stream." example:"nordpass-prod"`
+
+	InitialLookback     Duration `config:"initial_lookback" check:"nonneg" doc:"How far back a first run (no checkpoint yet) starts. Default: the source's (NordPass, OLOID, Qualtrics 7 days; NordPass MSP 30 days)." example:"30d"`
+	StartTime           string   `config:"start_time" doc:"An explicit start for the first run, RFC 3339; wins over initial_lookback. Ignored once a checkpoint exists." example:"2026-01-31T00:00:00Z"`
+	PollInterval        Duration `config:"poll_interval" default:"30s" check:"positive" doc:"How often a caught-up stream asks for new events."`
+	SettleDelay         Duration `config:"settle_delay" default:"1m" check:"nonneg" advanced:"true" doc:"Windows end this long before the API's now, so events the vendor records late are not skipped."`
+	Overlap             Duration `config:"overlap" default:"5m" check:"nonneg" advanced:"true" doc:"Each new window re-reads this much before the last one ended, to catch events that became visible late; re-reads are de-duplicated."`
+	PageSize            int      `config:"page_size" check:"nonneg" advanced:"true" doc:"Records per request. Default: the source's largest (NordPass 100)."`
+	MaxWindow           Duration `config:"max_window" check:"nonneg" advanced:"true" doc:"Longest span one window may cover. Default: the source's limit (NordPass 90 days; OLOID and Qualtrics document none)."`
+	RequestTimeout      Duration `config:"request_timeout" default:"30s" check:"positive" advanced:"true" doc:"Timeout of one HTTP request."`
+	MaxUndeliveredPages int      `config:"max_undelivered_pages" default:"16" check:"min=1" advanced:"true" doc:"Pages handed to the host and not yet acknowledged; reading pauses beyond that."`
+
+	RateLimit  RateLimitConfig  `config:"rate_limit" advanced:"true" doc:"The request budget: the vendor's documented limit, shared by every stream of the process that spends it."`
+	Retry      RetryConfig      `config:"retry" advanced:"true" doc:"Retries of failed requests (5xx, timeouts, resets, throttling). A request that still fails is reported; the next poll tries again, nothing is skipped."`
+	HTTP       HTTPConfig       `config:"http" advanced:"true" doc:"Transport: proxy and TLS."`
+	Checkpoint CheckpointConfig `config:"checkpoint" doc:"Where the read position of each stream is kept between runs."`
 
 	start  time.Time
 	source *ucfg.Config // the chosen source's own section
 }
 
-// RateLimitConfig overrides the source's documented request budget. The
-// budget is shared by every stream of the process that uses the same API
-// host and credential.
+// RateLimitConfig overrides the source's documented request budget.
 type RateLimitConfig struct {
-	Enabled  *bool    `config:"enabled"`
-	Requests int      `config:"requests"`
-	Period   Duration `config:"period"`
+	Enabled  *bool    `config:"enabled" default:"true" doc:"Keep to the vendor's request budget (NordPass: 2000 requests per 5 minutes per IP; OLOID, Qualtrics: 600 per minute). Turn off only against a simulator."`
+	Requests int      `config:"requests" check:"nonneg" doc:"Override the budget: at most this many requests per period. Default: the source's documented limit."`
+	Period   Duration `config:"period" check:"nonneg" doc:"The period of requests, e.g. 5m; required with requests."`
 }
 
 // RetryConfig bounds how a failing request is repeated before the poll is
 // reported as failed (and polled again later: nothing is skipped).
 type RetryConfig struct {
-	MaxAttempts    int      `config:"max_attempts"`
-	InitialBackoff Duration `config:"initial_backoff"`
-	MaxBackoff     Duration `config:"max_backoff"`
+	MaxAttempts    int      `config:"max_attempts" default:"8" check:"min=1" doc:"Attempts per request before the poll is reported as failed."`
+	InitialBackoff Duration `config:"initial_backoff" default:"500ms" check:"positive" doc:"Wait before the first retry; it doubles, with jitter, up to max_backoff. A 429's Retry-After is always honoured."`
+	MaxBackoff     Duration `config:"max_backoff" default:"60s" check:"positive" doc:"Longest wait between two attempts."`
 }
 
 // HTTPConfig is the transport: proxy and TLS.
 type HTTPConfig struct {
-	ProxyURL           string `config:"proxy_url"`
-	CAFile             string `config:"ca_file"`
-	CertFile           string `config:"cert_file"`
-	KeyFile            string `config:"key_file"`
-	InsecureSkipVerify bool   `config:"insecure_skip_verify"`
+	ProxyURL           string `config:"proxy_url" doc:"HTTP proxy for the API requests. Default: the HTTPS_PROXY and NO_PROXY environment variables." example:"http://proxy.internal:3128"`
+	CAFile             string `config:"ca_file" doc:"PEM file of certificate authorities to trust instead of the system's (e.g. a TLS-inspecting proxy)."`
+	CertFile           string `config:"cert_file" doc:"PEM client certificate, with key_file."`
+	KeyFile            string `config:"key_file" doc:"PEM key of cert_file."`
+	InsecureSkipVerify bool   `config:"insecure_skip_verify" default:"false" doc:"Do not verify TLS certificates (logged as a warning): anyone on the path can then read the API token. Use ca_file instead."`
 }
 
-// CheckpointConfig selects where delivered positions are kept. Hosts may add
-// their own types (Benthos: a cache resource) before parsing.
+// CheckpointConfig selects the core's own checkpoint store; a host may
+// bring its own instead (Options.Store).
 type CheckpointConfig struct {
-	Type string `config:"type"`
-	Path string `config:"path"`
-	// SyncInterval bounds how far apart the file store's fsyncs are: saves
-	// in between are journaled (see checkpoint.File); 0 fsyncs every save.
-	SyncInterval Duration `config:"sync_interval"`
-	// Cache names a host-side store (Benthos cache resource).
-	Cache string `config:"cache"`
+	Type         string   `config:"type" default:"file" enum:"file,memory" doc:"file: one JSON file per stream in path; memory: nothing survives a restart (tests)."`
+	Path         string   `config:"path" default:"/var/lib/auditpull" doc:"Directory of the file checkpoints, created if missing; written atomically, the previous copy kept as .prev."`
+	SyncInterval Duration `config:"sync_interval" default:"1s" check:"nonneg" advanced:"true" doc:"File checkpoints: the longest time between two fsyncs. Saves in between are appended to a journal beside the file, so a killed process loses none and a machine crash re-reads at most this long's pages; 0s fsyncs every save."`
+	LeaseTTL     Duration `config:"lease_ttl" default:"30s" check:"nonneg" advanced:"true" hosts:"benthos" doc:"Shared stores (a host's cache, e.g. Redis): each stream is leased to one replica for this long, renewed every third of it; a replica that dies is replaced at most this long later. 0s disables leasing (a single replica)."`
 }
 
-// Defaults shared by every source.
-const (
-	DefaultPollInterval   = 30 * time.Second
-	DefaultSettleDelay    = 1 * time.Minute
-	DefaultOverlap        = 5 * time.Minute
-	DefaultRequestTimeout = 30 * time.Second
-	DefaultMaxUndelivered = 16
-	DefaultMaxAttempts    = 8
-	DefaultInitialBackoff = 500 * time.Millisecond
-	DefaultMaxBackoff     = 60 * time.Second
-	DefaultCheckpointDir  = "/var/lib/auditpull"
-	DefaultCheckpointSync = 1 * time.Second
-)
-
-// CheckpointTypes are the stores the core knows; hosts extend the list.
-var CheckpointTypes = []string{"file", "memory"}
-
-func defaultConfig() Config {
-	return Config{
-		PollInterval:        Duration(DefaultPollInterval),
-		SettleDelay:         Duration(DefaultSettleDelay),
-		Overlap:             Duration(DefaultOverlap),
-		RequestTimeout:      Duration(DefaultRequestTimeout),
-		MaxUndeliveredPages: DefaultMaxUndelivered,
-		Retry: RetryConfig{
-			MaxAttempts:    DefaultMaxAttempts,
-			InitialBackoff: Duration(DefaultInitialBackoff),
-			MaxBackoff:     Duration(DefaultMaxBackoff),
-		},
-		Checkpoint: CheckpointConfig{Type: "file", Path: DefaultCheckpointDir, SyncInterval: Duration(DefaultCheckpointSync)},
+// Validate checks what no single option's declaration can: options that
+// only make sense together.
+func (c *Config) Validate() error {
+	switch {
+	case c.Retry.MaxBackoff < c.Retry.InitialBackoff:
+		return &ConfigError{Key: "retry.max_backoff", Msg: "must be at least retry.initial_backoff"}
+	case c.RateLimit.Requests > 0 && c.RateLimit.Period == 0:
+		return &ConfigError{Key: "rate_limit.period", Msg: "required with rate_limit.requests (e.g. 5m)"}
+	case c.Checkpoint.Type == "file" && c.Checkpoint.Path == "":
+		return &ConfigError{Key: "checkpoint.path", Msg: "required for checkpoint type \"file\" (a directory)"}
+	case c.Checkpoint.LeaseTTL > 0 && c.Checkpoint.LeaseTTL.D() < time.Second:
+		return &ConfigError{Key: "checkpoint.lease_ttl", Msg: "must be at least 1s (or 0s to disable leasing)"}
+	case (c.HTTP.CertFile == "") != (c.HTTP.KeyFile == ""):
+		return &ConfigError{Key: "http.cert_file", Msg: "http.cert_file and http.key_file must be given together"}
 	}
+	if c.StartTime != "" {
+		t, err := time.Parse(time.RFC3339, c.StartTime)
+		if err != nil {
+			return &ConfigError{Key: "start_time", Msg: fmt.Sprintf("%q is not an RFC 3339 time (e.g. 2026-01-31T00:00:00Z)", c.StartTime)}
+		}
+		c.start = t.UTC()
+	}
+	return nil
 }
+
+// The core's defaults, for code that needs them as values; the schema above
+// declares them (TestDefaultsMatchTheSchema keeps the two in step).
+const (
+	DefaultMaxUndelivered = 16
+	DefaultCheckpointDir  = "/var/lib/auditpull"
+)
 
 // UcfgOptions are the options every auditpull config is read with: "." as
 // the path separator, so flat property lists (Fluent Bit) nest like YAML
@@ -124,20 +118,20 @@ var UcfgOptions = []ucfg.Option{ucfg.PathSep(".")}
 func ParseMap(m map[string]any) (*Config, error) {
 	raw, err := ucfg.NewFrom(m, UcfgOptions...)
 	if err != nil {
-		return nil, configErr(err)
+		return nil, unpackErr(err, "", reflect.TypeOf(Config{}))
 	}
 	return Parse(raw)
 }
 
 // Parse is ParseMap for an already built ucfg tree.
 func Parse(raw *ucfg.Config) (*Config, error) {
-	c := defaultConfig()
+	var c Config
 	sources := SourceNames()
 	if err := checkKeys(raw, reflect.TypeOf(c), "", sources); err != nil {
 		return nil, err
 	}
-	if err := raw.Unpack(&c, UcfgOptions...); err != nil {
-		return nil, configErr(err)
+	if err := unpackWithDefaults(raw, &c, ""); err != nil {
+		return nil, err
 	}
 	if c.Source == "" {
 		return nil, &ConfigError{Key: "source", Msg: "required; one of " + quoteList(sources)}
@@ -146,7 +140,9 @@ func Parse(raw *ucfg.Config) (*Config, error) {
 		return nil, &ConfigError{Key: "source", Msg: fmt.Sprintf("unknown source %q; one of %s", c.Source, quoteList(sources))}
 	}
 	for _, s := range sources {
-		if s != c.Source && raw.HasField(s) {
+		// An empty section of another source is what hosts that fill in
+		// every declared section (Benthos) send: it configures nothing.
+		if s != c.Source && raw.HasField(s) && !emptySection(raw, s) {
 			return nil, &ConfigError{Key: s, Msg: fmt.Sprintf("section given but source is %q", c.Source)}
 		}
 	}
@@ -159,9 +155,7 @@ func Parse(raw *ucfg.Config) (*Config, error) {
 	} else {
 		c.source = ucfg.New()
 	}
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
+	// c.Validate ran as part of unpacking (ucfg calls it).
 	// The source validates its own section now, so a bad config never
 	// starts; the value is rebuilt when the poller opens the source.
 	if err := lookupSource(c.Source).Validate(&c); err != nil {
@@ -170,64 +164,9 @@ func Parse(raw *ucfg.Config) (*Config, error) {
 	return &c, nil
 }
 
-func (c *Config) validate() error {
-	nonNeg := map[string]Duration{
-		"initial_lookback": c.InitialLookback, "settle_delay": c.SettleDelay,
-		"overlap": c.Overlap, "max_window": c.MaxWindow,
-		"checkpoint.sync_interval": c.Checkpoint.SyncInterval,
-	}
-	for _, k := range sortedKeys(nonNeg) {
-		if nonNeg[k] < 0 {
-			return &ConfigError{Key: k, Msg: "must not be negative"}
-		}
-	}
-	pos := map[string]Duration{
-		"poll_interval": c.PollInterval, "request_timeout": c.RequestTimeout,
-		"retry.initial_backoff": c.Retry.InitialBackoff, "retry.max_backoff": c.Retry.MaxBackoff,
-	}
-	for _, k := range sortedKeys(pos) {
-		if pos[k] <= 0 {
-			return &ConfigError{Key: k, Msg: "must be a positive duration (e.g. 500ms, 30s, 5m)"}
-		}
-	}
-	if c.Retry.MaxBackoff < c.Retry.InitialBackoff {
-		return &ConfigError{Key: "retry.max_backoff", Msg: "must be at least retry.initial_backoff"}
-	}
-	if c.Retry.MaxAttempts < 1 {
-		return &ConfigError{Key: "retry.max_attempts", Msg: "must be at least 1"}
-	}
-	if c.PageSize < 0 {
-		return &ConfigError{Key: "page_size", Msg: "must be positive (0 = the source's default)"}
-	}
-	if c.MaxUndeliveredPages < 1 {
-		return &ConfigError{Key: "max_undelivered_pages", Msg: "must be at least 1"}
-	}
-	if c.StartTime != "" {
-		t, err := time.Parse(time.RFC3339, c.StartTime)
-		if err != nil {
-			return &ConfigError{Key: "start_time", Msg: fmt.Sprintf("%q is not an RFC 3339 time (e.g. 2026-01-31T00:00:00Z)", c.StartTime)}
-		}
-		c.start = t.UTC()
-	}
-	if c.RateLimit.Requests < 0 {
-		return &ConfigError{Key: "rate_limit.requests", Msg: "must be positive (0 = the source's documented limit)"}
-	}
-	if c.RateLimit.Period < 0 {
-		return &ConfigError{Key: "rate_limit.period", Msg: "must be a positive duration"}
-	}
-	if c.RateLimit.Requests > 0 && c.RateLimit.Period == 0 {
-		return &ConfigError{Key: "rate_limit.period", Msg: "required with rate_limit.requests (e.g. 5m)"}
-	}
-	if !slices.Contains(CheckpointTypes, c.Checkpoint.Type) {
-		return &ConfigError{Key: "checkpoint.type", Msg: fmt.Sprintf("unknown type %q; one of %s", c.Checkpoint.Type, quoteList(CheckpointTypes))}
-	}
-	if c.Checkpoint.Type == "file" && c.Checkpoint.Path == "" {
-		return &ConfigError{Key: "checkpoint.path", Msg: "required for checkpoint type \"file\" (a directory)"}
-	}
-	if (c.HTTP.CertFile == "") != (c.HTTP.KeyFile == "") {
-		return &ConfigError{Key: "http.cert_file", Msg: "http.cert_file and http.key_file must be given together"}
-	}
-	return nil
+func emptySection(raw *ucfg.Config, name string) bool {
+	sub, err := raw.Child(name, -1, UcfgOptions...)
+	return err == nil && len(sub.FlattenedKeys(UcfgOptions...)) == 0
 }
 
 // Start is the explicit backfill start, zero if none.
@@ -236,17 +175,15 @@ func (c *Config) Start() time.Time { return c.start }
 // SourceSection is the chosen source's own settings.
 func (c *Config) SourceSection() *ucfg.Config { return c.source }
 
-// UnpackStrict unpacks cfg into v (a pointer to a struct with `config` tags)
-// and rejects keys v does not declare, naming them with prefix. Sources use
-// it for their sections so a typo never goes unnoticed.
+// UnpackStrict unpacks cfg into v (a pointer to a struct with schema tags),
+// with v's declared defaults, and rejects keys v does not declare, naming
+// them with prefix. Sources use it for their sections so a typo never goes
+// unnoticed.
 func UnpackStrict(cfg *ucfg.Config, v any, prefix string) error {
 	if err := checkKeys(cfg, reflect.TypeOf(v).Elem(), prefix, nil); err != nil {
 		return err
 	}
-	if err := cfg.Unpack(v, UcfgOptions...); err != nil {
-		return configErr(err)
-	}
-	return nil
+	return unpackWithDefaults(cfg, v, prefix)
 }
 
 // checkKeys rejects keys that the struct type t does not declare. extra
@@ -315,24 +252,6 @@ func collectKeys(t reflect.Type, prefix string, out map[string]reflect.Type) {
 	}
 }
 
-// configErr turns a ucfg error (which names the key as "accessing 'x.y'")
-// into a ConfigError that names it first.
-func configErr(err error) error {
-	var ue ucfg.Error
-	if errors.As(err, &ue) {
-		msg := ue.Error()
-		if i := strings.Index(msg, " accessing '"); i >= 0 {
-			key := strings.TrimSuffix(msg[i+len(" accessing '"):], "'")
-			if j := strings.IndexByte(key, '\''); j >= 0 {
-				key = key[:j]
-			}
-			return &ConfigError{Key: key, Msg: msg[:i]}
-		}
-		return &ConfigError{Key: "(config)", Msg: msg}
-	}
-	return err
-}
-
 func quoteList(v []string) string {
 	q := make([]string, len(v))
 	for i, s := range v {
@@ -353,32 +272,25 @@ func sortedKeys[V any](m map[string]V) []string {
 // Keys lists every configuration key of the schema, flattened with ".",
 // including each registered source's section ("nordpass.token"). Hosts
 // that cannot enumerate their configuration (Fluent Bit) read these keys.
-// List-valued keys are reported with ListKeys.
 func Keys() []string {
-	all := map[string]reflect.Type{}
-	collectKeys(reflect.TypeOf(Config{}), "", all)
-	for _, name := range SourceNames() {
-		if f := lookupSource(name); f.Settings != nil {
-			collectKeys(reflect.TypeOf(f.Settings()), name+".", all)
+	var out []string
+	for _, o := range Schema() {
+		if o.Kind != KindObject {
+			out = append(out, o.Key)
 		}
 	}
-	return sortedKeys(all)
+	sort.Strings(out)
+	return out
 }
 
 // ListKeys is the subset of Keys whose values are lists.
 func ListKeys() []string {
-	all := map[string]reflect.Type{}
-	collectKeys(reflect.TypeOf(Config{}), "", all)
-	for _, name := range SourceNames() {
-		if f := lookupSource(name); f.Settings != nil {
-			collectKeys(reflect.TypeOf(f.Settings()), name+".", all)
-		}
-	}
 	var out []string
-	for _, k := range sortedKeys(all) {
-		if all[k].Kind() == reflect.Slice {
-			out = append(out, k)
+	for _, o := range Schema() {
+		if o.Kind == KindList {
+			out = append(out, o.Key)
 		}
 	}
+	sort.Strings(out)
 	return out
 }

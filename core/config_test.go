@@ -45,7 +45,7 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{"missing token", with(base(), "nordpass", map[string]any{"region": "us"}), "nordpass.token", "required"},
 		{"bearer prefix", with(base(), "nordpass", map[string]any{"token": "Bearer abc"}), "nordpass.token", "without \"Bearer \""},
 		{"page size above the API limit", with(base(), "page_size", 101), "page_size", "1 to 100"},
-		{"negative page size", with(base(), "page_size", -1), "page_size", "must be positive"},
+		{"negative page size", with(base(), "page_size", -1), "page_size", "must not be negative"},
 		{"window above 90 days", with(base(), "max_window", "91d"), "max_window", "90 days"},
 		{"bad duration", with(base(), "poll_interval", "soon"), "poll_interval", "invalid duration"},
 		{"zero poll interval", with(base(), "poll_interval", "0s"), "poll_interval", "positive duration"},
@@ -122,7 +122,7 @@ func TestConfigDefaultsAndDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.InitialLookback.D() != 30*24*time.Hour || cfg.PollInterval.D() != core.DefaultPollInterval || cfg.MaxUndeliveredPages != core.DefaultMaxUndelivered {
+	if cfg.InitialLookback.D() != 30*24*time.Hour || cfg.PollInterval.D() != 30*time.Second || cfg.MaxUndeliveredPages != core.DefaultMaxUndelivered {
 		t.Fatalf("unexpected config %+v", cfg)
 	}
 }

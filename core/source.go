@@ -95,6 +95,8 @@ func (e SourceEnv) Requester(budget Rate, limiterKey string) (*Requester, error)
 
 // Factory registers a source.
 type Factory struct {
+	// Doc says what the source reads, for the docs of its section.
+	Doc string
 	// Validate checks the source's settings (its section, and core options
 	// such as page_size against the vendor's limits) without side effects.
 	Validate func(cfg *Config) error

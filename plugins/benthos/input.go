@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -44,9 +43,6 @@ const (
 
 func init() {
 	registerLintMethod()
-	if !slices.Contains(core.CheckpointTypes, checkpointCache) {
-		core.CheckpointTypes = append(core.CheckpointTypes, checkpointCache)
-	}
 	err := service.RegisterBatchInput(Name, configSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
 		in, err := newInput(conf, res)
 		if err != nil {
@@ -67,7 +63,8 @@ type input struct {
 	log      logger
 	metrics  *core.Metrics
 	exporter *metricsExporter
-	leaseTTL time.Duration
+	cache    string        // the checkpoint cache resource, "" for files
+	leaseTTL time.Duration // 0: no leases
 
 	mu     sync.Mutex
 	sess   *session
@@ -95,12 +92,8 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 	if err != nil {
 		return nil, err
 	}
-	ttl, err := parseLeaseTTL(as.leaseTTL)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Checkpoint.Type == checkpointCache && !res.HasCache(cfg.Checkpoint.Cache) {
-		return nil, &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("no cache resource labelled %q; add it under cache_resources", cfg.Checkpoint.Cache)}
+	if as.cache != "" && !res.HasCache(as.cache) {
+		return nil, &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("no cache resource labelled %q; add it under cache_resources", as.cache)}
 	}
 	cm := &core.Metrics{}
 	return &input{
@@ -109,21 +102,11 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		log:         logger{res.Logger()},
 		metrics:     cm,
 		exporter:    newMetricsExporter(res.Metrics(), cm),
-		leaseTTL:    ttl,
+		cache:       as.cache,
+		leaseTTL:    cfg.Checkpoint.LeaseTTL.D(),
 		stopMetrics: make(chan struct{}),
 		metricsDone: make(chan struct{}),
 	}, nil
-}
-
-func parseLeaseTTL(s string) (time.Duration, error) {
-	d, err := core.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, &core.ConfigError{Key: "checkpoint." + fieldLeaseTTL, Msg: fmt.Sprintf("%q is not a duration (e.g. 30s; 0s disables leasing)", s)}
-	}
-	if d > 0 && d < time.Second {
-		return 0, &core.ConfigError{Key: "checkpoint." + fieldLeaseTTL, Msg: "must be at least 1s (or 0s to disable leasing)"}
-	}
-	return d, nil
 }
 
 // Connect starts a session: it opens the checkpoint store, which with
@@ -173,10 +156,10 @@ func (in *input) Connect(ctx context.Context) error {
 func (in *input) open(ctx context.Context) (*session, error) {
 	sess := &session{}
 	var store checkpoint.Store
-	if in.cfg.Checkpoint.Type == checkpointCache {
-		cs := &cacheStore{res: in.res, name: in.cfg.Checkpoint.Cache}
+	if in.cache != "" {
+		cs := &cacheStore{res: in.res, name: in.cache}
 		if in.leaseTTL > 0 {
-			sess.lease = newLeaser(in.res, in.cfg.Checkpoint.Cache, in.leaseTTL, in.log)
+			sess.lease = newLeaser(in.res, in.cache, in.leaseTTL, in.log)
 			cs.lease = sess.lease
 		}
 		store = cs

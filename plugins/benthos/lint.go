@@ -64,16 +64,14 @@ func lintConfig(v any) []any {
 	if _, ok := m["source"]; !ok {
 		return nil
 	}
-	cm, as, err := splitAdapterSettings(m)
+	cm, _, err := splitAdapterSettings(m)
 	if err == nil {
 		if src, ok := cm["source"].(string); ok {
 			if sec, ok := cm[src].(map[string]any); ok {
-				cm[src] = placeholderSecrets(sec)
+				cm[src] = placeholderSecrets(src, sec)
 			}
 		}
-		if _, err = core.ParseMap(cm); err == nil {
-			_, err = parseLeaseTTL(as.leaseTTL)
-		}
+		_, err = core.ParseMap(cm)
 	}
 	if err != nil {
 		return []any{err.Error()}
@@ -83,10 +81,14 @@ func lintConfig(v any) []any {
 
 // placeholderSecrets copies a source section, replacing secrets that are
 // empty or read from a file by a placeholder.
-func placeholderSecrets(sec map[string]any) map[string]any {
+func placeholderSecrets(source string, sec map[string]any) map[string]any {
+	secret := map[string]bool{}
+	for _, o := range core.SourceOptions(source) {
+		secret[o.Key] = o.Kind == core.KindSecret
+	}
 	out := make(map[string]any, len(sec))
 	for k, v := range sec {
-		if s, ok := v.(string); ok && looksSecret(k) && (strings.TrimSpace(s) == "" || strings.HasPrefix(s, "file:") || strings.HasPrefix(s, "env:")) {
+		if s, ok := v.(string); ok && secret[source+"."+k] && (strings.TrimSpace(s) == "" || strings.HasPrefix(s, "file:") || strings.HasPrefix(s, "env:")) {
 			v = lintPlaceholder
 			if k == "private_key" {
 				// Keys are parsed at validation: stand in with a real one.

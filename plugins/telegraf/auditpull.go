@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -31,27 +32,11 @@ var sampleConfig string
 // Name is the plugin's name in Telegraf's configuration: [[inputs.auditpull]].
 const Name = "auditpull"
 
-// Plugin-only defaults (everything else is the core's).
-const (
-	DefaultMeasurement     = "auditpull"
-	DefaultStatsInterval   = 60 * time.Second
-	DefaultShutdownTimeout = 15 * time.Second
-)
-
-// AuditPull is inputs.auditpull. The core's options are embedded (Options,
-// options.go); the fields below are Telegraf-only.
+// AuditPull is inputs.auditpull: the core's options (Options, generated
+// from the core schema into options_gen.go) and Telegraf's own.
 type AuditPull struct {
 	Options
-
-	// Measurement names the event metrics; statistics go to
-	// Measurement + "_stats".
-	Measurement string `toml:"measurement"`
-	// StatsInterval is how often the statistics measurement is emitted; 0
-	// disables it.
-	StatsInterval config.Duration `toml:"stats_interval"`
-	// ShutdownTimeout is how long Stop waits for pages already handed to
-	// Telegraf to be written by the outputs, so that their position is saved.
-	ShutdownTimeout config.Duration `toml:"shutdown_timeout"`
+	TelegrafOptions
 
 	Log telegraf.Logger `toml:"-"`
 
@@ -70,6 +55,14 @@ type AuditPull struct {
 
 	stopRead, stopOther context.CancelFunc
 	readWG, otherWG     sync.WaitGroup
+}
+
+// TelegrafOptions are the options only this plugin has, declared with the
+// core's schema tags so that sample.conf documents them beside the core's.
+type TelegrafOptions struct {
+	Measurement     string          `toml:"measurement" config:"measurement" default:"auditpull" doc:"Name of the event measurement. Statistics go to <measurement>_stats."`
+	StatsInterval   config.Duration `toml:"stats_interval" config:"stats_interval" kind:"duration" default:"60s" doc:"How often to emit the statistics measurement; 0s disables it."`
+	ShutdownTimeout config.Duration `toml:"shutdown_timeout" config:"shutdown_timeout" kind:"duration" default:"15s" doc:"On shutdown, how long to wait for pages already handed to Telegraf to be written by the outputs, so that their position is saved. Pages still unwritten then are read again at the next start (at-least-once)."`
 }
 
 func (*AuditPull) SampleConfig() string { return sampleConfig }
@@ -416,12 +409,10 @@ func (a *AuditPull) emitStats(ctx context.Context, stats map[string]selfstat.Sta
 
 // New returns the plugin with its defaults, as inputs.Add registers it.
 func New() *AuditPull {
-	return &AuditPull{
-		Options:         newOptions(),
-		Measurement:     DefaultMeasurement,
-		StatsInterval:   config.Duration(DefaultStatsInterval),
-		ShutdownTimeout: config.Duration(DefaultShutdownTimeout),
-	}
+	a := &AuditPull{}
+	setDefaults(reflect.ValueOf(&a.Options).Elem(), core.CoreOptions())
+	setDefaults(reflect.ValueOf(&a.TelegrafOptions).Elem(), core.OptionsOf(a.TelegrafOptions))
+	return a
 }
 
 func init() {

@@ -209,25 +209,12 @@ func checkpointFiles(t *testing.T, dir string) []string {
 	return m
 }
 
-func TestOptionsMirrorCoreSchema(t *testing.T) {
-	var keys []string
-	tomlKeys(reflect.TypeOf(Options{}), "", &keys)
-	sort.Strings(keys)
-	want := slices.DeleteFunc(core.Keys(), func(k string) bool {
-		// A host-side store (Benthos caches); Telegraf has file and memory.
-		return k == "checkpoint.cache"
-	})
-	if !slices.Equal(keys, want) {
-		t.Fatalf("TOML options differ from the core schema:\n toml: %v\n core: %v", keys, want)
-	}
-}
-
 func TestCoreMapTranslatesTelegrafTypes(t *testing.T) {
 	a := New()
 	a.Source = "nordpass"
 	a.InitialLookback = config.Duration(7 * 24 * time.Hour)
 	a.Overlap = 0
-	a.RateLimit.Enabled = new(bool)
+	a.RateLimit.Enabled = false
 	a.NordPass = &NordPassOptions{Token: config.NewSecret([]byte(testToken)), UserUUIDs: []string{uuidA, uuidB}}
 	m, err := a.Options.coreMap()
 	if err != nil {

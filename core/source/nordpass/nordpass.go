@@ -50,23 +50,17 @@ var regions = map[string]string{
 
 // Settings is the `nordpass` config section.
 type Settings struct {
-	// Region selects the data center: eu or us.
-	Region string `config:"region"`
-	// BaseURL overrides the region's URL (proxies, the simulator).
-	BaseURL string `config:"base_url"`
-	// Token is generated in the Business Admin Panel; sent as the
-	// Authorization header, without "Bearer".
-	Token core.Secret `config:"token"`
-	// UserUUIDs restricts the logs to these members (any number; they are
-	// sent in groups of 500).
-	UserUUIDs []string `config:"user_uuids"`
+	Region    string      `config:"region" default:"eu" enum:"eu,us" doc:"The NordPass data center of the organization."`
+	BaseURL   string      `config:"base_url" doc:"Overrides the region's API URL (a proxy, or the auditpull simulator). Tokens are sent only over https, except to loopback addresses." example:"https://api-activities.eu.nordpass.com"`
+	Token     core.Secret `config:"token" required:"true" doc:"The API token created in the NordPass Business Admin Panel, sent as the Authorization header without Bearer. Give it from the environment or a file (file:/path) rather than inline." example:"${NORDPASS_TOKEN}"`
+	UserUUIDs []string    `config:"user_uuids" doc:"Read only these members' activity (any number of user UUIDs; sent in groups of 500)."`
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // ParseSettings reads and checks the `nordpass` section (and page_size).
 func ParseSettings(cfg *core.Config) (*Settings, string, error) {
-	s := &Settings{Region: "eu"}
+	s := &Settings{}
 	if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
 		return nil, "", err
 	}
@@ -103,6 +97,7 @@ func ParseSettings(cfg *core.Config) (*Settings, string, error) {
 
 func init() {
 	core.Register(Name, core.Factory{
+		Doc: "NordPass Enterprise Activity Logs API.",
 		Validate: func(cfg *core.Config) error {
 			_, _, err := ParseSettings(cfg)
 			return err

@@ -95,30 +95,23 @@ var Categories = []string{
 
 // Settings is the `nordpass_msp` config section.
 type Settings struct {
-	// BaseURL and Path locate the endpoint (both required: not public).
-	BaseURL string `config:"base_url"`
-	Path    string `config:"path"`
-	// PrivateKey is the PEM key downloaded from the MSP Admin Panel
-	// (inline, env:NAME or file:/path).
-	PrivateKey core.Secret `config:"private_key"`
-	// JWT are the token's claims.
-	JWT JWTSettings `config:"jwt"`
-	// AuthScheme is how the token is sent: "bearer" (default) as
-	// "Authorization: Bearer <jwt>", "none" as the bare JWT.
-	AuthScheme string `config:"auth_scheme"`
-	// Filters: MSP member emails, organization UUIDs, categories.
-	MemberEmails  []string `config:"member_emails"`
-	Organizations []string `config:"organizations"`
-	Categories    []string `config:"categories"`
+	BaseURL       string      `config:"base_url" required:"true" doc:"The MSP Activity Log API's base URL, from the integration guide in the MSP Admin Panel (the API is not public)." example:"https://msp-api.example"`
+	Path          string      `config:"path" required:"true" doc:"The endpoint's path under base_url, from the same guide." example:"/msp/activity-log/query"`
+	PrivateKey    core.Secret `config:"private_key" required:"true" doc:"The PEM private key downloaded from the MSP Admin Panel (Integrations > Integrate with NordPass for MSP), inline, env:NAME or file:/path. It signs the JWT sent with each request." example:"file:/run/secrets/nordpass_msp.pem"`
+	JWT           JWTSettings `config:"jwt" doc:"Claims of the JWT signed with private_key (issuer or key_id is required)."`
+	AuthScheme    string      `config:"auth_scheme" default:"bearer" enum:"bearer,none" doc:"How the token is sent: bearer (Authorization: Bearer <jwt>) or none (the bare JWT)."`
+	MemberEmails  []string    `config:"member_emails" doc:"Only the actions of these MSP members."`
+	Organizations []string    `config:"organizations" doc:"Only these organizations (UUIDs)."`
+	Categories    []string    `config:"categories" doc:"Only these categories: msp_access, msp_user_management, organization_management, integrations, billing, settings."`
 }
 
 // JWTSettings is the `nordpass_msp.jwt` section.
 type JWTSettings struct {
-	Issuer   string        `config:"issuer"`
-	Subject  string        `config:"subject"`
-	Audience string        `config:"audience"`
-	KeyID    string        `config:"key_id"`
-	Lifetime core.Duration `config:"lifetime"`
+	Issuer   string        `config:"issuer" doc:"The iss claim." example:"msp-1234"`
+	Subject  string        `config:"subject" doc:"The sub claim. Default: the issuer."`
+	Audience string        `config:"audience" doc:"The aud claim. Default: base_url; none omits it."`
+	KeyID    string        `config:"key_id" doc:"The kid header."`
+	Lifetime core.Duration `config:"lifetime" default:"5m" doc:"How long one token is valid (30s to 1h)."`
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -273,6 +266,7 @@ func parseKey(b []byte) (crypto.Signer, jwt.SigningMethod, error) {
 
 func init() {
 	core.Register(Name, core.Factory{
+		Doc: "NordPass MSP Activity Log API (default initial_lookback 30 days, windows of at most 90 days). The API is not public: take the URL, path and claims from the integration guide in the MSP Admin Panel.",
 		Validate: func(cfg *core.Config) error {
 			_, err := parseSettings(cfg)
 			return err

@@ -86,15 +86,10 @@ var DefaultRate = core.Rate{Requests: 600, Period: time.Minute}
 // Settings is the `oloid` config section. The three credentials are those
 // of an API client created in the OLOID portal's API-token settings.
 type Settings struct {
-	// BaseURL is the tenant's API URL (required: OLOID publishes no
-	// default); /login and /filterActivity are relative to it.
-	BaseURL string `config:"base_url"`
-	// ClientID is sent as UserName.
-	ClientID string `config:"client_id"`
-	// Tenant is sent as TenantName.
-	Tenant string `config:"tenant"`
-	// ClientSecret is sent as Password.
-	ClientSecret core.Secret `config:"client_secret"`
+	BaseURL      string      `config:"base_url" required:"true" doc:"Your tenant's API URL (OLOID publishes no default); /login and /filterActivity are relative to it." example:"https://api.example.oloid.com"`
+	ClientID     string      `config:"client_id" required:"true" doc:"Client id of an API client created in the OLOID portal (sent as UserName)." example:"${OLOID_CLIENT_ID}"`
+	Tenant       string      `config:"tenant" required:"true" doc:"The OLOID tenant name (sent as TenantName)." example:"${OLOID_TENANT}"`
+	ClientSecret core.Secret `config:"client_secret" required:"true" doc:"The API client's secret, from the environment or file:/path (sent as Password)." example:"${OLOID_CLIENT_SECRET}"`
 }
 
 // ParseSettings reads and checks the `oloid` section and returns it with
@@ -128,6 +123,7 @@ func ParseSettings(cfg *core.Config) (*Settings, string, error) {
 
 func init() {
 	core.Register(Name, core.Factory{
+		Doc: "OLOID List Activity Logs API: the credentials of an API client created in the OLOID portal.",
 		Validate: func(cfg *core.Config) error {
 			_, _, err := ParseSettings(cfg)
 			return err

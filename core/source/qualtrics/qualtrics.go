@@ -84,29 +84,19 @@ var DefaultRate = core.Rate{Requests: 600, Period: time.Minute}
 
 // Settings is the `qualtrics` config section.
 type Settings struct {
-	// Datacenter is the datacenter ID from Account Settings > Qualtrics IDs
-	// (iad1, fra1, …): the API is https://{datacenter}.qualtrics.com/API/v3.
-	Datacenter string `config:"datacenter"`
-	// BaseURL replaces the datacenter's API URL (proxies, the simulator).
-	BaseURL string `config:"base_url"`
-	// APIToken authenticates with X-API-TOKEN…
-	APIToken core.Secret `config:"api_token"`
-	// …or ClientID and ClientSecret with OAuth client credentials.
-	ClientID     string      `config:"client_id"`
-	ClientSecret core.Secret `config:"client_secret"`
-	// Scope is the OAuth scope requested (default: none, i.e. the client's).
-	Scope string `config:"scope"`
-	// TokenURL replaces the OAuth token endpoint (default: /oauth2/token
-	// on the API's host).
-	TokenURL string `config:"token_url"`
-	// ActivityTypes are the types to read, each its own stream, or ["all"].
-	ActivityTypes []string `config:"activity_types"`
-	// The optional List Events filters, passed through.
-	OrganizationID string `config:"organization_id"`
-	UserID         string `config:"user_id"`
-	DirectoryID    string `config:"directory_id"`
-	GroupID        string `config:"group_id"`
-	ContactID      string `config:"contact_id"`
+	Datacenter     string      `config:"datacenter" doc:"Datacenter ID from Account Settings > Qualtrics IDs (iad1, fra1, ...): the API is https://{datacenter}.qualtrics.com/API/v3. Or base_url instead." example:"iad1"`
+	BaseURL        string      `config:"base_url" doc:"Overrides the datacenter's URL (a proxy, or the auditpull simulator)."`
+	ActivityTypes  []string    `config:"activity_types" doc:"Activity types to read, each its own stream with its own checkpoint, or [all] for every type the brand lists." example:"all"`
+	APIToken       core.Secret `config:"api_token" doc:"An API token (sent as X-API-TOKEN), from the environment or file:/path; or an OAuth client below." example:"${QUALTRICS_API_TOKEN}"`
+	ClientID       string      `config:"client_id" doc:"OAuth client id (client credentials), instead of api_token."`
+	ClientSecret   core.Secret `config:"client_secret" doc:"OAuth client secret."`
+	Scope          string      `config:"scope" doc:"OAuth scope requested. Default: none (the client's own)."`
+	TokenURL       string      `config:"token_url" doc:"OAuth token URL. Default: /oauth2/token on the API's host."`
+	OrganizationID string      `config:"organization_id" doc:"List Events filter, passed through."`
+	UserID         string      `config:"user_id" doc:"List Events filter, passed through."`
+	DirectoryID    string      `config:"directory_id" doc:"List Events filter, passed through."`
+	GroupID        string      `config:"group_id" doc:"List Events filter, passed through."`
+	ContactID      string      `config:"contact_id" doc:"List Events filter, passed through."`
 }
 
 var (
@@ -213,6 +203,7 @@ func parseSettings(cfg *core.Config) (*parsed, error) {
 
 func init() {
 	core.Register(Name, core.Factory{
+		Doc: "Qualtrics List Events. Each activity type is its own stream with its own checkpoint.",
 		Validate: func(cfg *core.Config) error {
 			_, err := parseSettings(cfg)
 			return err
