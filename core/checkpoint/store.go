@@ -9,6 +9,7 @@ import (
 )
 
 // ErrNotFound means the stream has never been checkpointed: a first run.
+// KV.Get returns it too, for a key that holds nothing.
 var ErrNotFound = errors.New("no checkpoint")
 
 // Store persists checkpoints. Save must be atomic: after a crash, Load

@@ -1,11 +1,51 @@
 package benthos
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benthosdev/benthos/v4/public/service"
+
+	"github.com/auditpull/auditpull/core/checkpoint"
 )
+
+// The core's leaser reads the cache's answers through the KV errors; a
+// cache that cannot be reached is a cacheError, which Connect retries.
+func TestLeaseCacheSpeaksTheCoreKV(t *testing.T) {
+	ctx := context.Background()
+	kv := cacheKV{res: service.MockResources(service.MockResourcesOptAddCache("state")), name: "state"}
+	if _, err := kv.Get(ctx, "k"); !errors.Is(err, checkpoint.ErrNotFound) {
+		t.Fatalf("Get of nothing: %v", err)
+	}
+	if err := kv.Add(ctx, "k", []byte("a"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Add(ctx, "k", []byte("b"), time.Second); !errors.Is(err, checkpoint.ErrExists) {
+		t.Fatalf("Add over a value: %v", err)
+	}
+	if err := kv.Set(ctx, "k", []byte("c"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := kv.Get(ctx, "k"); err != nil || string(v) != "c" {
+		t.Fatalf("after Set: %q, %v", v, err)
+	}
+	if err := kv.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Get(ctx, "k"); !errors.Is(err, checkpoint.ErrNotFound) {
+		t.Fatalf("after Delete: %v", err)
+	}
+
+	missing := newLeaser(service.MockResources(), "state", time.Second, nil)
+	var ce *cacheError
+	if err := missing.Acquire(ctx, "s"); !errors.As(err, &ce) {
+		t.Fatalf("an unreachable cache gave %v; want a cacheError", err)
+	}
+}
 
 // Two Benthos streams (two processes, as far as the lease can tell: each
 // input has its own owner id and Redis client) read the same stream key

@@ -60,7 +60,7 @@ func withCache(ctx context.Context, res *service.Resources, name string, fn func
 
 func (s *cacheStore) Load(ctx context.Context, stream string) ([]byte, error) {
 	if s.lease != nil {
-		if err := s.lease.acquire(ctx, stream); err != nil {
+		if err := s.lease.Acquire(ctx, stream); err != nil {
 			return nil, err
 		}
 	}
@@ -80,7 +80,7 @@ func (s *cacheStore) Load(ctx context.Context, stream string) ([]byte, error) {
 }
 
 func (s *cacheStore) Save(ctx context.Context, stream string, data []byte) error {
-	if s.lease != nil && !s.lease.holds(stream) {
+	if s.lease != nil && !s.lease.Holds(stream) {
 		return errLeaseLost
 	}
 	return withCache(ctx, s.res, s.name, func(ctx context.Context, c service.Cache) error {
@@ -98,7 +98,7 @@ func (s *cacheStore) Where(stream string) string {
 // Close gives up the leases; the core calls it after its last Save.
 func (s *cacheStore) Close() error {
 	if s.lease != nil {
-		s.lease.close()
+		s.lease.Close()
 	}
 	return nil
 }
