@@ -1,7 +1,6 @@
 package core
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-var writeV1 = flag.Bool("write-v1", false, "rewrite testdata/checkpoints/v1 with this build's encoder")
 
 func utc(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
@@ -40,10 +37,10 @@ var v1Checkpoints = []struct {
 	file string
 	want checkpointState
 }{
-	{"live-cursor-only.json", checkpointState{Version: 1, Stream: "nordpass-eu_nordpass_com",
+	{"live-cursor-only.json", checkpointState{Stream: "nordpass-eu_nordpass_com",
 		Cursor:  utc("2026-03-01T10:00:00Z"),
 		Updated: utc("2026-03-01T10:05:03.123456789Z")}},
-	{"live-between-windows.json", checkpointState{Version: 1, Stream: "nordpass-eu_nordpass_com-7f3a09c2",
+	{"live-between-windows.json", checkpointState{Stream: "nordpass-eu_nordpass_com-7f3a09c2",
 		Cursor:    utc("2026-03-01T10:00:00Z"),
 		HighWater: utc("2026-03-01T09:59:41Z"),
 		Seen: []seenRecord{
@@ -52,7 +49,7 @@ var v1Checkpoints = []struct {
 			{ID: "f00dfeedbeef00112233445566778899", T: utc("2026-03-01T09:55:00Z").UnixMilli(), N: 1},
 		},
 		Updated: utc("2026-03-01T10:05:03.5Z")}},
-	{"live-window-unread.json", checkpointState{Version: 1, Stream: "nordpass-eu_nordpass_com",
+	{"live-window-unread.json", checkpointState{Stream: "nordpass-eu_nordpass_com",
 		Cursor:    utc("2026-03-01T10:00:00Z"),
 		HighWater: utc("2026-03-01T09:59:41Z"),
 		Window: &windowState{From: utc("2026-03-01T09:55:00Z"), To: utc("2026-03-01T10:01:00Z"), Reread: utc("2026-03-01T10:00:00Z"),
@@ -60,7 +57,7 @@ var v1Checkpoints = []struct {
 			Total:  -1, Live: true},
 		Seen:    []seenRecord{{ID: "3497a94f6d25dfe5a0c1b2d3e4f5a6b7", T: utc("2026-03-01T09:59:41Z").UnixMilli(), N: 1}},
 		Updated: utc("2026-03-01T10:06:00.000000001Z")}},
-	{"live-window-reading.json", checkpointState{Version: 1, Stream: "Audit–Prod (EU)",
+	{"live-window-reading.json", checkpointState{Stream: "Audit–Prod (EU)",
 		Cursor:    utc("2026-03-01T10:00:00Z"),
 		HighWater: utc("2026-03-01T10:00:59Z"),
 		Window: &windowState{From: utc("2026-03-01T09:55:00Z"), To: utc("2026-03-01T10:01:00Z"), Reread: utc("2026-03-01T10:00:00Z"),
@@ -73,14 +70,14 @@ var v1Checkpoints = []struct {
 			{ID: "c0ffee00c0ffee00c0ffee00c0ffee00", T: utc("2026-03-01T10:00:59Z").UnixMilli(), N: 1},
 		},
 		Updated: utc("2026-03-01T10:06:02.25Z")}},
-	{"backfill-90-pieces.json", checkpointState{Version: 1, Stream: "nordpass-eu_nordpass_com",
+	{"backfill-90-pieces.json", checkpointState{Stream: "nordpass-eu_nordpass_com",
 		Cursor:    utc("2025-12-31T00:00:00Z"),
 		HighWater: utc("2025-12-31T23:59:58Z"),
 		Window: &windowState{From: utc("2025-12-01T00:00:00Z"), To: utc("2026-03-01T00:00:00Z"), Reread: utc("2025-12-01T00:00:00Z"),
 			Pieces: days(utc("2025-12-31T00:00:00Z"), 60, 0),
 			Page:   "84", Total: 9020},
 		Updated: utc("2026-03-01T10:06:02.987654321Z")}},
-	{"backfill-partitions.json", checkpointState{Version: 1, Stream: "nordpass-eu_nordpass_com-users-2f9e",
+	{"backfill-partitions.json", checkpointState{Stream: "nordpass-eu_nordpass_com-users-2f9e",
 		Cursor:    utc("2026-02-10T10:12:51Z"),
 		HighWater: utc("2026-02-10T20:29:03Z"),
 		Window: &windowState{From: utc("2026-02-09T23:55:00Z"), To: utc("2026-02-13T00:00:00Z"), Reread: utc("2026-02-10T00:00:00Z"),
@@ -98,7 +95,7 @@ var v1Checkpoints = []struct {
 			Partition: 2, Page: "5", Total: 7311},
 		Seen:    []seenRecord{{ID: "aa11bb22cc33dd44ee55ff6600112233", T: utc("2026-02-09T23:58:00Z").UnixMilli(), N: 1, R: 1}},
 		Updated: utc("2026-03-01T10:06:03Z")}},
-	{"backfill-run-of-identical-records.json", checkpointState{Version: 1, Stream: "nordpass-eu_nordpass_com",
+	{"backfill-run-of-identical-records.json", checkpointState{Stream: "nordpass-eu_nordpass_com",
 		Cursor:    utc("2026-01-15T00:00:00Z"),
 		HighWater: utc("2026-01-15T23:59:50Z"),
 		Window: &windowState{From: utc("2026-01-01T00:00:00Z"), To: utc("2026-03-01T00:00:00Z"), Reread: utc("2026-01-01T00:00:00Z"),
@@ -109,7 +106,7 @@ var v1Checkpoints = []struct {
 				{ID: "d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2", N: 1},
 			}}},
 		Updated: utc("2026-03-01T10:06:04.000001Z")}},
-	{"qualtrics-milliseconds.json", checkpointState{Version: 1, Stream: "qualtrics-fra1_qualtrics_com-login",
+	{"qualtrics-milliseconds.json", checkpointState{Stream: "qualtrics-fra1_qualtrics_com-login",
 		Cursor:    utc("2026-02-27T23:59:59.999Z"),
 		HighWater: utc("2026-02-28T00:04:12.123456Z"),
 		Window: &windowState{From: utc("2026-02-27T23:54:59.999Z"), To: utc("2026-02-28T00:05:00.001Z"), Reread: utc("2026-02-27T23:59:59.999Z"),
@@ -118,7 +115,7 @@ var v1Checkpoints = []struct {
 			Total:  -1, Live: true},
 		Seen:    []seenRecord{{ID: "UR_3kx9a8Zq<b>&\"x\"", T: utc("2026-02-27T23:58:01.5Z").UnixMilli(), N: 1, R: 1}},
 		Updated: utc("2026-02-28T00:06:00.000000999Z")}},
-	{"oloid-token-page.json", checkpointState{Version: 1, Stream: "oloid-api_oloid_com",
+	{"oloid-token-page.json", checkpointState{Stream: "oloid-api_oloid_com",
 		Cursor:    utc("2026-02-20T08:00:00.250Z"),
 		HighWater: utc("2026-02-20T08:00:00.249Z"),
 		Window: &windowState{From: utc("2026-02-20T08:00:00.250Z"), To: utc("2026-02-27T08:00:00.250Z"), Reread: utc("2026-02-20T08:00:00.250Z"),
@@ -129,32 +126,9 @@ var v1Checkpoints = []struct {
 
 func v1Path(file string) string { return filepath.Join("testdata", "checkpoints", "v1", file) }
 
-// writeV1Checkpoint renders want through the save path of a stream, as the
-// release did after an acknowledged page.
-func writeV1Checkpoint(t *testing.T, file string, want checkpointState) {
-	s := &stream{key: want.Stream}
-	sn := &snapshot{cursor: want.Cursor, highWater: want.HighWater, window: want.Window.clone(), seen: map[string]seenEntry{}}
-	if w := want.Window; w != nil && w.Run != nil {
-		sn.window.Run = &runState{T: w.Run.T, IDs: slices.Clone(w.Run.IDs)}
-	}
-	for _, r := range want.Seen {
-		sn.seen[r.ID] = seenEntry{t: r.T, n: r.N, r: r.R}
-	}
-	b := s.encode(sn, want.Updated)
-	if err := os.MkdirAll(filepath.Dir(v1Path(file)), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(v1Path(file), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestReleaseV1CheckpointsLoadAsTheStateTheyWereWrittenFrom(t *testing.T) {
+func TestReleaseV1CheckpointsLoadAsTheStateTheyWereWrittenFromAndSaveAsV2Unchanged(t *testing.T) {
 	for _, tc := range v1Checkpoints {
 		t.Run(strings.TrimSuffix(tc.file, ".json"), func(t *testing.T) {
-			if *writeV1 {
-				writeV1Checkpoint(t, tc.file, tc.want)
-			}
 			b, err := os.ReadFile(v1Path(tc.file))
 			if err != nil {
 				t.Fatal(err)
@@ -167,6 +141,10 @@ func TestReleaseV1CheckpointsLoadAsTheStateTheyWereWrittenFrom(t *testing.T) {
 			slices.SortFunc(got.Seen, func(a, b seenRecord) int { return strings.Compare(a.ID, b.ID) })
 			if !reflect.DeepEqual(*got, tc.want) {
 				t.Fatalf("loaded\n%s\nwant\n%s", dump(got), dump(&tc.want))
+			}
+			v2 := encodeState(got)
+			if again, err := decodeState(v2, tc.want.Stream); err != nil || !reflect.DeepEqual(again, got) {
+				t.Fatalf("saved again as %s, which loads as %v, %v", v2, again, err)
 			}
 		})
 	}
