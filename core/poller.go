@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -264,6 +263,13 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 				lb = info.DefaultLookback
 			}
 			start = p.clock.Now().Add(-lb)
+		}
+		// A checkpoint saves times as Unix nanoseconds, and no audit log
+		// predates 1970: a start reaching further back begins there.
+		if epoch := time.Unix(0, 0); start.Before(epoch) {
+			start = epoch
+		} else if start.After(maxStateTime) {
+			start = maxStateTime
 		}
 		s.cursor = start.UTC().Truncate(info.Precision)
 		p.log.Info("no checkpoint: starting fresh", "stream", key, "from", s.cursor.Format(time.RFC3339))
@@ -669,7 +675,6 @@ func (p *Poller) newBatch(s *stream, events []Event) *Batch {
 // encode renders a snapshot as the versioned checkpoint JSON.
 func (s *stream) encode(sn *snapshot, now time.Time) []byte {
 	st := checkpointState{
-		Version:   stateVersion,
 		Stream:    s.key,
 		Cursor:    sn.cursor,
 		HighWater: sn.highWater,
@@ -682,10 +687,5 @@ func (s *stream) encode(sn *snapshot, now time.Time) []byte {
 			st.Seen = append(st.Seen, seenRecord{ID: id, T: e.t, N: e.n, R: e.r})
 		}
 	}
-	if b, ok := st.appendJSON(make([]byte, 0, s.saveSize+64), &s.saveCache); ok {
-		s.saveSize = len(b)
-		return b
-	}
-	b, _ := json.Marshal(&st) // fails too: a time json cannot render
-	return b
+	return encodeState(&st)
 }

@@ -544,10 +544,12 @@ func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, content := range map[string]string{
-		"garbage":       "{not json",
-		"wrong version": `{"version":99,"stream":"x","cursor":"2026-01-01T00:00:00Z"}`,
-		"no cursor":     `{"version":1,"stream":"%s"}`,
-		"bad window":    `{"version":1,"stream":"%s","cursor":"2026-01-01T00:00:00Z","window":{"from":"2026-01-02T00:00:00Z","to":"2026-01-01T00:00:00Z","pieces":[]}}`,
+		"garbage":                   "{not json",
+		"a newer release's version": `{"version":99,"stream":"x","cursor":"2026-01-01T00:00:00Z"}`,
+		"no cursor":                 `{"version":1,"stream":"%s"}`,
+		"bad window":                `{"version":1,"stream":"%s","cursor":"2026-01-01T00:00:00Z","window":{"from":"2026-01-02T00:00:00Z","to":"2026-01-01T00:00:00Z","pieces":[]}}`,
+		"version 2, no cursor":      `{"version":2,"stream":"%s"}`,
+		"version 2, bad piece":      `{"version":2,"stream":"%s","cursor":1767225600000000000,"window":{"unit":1000000000,"from":1767225600,"to":1767312000,"reread":1767225600,"pieces":[1767139200]}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, 10, 100)
@@ -572,6 +574,58 @@ func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
 			t.Fatalf("want a fatal CheckpointError naming the journal, got %v", err)
 		}
 	})
+}
+
+// A checkpoint saved by a release that wrote format version 1, after the
+// first page of a window that ends in four identical records.
+const v1AfterFirstPage = `{"version":1,"stream":"%s","cursor":"%s","window":{"from":"%[2]s","to":"%[3]s","reread":"%[2]s",` +
+	`"pieces":[{"from":"%[2]s","to":"%[3]s"}],"partition":0,"page":"2","total":6,"live":true,` +
+	`"run":{"t":%[4]d,"ids":[{"id":"dup","n":2}]}},"updated":"%[3]s"}`
+
+func TestAVersion1CheckpointResumesWhereItStoppedAndIsSavedAsVersion2(t *testing.T) {
+	h := newHarness(t, 3, 10000)
+	ts := t0.Add(-6 * time.Hour)
+	h.src.add("a", ts.Add(time.Minute), ts.Add(time.Minute))
+	for range 4 {
+		h.src.add("dup", ts, ts) // pages of 3: a, dup, dup | dup, dup, b
+	}
+	h.src.add("b", ts.Add(-time.Minute), ts.Add(-time.Minute))
+	from, to := t0.Add(-24*time.Hour).Format(time.RFC3339), t0.Add(-time.Minute).Format(time.RFC3339)
+	ctx := context.Background()
+	if err := h.store.Save(ctx, h.name, fmt.Appendf(nil, v1AfterFirstPage, h.name, from, to, ts.UnixMilli())); err != nil {
+		t.Fatal(err)
+	}
+	p := h.poller()
+	got := drain(t, p)
+	p.Close(ctx)
+	assertSame(t, got, []string{"b", "dup-3", "dup-4"})
+	saved, _ := h.store.Load(ctx, h.name)
+	if !strings.HasPrefix(string(saved), `{"version":2,`) {
+		t.Fatalf("saved as %s", saved)
+	}
+	p = h.poller()
+	defer p.Close(ctx)
+	if got := drain(t, p); len(got) != 0 {
+		t.Fatalf("the version 2 checkpoint delivered %v again", got)
+	}
+}
+
+func TestAStartBeforeWhatACheckpointHoldsBeginsIn1970(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	h.extra["start_time"] = "1500-01-01T00:00:00Z"
+	want := h.history(5, t0.Add(-time.Hour))
+	h.src.add("epoch", time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC())
+	// Before the first time a checkpoint holds: no audit log has it.
+	h.src.add("1500", time.Date(1500, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(1500, 2, 1, 0, 0, 0, 0, time.UTC))
+	p := h.poller()
+	got := drain(t, p)
+	p.Close(context.Background())
+	assertSame(t, got, append(want, "epoch"))
+	p = h.poller() // fails if the checkpoint does not load
+	defer p.Close(context.Background())
+	if got := drain(t, p); len(got) != 0 {
+		t.Fatalf("delivered %v again", got)
+	}
 }
 
 func TestCloseEndsABlockedNextAndKeepsTheLastCommit(t *testing.T) {

@@ -36,10 +36,6 @@ type stream struct {
 	committed  uint64
 	pending    map[uint64]*Batch
 	commitSnap *snapshot
-
-	// encoding state, used by one flush at a time
-	saveCache piecesCache
-	saveSize  int // the last checkpoint's length: the next one's buffer
 }
 
 func (s *stream) restore(st *checkpointState) {

@@ -265,7 +265,7 @@ func TestRestartResumesFromRedisCheckpoint(t *testing.T) {
 	stream := restartTest(t, 5, "checkpoint: {cache: state}", redisResources(rs))
 	// The checkpoint is in Redis, and the lease was given back at the stop.
 	cp, ok := redisGet(t, rs.addr, checkpointKey(stream))
-	if !ok || !strings.Contains(cp, `"version":1`) {
+	if !ok || !strings.Contains(cp, `"version":2`) {
 		t.Errorf("no checkpoint in Redis under %s: %q", checkpointKey(stream), cp)
 	}
 	if v, ok := redisGet(t, rs.addr, leaseKey(stream)); ok {
