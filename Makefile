@@ -8,7 +8,7 @@ BUILD_TARGETS :=
 TEST_TARGETS  :=
 BENCH_TARGETS :=
 
-.PHONY: all build test test-core vet bench bench-core demo fuzz fuzz-short clean conformance-full
+.PHONY: all build test test-core lint bench bench-core demo fuzz fuzz-short clean conformance-full
 all: build
 
 include $(wildcard mk/*.mk)
@@ -16,13 +16,21 @@ include $(wildcard mk/*.mk)
 build: $(BUILD_TARGETS)
 
 # Core and simulator under the race detector; adapters add their own suites.
-test: vet test-core fuzz-short $(TEST_TARGETS)
+test: lint test-core fuzz-short $(TEST_TARGETS)
 
 CORE_PKGS := ./core/... ./internal/... ./test/sim/... ./test/conformance/... ./test/bench/...
 
-vet:
-	@test -z "$$(gofmt -l core test)" || { echo "gofmt needed:"; gofmt -l core test; exit 1; }
-	$(GO) vet $(CORE_PKGS)
+# The static checks of every package, in one place: gofmt, go vet, and
+# golangci-lint (.golangci.yml). golangci-lint is pinned in its own module,
+# tools/go.mod, so its dependencies stay out of go.mod; `go tool` builds it
+# on first use (a few minutes on two cores) and keeps it in the build cache.
+GOLANGCI_LINT := $(GO) tool -modfile=tools/go.mod golangci-lint
+
+lint:
+	@unformatted=$$(gofmt -l .); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
 
 # The conformance scenarios mostly wait on idle timeouts: run many at once.
 test-core:

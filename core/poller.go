@@ -139,7 +139,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 	defer func() {
 		if err != nil {
 			p.end()
-			p.store.Close()
+			_ = p.store.Close()
 		}
 	}()
 	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api}
@@ -567,7 +567,7 @@ func (p *Poller) saver() {
 	for {
 		select {
 		case <-p.saveKick:
-			p.flush(context.Background())
+			_ = p.flush(context.Background()) // logged, and retried at the next ack
 		case <-p.stop:
 			return
 		}

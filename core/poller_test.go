@@ -86,7 +86,9 @@ func (f *fakeSource) Fetch(_ context.Context, q core.Query) (core.Page, error) {
 	sort.SliceStable(m, func(i, j int) bool { return m[i].t.After(m[j].t) })
 	page := 1
 	if q.Cursor != "" {
-		fmt.Sscan(q.Cursor, &page)
+		if _, err := fmt.Sscan(q.Cursor, &page); err != nil {
+			panic("a cursor this source never gave: " + q.Cursor)
+		}
 	}
 	total := len(m)
 	reach := min(total, f.cap)
@@ -389,7 +391,9 @@ func TestHandedFreesTheSlotButKeepsTheCheckpoint(t *testing.T) {
 	}
 	p.Close(ctx)
 	h.store = checkpoint.NewMemory()
-	h.store.Save(ctx, h.name, cp)
+	if err := h.store.Save(ctx, h.name, cp); err != nil {
+		t.Fatal(err)
+	}
 	q := h.poller()
 	again := drain(t, q)
 	q.Close(ctx)
@@ -436,7 +440,9 @@ func TestFlushSavesAcksBeforeReturningSoACrashRedeliversNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.store = checkpoint.NewMemory()
-	h.store.Save(ctx, h.name, cp)
+	if err := h.store.Save(ctx, h.name, cp); err != nil {
+		t.Fatal(err)
+	}
 	q := h.poller()
 	got = append(got, drain(t, q)...)
 	q.Close(ctx)
@@ -566,7 +572,9 @@ func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
 	}
 	t.Run("a journal damaged before its end", func(t *testing.T) {
 		h := newHarness(t, 10, 100)
-		os.WriteFile(st.Path(h.name)+".journal", []byte("00000000 {}\n00000000 {}\n"), 0o600)
+		if err := os.WriteFile(st.Path(h.name)+".journal", []byte("00000000 {}\n00000000 {}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		cfg, _ := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "file", "checkpoint.path": dir})
 		_, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock})
 		var ce *core.CheckpointError
@@ -775,7 +783,9 @@ func TestDeferredOpen(t *testing.T) {
 	t.Run("a corrupt checkpoint found later stops the poller", func(t *testing.T) {
 		h := newHarness(t, 10, 10000)
 		h.src.failOpen = []error{unavailable}
-		h.store.Save(context.Background(), h.name, []byte("{not json"))
+		if err := h.store.Save(context.Background(), h.name, []byte("{not json")); err != nil {
+			t.Fatal(err)
+		}
 		p, err := open(h, true)
 		if err != nil {
 			t.Fatalf("NewPoller: %v", err)

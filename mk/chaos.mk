@@ -24,8 +24,6 @@ TEST_TARGETS += test-chaos
 .PHONY: chaos test-chaos
 
 test-chaos: $(CHAOS_BINS)
-	@test -z "$$(gofmt -l test/chaos)" || { echo "gofmt needed:"; gofmt -l test/chaos; exit 1; }
-	$(GO) vet ./test/chaos/
 	$(CHAOS_ENV) AUDITPULL_CHAOS_KILLS=5 \
 		$(GO) test -count=1 -v -parallel 8 -timeout 10m ./test/chaos/
 

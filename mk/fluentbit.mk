@@ -34,8 +34,6 @@ $(FLUENTBIT_HARNESS): test/fluentbit/harness/harness.c
 	$(FLUENTBIT_CC) $(FLUENTBIT_CFLAGS) -o $@ $< -ldl
 
 test-fluentbit: $(FLUENTBIT_SO) $(FLUENTBIT_SO_VG) $(FLUENTBIT_HARNESS)
-	@test -z "$$(gofmt -l plugins/fluentbit test/fluentbit)" || { echo "gofmt needed:"; gofmt -l plugins/fluentbit test/fluentbit; exit 1; }
-	$(GO) vet ./plugins/fluentbit/ ./test/fluentbit/
 	$(GO) test -race -count=1 ./plugins/fluentbit/
 	AUDITPULL_FLUENTBIT_SO=$(abspath $(FLUENTBIT_SO)) \
 	AUDITPULL_FLUENTBIT_HARNESS=$(abspath $(FLUENTBIT_HARNESS)) \

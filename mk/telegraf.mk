@@ -18,5 +18,4 @@ $(OUT)/auditpull-telegraf-execd:
 # The end-to-end tests run the real agent (the test binary re-executes
 # itself as the telegraf command) against the simulator.
 test-telegraf:
-	$(GO) vet $(TELEGRAF_PKGS)
 	$(GO) test -race -count=1 $(TELEGRAF_PKGS)

@@ -64,8 +64,8 @@ func NewFile(dir string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint directory %s is not writable: %w", dir, err)
 	}
-	probe.Close()
-	os.Remove(probe.Name())
+	_ = probe.Close()
+	_ = os.Remove(probe.Name())
 	return &File{dir: dir, now: time.Now, journals: map[string]*journal{}}, nil
 }
 
@@ -257,7 +257,7 @@ func (s *File) saveDurable(key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	cleanup := func() { _ = tmp.Close(); _ = os.Remove(tmp.Name()) }
 	if _, err := tmp.Write(data); err != nil {
 		cleanup()
 		return err
@@ -267,21 +267,21 @@ func (s *File) saveDurable(key string, data []byte) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	// Keep the last good copy: a hard link costs nothing and survives the
 	// rename below.
 	prev := path + ".prev"
 	if _, err := os.Stat(path); err == nil {
-		os.Remove(prev)
+		_ = os.Remove(prev)
 		if err := os.Link(path, prev); err != nil {
-			os.Remove(tmp.Name())
+			_ = os.Remove(tmp.Name())
 			return err
 		}
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	d, err := os.Open(s.dir)

@@ -57,7 +57,9 @@ func TestFileStore(t *testing.T) {
 			t.Skip("root can write anywhere")
 		}
 		dir := t.TempDir()
-		os.Chmod(dir, 0o500)
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := checkpoint.NewFile(filepath.Join(dir, "sub")); err == nil {
 			t.Fatal("want an error")
 		}
@@ -162,10 +164,10 @@ func TestJournaledFileStore(t *testing.T) {
 			save(t, s, `{"v":1}`, `{"v":2}`)
 			j, _ := os.ReadFile(s.Path("k") + ".journal")
 			content := tc.journal
-			if strings.Contains(content, "%s") {
-				content = strings.Replace(content, "%s", strings.TrimSuffix(string(j), "\n"), 1)
+			content = strings.Replace(content, "%s", strings.TrimSuffix(string(j), "\n"), 1)
+			if err := os.WriteFile(s.Path("k")+".journal", []byte(content), 0o600); err != nil {
+				t.Fatal(err)
 			}
-			os.WriteFile(s.Path("k")+".journal", []byte(content), 0o600)
 			got, err := journaled(t, dir).Load(ctx, "k")
 			if tc.want == "" {
 				if !errors.Is(err, checkpoint.ErrCorrupt) || !strings.Contains(err.Error(), s.Path("k")+".journal") {

@@ -203,7 +203,9 @@ func FuzzScannerAgreesWithEncodingJSON(f *testing.F) {
 			t.Fatalf("%q: Raw = %q", b, raw)
 		}
 		var want bytes.Buffer
-		json.Compact(&want, b)
+		if err := json.Compact(&want, b); err != nil {
+			t.Fatal(err)
+		}
 		if got, _ := NewScanner(b).Compact(); got != want.String() {
 			t.Fatalf("%q: Compact = %q, json.Compact gives %q", b, got, want.String())
 		}

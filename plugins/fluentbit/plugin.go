@@ -266,7 +266,7 @@ func (in *instance) commit(now time.Time) {
 	in.appended = append(in.appended[:0], in.appended[n:]...)
 	// A save is a journal line; a failed one is logged by the core and
 	// retried at the next ack.
-	in.poller.Flush(context.Background())
+	_ = in.poller.Flush(context.Background())
 }
 
 // pause and resume follow FLBPluginInputPause / FLBPluginInputResume:

@@ -267,7 +267,9 @@ func TestCommitWaitsForTheRingBufferToDrain(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				os.WriteFile(filepath.Join(crashed, f.Name()), b, 0o600)
+				if err := os.WriteFile(filepath.Join(crashed, f.Name()), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
 			reg.exit(tid) // what it writes now no longer matters
 			p["checkpoint.path"] = crashed

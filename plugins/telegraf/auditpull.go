@@ -126,7 +126,7 @@ func (a *AuditPull) Start(acc telegraf.Accumulator) error {
 	})
 	if err != nil {
 		if store != nil {
-			store.Close()
+			_ = store.Close()
 		}
 		return err
 	}
@@ -263,7 +263,7 @@ func (a *AuditPull) settle(info telegraf.DeliveryInfo) {
 		// Every output has written the page: save now rather than in the
 		// background, so a crash from here on does not send it again. A
 		// save is a journal line, a few microseconds.
-		a.poller.Flush(context.Background())
+		_ = a.poller.Flush(context.Background())
 	case a.dryRun:
 		// --test prints and rejects every metric: nothing to re-send, and
 		// the checkpoint must not move. Releasing frees the page's slot so

@@ -248,9 +248,9 @@ func resetConnection(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler)
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
+		_ = tc.SetLinger(0)
 	}
-	conn.Close()
+	_ = conn.Close()
 }
 
 // captureWriter buffers a response so a fault can damage it before sending.

@@ -320,8 +320,9 @@ func TestNordPassMSPValidationAndFilters(t *testing.T) {
 			}
 			for i := 1; i < len(got); i++ {
 				var a, b struct{ Timestamp int64 }
-				json.Unmarshal(got[i-1], &a)
-				json.Unmarshal(got[i], &b)
+				if json.Unmarshal(got[i-1], &a) != nil || json.Unmarshal(got[i], &b) != nil {
+					t.Fatalf("entries %s, %s: not JSON with a timestamp", got[i-1], got[i])
+				}
 				if a.Timestamp < b.Timestamp {
 					t.Fatal("not newest first")
 				}

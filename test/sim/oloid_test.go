@@ -165,7 +165,7 @@ func TestOLOIDLogin(t *testing.T) {
 	}
 	t.Run("valid credentials get a one-hour bearer token and count as a login", func(t *testing.T) {
 		before := f.o.Logins()
-		if f.login(t) == f.login(t) {
+		if a, b := f.login(t), f.login(t); a == b {
 			t.Fatal("two logins returned the same token")
 		}
 		if f.o.Logins() != before+2 {
@@ -402,7 +402,9 @@ func TestOLOIDLoginShapes(t *testing.T) {
 				f.o.AddClient("client-2", olTenant, "x")
 				_, b2 := f.call(t, OLOIDLoginPath, "", map[string]string{"UserName": "client-2", "TenantName": olTenant, "Password": "x"})
 				var other struct{ User map[string]any }
-				json.Unmarshal(b2, &other)
+				if err := json.Unmarshal(b2, &other); err != nil {
+					t.Fatalf("login of another client: %v %s", err, b2)
+				}
 				if id, _ := u["OloID"].(string); u["TenantName"] != olTenant || !isUUID(id) || u["TenantID"] != other.User["TenantID"] || id == other.User["OloID"] {
 					t.Fatalf("user %v, another client of the tenant %v: want the tenant's name and id, and a UUID per client", u, other.User)
 				}
@@ -477,7 +479,9 @@ func TestOLOIDLastPage(t *testing.T) {
 					t.Fatalf("page %d: %d %s", pages, status, b)
 				}
 				var acts []json.RawMessage
-				json.Unmarshal(p.Data["activities"], &acts)
+				if err := json.Unmarshal(p.Data["activities"], &acts); err != nil {
+					t.Fatalf("page %d activities: %v", pages, err)
+				}
 				for _, a := range acts {
 					got = append(got, a)
 				}

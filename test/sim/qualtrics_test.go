@@ -167,7 +167,9 @@ func TestQualtricsAuthentication(t *testing.T) {
 			AccessToken string `json:"access_token"`
 		}
 		r := f.oauth(t, qtClient, qtSecret, "application/x-www-form-urlencoded", "grant_type=client_credentials")
-		json.Unmarshal(r.body, &b)
+		if err := json.Unmarshal(r.body, &b); err != nil {
+			t.Errorf("token answer %d %s: %v", r.status, r.body, err)
+		}
 		return b.AccessToken
 	}
 	check := func(t *testing.T, status int, msg string, header ...string) {

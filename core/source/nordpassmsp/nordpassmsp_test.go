@@ -82,7 +82,9 @@ func newRig(t *testing.T, simCfg sim.NordPassMSPConfig, pub crypto.PublicKey, ke
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		var m map[string]any
-		json.Unmarshal(b, &m)
+		if err := json.Unmarshal(b, &m); err != nil {
+			r.t.Errorf("request body %q: %v", b, err)
+		}
 		r.mu.Lock()
 		r.auths = append(r.auths, req.Header.Get("Authorization"))
 		r.body = append(r.body, m)

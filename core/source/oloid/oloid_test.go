@@ -200,7 +200,9 @@ func TestLogsInWithTheAPIClientAndSendsTheTokenAsBearer(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		var m map[string]any
-		json.Unmarshal(body, &m)
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Errorf("request body %q: %v", body, err)
+		}
 		switch {
 		case strings.HasSuffix(req.URL.Path, "/login"):
 			logins = append(logins, m)
@@ -247,7 +249,9 @@ func stubServer(t *testing.T, login func(w http.ResponseWriter), data func(w htt
 			login(w)
 		case "/filterActivity":
 			var body map[string]any
-			json.NewDecoder(r.Body).Decode(&body)
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+				t.Errorf("filterActivity body: %v", err)
+			}
 			data(w, r, body)
 		default:
 			http.NotFound(w, r)
@@ -465,7 +469,9 @@ func TestRestartResumesTheWindowWithItsStoredNextToken(t *testing.T) {
 	r.cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, body []byte) {
 		if strings.HasSuffix(req.URL.Path, "/filterActivity") {
 			var m map[string]any
-			json.Unmarshal(body, &m)
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Errorf("filterActivity body %q: %v", body, err)
+			}
 			mu.Lock()
 			tokens = append(tokens, m["nextToken"])
 			mu.Unlock()
@@ -583,7 +589,9 @@ func TestRecordsRepeatedFromThePreviousPageAreDroppedAndBrokenPagesRetried(t *te
 	var ids []string
 	for _, g := range got {
 		var e struct{ ID string }
-		json.Unmarshal([]byte(g), &e)
+		if err := json.Unmarshal([]byte(g), &e); err != nil {
+			t.Fatalf("event %s: %v", g, err)
+		}
 		ids = append(ids, e.ID)
 	}
 	if strings.Join(ids, ",") != "a,b,c,d,e,f" {

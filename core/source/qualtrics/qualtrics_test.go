@@ -358,7 +358,9 @@ func TestOAuthTokenIsRequestedWithBasicAuthAndRenewedBeforeItExpires(t *testing.
 	var tokenReqs []string
 	base := serve(t, q, func(req *http.Request) {
 		if strings.HasSuffix(req.URL.Path, "/oauth2/token") {
-			req.ParseForm()
+			if err := req.ParseForm(); err != nil {
+				t.Errorf("token request: %v", err)
+			}
 			mu.Lock()
 			tokenReqs = append(tokenReqs, req.Header.Get("Authorization")+" "+req.PostForm.Encode())
 			mu.Unlock()

@@ -304,11 +304,8 @@ func startSim(dir string, events int, span time.Duration, token string) (*simPro
 			return nil, err
 		}
 		bin = filepath.Join(dir, "auditpull-sim")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
-		build := exec.Command(gobin, "build", "-o", bin, "./test/sim/cmd/auditpull-sim")
+		// go run puts the bin of the toolchain running us first on PATH.
+		build := exec.Command("go", "build", "-o", bin, "./test/sim/cmd/auditpull-sim")
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("building the simulator: %v\n%s", err, out)

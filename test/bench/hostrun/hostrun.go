@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,14 +104,9 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// goCmd is the go command of the toolchain running us, if it is there.
-func goCmd() string {
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return "go"
-}
+// goCmd is the go command of the toolchain running us: go test and go run
+// put that toolchain's bin first on PATH.
+func goCmd() string { return "go" }
 
 // Find returns the artifacts the hosts need: those named in the environment
 // (Env), and the others built into dir with go build (and gcc for the
@@ -235,7 +229,7 @@ func Start(cmd *exec.Cmd, logDir, name string) (*Proc, error) {
 func (p *Proc) closeFiles() {
 	p.closer.Do(func() {
 		for _, f := range p.files {
-			f.Close()
+			_ = f.Close()
 		}
 	})
 }

@@ -185,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Shutdown counts a connection accepted but not yet sent a request
 		// as busy for its first 5 s: a client that connected just before
 		// the signal is no reason to fail the stop.
-		srv.Close()
+		_ = srv.Close()
 	} else if err != nil {
 		return err
 	}

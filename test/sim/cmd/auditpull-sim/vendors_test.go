@@ -84,7 +84,7 @@ func TestRunServesOLOIDQualtricsAndTheMSPAPIWithAKey(t *testing.T) {
 	var login struct {
 		CognitoToken struct{ AccessToken string } `json:"cognitoToken"`
 	}
-	if json.Unmarshal([]byte(body), &login); status != 200 || login.CognitoToken.AccessToken == "" {
+	if err := json.Unmarshal([]byte(body), &login); err != nil || status != 200 || login.CognitoToken.AccessToken == "" {
 		t.Fatalf("oloid login: %d %s", status, body)
 	}
 	if status, body := send(t, "POST", base+"/oloid/filterActivity", `{"limit":5}`, "Content-Type", "application/json", "Authorization", "Bearer "+login.CognitoToken.AccessToken); status != 200 || strings.Count(body, `"activityType"`) != 5 {
@@ -128,7 +128,9 @@ func TestRunServesNoMSPAPIWithoutAKey(t *testing.T) {
 func TestRunRejectsBadVendorFlags(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.pem")
 	notPEM := filepath.Join(t.TempDir(), "x.pem")
-	os.WriteFile(notPEM, []byte("hello"), 0o600)
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"-oloid-client-secret", ""}, {"-qualtrics-token", ""}, {"-msp-path", "v1"},
 		{"-msp-public-key", missing}, {"-msp-public-key", notPEM},
