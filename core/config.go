@@ -260,15 +260,6 @@ func quoteList(v []string) string {
 	return strings.Join(q, ", ")
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
-}
-
 // Keys lists every configuration key of the schema, flattened with ".",
 // including each registered source's section ("nordpass.token"). Hosts
 // that cannot enumerate their configuration (Fluent Bit) read these keys.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,10 +43,8 @@ func benthosBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "benthos")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
+		// go test puts the toolchain that runs it first on PATH.
+		gobin := "go"
 		cmd := exec.Command(gobin, "build", "-o", binPath, "github.com/auditpull/auditpull/build/benthos")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
