@@ -97,13 +97,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// The core's defaults, for code that needs them as values; the schema above
-// declares them (TestDefaultsMatchTheSchema keeps the two in step).
-const (
-	DefaultMaxUndelivered = 16
-	DefaultCheckpointDir  = "/var/lib/auditpull"
-)
-
 // UcfgOptions are the options every auditpull config is read with: "." as
 // the path separator, so flat property lists (Fluent Bit) nest like YAML
 // does. There is deliberately no ${VAR} expansion here: every host expands

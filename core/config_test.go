@@ -122,7 +122,7 @@ func TestConfigDefaultsAndDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.InitialLookback.D() != 30*24*time.Hour || cfg.PollInterval.D() != 30*time.Second || cfg.MaxUndeliveredPages != core.DefaultMaxUndelivered {
+	if cfg.InitialLookback.D() != 30*24*time.Hour || cfg.PollInterval.D() != 30*time.Second || cfg.MaxUndeliveredPages != 16 {
 		t.Fatalf("unexpected config %+v", cfg)
 	}
 }

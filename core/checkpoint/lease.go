@@ -14,9 +14,11 @@ import (
 	"time"
 )
 
-// Logger is the leaser's view of a logger. It has core.Logger's methods, so
-// any adapter's logger fits; the package cannot name core.Logger because
-// core imports it.
+// Logger is the small interface adapters bind to their host's logger
+// (Telegraf's telegraf.Logger, Benthos' service.Logger, Fluent Bit's
+// log_print). Key/value pairs follow the message, slog style. It is
+// declared here, below core, so that the leaser logs through it too; core
+// names it core.Logger.
 type Logger interface {
 	Debug(msg string, kv ...any)
 	Info(msg string, kv ...any)
@@ -24,12 +26,13 @@ type Logger interface {
 	Error(msg string, kv ...any)
 }
 
-type nopLogger struct{}
+// NopLogger discards everything.
+type NopLogger struct{}
 
-func (nopLogger) Debug(string, ...any) {}
-func (nopLogger) Info(string, ...any)  {}
-func (nopLogger) Warn(string, ...any)  {}
-func (nopLogger) Error(string, ...any) {}
+func (NopLogger) Debug(string, ...any) {}
+func (NopLogger) Info(string, ...any)  {}
+func (NopLogger) Warn(string, ...any)  {}
+func (NopLogger) Error(string, ...any) {}
 
 // LeaseOptions are the optional parts of a Leaser.
 type LeaseOptions struct {
@@ -107,7 +110,7 @@ func NewLeaser(kv KV, ttl time.Duration, opts LeaseOptions) *Leaser {
 		l.key = func(stream string) string { return "lease:" + url.PathEscape(stream) }
 	}
 	if l.log == nil {
-		l.log = nopLogger{}
+		l.log = NopLogger{}
 	}
 	return l
 }
