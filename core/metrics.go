@@ -1,6 +1,8 @@
 package core
 
 import (
+	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -83,3 +85,53 @@ func (m *Metrics) setBudget(perSecond float64) {
 	m.budgetMilli.Store(int64(perSecond * 1000))
 }
 func (m *Metrics) success(t time.Time) { m.lastSuccessUnix.Store(t.Unix()) }
+
+// MetricsSink is a host's own metrics API, fed by a MetricsExporter.
+// Update gets each metric's current value and its change since the last
+// update (the whole value at the first): hosts with settable series use
+// value, hosts whose counters only take increments use delta.
+type MetricsSink interface {
+	Update(info MetricInfo, value, delta float64)
+}
+
+// MetricsExporter publishes Metrics to a sink, remembering what it sent.
+// Sync is safe for concurrent use.
+type MetricsExporter struct {
+	m    *Metrics
+	sink MetricsSink
+	mu   sync.Mutex
+	last map[string]float64
+}
+
+// NewMetricsExporter returns an exporter of m to sink.
+func NewMetricsExporter(m *Metrics, sink MetricsSink) *MetricsExporter {
+	return &MetricsExporter{m: m, sink: sink, last: map[string]float64{}}
+}
+
+// Sync passes every metric's current value to the sink.
+func (e *MetricsExporter) Sync() {
+	snap := e.m.Snapshot()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, info := range MetricInfos {
+		v := snap[info.Name]
+		e.sink.Update(info, v, v-e.last[info.Name])
+		e.last[info.Name] = v
+	}
+}
+
+// Run syncs every interval until ctx ends, and once more then, so a host
+// that stops sees the final values.
+func (e *MetricsExporter) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			e.Sync()
+		case <-ctx.Done():
+			e.Sync()
+			return
+		}
+	}
+}

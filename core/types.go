@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -94,3 +95,6 @@ func (s Secret) String() string                { return "[redacted]" }
 func (s Secret) GoString() string              { return "[redacted]" }
 func (s Secret) MarshalText() ([]byte, error)  { return []byte("[redacted]"), nil }
 func (s Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte("[redacted]")) }
+
+// LogValue keeps a secret out of every slog handler, not only LineHandler.
+func (s Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
