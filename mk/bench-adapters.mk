@@ -9,9 +9,14 @@
 # README's Benchmarks section).
 #
 #   make bench-adapters [BENCH_EVENTS=200000] [BENCH_RUNS=5] [BENCH_HOSTS=benthos,peer]
+#                       [BENCH_BASELINE=dir of an earlier build's binaries]
+#
+# With BENCH_BASELINE each host row runs a second time per round with the
+# earlier build, so a change is measured against its parent side by side.
 BENCH_EVENTS ?= 200000
 BENCH_RUNS   ?= 5
 BENCH_HOSTS  ?= benthos,telegraf,telegraf-json,fluentbit,fluentbit-tuned,peer,filecopy
+BENCH_BASELINE ?=
 
 BENCH_TARGETS += bench-adapters
 
@@ -22,4 +27,4 @@ bench-adapters: $(OUT)/benthos $(OUT)/telegraf $(OUT)/in_auditpull.so $(OUT)/fbh
 	AUDITPULL_TELEGRAF=$(abspath $(OUT)/telegraf) \
 	AUDITPULL_FLUENTBIT_SO=$(abspath $(OUT)/in_auditpull.so) \
 	AUDITPULL_FLUENTBIT_HARNESS=$(abspath $(OUT)/fbharness) \
-		$(GO) run ./test/bench/adapters -events $(BENCH_EVENTS) -runs $(BENCH_RUNS) -hosts $(BENCH_HOSTS)
+		$(GO) run ./test/bench/adapters -events $(BENCH_EVENTS) -runs $(BENCH_RUNS) -hosts $(BENCH_HOSTS) $(if $(BENCH_BASELINE),-baseline $(abspath $(BENCH_BASELINE)))

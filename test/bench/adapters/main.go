@@ -63,6 +63,10 @@ type row struct {
 	label string
 	extra hostrun.Input
 	raw   bool // Telegraf: hostrun.Run.RawEvents
+	// base: the binaries of an earlier build (-baseline), measured in
+	// the same rounds as the current ones so that a change is compared
+	// side by side, not against figures from another day.
+	base *hostrun.Binaries
 
 	// once: measured in the first round only (its figures are bound by a
 	// timer, not by the CPU, and it takes long).
@@ -106,14 +110,15 @@ func main() {
 	hosts := flag.String("hosts", "benthos,telegraf,telegraf-json,fluentbit,fluentbit-tuned,peer,filecopy", "what to run, in order")
 	timeout := flag.Duration("timeout", 4*time.Minute, "longest run of one host")
 	runs := flag.Int("runs", 5, "rounds over the hosts; each row reports its median run by events per CPU-second (the default Fluent Bit row runs once)")
+	baseline := flag.String("baseline", "", "a directory holding an earlier build's benthos, telegraf, in_auditpull.so and fbharness: each host row is measured with them too, in the same rounds")
 	flag.Parse()
-	if err := run(*events, *span, strings.Split(*hosts, ","), *timeout, max(1, *runs)); err != nil {
+	if err := run(*events, *span, strings.Split(*hosts, ","), *timeout, max(1, *runs), *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-adapters:", err)
 		os.Exit(1)
 	}
 }
 
-func run(events int, span time.Duration, keys []string, timeout time.Duration, runs int) error {
+func run(events int, span time.Duration, keys []string, timeout time.Duration, runs int, baseline string) error {
 	dir, err := os.MkdirTemp("", "auditpull-bench-adapters-")
 	if err != nil {
 		return err
@@ -133,6 +138,15 @@ func run(events int, span time.Duration, keys []string, timeout time.Duration, r
 		}
 		rows = append(rows, &v)
 		need = append(need, v.host)
+		if baseline != "" && v.host != hostrun.Peer && v.host != hostrun.FileCopy {
+			b := v
+			b.key, b.label = v.key+"-baseline", v.label+", baseline"
+			b.base = &hostrun.Binaries{
+				Benthos: filepath.Join(baseline, "benthos"), Telegraf: filepath.Join(baseline, "telegraf"),
+				FluentBitSO: filepath.Join(baseline, "in_auditpull.so"), FluentBitHarness: filepath.Join(baseline, "fbharness"),
+			}
+			rows = append(rows, &b)
+		}
 	}
 	bin, errs := hostrun.Find(dir, need...)
 	for _, r := range rows {
@@ -162,8 +176,12 @@ func run(events int, span time.Duration, keys []string, timeout time.Duration, r
 			if err := os.MkdirAll(rdir, 0o755); err != nil {
 				return err
 			}
+			rbin := bin
+			if r.base != nil {
+				rbin = *r.base
+			}
 			spec := hostrun.Run{
-				Host: r.host, Bin: bin, Dir: rdir, Out: filepath.Join(rdir, "events.ndjson"),
+				Host: r.host, Bin: rbin, Dir: rdir, Out: filepath.Join(rdir, "events.ndjson"),
 				Env: []string{tokenEnv + "=" + token}, RawEvents: r.raw,
 			}
 			if r.host == hostrun.FileCopy {
