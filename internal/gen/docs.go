@@ -15,7 +15,7 @@ const activeSource = "nordpass"
 // sampleConf renders Telegraf's sample configuration: every option with its
 // doc and its default (or an example), commented out unless required.
 func sampleConf() string {
-	opts := hostOptions("telegraf")
+	opts := core.OptionsFor("telegraf", core.Schema())
 	var b strings.Builder
 	b.WriteString("# Pull SaaS audit and activity logs (" + strings.Join(core.SourceNames(), ", ") + ") with at-least-once delivery\n")
 	b.WriteString("[[inputs.auditpull]]\n")

@@ -9,7 +9,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"reflect"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +19,6 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/plugins/inputs"
-	"github.com/influxdata/telegraf/selfstat"
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
@@ -45,13 +44,9 @@ type AuditPull struct {
 
 	// running state, owned by Start/Stop
 	poller  *core.Poller
-	metrics *core.Metrics
-	acc     telegraf.Accumulator
 	tacc    telegraf.TrackingAccumulator
-	sem     chan struct{}
 	mu      sync.Mutex
 	pending map[telegraf.TrackingID]*core.Batch
-	settled chan struct{} // a pending page was delivered or rejected
 
 	stopRead, stopOther context.CancelFunc
 	readWG, otherWG     sync.WaitGroup
@@ -61,8 +56,8 @@ type AuditPull struct {
 // core's schema tags so that sample.conf documents them beside the core's.
 type TelegrafOptions struct {
 	Measurement     string          `toml:"measurement" config:"measurement" default:"auditpull" doc:"Name of the event measurement. Statistics go to <measurement>_stats."`
-	StatsInterval   config.Duration `toml:"stats_interval" config:"stats_interval" kind:"duration" default:"60s" doc:"How often to emit the statistics measurement; 0s disables it."`
-	ShutdownTimeout config.Duration `toml:"shutdown_timeout" config:"shutdown_timeout" kind:"duration" default:"15s" doc:"On shutdown, how long to wait for pages already handed to Telegraf to be written by the outputs, so that their position is saved. Pages still unwritten then are read again at the next start (at-least-once)."`
+	StatsInterval   config.Duration `toml:"stats_interval" config:"stats_interval" kind:"duration" default:"60s" check:"nonneg" doc:"How often to emit the statistics measurement; 0s disables it."`
+	ShutdownTimeout config.Duration `toml:"shutdown_timeout" config:"shutdown_timeout" kind:"duration" default:"15s" check:"nonneg" doc:"On shutdown, how long to wait for pages already handed to Telegraf to be written by the outputs, so that their position is saved. Pages still unwritten then are read again at the next start (at-least-once)."`
 }
 
 func (*AuditPull) SampleConfig() string { return sampleConfig }
@@ -80,22 +75,15 @@ func (a *AuditPull) Init() error {
 	if a.Measurement == "" {
 		return &core.ConfigError{Key: "measurement", Msg: "must not be empty"}
 	}
-	if a.StatsInterval < 0 {
-		return &core.ConfigError{Key: "stats_interval", Msg: "must not be negative (0 disables the statistics)"}
-	}
-	if a.ShutdownTimeout < 0 {
-		return &core.ConfigError{Key: "shutdown_timeout", Msg: "must not be negative"}
+	if err := core.CheckOptions(&a.TelegrafOptions); err != nil {
+		return err
 	}
 	m, err := a.Options.coreMap()
 	if err != nil {
 		return err
 	}
-	cfg, err := core.ParseMap(m)
-	if err != nil {
-		return err
-	}
-	a.cfg = cfg
-	return nil
+	a.cfg, err = core.ParseMap(m)
+	return err
 }
 
 // Start opens the poller (loading the checkpoint; a corrupt one is an error
@@ -115,11 +103,9 @@ func (a *AuditPull) Start(acc telegraf.Accumulator) error {
 		store = readOnlyStore{st}
 		a.Log.Info("dry run: the checkpoint is read but not written")
 	}
-	a.metrics = &core.Metrics{}
 	p, err := core.NewPoller(context.Background(), a.cfg, core.Options{
-		Logger:  coreLogger{a.Log},
-		Metrics: a.metrics,
-		Store:   store,
+		Logger: coreLogger(a.Log),
+		Store:  store,
 		// Telegraf starts its inputs one after another: a vendor that is
 		// down must not hold up the agent (the read loop retries).
 		DeferOpen: true,
@@ -130,34 +116,24 @@ func (a *AuditPull) Start(acc telegraf.Accumulator) error {
 		}
 		return err
 	}
-	n := a.cfg.MaxUndeliveredPages
 	a.poller = p
-	a.acc = acc
-	a.tacc = acc.WithTracking(n)
-	a.sem = make(chan struct{}, n)
-	a.pending = make(map[telegraf.TrackingID]*core.Batch, n)
-	a.settled = make(chan struct{}, 1)
+	// The core keeps at most max_undelivered_pages pages unacked, and acks
+	// none before its delivery report is read: so the tracking report
+	// channel of that size, which panics when full, never fills.
+	a.tacc = acc.WithTracking(a.cfg.MaxUndeliveredPages)
+	a.pending = make(map[telegraf.TrackingID]*core.Batch, a.cfg.MaxUndeliveredPages)
 
 	readCtx, stopRead := context.WithCancel(context.Background())
 	otherCtx, stopOther := context.WithCancel(context.Background())
 	a.stopRead, a.stopOther = stopRead, stopOther
-	a.readWG.Add(1)
-	go func() {
-		defer a.readWG.Done()
-		a.read(readCtx)
-	}()
-	a.otherWG.Add(1)
-	go func() {
-		defer a.otherWG.Done()
-		a.track(otherCtx)
-	}()
+	a.readWG.Go(func() {
+		if err := p.Run(readCtx, a.deliver, acc.AddError); err != nil {
+			acc.AddError(fmt.Errorf("polling stopped until the configuration or credentials are fixed and Telegraf is restarted: %w", err))
+		}
+	})
+	a.otherWG.Go(func() { a.track(otherCtx) })
 	if a.StatsInterval > 0 {
-		stats := a.registerSelfstats()
-		a.otherWG.Add(1)
-		go func() {
-			defer a.otherWG.Done()
-			a.emitStats(otherCtx, stats)
-		}()
+		a.otherWG.Go(func() { a.emitStats(otherCtx, acc) })
 	}
 	return nil
 }
@@ -191,42 +167,15 @@ func (a *AuditPull) Stop() {
 	a.poller = nil
 }
 
-// read hands one page after another to Telegraf, holding at most
-// max_undelivered_pages tracked groups (the same bound the core keeps).
-func (a *AuditPull) read(ctx context.Context) {
-	for {
-		select {
-		case a.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		b, err := a.poller.Next(ctx)
-		if err != nil {
-			<-a.sem
-			if ctx.Err() != nil {
-				return
-			}
-			if core.IsFatal(err) {
-				a.acc.AddError(fmt.Errorf("polling stopped until the configuration or credentials are fixed and Telegraf is restarted: %w", err))
-				return
-			}
-			// Transient: the core already retried and paces the next poll.
-			a.acc.AddError(err)
-			continue
-		}
-		if len(b.Events) == 0 {
-			<-a.sem
-			b.Ack(nil)
-			continue
-		}
-		group := a.toMetrics(b)
-		// Hold the lock across AddTrackingMetricGroup: the outputs may
-		// deliver the group before it returns, and track() must find it.
-		a.mu.Lock()
-		id := a.tacc.AddTrackingMetricGroup(group)
-		a.pending[id] = b
-		a.mu.Unlock()
-	}
+// deliver hands a page to Telegraf as one tracked group.
+func (a *AuditPull) deliver(_ context.Context, b *core.Batch) error {
+	group := a.toMetrics(b)
+	// Hold the lock across AddTrackingMetricGroup: the outputs may
+	// deliver the group before it returns, and track() must find it.
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending[a.tacc.AddTrackingMetricGroup(group)] = b
+	return nil
 }
 
 // track acks each page to the core once Telegraf reports its fate.
@@ -252,11 +201,6 @@ func (a *AuditPull) settle(info telegraf.DeliveryInfo) {
 		a.Log.Errorf("delivery report for unknown page %d", info.ID())
 		return
 	}
-	<-a.sem
-	select {
-	case a.settled <- struct{}{}:
-	default:
-	}
 	switch {
 	case info.Delivered():
 		b.Ack(nil)
@@ -280,27 +224,29 @@ func (a *AuditPull) settle(info telegraf.DeliveryInfo) {
 	}
 }
 
+// readOnlyStore reads the real checkpoint but never writes it: a dry run
+// (telegraf --test) starts where the last real run stopped and leaves the
+// position exactly as it found it, even over empty windows that the core
+// commits by itself.
+type readOnlyStore struct{ checkpoint.Store }
+
+func (readOnlyStore) Save(context.Context, string, []byte) error { return nil }
+
+// inFlight is the number of pages waiting for Telegraf's outputs.
+func (a *AuditPull) inFlight() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pending)
+}
+
 // waitSettled waits until no page is pending or d has passed, and returns
-// how many are still pending.
+// how many are still pending. It runs once, at shutdown: polling is
+// simpler than a signal from every delivery report.
 func (a *AuditPull) waitSettled(d time.Duration) int {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		a.mu.Lock()
-		n := len(a.pending)
-		a.mu.Unlock()
-		if n == 0 {
-			return 0
-		}
-		select {
-		case <-a.settled:
-		case <-deadline.C:
-			a.mu.Lock()
-			n = len(a.pending)
-			a.mu.Unlock()
-			return n
-		}
+	for deadline := time.Now().Add(d); a.inFlight() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
+	return a.inFlight()
 }
 
 // toMetrics renders one metric per event: the event time as the metric
@@ -337,81 +283,57 @@ func (a *AuditPull) toMetrics(b *core.Batch) []telegraf.Metric {
 	return out
 }
 
-// statsTags identify one input's statistics.
-func (a *AuditPull) statsTags() map[string]string {
-	return map[string]string{"source": a.cfg.Source, "stream": strings.Join(a.poller.Streams(), ",")}
-}
-
-// registerSelfstats publishes the core counters through Telegraf's selfstat
-// registry as well, under the measurement "auditpull" (inputs.internal shows
-// it as internal_auditpull in a Telegraf that has that plugin).
-func (a *AuditPull) registerSelfstats() map[string]selfstat.Stat {
-	tags := a.statsTags()
-	out := map[string]selfstat.Stat{}
-	for _, name := range core.MetricNames {
-		out[name] = selfstat.Register(Name, name, tags)
-	}
-	out["pages_in_flight"] = selfstat.Register(Name, "pages_in_flight", tags)
-	return out
-}
-
-// statsFields is the statistics measurement: the core counters by their
-// core names, plus the pages waiting for Telegraf's outputs.
-func (a *AuditPull) statsFields() map[string]any {
-	snap := a.metrics.Snapshot()
-	fields := make(map[string]any, len(snap)+1)
-	for k, v := range snap {
-		if k == "lag_seconds" || k == "rate_budget" {
-			fields[k] = v
-			continue
-		}
-		fields[k] = int64(v)
-	}
-	a.mu.Lock()
-	fields["pages_in_flight"] = int64(len(a.pending))
-	a.mu.Unlock()
-	return fields
-}
-
-func (a *AuditPull) emitStats(ctx context.Context, stats map[string]selfstat.Stat) {
+// emitStats writes the statistics measurement every stats_interval: the
+// core counters by their core names, plus the pages waiting for Telegraf's
+// outputs.
+func (a *AuditPull) emitStats(ctx context.Context, acc telegraf.Accumulator) {
 	t := time.NewTicker(time.Duration(a.StatsInterval))
 	defer t.Stop()
-	tags := a.statsTags()
 	for {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			return
 		}
-		if tags["stream"] == "" {
-			// Opened with the streams still to be listed (DeferOpen): once
-			// they are, the counters move to the tags naming them (each is
-			// set from the core's totals, so nothing is lost in the move).
-			if t := a.statsTags(); t["stream"] != "" {
-				for name := range stats {
-					selfstat.Unregister(Name, name, tags)
-				}
-				tags, stats = t, a.registerSelfstats()
+		fields := map[string]any{"pages_in_flight": int64(a.inFlight())}
+		for k, v := range a.poller.Metrics().Snapshot() {
+			if k == "lag_seconds" || k == "rate_budget" {
+				fields[k] = v
+			} else {
+				fields[k] = int64(v)
 			}
 		}
-		fields := a.statsFields()
-		for k, f := range fields {
-			switch v := f.(type) {
-			case int64:
-				stats[k].Set(v)
-			case float64:
-				stats[k].Set(int64(v))
-			}
-		}
-		a.acc.AddFields(a.Measurement+"_stats", fields, tags, time.Now())
+		// Read every time: opened with the streams still to be listed
+		// (DeferOpen), the poller names them only once they are.
+		tags := map[string]string{"source": a.cfg.Source, "stream": strings.Join(a.poller.Streams(), ",")}
+		acc.AddFields(a.Measurement+"_stats", fields, tags, time.Now())
 	}
+}
+
+// coreLogger renders the core's records as lines for the injected
+// telegraf.Logger, which prefixes them with the plugin's name.
+func coreLogger(l telegraf.Logger) *slog.Logger {
+	return core.NewLineLogger(nil, func(level slog.Level, line string) {
+		switch {
+		case level >= slog.LevelError:
+			l.Error(line)
+		case level >= slog.LevelWarn:
+			l.Warn(line)
+		case level >= slog.LevelInfo:
+			l.Info(line)
+		default:
+			l.Debug(line)
+		}
+	})
 }
 
 // New returns the plugin with its defaults, as inputs.Add registers it.
 func New() *AuditPull {
 	a := &AuditPull{}
-	setDefaults(reflect.ValueOf(&a.Options).Elem(), core.CoreOptions())
-	setDefaults(reflect.ValueOf(&a.TelegrafOptions).Elem(), core.OptionsOf(a.TelegrafOptions))
+	opts := append(core.OptionsFor("telegraf", core.CoreOptions()), core.OptionsOf(a.TelegrafOptions)...)
+	if err := core.SetDefaults(a, "toml", opts); err != nil {
+		panic(err) // options_gen.go is stale, or a declaration is wrong
+	}
 	return a
 }
 
