@@ -13,7 +13,8 @@ var ErrLeaseLost = errors.New("the stream's lease was lost to another process; n
 
 // KVStoreOptions are the optional parts of a KVStore.
 type KVStoreOptions struct {
-	// Name names the KV in Where, e.g. `cache "state"`.
+	// Name names the KV in Where, e.g. `cache "state"`; the default is
+	// "kv".
 	Name string
 	// Key names the entry holding a stream's checkpoint. The default
 	// escapes the stream name into one flat key, which stores backed by
@@ -39,6 +40,9 @@ var _ Store = (*KVStore)(nil)
 func NewKVStore(kv KV, opts KVStoreOptions) *KVStore {
 	if opts.Key == nil {
 		opts.Key = func(stream string) string { return "checkpoint:" + url.PathEscape(stream) }
+	}
+	if opts.Name == "" {
+		opts.Name = "kv"
 	}
 	return &KVStore{kv: kv, opts: opts}
 }

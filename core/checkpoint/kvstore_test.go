@@ -34,6 +34,9 @@ func TestKVStore(t *testing.T) {
 		kv := &faultyKV{KV: NewMemoryKV()}
 		kv.fail.Store(true)
 		s := NewKVStore(kv, KVStoreOptions{Key: func(stream string) string { return stream }})
+		if w := s.Where("s"); w != `kv key "s"` {
+			t.Errorf("Where: %s", w)
+		}
 		if _, err := s.Load(ctx, "s"); !errors.Is(err, errUnreachable) {
 			t.Errorf("Load: %v", err)
 		}
