@@ -268,10 +268,17 @@ func (c *collector) ackedBatches() []batchInfo {
 }
 
 // metricsCapture is a Benthos metrics exporter that keeps the latest value
-// of every auditpull_* metric.
+// of every auditpull_* metric, and which of them are gauges.
 type metricsCapture struct {
-	mu sync.Mutex
-	v  map[string]float64
+	mu     sync.Mutex
+	v      map[string]float64
+	gauges map[string]bool
+}
+
+func (m *metricsCapture) isGauge(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gauges[name]
 }
 
 func (m *metricsCapture) get(name string) float64 {
@@ -310,6 +317,9 @@ func (m *metricsCapture) NewTimerCtor(name string, _ ...string) service.MetricsE
 }
 
 func (m *metricsCapture) NewGaugeCtor(name string, _ ...string) service.MetricsExporterGaugeCtor {
+	m.mu.Lock()
+	m.gauges[name] = true
+	m.mu.Unlock()
 	return func(...string) service.MetricsExporterGauge { return captureCounter{m, name} }
 }
 
@@ -367,7 +377,7 @@ func newTestEnv(t *testing.T, out *collector, m *metricsCapture) *service.Enviro
 // cache_resources and the like.
 func startRun(t *testing.T, input, resources string, out *collector) *run {
 	t.Helper()
-	r := &run{t: t, out: out, metrics: &metricsCapture{v: map[string]float64{}}, logs: &syncBuffer{}, done: make(chan error, 1)}
+	r := &run{t: t, out: out, metrics: &metricsCapture{v: map[string]float64{}, gauges: map[string]bool{}}, logs: &syncBuffer{}, done: make(chan error, 1)}
 	env := newTestEnv(t, out, r.metrics)
 	b := env.NewStreamBuilder()
 	b.SetLogger(slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo})))

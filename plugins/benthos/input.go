@@ -62,29 +62,27 @@ type input struct {
 	res      *service.Resources
 	log      logger
 	metrics  *core.Metrics
-	exporter *metricsExporter
-	cache    string        // the checkpoint cache resource, "" for files
-	leaseTTL time.Duration // 0: no leases
+	exporter *core.MetricsExporter
+	cache    string // the checkpoint cache resource, "" for files
+
+	startMetrics sync.Once
+	stopMetrics  func() // set by startMetrics
 
 	mu     sync.Mutex
 	sess   *session
 	fatal  error // set when a session ended on an error a person must fix
 	closed bool
-
-	startMetrics sync.Once
-	stopMetrics  chan struct{}
-	metricsDone  chan struct{}
 }
 
 // session is one poller's life: from Connect until the input closes, the
 // stream fails for good, or (with leases) another process took it over.
 type session struct {
 	poller *core.Poller
-	lease  *leaser // nil without leasing
+	lease  *checkpoint.Leaser // nil without leasing
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
-	m, as, err := toCoreMap(conf)
+	m, cache, err := toCoreMap(conf)
 	if err != nil {
 		return nil, err
 	}
@@ -92,42 +90,44 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 	if err != nil {
 		return nil, err
 	}
-	if as.cache != "" && !res.HasCache(as.cache) {
-		return nil, &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("no cache resource labelled %q; add it under cache_resources", as.cache)}
+	if cache != "" && !res.HasCache(cache) {
+		return nil, &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("no cache resource labelled %q; add it under cache_resources", cache)}
 	}
 	cm := &core.Metrics{}
 	return &input{
-		cfg:         cfg,
-		res:         res,
-		log:         logger{res.Logger()},
-		metrics:     cm,
-		exporter:    newMetricsExporter(res.Metrics(), cm),
-		cache:       as.cache,
-		leaseTTL:    cfg.Checkpoint.LeaseTTL.D(),
-		stopMetrics: make(chan struct{}),
-		metricsDone: make(chan struct{}),
+		cfg:      cfg,
+		res:      res,
+		log:      logger{res.Logger()},
+		metrics:  cm,
+		exporter: core.NewMetricsExporter(cm, newMetricsSink(res.Metrics())),
+		cache:    cache,
 	}, nil
 }
 
 // Connect starts a session: it opens the checkpoint store, which with
 // leases blocks until this process holds the stream, and the core poller.
 func (in *input) Connect(ctx context.Context) error {
-	in.startMetrics.Do(func() { go in.metricsLoop() })
+	in.startMetrics.Do(func() {
+		mctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			in.exporter.Run(mctx, metricsEvery)
+		}()
+		in.stopMetrics = func() { cancel(); <-done }
+	})
 	in.mu.Lock()
-	if in.closed {
-		in.mu.Unlock()
-		return service.ErrEndOfInput
-	}
-	if in.sess != nil {
-		in.mu.Unlock()
-		return nil
-	}
-	if err := in.fatal; err != nil {
-		in.fatal = nil
-		in.mu.Unlock()
-		return service.NewErrBackOff(err, fatalRetry)
-	}
+	sess, fatal, closed := in.sess, in.fatal, in.closed
+	in.fatal = nil
 	in.mu.Unlock()
+	switch {
+	case closed:
+		return service.ErrEndOfInput
+	case sess != nil:
+		return nil
+	case fatal != nil:
+		return service.NewErrBackOff(fatal, fatalRetry)
+	}
 
 	sess, err := in.open(ctx)
 	if err != nil {
@@ -157,12 +157,7 @@ func (in *input) open(ctx context.Context) (*session, error) {
 	sess := &session{}
 	var store checkpoint.Store
 	if in.cache != "" {
-		cs := &cacheStore{res: in.res, name: in.cache}
-		if in.leaseTTL > 0 {
-			sess.lease = newLeaser(in.res, in.cache, in.leaseTTL, in.log)
-			cs.lease = sess.lease
-		}
-		store = cs
+		store, sess.lease = newCacheStore(in.res, in.cache, in.cfg.Checkpoint.LeaseTTL.D(), in.log)
 	}
 	// The poller owns the store: it closes it (giving back the leases taken
 	// so far) if it fails to start.
@@ -174,6 +169,23 @@ func (in *input) open(ctx context.Context) (*session, error) {
 	return sess, nil
 }
 
+// next is the poller's Next, cut short when the session's lease is lost.
+func (s *session) next(ctx context.Context) (*core.Batch, error) {
+	if s.lease == nil {
+		return s.poller.Next(ctx)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.lease.Lost():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return s.poller.Next(ctx)
+}
+
 // ReadBatch returns the next page as a batch; its ack function moves the
 // checkpoint (nil) or has the page read again (error).
 func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
@@ -183,20 +195,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	if sess == nil {
 		return nil, nil, service.ErrNotConnected
 	}
-	nctx := ctx
-	if sess.lease != nil {
-		var cancel context.CancelFunc
-		nctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		go func() {
-			select {
-			case <-sess.lease.Lost():
-				cancel()
-			case <-nctx.Done():
-			}
-		}()
-	}
-	b, err := sess.poller.Next(nctx)
+	b, err := sess.next(ctx)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -246,16 +245,14 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 // reported by the next Connect.
 func (in *input) dropSession(sess *session, fatal error) {
 	in.mu.Lock()
-	if in.sess != sess {
-		in.mu.Unlock()
-		return
-	}
-	in.sess = nil
-	if fatal != nil {
-		in.fatal = fatal
+	current := in.sess == sess
+	if current {
+		in.sess, in.fatal = nil, fatal
 	}
 	in.mu.Unlock()
-	in.endSession(sess)
+	if current {
+		in.endSession(sess)
+	}
 }
 
 // endSession writes the last committed checkpoint and gives up the leases.
@@ -272,34 +269,17 @@ func (in *input) endSession(sess *session) {
 // delivered pages.
 func (in *input) Close(ctx context.Context) error {
 	in.mu.Lock()
-	if in.closed {
-		in.mu.Unlock()
+	closed, sess := in.closed, in.sess
+	in.closed, in.sess = true, nil
+	in.mu.Unlock()
+	if closed {
 		return nil
 	}
-	in.closed = true
-	sess := in.sess
-	in.sess = nil
-	in.mu.Unlock()
 	if sess != nil {
 		in.endSession(sess)
 	}
-	close(in.stopMetrics)
-	in.startMetrics.Do(func() { close(in.metricsDone) })
-	<-in.metricsDone
-	in.exporter.sync()
+	// Never connected: the metrics are published once all the same.
+	in.startMetrics.Do(func() { in.stopMetrics = in.exporter.Sync })
+	in.stopMetrics() // publishes the final values
 	return nil
-}
-
-func (in *input) metricsLoop() {
-	defer close(in.metricsDone)
-	t := time.NewTicker(metricsEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-in.stopMetrics:
-			return
-		case <-t.C:
-			in.exporter.sync()
-		}
-	}
 }

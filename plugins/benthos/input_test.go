@@ -52,6 +52,11 @@ func TestDeliversEveryEventExactlyOnce(t *testing.T) {
 		if r.metrics.get("auditpull_last_success_time") < float64(time.Now().Add(-time.Minute).Unix()) {
 			t.Errorf("auditpull_last_success_time not set")
 		}
+		for _, info := range core.MetricInfos {
+			if got := r.metrics.isGauge("auditpull_" + info.Name); got != info.Gauge {
+				t.Errorf("auditpull_%s: gauge %v, want %v", info.Name, got, info.Gauge)
+			}
+		}
 	})
 	t.Run("core logs reach the Benthos logger", func(t *testing.T) {
 		if !strings.Contains(r.logs.String(), "no checkpoint: starting fresh") {

@@ -3,21 +3,42 @@ package benthos
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/benthosdev/benthos/v4/public/service"
 
-	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
 )
 
-// leaser is the core's lease manager (see checkpoint.Leaser for the rules)
-// over the checkpoint cache.
-type leaser = checkpoint.Leaser
+// Cache keys. Stream keys are escaped so that any stream name is one flat
+// key, which caches backed by files need.
+func checkpointKey(stream string) string { return "auditpull:checkpoint:" + url.PathEscape(stream) }
+func leaseKey(stream string) string      { return "auditpull:lease:" + url.PathEscape(stream) }
 
-func newLeaser(res *service.Resources, cache string, ttl time.Duration, log core.Logger) *leaser {
-	return checkpoint.NewLeaser(cacheKV{res: res, name: cache}, ttl, checkpoint.LeaseOptions{Key: leaseKey, Log: log})
+// cacheTimeout bounds one cache operation, so that an unreachable cache
+// shows up as an error instead of a hang.
+const cacheTimeout = 10 * time.Second
+
+// newCacheStore keeps checkpoints in the named cache resource; with a lease
+// TTL, the same cache carries the leases that guard them.
+func newCacheStore(res *service.Resources, cache string, ttl time.Duration, log checkpoint.Logger) (*checkpoint.KVStore, *checkpoint.Leaser) {
+	kv := cacheKV{res: res, name: cache}
+	opts := checkpoint.KVStoreOptions{Name: fmt.Sprintf("cache %q", cache), Key: checkpointKey}
+	if ttl > 0 {
+		opts.Lease = checkpoint.NewLeaser(kv, ttl, checkpoint.LeaseOptions{Key: leaseKey, Log: log})
+	}
+	return checkpoint.NewKVStore(kv, opts), opts.Lease
 }
+
+// cacheError is a failure of the cache itself (unreachable, timed out).
+// It is transient: the input reconnects and tries again, unlike a corrupt
+// checkpoint, which the core reports as fatal.
+type cacheError struct{ err error }
+
+func (e *cacheError) Error() string { return e.err.Error() }
+func (e *cacheError) Unwrap() error { return e.err }
 
 // cacheKV is a Benthos cache resource seen as the core's KV. Failures of
 // the cache itself are cacheErrors, which Connect retries soon.
@@ -52,12 +73,18 @@ func (c cacheKV) Delete(ctx context.Context, key string) error {
 	})
 }
 
+// do runs fn against the cache with a bounded context and maps its answer
+// to the KV's errors.
 func (c cacheKV) do(ctx context.Context, fn func(ctx context.Context, cache service.Cache) error) error {
-	err := withCache(ctx, c.res, c.name, fn)
-	var ce *cacheError
+	ctx, cancel := context.WithTimeout(ctx, cacheTimeout)
+	defer cancel()
+	var err error
+	if aerr := c.res.AccessCache(ctx, c.name, func(cache service.Cache) { err = fn(ctx, cache) }); aerr != nil {
+		return &cacheError{fmt.Errorf("cache %q: %w", c.name, aerr)}
+	}
 	switch {
-	case err == nil, errors.As(err, &ce):
-		return err
+	case err == nil:
+		return nil
 	case errors.Is(err, service.ErrKeyAlreadyExists):
 		return checkpoint.ErrExists
 	case errors.Is(err, service.ErrKeyNotFound):

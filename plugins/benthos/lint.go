@@ -2,9 +2,9 @@ package benthos
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"maps"
 	"strings"
 	"sync"
 
@@ -40,16 +40,11 @@ func registerLintMethod() {
 const lintPlaceholder = "lint-placeholder"
 
 // lintKey is a throwaway Ed25519 key in PEM, made once, standing in for a
-// private key file the lint run cannot read.
+// private key file the lint run cannot read. Neither call can fail: the
+// key comes from crypto/rand, and Ed25519 keys always marshal.
 var lintKey = sync.OnceValue(func() string {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return lintPlaceholder
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return lintPlaceholder
-	}
+	_, priv, _ := ed25519.GenerateKey(nil)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 })
 
@@ -58,19 +53,12 @@ var lintKey = sync.OnceValue(func() string {
 // source) are left to Benthos' own linter so they are not reported twice.
 func lintConfig(v any) []any {
 	m, ok := v.(map[string]any)
-	if !ok {
-		return nil
-	}
-	if _, ok := m["source"]; !ok {
+	if _, hasSource := m["source"]; !ok || !hasSource {
 		return nil
 	}
 	cm, _, err := splitAdapterSettings(m)
 	if err == nil {
-		if src, ok := cm["source"].(string); ok {
-			if sec, ok := cm[src].(map[string]any); ok {
-				cm[src] = placeholderSecrets(src, sec)
-			}
-		}
+		placeholderSecrets(cm)
 		_, err = core.ParseMap(cm)
 	}
 	if err != nil {
@@ -79,23 +67,26 @@ func lintConfig(v any) []any {
 	return []any{}
 }
 
-// placeholderSecrets copies a source section, replacing secrets that are
-// empty or read from a file by a placeholder.
-func placeholderSecrets(source string, sec map[string]any) map[string]any {
-	secret := map[string]bool{}
-	for _, o := range core.SourceOptions(source) {
-		secret[o.Key] = o.Kind == core.KindSecret
+// placeholderSecrets replaces the chosen source's section of m by a copy in
+// which secrets that are empty or read from elsewhere are placeholders.
+func placeholderSecrets(m map[string]any) {
+	src, _ := m["source"].(string)
+	sec, ok := m[src].(map[string]any)
+	if !ok {
+		return
 	}
-	out := make(map[string]any, len(sec))
-	for k, v := range sec {
-		if s, ok := v.(string); ok && secret[source+"."+k] && (strings.TrimSpace(s) == "" || strings.HasPrefix(s, "file:") || strings.HasPrefix(s, "env:")) {
-			v = lintPlaceholder
-			if k == "private_key" {
-				// Keys are parsed at validation: stand in with a real one.
-				v = lintKey()
-			}
+	out := maps.Clone(sec)
+	for _, o := range core.SourceOptions(src) {
+		k := strings.TrimPrefix(o.Key, src+".")
+		s, ok := sec[k].(string)
+		if !ok || o.Kind != core.KindSecret || strings.TrimSpace(s) != "" && !strings.HasPrefix(s, "file:") && !strings.HasPrefix(s, "env:") {
+			continue
 		}
-		out[k] = v
+		out[k] = lintPlaceholder
+		if k == "private_key" {
+			// Keys are parsed at validation: stand in with a real one.
+			out[k] = lintKey()
+		}
 	}
-	return out
+	m[src] = out
 }

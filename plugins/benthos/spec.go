@@ -1,7 +1,9 @@
 package benthos
 
 import (
+	_ "embed"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -24,11 +26,11 @@ const (
 // core validates the values (see lint.go, which runs that validation when
 // Benthos lints a config).
 func configSpec() *service.ConfigSpec {
-	spec := service.NewConfigSpec().
+	return service.NewConfigSpec().
 		Beta().
 		Categories("Services", "Network").
 		Summary("Pulls SaaS activity and audit logs ("+strings.Join(core.SourceNames(), ", ")+") over their REST APIs, with checkpoints that advance only when Benthos has delivered the events.").
-		Description(inputDescription).
+		Description("\n"+inputDescription).
 		Fields(schemaFields(core.Schema(), "")...).
 		Field(autoReplayField()).
 		LintRule(`root = this.`+lintMethod+`()`).
@@ -62,34 +64,13 @@ cache_resources:
 output:
   stdout: {}
 `)
-	return spec
 }
 
-const inputDescription = `
-Each API page becomes one message batch; each message is one event exactly as the vendor returned it (raw JSON), with these metadata:
-
-- ` + "`source`" + `: the source name, e.g. ` + "`nordpass`" + `
-- ` + "`stream`" + `: the checkpoint key the event was read under
-- ` + "`event_id`" + `: the vendor's event id, or a stable content hash where the vendor has none (NordPass)
-- ` + "`event_type`" + `, ` + "`event_action`" + `: the vendor's type and action of the event
-- ` + "`event_time`" + `: the event time, RFC 3339
-
-### Delivery
-
-The checkpoint of a stream moves only over pages that Benthos acknowledged, in order: a page acknowledged before an earlier one waits for it. A rejected (nacked) page is delivered again, whole and ahead of newer pages, by this input (or by Benthos itself with ` + "`auto_replay_nacks: true`" + `); a rejection never drops events. A restart resumes from the checkpoint, so delivery is at least once; events that a later window re-reads are not delivered again.
-
-### Checkpoints
-
-By default checkpoints are JSON files in ` + "`checkpoint.path`" + `. With ` + "`checkpoint.cache`" + ` they are kept in a Benthos cache resource instead (file, redis, memcached, dynamodb, …). With a cache that several Benthos processes share, each stream is guarded by a lease in the same cache (an entry added with a TTL and renewed while the input runs): only one process polls a stream at a time, the others wait and take over from the checkpoint when it stops or dies.
-
-### Errors
-
-Credentials and configuration problems the vendor reports (an invalid or expired token, a rejected request, an unreadable checkpoint) stop the stream: the input reports the error on every reconnection attempt and is not ready until a person fixes it. Network errors, 5xx answers and throttling are retried with backoff and never skip events.
-
-### Metrics
-
-The core's counters are exported as ` + "`auditpull_events`, `auditpull_pages`, `auditpull_requests`, `auditpull_retries`, `auditpull_throttled`, `auditpull_window_splits`, `auditpull_duplicates_suppressed`, `auditpull_unreachable`, `auditpull_redeliveries`, `auditpull_errors`" + ` (counters) and ` + "`auditpull_lag_seconds`, `auditpull_last_success_time`, `auditpull_rate_budget`" + ` (gauges).
-`
+// inputDescription is the input's documentation below the fields' own:
+// metadata, delivery, checkpoints, errors and metrics.
+//
+//go:embed input.md
+var inputDescription string
 
 // schemaFields builds the fields under parent from the core schema, so
 // the spec has every option the core declares with the same name, default
@@ -153,7 +134,7 @@ func description(o core.Option) string {
 		d += " cache: the Benthos cache resource named by `cache`. Default: `cache` when `cache` is set, otherwise `file`."
 	}
 	if len(o.Enum) > 0 && o.Key != "checkpoint.type" {
-		d += " One of " + backquoted(o.Enum) + "."
+		d += " One of `" + strings.Join(o.Enum, "`, `") + "`."
 	}
 	if o.Source != "" && o.Default != "" {
 		d += " Default: `" + o.Default + "`."
@@ -192,33 +173,18 @@ func cacheField() *service.ConfigField {
 		Optional()
 }
 
-func backquoted(v []string) string {
-	q := make([]string, len(v))
-	for i, s := range v {
-		q[i] = "`" + s + "`"
-	}
-	return strings.Join(q, ", ")
-}
-
 // toCoreMap turns the parsed Benthos config into the core's schema and
-// returns the Benthos-only settings beside it.
-func toCoreMap(conf *service.ParsedConfig) (map[string]any, adapterSettings, error) {
-	var as adapterSettings
+// returns the checkpoint cache resource beside it ("" for the core's store).
+func toCoreMap(conf *service.ParsedConfig) (map[string]any, string, error) {
 	raw, err := conf.FieldAny()
 	if err != nil {
-		return nil, as, err
+		return nil, "", err
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return nil, as, fmt.Errorf("auditpull config: expected an object, got %T", raw)
+		return nil, "", fmt.Errorf("auditpull config: expected an object, got %T", raw)
 	}
-	m, as, err = splitAdapterSettings(m)
-	return m, as, err
-}
-
-// adapterSettings are the settings only this adapter reads.
-type adapterSettings struct {
-	cache string // the checkpoint cache resource, "" for the core's store
+	return splitAdapterSettings(m)
 }
 
 // autoReplayField is Benthos' auto_replay_nacks with the default false.
@@ -236,37 +202,30 @@ func autoReplayField() *service.ConfigField {
 		Advanced()
 }
 
-// splitAdapterSettings copies m without the Benthos-only keys, which it
-// returns separately; a named cache implies checkpoint.type cache.
-func splitAdapterSettings(m map[string]any) (map[string]any, adapterSettings, error) {
-	var as adapterSettings
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		if k != fieldAutoReplay {
-			out[k] = v
-		}
-	}
+// splitAdapterSettings copies m without the Benthos-only keys and returns
+// the checkpoint cache beside it; a named cache implies checkpoint.type
+// cache.
+func splitAdapterSettings(m map[string]any) (out map[string]any, cache string, err error) {
+	out = maps.Clone(m)
+	delete(out, fieldAutoReplay)
 	cp, _ := out["checkpoint"].(map[string]any)
 	if cp == nil {
-		return out, as, nil
+		return out, "", nil
 	}
-	c := make(map[string]any, len(cp))
-	for k, v := range cp {
-		c[k] = v
-	}
-	as.cache, _ = c[fieldCache].(string)
-	typ, _ := c["type"].(string)
+	cp = maps.Clone(cp)
+	cache, _ = cp[fieldCache].(string)
+	typ, _ := cp["type"].(string)
 	switch {
-	case as.cache != "" && typ != "" && typ != checkpointCache:
-		return nil, as, &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("given but checkpoint.type is %q; remove one of them", typ)}
-	case as.cache == "" && typ == checkpointCache:
-		return nil, as, &core.ConfigError{Key: "checkpoint.cache", Msg: "required for checkpoint type \"cache\": the label of a cache resource"}
+	case cache != "" && typ != "" && typ != checkpointCache:
+		return nil, "", &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("given but checkpoint.type is %q; remove one of them", typ)}
+	case cache == "" && typ == checkpointCache:
+		return nil, "", &core.ConfigError{Key: "checkpoint.cache", Msg: "required for checkpoint type \"cache\": the label of a cache resource"}
 	}
-	delete(c, fieldCache)
-	if as.cache != "" || typ == "" {
+	delete(cp, fieldCache)
+	if cache != "" || typ == "" {
 		// The core keeps its default type; the cache store replaces it.
-		delete(c, "type")
+		delete(cp, "type")
 	}
-	out["checkpoint"] = c
-	return out, as, nil
+	out["checkpoint"] = cp
+	return out, cache, nil
 }
