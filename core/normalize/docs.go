@@ -15,6 +15,7 @@ func Markdown() string {
 	b.WriteString("A record whose type and action no row maps, or that lacks what its class requires (a user for Authentication and Account Change), is delivered as an OCSF Base Event (class 0, activity Other; in ECS without `event.category`) and counted in the `unmapped_events` metric: mapping never drops an event.\n\n")
 	b.WriteString("Every event carries `time` (ms), `metadata.uid` (the event id), `metadata.product`, `metadata.version` and `metadata.event_code` (type/action); ")
 	b.WriteString("`user`, `actor.user`, `src_endpoint.ip`, `dst_endpoint`, `group` and `entity` where the class has them and the vendor gives them. ")
+	b.WriteString("Where a vendor names users by email only (NordPass), the email is also the user's name. ")
 	b.WriteString("In ECS, `user` is who acted and `user.target` whom it was done to; `related.user` lists both.\n\n")
 	b.WriteString("An action without its own row falls to its type's row (action `*`).\n")
 	for _, s := range Sources {

@@ -1,7 +1,6 @@
 package normalize_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -23,12 +22,14 @@ import (
 type ecsSchema map[string]ecsField
 
 type ecsField struct {
-	Type          string   `yaml:"type"`
-	Normalize     []string `yaml:"normalize"`
-	AllowedValues []struct {
-		Name               string   `yaml:"name"`
-		ExpectedEventTypes []string `yaml:"expected_event_types"`
-	} `yaml:"allowed_values"`
+	Type          string       `yaml:"type"`
+	Normalize     []string     `yaml:"normalize"`
+	AllowedValues []ecsAllowed `yaml:"allowed_values"`
+}
+
+type ecsAllowed struct {
+	Name               string   `yaml:"name"`
+	ExpectedEventTypes []string `yaml:"expected_event_types"`
 }
 
 func loadECS(t *testing.T) ecsSchema {
@@ -105,12 +106,7 @@ func (s ecsSchema) validate(doc map[string]any, custom string) []string {
 			default:
 				errs = append(errs, fmt.Sprintf("%s: type %s unknown to the checker", name, f.Type))
 			}
-			if len(f.AllowedValues) > 0 && !slices.ContainsFunc(f.AllowedValues, func(a struct {
-				Name               string   `yaml:"name"`
-				ExpectedEventTypes []string `yaml:"expected_event_types"`
-			}) bool {
-				return a.Name == str
-			}) {
+			if len(f.AllowedValues) > 0 && !slices.ContainsFunc(f.AllowedValues, func(a ecsAllowed) bool { return a.Name == str }) {
 				errs = append(errs, fmt.Sprintf("%s: %q is not an allowed value", name, str))
 			}
 		}
@@ -131,5 +127,3 @@ func (s ecsSchema) validate(doc map[string]any, custom string) []string {
 	}
 	return errs
 }
-
-var _ = json.Number("")
