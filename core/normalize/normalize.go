@@ -62,7 +62,7 @@ func Append(dst []byte, f Format, e *Event) (out []byte, mapped bool) {
 		r = nil // what the class requires is missing: a base event keeps it all
 	}
 	if f == ECS {
-		return v.appendECS(dst, src, r, e), r != nil
+		return v.appendECS(dst, r, e), r != nil
 	}
 	return v.appendOCSF(dst, src, r, e), r != nil
 }
@@ -322,7 +322,7 @@ func or(s, def string) string {
 
 // appendECS renders the ECS document; the vendor's record goes under the
 // source's name, where ECS puts fields of its own.
-func (v *view) appendECS(b []byte, s *Source, r *Row, e *Event) []byte {
+func (v *view) appendECS(b []byte, r *Row, e *Event) []byte {
 	b = append(b, `{"@timestamp":"`...)
 	b = e.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `","ecs":{"version":"`+ECSVersion+`"},"event":{"kind":"event"`...)
