@@ -20,6 +20,7 @@ type Metrics struct {
 	Unreachable          atomic.Int64 // events the vendor holds but cannot return (see DESIGN: unsplittable windows)
 	Redeliveries         atomic.Int64 // batches re-sent after a nack
 	Errors               atomic.Int64 // failed polls reported to the host
+	UnmappedEvents       atomic.Int64 // events no mapping knew, delivered as base events (format ocsf or ecs)
 	lagNanos             atomic.Int64
 	lastSuccessUnix      atomic.Int64
 	budgetMilli          atomic.Int64 // requests per 1000 s
@@ -45,6 +46,7 @@ var MetricInfos = []MetricInfo{
 	{Name: "unreachable", Help: "Events the vendor holds but cannot return (more in one second than its cap)."},
 	{Name: "redeliveries", Help: "Pages delivered again after the host rejected them."},
 	{Name: "errors", Help: "Failed polls reported to the host."},
+	{Name: "unmapped_events", Help: "Events no mapping of the format option knew, delivered as OCSF Base Events (ECS without a category)."},
 	{Name: "lag_seconds", Help: "How far the committed checkpoint trails the wall clock, in seconds.", Gauge: true},
 	{Name: "last_success_time", Help: "Unix time of the last successful request to the vendor.", Gauge: true},
 	{Name: "rate_budget", Help: "The request budget in force, in requests per second: the vendor's documented limit (or rate_limit), halved at each 429 and recovered slowly; 0 when the budget is off.", Gauge: true},
@@ -74,6 +76,7 @@ func (m *Metrics) Snapshot() map[string]float64 {
 		"unreachable":           float64(m.Unreachable.Load()),
 		"redeliveries":          float64(m.Redeliveries.Load()),
 		"errors":                float64(m.Errors.Load()),
+		"unmapped_events":       float64(m.UnmappedEvents.Load()),
 		"lag_seconds":           time.Duration(m.lagNanos.Load()).Seconds(),
 		"last_success_time":     float64(m.lastSuccessUnix.Load()),
 		"rate_budget":           float64(m.budgetMilli.Load()) / 1000,

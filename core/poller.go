@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core/checkpoint"
+	"github.com/auditpull/auditpull/core/normalize"
 )
 
 // Options carries what the host provides. Zero values are fine.
@@ -659,6 +660,7 @@ func (p *Poller) Close(ctx context.Context) error {
 }
 
 func (p *Poller) newBatch(s *stream, events []Event) *Batch {
+	p.normalize(s.info.Source, events)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s.seq++
@@ -670,6 +672,38 @@ func (p *Poller) newBatch(s *stream, events []Event) *Batch {
 		p.metrics.Events.Add(int64(len(events)))
 	}
 	return b
+}
+
+// normalize replaces each event's Raw by its rendering in the configured
+// format. The renderings share one buffer: one allocation per page.
+func (p *Poller) normalize(source string, events []Event) {
+	f := normalize.Format(p.cfg.Format)
+	if f == normalize.Raw || f == "" || len(events) == 0 {
+		return
+	}
+	size := 0
+	for i := range events {
+		size += 2*len(events[i].Raw) + 512
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int, len(events))
+	unmapped := 0
+	for i := range events {
+		e := &events[i]
+		ne := normalize.Event{Source: source, ID: e.ID, Time: e.Time, Type: e.Type, Action: e.Action, Raw: e.Raw}
+		var mapped bool
+		buf, mapped = normalize.Append(buf, f, &ne)
+		ends[i] = len(buf)
+		if !mapped {
+			unmapped++
+		}
+	}
+	start := 0
+	for i := range events {
+		events[i].Raw = buf[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	p.metrics.UnmappedEvents.Add(int64(unmapped))
 }
 
 // encode renders a snapshot as the versioned checkpoint JSON.

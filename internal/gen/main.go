@@ -1,7 +1,8 @@
 // Command gen writes what hosts need from the one option schema (the tags
 // of core.Config and of each source's Settings): Telegraf's options struct
 // and sample.conf (with the copy the plugin's README embeds) and the
-// README's option table. Run it after changing an option:
+// README's option table; and docs/normalize.md from the mapping tables in
+// core/normalize. Run it after changing an option or a mapping:
 //
 //	go generate ./...
 //
@@ -20,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/normalize"
 	_ "github.com/auditpull/auditpull/core/source/all" // every source
 )
 
@@ -50,6 +52,7 @@ func generate(root string) (map[string][]byte, error) {
 	out := map[string][]byte{
 		"plugins/telegraf/options_gen.go": src,
 		"plugins/telegraf/sample.conf":    []byte(sample),
+		"docs/normalize.md":               []byte(normalize.Markdown()),
 	}
 	for path, splice := range map[string]func(string) (string, error){
 		"plugins/telegraf/README.md": func(s string) (string, error) {

@@ -19,6 +19,7 @@ type Options struct {
 	MaxWindow           config.Duration     `toml:"max_window"`
 	RequestTimeout      config.Duration     `toml:"request_timeout"`
 	MaxUndeliveredPages int                 `toml:"max_undelivered_pages"`
+	Format              string              `toml:"format"`
 	RateLimit           RateLimitOptions    `toml:"rate_limit"`
 	Retry               RetryOptions        `toml:"retry"`
 	HTTP                HTTPOptions         `toml:"http"`
