@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -22,6 +23,8 @@ type budget struct {
 	base  Rate
 	every time.Duration // refill interval at the documented rate
 	burst int
+
+	live atomic.Int32 // live requests waiting for their turn
 
 	mu      sync.Mutex
 	factor  float64   // share of the documented rate in force, (0, 1]
@@ -43,7 +46,11 @@ func newBudget(b Rate) *budget {
 	return &budget{lim: rate.NewLimiter(rate.Every(every), burst), base: b, every: every, burst: burst, factor: 1}
 }
 
-// wait blocks until a request may go.
+// wait blocks until a request may go. Live requests (reading the settled
+// present) queue for the bucket in order; a backfill request (ctx marked by
+// withBackfill) takes only a token that is free now while no live request
+// waits, so a long backfill uses what live polls leave and never delays
+// them by more than the one request it may have in flight.
 func (b *budget) wait(ctx context.Context) error {
 	b.mu.Lock()
 	b.recover(time.Now())
@@ -52,8 +59,36 @@ func (b *budget) wait(ctx context.Context) error {
 	if err := sleepCtx(ctx, pause); err != nil {
 		return err
 	}
-	return b.lim.Wait(ctx)
+	if !isBackfill(ctx) {
+		b.live.Add(1)
+		defer b.live.Add(-1)
+		return b.lim.Wait(ctx)
+	}
+	for {
+		if b.live.Load() == 0 && b.lim.Allow() {
+			return nil
+		}
+		// Until the bucket should hold a whole token again; a live
+		// request that took it makes this loop wait once more.
+		d := time.Millisecond
+		if tokens, per := b.lim.Tokens(), float64(b.lim.Limit()); tokens < 1 && per > 0 {
+			d = max(d, time.Duration((1-tokens)/per*float64(time.Second)))
+		}
+		if err := sleepCtx(ctx, min(d, time.Second)); err != nil {
+			return err
+		}
+	}
 }
+
+type backfillKey struct{}
+
+// withBackfill marks ctx's requests as reading history: they yield the
+// shared budget to live ones.
+func withBackfill(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backfillKey{}, true)
+}
+
+func isBackfill(ctx context.Context) bool { return ctx.Value(backfillKey{}) != nil }
 
 // throttled records a 429 that the budget let through.
 func (b *budget) throttled(retryAfter time.Duration) {

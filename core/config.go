@@ -24,7 +24,8 @@ type Config struct {
 	StartTime           string   `config:"start_time" doc:"An explicit start for the first run, RFC 3339; wins over initial_lookback. Ignored once a checkpoint exists." example:"2026-01-31T00:00:00Z"`
 	PollInterval        Duration `config:"poll_interval" default:"30s" check:"positive" doc:"How often a caught-up stream asks for new events."`
 	SettleDelay         Duration `config:"settle_delay" default:"1m" check:"nonneg" advanced:"true" doc:"Windows end this long before the API's now, so events the vendor records late are not skipped."`
-	Overlap             Duration `config:"overlap" default:"5m" check:"nonneg" advanced:"true" doc:"Each new window re-reads this much before the last one ended, to catch events that became visible late; re-reads are de-duplicated."`
+	Overlap             Duration `config:"overlap" default:"5m" check:"nonneg" advanced:"true" doc:"How late an event may become visible after its time (beyond settle_delay) and still be read: sweeps re-read this much before the newest read time; re-reads are de-duplicated."`
+	SweepInterval       Duration `config:"sweep_interval" default:"1m" check:"nonneg" advanced:"true" doc:"How often a caught-up stream re-reads its overlap for events that became visible late; the polls in between read only new time, so a late event arrives within sweep_interval after it becomes visible. 0s re-reads the overlap at every poll."`
 	PageSize            int      `config:"page_size" check:"nonneg" advanced:"true" doc:"Records per request. Default: the source's largest (NordPass 100)."`
 	MaxWindow           Duration `config:"max_window" check:"nonneg" advanced:"true" doc:"Longest span one window may cover. Default: the source's limit (NordPass 90 days; OLOID and Qualtrics document none)."`
 	RequestTimeout      Duration `config:"request_timeout" default:"30s" check:"positive" advanced:"true" doc:"Timeout of one HTTP request."`

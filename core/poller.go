@@ -97,6 +97,7 @@ type Batch struct {
 // snapshot is a stream's checkpoint as it stands after a batch.
 type snapshot struct {
 	cursor    time.Time
+	final     time.Time
 	highWater time.Time
 	window    *windowState
 	seen      map[string]seenEntry // shared, never mutated after capture
@@ -248,6 +249,7 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 		info:      info,
 		maxWindow: p.cfg.MaxWindow.D(),
 		overlap:   p.cfg.Overlap.D().Truncate(info.Precision),
+		sweep:     p.cfg.SweepInterval.D(),
 		pending:   map[uint64]*Batch{},
 		seen:      map[string]seenEntry{},
 	}
@@ -273,6 +275,7 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 			start = maxStateTime
 		}
 		s.cursor = start.UTC().Truncate(info.Precision)
+		s.final = s.cursor // nothing before the start is wanted
 		p.log.Info("no checkpoint: starting fresh", "stream", key, "from", s.cursor.Format(time.RFC3339))
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
@@ -711,6 +714,7 @@ func (s *stream) encode(sn *snapshot, now time.Time) []byte {
 	st := checkpointState{
 		Stream:    s.key,
 		Cursor:    sn.cursor,
+		Final:     sn.final,
 		HighWater: sn.highWater,
 		Window:    sn.window,
 		Updated:   now.UTC(),

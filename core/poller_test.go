@@ -27,6 +27,10 @@ type fakeSource struct {
 	fail     []error     // next Fetch calls fail with these
 	failOpen []error     // next Open calls fail with these
 	onFetch  func(n int) // called after each successful fetch
+	// onQuery sees each first-page query, and whether it starts before
+	// the newest time an earlier query asked for (a sweep).
+	onQuery func(q core.Query, behind bool)
+	newest  time.Time
 	fetches  int
 }
 
@@ -75,6 +79,12 @@ func (f *fakeSource) Fetch(_ context.Context, q core.Query) (core.Page, error) {
 		f.fail = f.fail[1:]
 		f.mu.Unlock()
 		return core.Page{}, err
+	}
+	if q.Cursor == "" && f.onQuery != nil {
+		f.onQuery(q, q.From.Before(f.newest))
+	}
+	if q.To.After(f.newest) {
+		f.newest = q.To
 	}
 	now := f.clock.Now()
 	var m []fakeRec
@@ -474,6 +484,46 @@ func TestOverlapDeliversLateAndIdenticalEventsExactlyOnce(t *testing.T) {
 	if p.Metrics().DuplicatesSuppressed.Load() == 0 {
 		t.Fatal("overlap re-reads should have been suppressed")
 	}
+}
+
+// Between sweeps a poll asks only for time after the cursor; a sweep
+// reaches back over the overlap, and a checkpoint keeps how far back the
+// next one must reach, so a restart neither misses a late event nor
+// re-reads more than the overlap.
+func TestPollsBetweenSweepsReadOnlyNewTime(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	h.extra["poll_interval"] = "30s"
+	h.extra["sweep_interval"] = "3m"
+	var backward []time.Time // sweeps: the start of each query behind the cursor
+	var polls int
+	p := h.poller()
+	got := drain(t, p)
+	h.src.mu.Lock()
+	h.src.onQuery = func(q core.Query, cursorAhead bool) {
+		polls++
+		if cursorAhead {
+			backward = append(backward, q.From)
+		}
+	}
+	h.src.mu.Unlock()
+	late := t0.Add(-30 * time.Second)
+	h.src.add("late", late, t0.Add(2*time.Minute))
+	for range 7 { // 3.5 minutes: one sweep after the first poll, the next at 3m
+		h.clock.Advance(30 * time.Second)
+		got = append(got, drain(t, p)...)
+	}
+	if len(backward) != 2 || polls != 7 {
+		t.Fatalf("%d queries reached behind the newest read time in %d polls; want the 2 sweeps", len(backward), polls)
+	}
+	// Restarted: the first window is a sweep from where the last one's
+	// reach ended, not from the cursor − overlap.
+	p.Close(context.Background())
+	h.src.add("late2", t0.Add(time.Minute), t0.Add(4*time.Minute))
+	p = h.poller()
+	defer p.Close(context.Background())
+	h.clock.Advance(30 * time.Second)
+	got = append(got, drain(t, p)...)
+	assertSame(t, got, []string{"late", "late2"})
 }
 
 func TestRecordsInsertedWhilePagingAreNeitherLostNorDoubled(t *testing.T) {

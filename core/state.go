@@ -22,6 +22,11 @@ type checkpointState struct {
 	Stream string
 	// Cursor: every record older than this has been delivered.
 	Cursor time.Time
+	// Final: no record older than this is read again. Between it and
+	// Cursor lie records a sweep re-reads for late arrivals. Zero in
+	// checkpoints of releases that re-read the overlap at every poll:
+	// Cursor - overlap then.
+	Final time.Time
 	// HighWater is the newest event time delivered (informational); zero
 	// before the first.
 	HighWater time.Time
@@ -51,6 +56,10 @@ type windowState struct {
 	// Live is set when To was the newest settled time at planning, so the
 	// next window waits for the poll interval.
 	Live bool
+	// Final is the stream's Final once this window is read: records at or
+	// after it may be read again, so their deliveries are counted in
+	// Seen. Zero in checkpoints of earlier releases: To - overlap then.
+	Final time.Time
 	// Run counts the copies of identical records read at the newest
 	// timestamp of the current piece, so numbering goes on across a
 	// restart (see copyRun).
@@ -112,6 +121,7 @@ type stateV2 struct {
 	// has no Unix nanoseconds (0 is 1970), so it is an absent field, and a
 	// missing cursor is told from one.
 	Cursor    *int64    `json:"cursor"`
+	Final     *int64    `json:"final,omitempty"`
 	HighWater *int64    `json:"high_water,omitempty"`
 	Window    *windowV2 `json:"window,omitempty"`
 	Seen      *seenV2   `json:"seen,omitempty"`
@@ -135,6 +145,7 @@ type windowV2 struct {
 	Page      string    `json:"page,omitempty"`
 	Total     int       `json:"total"`
 	Live      bool      `json:"live,omitempty"`
+	Final     *int64    `json:"final,omitempty"` // in Unit, like From and To
 	Run       *runState `json:"run,omitempty"`
 }
 
@@ -155,7 +166,7 @@ var units = []int64{1e9, 1e6, 1e3, 1}
 func windowUnit(w *windowState) int64 {
 	for _, u := range units[:len(units)-1] {
 		whole := func(t time.Time) bool { return t.UnixNano()%u == 0 }
-		ok := whole(w.From) && whole(w.To) && whole(w.Reread)
+		ok := whole(w.From) && whole(w.To) && whole(w.Reread) && (w.Final.IsZero() || whole(w.Final))
 		for i := 0; ok && i < len(w.Pieces); i++ {
 			ok = whole(w.Pieces[i].From)
 		}
@@ -169,12 +180,16 @@ func windowUnit(w *windowState) int64 {
 // encodeState renders st in the current format. st must pass checkState,
 // as every state read or built by a stream does.
 func encodeState(st *checkpointState) []byte {
-	f := stateV2{Version: stateVersion, Stream: st.Stream, Cursor: optNanos(st.Cursor),
+	f := stateV2{Version: stateVersion, Stream: st.Stream, Cursor: optNanos(st.Cursor), Final: optNanos(st.Final),
 		HighWater: optNanos(st.HighWater), Updated: optNanos(st.Updated)}
 	if w := st.Window; w != nil {
 		u := windowUnit(w)
 		fw := &windowV2{Unit: u, From: w.From.UnixNano() / u, To: w.To.UnixNano() / u, Reread: w.Reread.UnixNano() / u,
 			Pieces: make([]int64, len(w.Pieces)), Partition: w.Partition, Page: w.Page, Total: w.Total, Live: w.Live, Run: w.Run}
+		if !w.Final.IsZero() {
+			v := w.Final.UnixNano() / u
+			fw.Final = &v
+		}
 		for i, p := range w.Pieces {
 			fw.Pieces[i] = p.From.UnixNano() / u
 			if p.Part != 0 && fw.Parts == nil {
@@ -231,7 +246,7 @@ func decodeV2(b []byte) (*checkpointState, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("corrupt (not valid checkpoint JSON: %v)", err)
 	}
-	st := &checkpointState{Stream: f.Stream, Cursor: fromOptNanos(f.Cursor), HighWater: fromOptNanos(f.HighWater),
+	st := &checkpointState{Stream: f.Stream, Cursor: fromOptNanos(f.Cursor), Final: fromOptNanos(f.Final), HighWater: fromOptNanos(f.HighWater),
 		Updated: fromOptNanos(f.Updated)}
 	if fw := f.Window; fw != nil {
 		if !slices.Contains(units, fw.Unit) {
@@ -250,6 +265,9 @@ func decodeV2(b []byte) (*checkpointState, error) {
 		}
 		w := &windowState{From: at(fw.From), To: at(fw.To), Reread: at(fw.Reread), Pieces: make([]pieceState, len(fw.Pieces)),
 			Partition: fw.Partition, Page: fw.Page, Total: fw.Total, Live: fw.Live, Run: fw.Run}
+		if fw.Final != nil {
+			w.Final = at(*fw.Final)
+		}
 		for i, start := range fw.Pieces {
 			w.Pieces[i].From = at(start)
 			w.Pieces[i].To = w.To
@@ -331,7 +349,10 @@ func checkState(st *checkpointState) error {
 	switch {
 	case st.Cursor.IsZero():
 		return fmt.Errorf("corrupt (no cursor)")
-	case !fitsState(st.Cursor) || !fitsState(st.HighWater) && !st.HighWater.IsZero() || !fitsState(st.Updated) && !st.Updated.IsZero():
+	case st.Final.After(st.Cursor):
+		return fmt.Errorf("corrupt (the final time is after the cursor)")
+	case !fitsState(st.Cursor) || !fitsState(st.HighWater) && !st.HighWater.IsZero() || !fitsState(st.Updated) && !st.Updated.IsZero() ||
+		!fitsState(st.Final) && !st.Final.IsZero():
 		return fmt.Errorf("corrupt (a time outside %d–%d)", minStateTime.Year(), maxStateTime.Year())
 	}
 	w := st.Window
@@ -341,7 +362,7 @@ func checkState(st *checkpointState) error {
 	switch {
 	case len(w.Pieces) == 0 || !w.From.Before(w.To) || w.Partition < 0:
 		return fmt.Errorf("corrupt (inconsistent window)")
-	case !fitsState(w.From) || !fitsState(w.To) || !fitsState(w.Reread):
+	case !fitsState(w.From) || !fitsState(w.To) || !fitsState(w.Reread) || !w.Final.IsZero() && !fitsState(w.Final):
 		return fmt.Errorf("corrupt (a window time outside %d–%d)", minStateTime.Year(), maxStateTime.Year())
 	case w.Pieces[0].From.Before(w.From):
 		return fmt.Errorf("corrupt (a window piece starts before the window)")

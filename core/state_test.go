@@ -71,6 +71,9 @@ func TestCheckpointSavedIsLoadedUnchanged(t *testing.T) {
 		{"strings json must escape", checkpointState{Stream: "a\"b\\c<d>&e\u2028\x01é", Cursor: day,
 			Window: window(pieceState{From: day, To: day.Add(time.Hour)}),
 			Seen:   []seenRecord{{ID: "\t\n", N: 1}}}},
+		{"a final time behind the cursor, and a window's", checkpointState{Stream: "s", Cursor: day, Final: day.Add(-6 * time.Minute),
+			Window: &windowState{From: day.Add(-6 * time.Minute), To: day.Add(time.Minute), Reread: day, Final: day.Add(-4 * time.Minute),
+				Pieces: []pieceState{{From: day.Add(-6 * time.Minute), To: day.Add(time.Minute)}}, Total: -1, Live: true}}},
 		{"half-way through a 90-day backfill", checkpointState{Stream: "s", Cursor: backfill.cursor, HighWater: backfill.highWater, Window: backfill.window}},
 	}
 	for _, tt := range tests {

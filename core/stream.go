@@ -18,9 +18,11 @@ type stream struct {
 	info      SourceInfo
 	maxWindow time.Duration // 0: unlimited
 	overlap   time.Duration
+	sweep     time.Duration // between re-reads of the overlap; 0: every window
 
 	// reading state
 	cursor     time.Time
+	final      time.Time // see checkpointState.Final
 	highWater  time.Time
 	win        *windowState
 	seen       map[string]seenEntry
@@ -28,6 +30,7 @@ type stream struct {
 	prevPage   []string  // ids of the previous page, to detect shifted pages
 	run        copyRun   // copies read of each id at the newest timestamp read
 	nextPlan   time.Time // earliest start of the next window (poll interval)
+	nextSweep  time.Time // earliest start of the next sweep (zero: the first window is one)
 	retryAt    time.Time // wall time: a failed poll is retried after a backoff
 	read       bool      // a window has completed in this or an earlier run
 
@@ -40,9 +43,18 @@ type stream struct {
 
 func (s *stream) restore(st *checkpointState) {
 	s.cursor = st.Cursor
+	s.final = st.Final
+	if s.final.IsZero() {
+		// Written by a release that re-read the overlap at every poll:
+		// everything before it had been read for the last time.
+		s.final = s.cursor.Add(-s.overlap)
+	}
 	s.highWater = st.HighWater
 	s.win = st.Window
 	s.read = true
+	if w := s.win; w != nil && w.Final.IsZero() {
+		w.Final = w.To.Add(-s.overlap)
+	}
 	if w := s.win; w != nil {
 		for i := range w.Pieces {
 			if w.Pieces[i].Part >= s.info.Partitions {
@@ -71,7 +83,7 @@ func (s *stream) snapshot() *snapshot {
 	if w != nil {
 		w.Run = s.run.state()
 	}
-	return &snapshot{cursor: s.cursor, highWater: s.highWater, window: w, seen: s.seen}
+	return &snapshot{cursor: s.cursor, final: s.final, highWater: s.highWater, window: w, seen: s.seen}
 }
 
 func (s *stream) setSeen(id string, e seenEntry) {
@@ -87,32 +99,65 @@ func (s *stream) setSeen(id string, e seenEntry) {
 
 // plan opens the next window, or reports that none is due yet. A window is
 // [from, to) with to = now - settle_delay, fixed before its first page so
-// page numbers cannot drift while new records arrive. After the first
-// window, from reaches back by overlap so records that became visible late
-// are still read; the seen set keeps those already delivered from repeating.
+// page numbers cannot drift while new records arrive.
+//
+// Most windows start at the cursor: they read only new time. An event may
+// become visible up to overlap after settle_delay, so once per
+// sweep_interval a sweep starts at final instead, re-reading everything
+// that a late event could still join; the seen set keeps what was already
+// delivered from repeating. After a sweep reaching now - settle_delay at
+// end, every event older than end - overlap has been read at a time when it
+// was visible: that becomes final. A sweep at every poll (sweep_interval
+// 0) re-reads exactly the overlap, as polls did before sweeps; sweeping
+// less often spends one request per poll on new events, where re-reading
+// the overlap each time cost as many requests as the overlap holds pages.
 func (s *stream) plan(now time.Time) bool {
 	prec := s.info.Precision
 	end := now.Add(-s.p.cfg.SettleDelay.D() - s.p.api.Behind()).UTC().Truncate(prec)
 	from, reread := s.cursor, s.cursor
-	if s.read && s.overlap > 0 {
-		from = s.cursor.Add(-s.overlap)
+	sweep := s.read && s.final.Before(s.cursor) && !now.Before(s.nextSweep)
+	if sweep {
+		from = s.final
 	}
 	to := end
 	live := true
 	if s.maxWindow > 0 && to.Sub(from) > s.maxWindow {
 		to, live = from.Add(s.maxWindow).Truncate(prec), false
 	}
-	if to.Sub(s.cursor) < prec {
+	if to.Sub(s.cursor) < prec && !(sweep && to.Before(s.cursor)) {
 		s.nextPlan = now.Add(s.p.cfg.PollInterval.D())
 		return false
 	}
-	s.win = &windowState{From: from, To: to, Reread: reread, Pieces: []pieceState{{From: from, To: to}}, Total: -1, Live: live}
+	// A window that starts at final moves it; one that starts later
+	// leaves a stretch only a sweep may finalise.
+	final := s.final
+	if !from.After(s.final) {
+		final = maxTime(s.final, minTime(to, end.Add(-s.overlap)))
+	}
+	s.win = &windowState{From: from, To: to, Reread: reread, Pieces: []pieceState{{From: from, To: to}}, Total: -1, Live: live, Final: final}
 	s.prevPage = nil
 	s.run.reset(time.Time{})
+	if sweep && !to.Before(s.cursor) {
+		s.nextSweep = now.Add(s.sweep)
+	}
 	if live {
 		s.nextPlan = now.Add(s.p.cfg.PollInterval.D())
 	}
 	return true
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // replanUnread shortens a window that failed before its first page, when
@@ -135,6 +180,9 @@ func (s *stream) replanUnread(now time.Time) {
 		return
 	}
 	w.To, w.Pieces[0].To, w.Live = end, end, true
+	if !w.From.After(s.final) {
+		w.Final = maxTime(s.final, minTime(end, end.Add(-s.overlap)))
+	}
 }
 
 // dueAt is when, by the poller's clock, the stream next has work: at once
@@ -157,6 +205,9 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	}
 	w := s.win
 	pc := w.Pieces[0]
+	if !w.Live {
+		ctx = withBackfill(ctx)
+	}
 	page, err := s.src.Fetch(ctx, Query{From: pc.From, To: pc.To, Partition: w.Partition, Cursor: w.Page})
 	if err != nil {
 		return nil, err
@@ -210,14 +261,16 @@ func (s *stream) finishPartition() {
 	if w.Partition < s.info.Partitions {
 		return
 	}
-	s.cursor = w.Pieces[0].To
+	// A sweep re-reads time behind the cursor: the cursor never moves back.
+	s.cursor = maxTime(s.cursor, w.Pieces[0].To)
 	w.Pieces = w.Pieces[1:]
 	if len(w.Pieces) > 0 {
 		w.Partition = w.Pieces[0].Part
 		return
 	}
-	// Window done: keep only what the next window's overlap will re-read.
-	cut := w.To.Add(-s.overlap).UnixMilli()
+	// Window done: keep only what a later sweep may read again.
+	s.final = w.Final
+	cut := s.final.UnixMilli()
 	kept := make(map[string]seenEntry)
 	for id, e := range s.seen {
 		if e.t >= cut {
@@ -283,7 +336,7 @@ func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
 		}
 	}
 	out := evs[:0] // filtered in place: the page is ours
-	tailFrom := w.To.Add(-s.overlap)
+	tailFrom := w.Final
 	dups := 0
 	for _, e := range evs {
 		if e.Time.Before(pc.From) || !e.Time.Before(pc.To) {

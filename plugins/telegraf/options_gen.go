@@ -15,6 +15,7 @@ type Options struct {
 	PollInterval        config.Duration     `toml:"poll_interval"`
 	SettleDelay         config.Duration     `toml:"settle_delay"`
 	Overlap             config.Duration     `toml:"overlap"`
+	SweepInterval       config.Duration     `toml:"sweep_interval"`
 	PageSize            int                 `toml:"page_size"`
 	MaxWindow           config.Duration     `toml:"max_window"`
 	RequestTimeout      config.Duration     `toml:"request_timeout"`

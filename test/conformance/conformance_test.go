@@ -321,21 +321,32 @@ func outOfOrderAcks(t *testing.T, v vendor) {
 	same(t, read(t, p, -1), minus(r.want(start), raws(bs[0])))
 }
 
+// sweepIntervals are the sweep_interval values late events are tested
+// under: a sweep at every poll, the default, and sweeps rarer than the
+// overlap is long.
+var sweepIntervals = []string{"0s", "1m", "4m", "10m"}
+
 func lateEvents(t *testing.T, v vendor) {
-	r := newRig(t, v, simOptions{count: 200, from: now0.Add(-2 * time.Hour), to: now0})
-	r.set("initial_lookback", "1h")
-	p := r.poller()
-	defer p.Close(context.Background())
-	got := read(t, p, -1)
-	// Visible 3 minutes after its timestamp: later than settle_delay (1m),
-	// within settle_delay + overlap (6m).
-	r.env.addLate(now0.Add(-2*time.Minute), now0.Add(time.Minute))
-	r.env.addLate(now0.Add(90*time.Second), now0.Add(5*time.Minute))
-	for i := 0; i < 24; i++ {
-		r.clock.Advance(30 * time.Second)
-		got = append(got, read(t, p, -1)...)
+	for _, sweep := range sweepIntervals {
+		t.Run("sweep_interval "+sweep, func(t *testing.T) {
+			r := newRig(t, v, simOptions{count: 200, from: now0.Add(-2 * time.Hour), to: now0})
+			r.set("initial_lookback", "1h", "sweep_interval", sweep)
+			p := r.poller()
+			defer p.Close(context.Background())
+			got := read(t, p, -1)
+			// Visible 3 minutes after its timestamp: later than settle_delay
+			// (1m), within settle_delay + overlap (6m); and one visible 6
+			// minutes after it, at the limit.
+			r.env.addLate(now0.Add(-2*time.Minute), now0.Add(time.Minute))
+			r.env.addLate(now0.Add(90*time.Second), now0.Add(5*time.Minute))
+			r.env.addLate(now0.Add(3*time.Minute), now0.Add(9*time.Minute))
+			for i := 0; i < 36; i++ {
+				r.clock.Advance(30 * time.Second)
+				got = append(got, read(t, p, -1)...)
+			}
+			same(t, got, r.want(now0.Add(-time.Hour)))
+		})
 	}
-	same(t, got, r.want(now0.Add(-time.Hour)))
 }
 
 func equalTimestampsAtEdge(t *testing.T, v vendor) {

@@ -230,8 +230,11 @@ func TestAmbiguityMatrix(t *testing.T) {
 	full := os.Getenv("AUDITPULL_CONFORMANCE_FULL") == "1"
 	for _, v := range vendors {
 		axes := axesOf(v.name)
-		for _, cell := range cells(axes, full) {
-			var names []string
+		for k, cell := range cells(axes, full) {
+			// Late events are caught by sweeps: each cell sweeps at one of
+			// these intervals, so every reading meets each of them.
+			sweep := sweepIntervals[k%len(sweepIntervals)]
+			names := []string{"sweep=" + sweep}
 			o := simOptions{}
 			for a, i := range cell {
 				rd := axes[a].readings[i]
@@ -240,7 +243,7 @@ func TestAmbiguityMatrix(t *testing.T) {
 			}
 			t.Run(v.name+"/"+strings.Join(names, ","), func(t *testing.T) {
 				t.Parallel()
-				adversarial(t, v, o)
+				adversarial(t, v, o, sweep)
 			})
 		}
 	}
@@ -253,7 +256,7 @@ func TestAmbiguityMatrix(t *testing.T) {
 // added while a window is paged — restarts in the middle of the backfill,
 // polls on for six minutes, and requires every event exactly once, no two
 // with the same event id.
-func adversarial(t *testing.T, v vendor, o simOptions) {
+func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 	const pageSize = 30 // does not divide NordPass's 10,000
 	start := now0.Add(-2 * 24 * time.Hour)
 	o.count, o.from, o.to = 1500, start, now0.Add(-2*time.Minute)
@@ -261,7 +264,7 @@ func adversarial(t *testing.T, v vendor, o simOptions) {
 		o.count = 12000 // the first window holds more than the cap
 	}
 	r := newRig(t, v, o)
-	r.set("start_time", start.Format(time.RFC3339), "page_size", pageSize)
+	r.set("start_time", start.Format(time.RFC3339), "page_size", pageSize, "sweep_interval", sweep)
 
 	midnight := now0.Truncate(24 * time.Hour)
 	prec := time.Millisecond
@@ -299,10 +302,17 @@ func adversarial(t *testing.T, v vendor, o simOptions) {
 	defer func() { p.Close(context.Background()) }()
 	take(-1, 1500*time.Millisecond) // longer than the 429's Retry-After
 	// Late: visible three minutes after their time, within settle_delay
-	// and overlap (6 minutes) of every poll that follows.
+	// and overlap (6 minutes) of every poll that follows. A sweep delivers
+	// them within sweep_interval of becoming visible (by the API's clock,
+	// which may be 3 minutes behind): poll six minutes, and one sweep
+	// interval more.
 	r.env.addLate(r.clock.Now().Add(-2*time.Minute), r.clock.Now().Add(time.Minute))
 	r.env.addLate(r.clock.Now().Add(-30*time.Second), r.clock.Now().Add(3*time.Minute))
-	for range 12 {
+	d, err := time.ParseDuration(sweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 12 + int((d+29*time.Second)/(30*time.Second)) {
 		r.clock.Advance(30 * time.Second)
 		take(-1, 400*time.Millisecond)
 	}
