@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// Event is one audit record as the vendor returned it. Raw is passed to the
-// host untouched, so a SIEM sees exactly what the vendor sent.
+// Event is one audit record. With format raw (the default) Raw is passed to
+// the host untouched, so a SIEM sees exactly what the vendor sent; with ocsf
+// or ecs the poller replaces it by the normalised record, which keeps the
+// vendor's record whole inside it (core/normalize).
 type Event struct {
 	// ID is the vendor's id where it has one, otherwise a stable hash of the
 	// record's canonical content (NordPass); such ids are not unique, which
