@@ -24,6 +24,12 @@ type Metrics struct {
 	lagNanos             atomic.Int64
 	lastSuccessUnix      atomic.Int64
 	budgetMilli          atomic.Int64 // requests per 1000 s
+
+	backfillLeftNanos     atomic.Int64
+	backfillETANanos      atomic.Int64
+	backfillProgressMicro atomic.Int64
+	progressSet           atomic.Bool
+	pollIntervalNanos     atomic.Int64
 }
 
 // MetricInfo describes one exported metric, for hosts that register their
@@ -50,6 +56,10 @@ var MetricInfos = []MetricInfo{
 	{Name: "lag_seconds", Help: "How far the committed checkpoint trails the wall clock, in seconds.", Gauge: true},
 	{Name: "last_success_time", Help: "Unix time of the last successful request to the vendor.", Gauge: true},
 	{Name: "rate_budget", Help: "The request budget in force, in requests per second: the vendor's documented limit (or rate_limit), halved at each 429 and recovered slowly; 0 when the budget is off.", Gauge: true},
+	{Name: "backfill_remaining_seconds", Help: "History still to read before the input's streams are live, in seconds of event time (summed over its streams); 0 when live.", Gauge: true},
+	{Name: "backfill_progress", Help: "Share of the backlog read, 0 to 1, of the input's least advanced backfilling stream; 1 when live.", Gauge: true},
+	{Name: "backfill_eta_seconds", Help: "Seconds until the slowest backfilling stream is live, from the requests its history has needed so far and the request budget in force; 0 when live or not yet known.", Gauge: true},
+	{Name: "poll_interval_effective_seconds", Help: "The longest time between two live polls of one stream: poll_interval, or more when the request budget cannot poll every stream that often.", Gauge: true},
 }
 
 // MetricNames lists the exported metrics' names in the order of MetricInfos.
@@ -80,10 +90,24 @@ func (m *Metrics) Snapshot() map[string]float64 {
 		"lag_seconds":           time.Duration(m.lagNanos.Load()).Seconds(),
 		"last_success_time":     float64(m.lastSuccessUnix.Load()),
 		"rate_budget":           float64(m.budgetMilli.Load()) / 1000,
+
+		"backfill_remaining_seconds":      time.Duration(m.backfillLeftNanos.Load()).Seconds(),
+		"backfill_progress":               m.progressRatio(),
+		"backfill_eta_seconds":            time.Duration(m.backfillETANanos.Load()).Seconds(),
+		"poll_interval_effective_seconds": time.Duration(m.pollIntervalNanos.Load()).Seconds(),
 	}
 }
 
 func (m *Metrics) setLag(d time.Duration) { m.lagNanos.Store(int64(d)) }
+
+// progressRatio is 1 until a poller has published: an input that has not
+// opened its streams yet is not 0 % done.
+func (m *Metrics) progressRatio() float64 {
+	if !m.progressSet.Load() {
+		return 1
+	}
+	return float64(m.backfillProgressMicro.Load()) / 1e6
+}
 func (m *Metrics) setBudget(perSecond float64) {
 	m.budgetMilli.Store(int64(perSecond * 1000))
 }

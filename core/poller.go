@@ -294,6 +294,8 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 	}
 	s.commitSnap = s.snapshot()
 	p.metrics.setLag(p.clock.Now().Sub(s.cursor))
+	s.updateProgress(p.clock.Now()) // progress is measured against the backlog found at start
+
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"sort"
@@ -31,7 +32,7 @@ type fakeSource struct {
 	// the newest time an earlier query asked for (a sweep).
 	onQuery func(q core.Query, behind bool)
 	newest  time.Time
-	fetches  int
+	fetches int
 }
 
 type fakeRec struct {
@@ -849,4 +850,68 @@ func TestDeferredOpen(t *testing.T) {
 			t.Fatalf("the failure must stick, got %v", err)
 		}
 	})
+}
+
+// A backfill reports how far it is: the history left, a 0–1 ratio and an
+// ETA as gauges, and a log line at each tenth; all settle when it is live.
+func TestBackfillProgressIsReportedAtEachTenthAndEndsAtOne(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	h.extra["start_time"] = t0.Add(-10 * 24 * time.Hour).Format(time.RFC3339)
+	h.extra["max_window"] = "1d"
+	for d := range 10 {
+		ts := t0.Add(-time.Duration(d)*24*time.Hour - time.Hour)
+		h.src.add(fmt.Sprintf("d%d", d), ts, ts)
+	}
+	// Each request takes a second of the poller's clock: an ETA needs a
+	// rate, and without a budget it is the rate seen.
+	h.src.onFetch = func(int) { h.clock.Advance(time.Second) }
+	var mu sync.Mutex
+	var lines []string
+	log := core.NewLineLogger(slog.LevelInfo, func(_ slog.Level, line string) {
+		mu.Lock()
+		lines = append(lines, line)
+		mu.Unlock()
+	})
+	cfg, err := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "memory",
+		"settle_delay": "1m", "poll_interval": "1h", "start_time": h.extra["start_time"], "max_window": "1d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: h.store, Clock: h.clock, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	b, err := p.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Ack(nil)
+	mid := p.Metrics().Snapshot()
+	if r := mid["backfill_progress"]; r <= 0 || r >= 1 {
+		t.Errorf("backfill_progress after the first day: %v, want between 0 and 1", r)
+	}
+	if mid["backfill_remaining_seconds"] < 8*24*3600 || mid["backfill_eta_seconds"] <= 0 {
+		t.Errorf("after the first day: remaining %vs, eta %vs; want over 8 days left and an ETA",
+			mid["backfill_remaining_seconds"], mid["backfill_eta_seconds"])
+	}
+	drain(t, p)
+	end := p.Metrics().Snapshot()
+	if end["backfill_progress"] != 1 || end["backfill_remaining_seconds"] != 0 || end["backfill_eta_seconds"] != 0 {
+		t.Errorf("live: progress %v, remaining %v, eta %v; want 1, 0, 0", end["backfill_progress"], end["backfill_remaining_seconds"], end["backfill_eta_seconds"])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var tenths []string
+	done := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "backfill progress") {
+			f := strings.Fields(l)
+			tenths = append(tenths, f[3])
+		}
+		done = done || strings.HasPrefix(l, "backfill done")
+	}
+	if len(tenths) < 8 || !done {
+		t.Fatalf("logged progress %v and done=%v; want a line per tenth, then done\n%s", tenths, done, strings.Join(lines, "\n"))
+	}
 }

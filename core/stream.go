@@ -33,6 +33,8 @@ type stream struct {
 	nextSweep  time.Time // earliest start of the next sweep (zero: the first window is one)
 	retryAt    time.Time // wall time: a failed poll is retried after a backoff
 	read       bool      // a window has completed in this or an earlier run
+	fetches    int64     // pages fetched in this run
+	progress   progress
 
 	// commit state
 	seq        uint64
@@ -142,6 +144,10 @@ func (s *stream) plan(now time.Time) bool {
 	}
 	if live {
 		s.nextPlan = now.Add(s.p.cfg.PollInterval.D())
+		if pr := &s.progress; !pr.lastLive.IsZero() {
+			pr.interval = now.Sub(pr.lastLive)
+		}
+		s.progress.lastLive = now
 	}
 	return true
 }
@@ -212,6 +218,11 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.fetches++
+	defer func() {
+		s.updateProgress(p.clock.Now())
+		p.publishProgress()
+	}()
 	first := w.Page == ""
 	// At the cap, not only above it: a vendor may cap metadata.total itself
 	// (NordPass does not say), and then a total of exactly the cap is all a

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/auditpull/auditpull/core/normalize"
@@ -26,6 +27,7 @@ type ocsfSchema struct {
 	types      map[string]string // type → its base type
 	categories map[string]int
 	files      map[string]string // class or object name → file
+	mu         sync.Mutex        // the subtests of each source share the cache
 	cache      map[string]*ocsfDef
 }
 
@@ -117,6 +119,12 @@ func readJSON(t *testing.T, path string, v any) {
 // ("objects/user"): what it extends, then its includes, then its own
 // attributes. Profiles' attributes are optional: no event declares one.
 func (s *ocsfSchema) def(key string) (*ocsfDef, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.defLocked(key)
+}
+
+func (s *ocsfSchema) defLocked(key string) (*ocsfDef, error) {
 	if d, ok := s.cache[key]; ok {
 		return d, nil
 	}
@@ -134,7 +142,7 @@ func (s *ocsfSchema) def(key string) (*ocsfDef, error) {
 	}
 	d := &ocsfDef{name: f.Name, attrs: map[string]ocsfAttr{}, constraints: f.Constraints}
 	if f.Extends != "" {
-		parent, err := s.def(key[:strings.IndexByte(key, '/')+1] + f.Extends)
+		parent, err := s.defLocked(key[:strings.IndexByte(key, '/')+1] + f.Extends)
 		if err != nil {
 			return nil, err
 		}
