@@ -9,8 +9,6 @@ package nordpass
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -30,16 +28,16 @@ const Name = "nordpass"
 
 // Documented limits.
 const (
-	MaxSpan         = 90 * 24 * time.Hour
+	MaxSpan         = pagenum.MaxSpan
 	DefaultLookback = 7 * 24 * time.Hour
-	Cap             = 10000
-	MaxPerPage      = 100
+	Cap             = pagenum.Cap
+	MaxPerPage      = pagenum.MaxPerPage
 	MaxUUIDs        = 500
 	queryPath       = "/activities/query"
 )
 
 // DefaultRate is the documented budget: 2000 requests per 5 minutes per IP.
-var DefaultRate = core.Rate{Requests: 2000, Period: 5 * time.Minute}
+var DefaultRate = pagenum.Rate
 
 var regions = map[string]string{
 	"eu": "https://api-activities.eu.nordpass.com",
@@ -86,11 +84,8 @@ func check(cfg *core.Config, s *Settings) (*parsed, error) {
 			return nil, &core.ConfigError{Key: fmt.Sprintf("nordpass.user_uuids.%d", i), Msg: fmt.Sprintf("%q is not a UUID", u)}
 		}
 	}
-	if ps := cfg.PageSize; ps > MaxPerPage {
-		return nil, &core.ConfigError{Key: "page_size", Msg: fmt.Sprintf("%d is out of range; NordPass accepts 1 to %d", ps, MaxPerPage)}
-	}
-	if mw := cfg.MaxWindow.D(); mw > MaxSpan {
-		return nil, &core.ConfigError{Key: "max_window", Msg: fmt.Sprintf("%s exceeds NordPass's limit of 90 days", mw)}
+	if err := pagenum.CheckLimits(cfg, "NordPass"); err != nil {
+		return nil, err
 	}
 	return &parsed{Settings: s, base: base}, nil
 }
@@ -239,25 +234,17 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	if err != nil {
 		return core.Event{}, err
 	}
-	raw := s.Since(start)
-	if ts <= 0 {
-		return core.Event{}, fmt.Errorf("event without timestamp: %s", core.Snippet(raw))
-	}
 	var buf [512]byte
 	key := buf[:0]
 	for _, f := range []string{typ, action, org, uuid, email, initiator, metadata} {
 		key = append(append(key, f...), 0)
 	}
-	key = strconv.AppendInt(key, ts, 10)
-	sum := sha256.Sum256(key)
-	return core.Event{
-		ID:     hex.EncodeToString(sum[:16]),
-		Time:   time.Unix(ts, 0).UTC(),
-		Type:   typ,
-		Action: action,
-		User:   core.Fields("user_uuid", uuid, "user_email", email),
-		Raw:    raw,
-	}, nil
+	e, err := pagenum.Record(s, start, "event", ts, strconv.AppendInt(key, ts, 10))
+	if err != nil {
+		return core.Event{}, err
+	}
+	e.Type, e.Action, e.User = typ, action, core.Fields("user_uuid", uuid, "user_email", email)
+	return e, nil
 }
 
 // classify maps the documented error responses to actionable errors; to is

@@ -45,7 +45,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -71,21 +70,16 @@ import (
 // Name is the source's registered name.
 const Name = "nordpass_msp"
 
-// Limits: those of the Enterprise API, which the MSP API is assumed to
-// share, and the MSP Activity Log's documented 90 days and 30-day default.
+// Limits: the MSP Activity Log's documented 30-day default; the rest are
+// the Enterprise API's (see pagenum), which the MSP API is assumed to share,
+// and its documented 90 days are theirs.
 const (
-	MaxSpan         = 90 * 24 * time.Hour
 	DefaultLookback = 30 * 24 * time.Hour
-	Cap             = 10000
-	MaxPerPage      = 100
 	// DefaultLifetime is how long a signed token is valid.
 	DefaultLifetime = 5 * time.Minute
 	MinLifetime     = 30 * time.Second
 	MaxLifetime     = time.Hour
 )
-
-// DefaultRate is the Enterprise API's budget, assumed for the MSP API.
-var DefaultRate = core.Rate{Requests: 2000, Period: 5 * time.Minute}
 
 // Categories are the six log categories as sent to the API; the guide's
 // names ("MSP Access", "Organization Management", …) are accepted too.
@@ -203,11 +197,8 @@ func check(cfg *core.Config, s *Settings) (*parsed, error) {
 			p.categories = append(p.categories, n)
 		}
 	}
-	if ps := cfg.PageSize; ps > MaxPerPage {
-		return nil, &core.ConfigError{Key: "page_size", Msg: fmt.Sprintf("%d is out of range; the NordPass API accepts 1 to %d", ps, MaxPerPage)}
-	}
-	if mw := cfg.MaxWindow.D(); mw > MaxSpan {
-		return nil, &core.ConfigError{Key: "max_window", Msg: fmt.Sprintf("%s exceeds the MSP Activity Log's limit of 90 days", mw)}
+	if err := pagenum.CheckLimits(cfg, "the MSP Activity Log API"); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -286,11 +277,11 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 	host := strings.TrimPrefix(strings.TrimPrefix(p.base, "https://"), "http://")
 	// Assumed per IP like the Enterprise API's limit: every key this
 	// process uses against the host shares the budget.
-	req, err := env.Requester(DefaultRate, core.LimiterKey(host, ""))
+	req, err := env.Requester(pagenum.Rate, core.LimiterKey(host, ""))
 	if err != nil {
 		return nil, err
 	}
-	perPage := env.PageSize(MaxPerPage)
+	perPage := env.PageSize(pagenum.MaxPerPage)
 	f := filters{
 		MemberEmails:      sortedUnique(p.MemberEmails),
 		OrganizationUUIDs: sortedUnique(lower(p.Organizations)),
@@ -303,7 +294,7 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 	return []core.Source{&Source{
 		api: pagenum.Endpoint{
 			HTTP: req, URL: p.base + p.Path, Op: op, Source: Name,
-			PerPage: perPage, Cap: pagenum.Reachable(Cap, perPage), Decode: decodePage, Classify: classify,
+			PerPage: perPage, Cap: pagenum.Reachable(pagenum.Cap, perPage), Decode: decodePage, Classify: classify,
 		},
 		// A refused token is replaced once: it may have expired in flight,
 		// or the clocks may disagree by a little.
@@ -314,10 +305,10 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          streamKey(host, p.Path, f),
-			MaxSpan:         pagenum.MaxWindow(MaxSpan),
+			MaxSpan:         pagenum.MaxWindow(pagenum.MaxSpan),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Second,
-			Cap:             pagenum.Reachable(Cap, perPage),
+			Cap:             pagenum.Reachable(pagenum.Cap, perPage),
 			PageNumbered:    true,
 			ContentIDs:      true,
 		},
@@ -453,19 +444,12 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	if err != nil {
 		return core.Event{}, err
 	}
-	raw := s.Since(start)
-	if ts <= 0 {
-		return core.Event{}, fmt.Errorf("entry without timestamp: %s", core.Snippet(raw))
+	e, err := pagenum.Record(s, start, "entry", ts, s.CompactSince(start))
+	if err != nil {
+		return core.Event{}, err
 	}
-	sum := sha256.Sum256(s.CompactSince(start))
-	return core.Event{
-		ID:     hex.EncodeToString(sum[:16]),
-		Time:   time.Unix(ts, 0).UTC(),
-		Type:   typ,
-		Action: action,
-		User:   core.Fields("user_uuid", uuid, "user_email", email, "initiator_email", initiator),
-		Raw:    raw,
-	}, nil
+	e.Type, e.Action, e.User = typ, action, core.Fields("user_uuid", uuid, "user_email", email, "initiator_email", initiator)
+	return e, nil
 }
 
 // classify maps error responses to actionable errors. Any 401 or 403 may
