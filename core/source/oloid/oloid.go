@@ -74,11 +74,8 @@ const (
 	// DefaultLimit is the page size (the request's limit) unless page_size
 	// says otherwise.
 	DefaultLimit = 100
-	// DefaultTokenLifetime is assumed when a login response has no
-	// ExpiresIn (Cognito's access tokens last an hour).
-	DefaultTokenLifetime = time.Hour
-	loginPath            = "/login"
-	activityPath         = "/filterActivity"
+	loginPath    = "/login"
+	activityPath = "/filterActivity"
 )
 
 // DefaultRate is the request budget: OLOID documents none, so it is a
@@ -399,6 +396,10 @@ type session struct {
 	tenant          string
 	secret          core.Secret
 }
+
+// DefaultTokenLifetime is assumed when a login response has no ExpiresIn
+// (Cognito's access tokens last an hour).
+const DefaultTokenLifetime = time.Hour
 
 // loginPaths are the login paths OLOID's articles name, tried in order.
 var loginPaths = [...]string{loginPath, "/Login"}

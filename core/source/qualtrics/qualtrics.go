@@ -68,9 +68,6 @@ const Name = "qualtrics"
 const (
 	DefaultLookback = 7 * 24 * time.Hour
 	DefaultPageSize = 100
-	// DefaultTokenLifetime is assumed when a token response has no
-	// expires_in.
-	DefaultTokenLifetime = time.Hour
 	// AllTypes in activity_types discovers the types at start.
 	AllTypes  = "all"
 	logsPath  = "/logs"
@@ -579,6 +576,9 @@ type oauth struct {
 }
 
 const opToken = "qualtrics oauth token"
+
+// DefaultTokenLifetime is assumed when a token response has no expires_in.
+const DefaultTokenLifetime = time.Hour
 
 func (o *oauth) request(ctx context.Context) (string, time.Duration, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
