@@ -297,14 +297,7 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 		case 2:
 			e.Type, err = s.Text()
 		case 3:
-			err = s.FirstMembers([]string{"userId", "userName"}, func(i int) (err error) {
-				if i == 0 {
-					userID, err = s.Text()
-				} else {
-					userName, err = s.Text()
-				}
-				return err
-			})
+			err = jsonpage.Texts(s, []string{"userId", "userName"}, &userID, &userName)
 		}
 		return err
 	})

@@ -389,14 +389,7 @@ func (s *Source) decodeEvent(sc *jsonscan.Scanner) (core.Event, error) {
 			ts, err = sc.OptStr()
 		case "descriptor":
 			userID, username = "", ""
-			err = sc.FirstMembers([]string{"userId", "username"}, func(i int) (err error) {
-				if i == 0 {
-					userID, err = sc.Text()
-				} else {
-					username, err = sc.Text()
-				}
-				return err
-			})
+			err = jsonpage.Texts(sc, []string{"userId", "username"}, &userID, &username)
 		default:
 			err = sc.Skip()
 		}
