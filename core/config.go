@@ -37,8 +37,9 @@ type Config struct {
 	HTTP       HTTPConfig       `config:"http" advanced:"true" doc:"Transport: proxy and TLS."`
 	Checkpoint CheckpointConfig `config:"checkpoint" doc:"Where the read position of each stream is kept between runs."`
 
-	start  time.Time
-	source *ucfg.Config // the chosen source's own section
+	start   time.Time
+	source  *ucfg.Config // the chosen source's own section
+	checked any          // that section as the source checked it (RegisterTyped)
 }
 
 // RateLimitConfig overrides the source's documented request budget.
@@ -152,7 +153,8 @@ func Parse(raw *ucfg.Config) (*Config, error) {
 	}
 	// c.Validate ran as part of unpacking (ucfg calls it).
 	// The source validates its own section now, so a bad config never
-	// starts; the value is rebuilt when the poller opens the source.
+	// starts; a source registered with RegisterTyped keeps what it checked
+	// for Open, others rebuild it when the poller opens the source.
 	if err := lookupSource(c.Source).Validate(&c); err != nil {
 		return nil, err
 	}

@@ -8,11 +8,7 @@
 package nordpass
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -22,8 +18,8 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/auditpull/auditpull/core/source/internal/pagenum"
+	"github.com/auditpull/auditpull/core/source/internal/streamkey"
 	"github.com/auditpull/auditpull/internal/jsonscan"
 )
 
@@ -32,16 +28,16 @@ const Name = "nordpass"
 
 // Documented limits.
 const (
-	MaxSpan         = 90 * 24 * time.Hour
+	MaxSpan         = pagenum.MaxSpan
 	DefaultLookback = 7 * 24 * time.Hour
-	Cap             = 10000
-	MaxPerPage      = 100
+	Cap             = pagenum.Cap
+	MaxPerPage      = pagenum.MaxPerPage
 	MaxUUIDs        = 500
 	queryPath       = "/activities/query"
 )
 
 // DefaultRate is the documented budget: 2000 requests per 5 minutes per IP.
-var DefaultRate = core.Rate{Requests: 2000, Period: 5 * time.Minute}
+var DefaultRate = pagenum.Rate
 
 var regions = map[string]string{
 	"eu": "https://api-activities.eu.nordpass.com",
@@ -58,88 +54,64 @@ type Settings struct {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// ParseSettings reads and checks the `nordpass` section (and page_size).
-func ParseSettings(cfg *core.Config) (*Settings, string, error) {
-	s := &Settings{}
-	if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
-		return nil, "", err
-	}
+// parsed is a checked configuration.
+type parsed struct {
+	*Settings
+	base string // the API's URL, without the endpoint's path
+}
+
+// check checks the `nordpass` section (and page_size).
+func check(cfg *core.Config, s *Settings) (*parsed, error) {
 	base, ok := regions[s.Region]
 	if !ok {
-		return nil, "", &core.ConfigError{Key: "nordpass.region", Msg: fmt.Sprintf("unknown region %q; one of \"eu\", \"us\"", s.Region)}
+		return nil, &core.ConfigError{Key: "nordpass.region", Msg: fmt.Sprintf("unknown region %q; one of \"eu\", \"us\"", s.Region)}
 	}
 	if s.BaseURL != "" {
 		base = strings.TrimRight(s.BaseURL, "/")
 		base = strings.TrimSuffix(base, queryPath)
 		if _, err := core.CheckTokenURL("nordpass.base_url", base); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
 	if !s.Token.IsSet() {
-		return nil, "", &core.ConfigError{Key: "nordpass.token", Msg: "required: the API token from the Business Admin Panel (inline, ${ENV_VAR} or file:/path)"}
+		return nil, &core.ConfigError{Key: "nordpass.token", Msg: "required: the API token from the Business Admin Panel (inline, ${ENV_VAR} or file:/path)"}
 	}
 	if strings.HasPrefix(strings.ToLower(s.Token.Reveal()), "bearer ") {
-		return nil, "", &core.ConfigError{Key: "nordpass.token", Msg: "give the token alone, without \"Bearer \": NordPass expects it as the whole Authorization header"}
+		return nil, &core.ConfigError{Key: "nordpass.token", Msg: "give the token alone, without \"Bearer \": NordPass expects it as the whole Authorization header"}
 	}
 	for i, u := range s.UserUUIDs {
 		if !uuidRE.MatchString(u) {
-			return nil, "", &core.ConfigError{Key: fmt.Sprintf("nordpass.user_uuids.%d", i), Msg: fmt.Sprintf("%q is not a UUID", u)}
+			return nil, &core.ConfigError{Key: fmt.Sprintf("nordpass.user_uuids.%d", i), Msg: fmt.Sprintf("%q is not a UUID", u)}
 		}
 	}
-	if ps := cfg.PageSize; ps > MaxPerPage {
-		return nil, "", &core.ConfigError{Key: "page_size", Msg: fmt.Sprintf("%d is out of range; NordPass accepts 1 to %d", ps, MaxPerPage)}
+	if err := pagenum.CheckLimits(cfg, "NordPass"); err != nil {
+		return nil, err
 	}
-	if mw := cfg.MaxWindow.D(); mw > MaxSpan {
-		return nil, "", &core.ConfigError{Key: "max_window", Msg: fmt.Sprintf("%s exceeds NordPass's limit of 90 days", mw)}
-	}
-	return s, base, nil
+	return &parsed{Settings: s, base: base}, nil
 }
 
 func init() {
-	core.Register(Name, core.Factory{
-		Doc: "NordPass Enterprise Activity Logs API.",
-		Validate: func(cfg *core.Config) error {
-			_, _, err := ParseSettings(cfg)
-			return err
-		},
-		Settings: func() any { return &Settings{} },
-		Open: func(_ context.Context, env core.SourceEnv) ([]core.Source, error) {
-			s, base, err := ParseSettings(env.Config)
-			if err != nil {
-				return nil, err
-			}
-			src, err := New(env, s, base)
-			if err != nil {
-				return nil, err
-			}
-			return []core.Source{src}, nil
-		},
-	})
+	core.RegisterTyped(Name, "NordPass Enterprise Activity Logs API.", check, open)
 }
 
 // Source implements core.Source.
 type Source struct {
-	http    *core.Requester
-	url     string
-	token   core.Secret
-	perPage int
-	groups  [][]string
-	info    core.SourceInfo
+	api    pagenum.Endpoint
+	token  core.Secret
+	groups [][]string
+	info   core.SourceInfo
 }
 
-// New builds a source from parsed settings.
-func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
-	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+// open builds the source.
+func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, error) {
+	host := strings.TrimPrefix(strings.TrimPrefix(p.base, "https://"), "http://")
 	// "per IP address": every token this process uses shares the budget.
 	req, err := env.Requester(DefaultRate, core.LimiterKey(host, ""))
 	if err != nil {
 		return nil, err
 	}
-	perPage := env.Config.PageSize
-	if perPage == 0 {
-		perPage = MaxPerPage
-	}
-	uuids := slices.Clone(s.UserUUIDs)
+	perPage := env.PageSize(MaxPerPage)
+	uuids := slices.Clone(p.UserUUIDs)
 	slices.Sort(uuids)
 	uuids = slices.Compact(uuids)
 	var groups [][]string
@@ -148,15 +120,16 @@ func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
 		groups = append(groups, uuids[:n])
 		uuids = uuids[n:]
 	}
-	return &Source{
-		http:    req,
-		url:     base + queryPath,
-		token:   s.Token,
-		perPage: perPage,
-		groups:  groups,
+	return []core.Source{&Source{
+		api: pagenum.Endpoint{
+			HTTP: req, URL: p.base + queryPath, Op: "nordpass activities query", Source: Name,
+			PerPage: perPage, Cap: pagenum.Reachable(Cap, perPage), Decode: decodePage, Classify: classify,
+		},
+		token:  p.Token,
+		groups: groups,
 		info: core.SourceInfo{
 			Source:          Name,
-			Stream:          streamKey(s, host),
+			Stream:          streamKey(p.Settings, host),
 			MaxSpan:         pagenum.MaxWindow(MaxSpan),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Second,
@@ -165,11 +138,13 @@ func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
 			PageNumbered:    true,
 			ContentIDs:      true,
 		},
-	}, nil
+	}}, nil
 }
 
 // streamKey names the default checkpoint: region (or host) and, when the
 // logs are filtered, a hash of the filter so two filtered inputs differ.
+// The host is not made safe with streamkey.Safe, which folds characters
+// differently: existing checkpoints keep their names.
 func streamKey(s *Settings, host string) string {
 	acct := s.Region
 	if s.BaseURL != "" {
@@ -179,8 +154,7 @@ func streamKey(s *Settings, host string) string {
 	if len(s.UserUUIDs) > 0 {
 		u := slices.Clone(s.UserUUIDs)
 		slices.Sort(u)
-		sum := sha256.Sum256([]byte(strings.Join(slices.Compact(u), ",")))
-		key += "-" + hex.EncodeToString(sum[:4])
+		key += streamkey.Digest([]byte(strings.Join(slices.Compact(u), ",")))
 	}
 	return key
 }
@@ -195,52 +169,22 @@ type request struct {
 	Page      int      `json:"page"`
 }
 
-// Fetch reads one page of the window, asked for one second wider (see
-// pagenum.Bounds).
+// Fetch reads one page of the window (see pagenum.Endpoint).
 func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
-	page, err := pagenum.Page(q.Cursor, "nordpass page")
-	if err != nil {
-		return core.Page{}, err
-	}
-	from, to := pagenum.Bounds(q)
-	body := request{From: from, To: to, PerPage: s.perPage, Page: page}
-	if len(s.groups) > 0 {
-		body.UserUUIDs = s.groups[q.Partition]
-	}
-	payload, _ := json.Marshal(body)
-	var out core.Page
-	err = s.http.Do(ctx, "nordpass activities query", func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
-		if err != nil {
-			return nil, err
+	return s.api.Fetch(ctx, q, func(r pagenum.Request) any {
+		body := request{From: r.From, To: r.To, PerPage: s.api.PerPage, Page: r.Page}
+		if len(s.groups) > 0 {
+			body.UserUUIDs = s.groups[q.Partition]
 		}
+		return body
+	}, func(_ context.Context, req *http.Request) error {
 		req.Header.Set("Authorization", s.token.Reveal())
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		return req, nil
-	}, func(r *core.Response) error {
-		if r.Status != http.StatusOK {
-			return classify(r, to)
-		}
-		p, err := decodePage(r.Body)
-		if err != nil {
-			return &core.TransientError{Op: "nordpass activities query", Err: err}
-		}
-		out = p
-		out.Next = pagenum.Next(page, p.Total, s.perPage, s.info.Cap)
 		return nil
 	})
-	return out, err
 }
 
 // decodePage reads one response in a single pass; see jsonscan.Scanner.
-func decodePage(b []byte) (core.Page, error) {
-	p, hasTotal, err := jsonpage.DataPage(b, "event", decodeEvent)
-	if err == nil && !hasTotal {
-		return core.Page{}, pagenum.ErrNoTotal(b)
-	}
-	return p, err
-}
+func decodePage(b []byte) (core.Page, error) { return pagenum.DecodeData(b, "event", decodeEvent) }
 
 // decodeEvent takes the fields the core needs as it reads the event (an
 // object) and hashes the record's canonical fields into its id: NordPass
@@ -290,25 +234,17 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	if err != nil {
 		return core.Event{}, err
 	}
-	raw := s.Since(start)
-	if ts <= 0 {
-		return core.Event{}, fmt.Errorf("event without timestamp: %s", core.Snippet(raw))
-	}
 	var buf [512]byte
 	key := buf[:0]
 	for _, f := range []string{typ, action, org, uuid, email, initiator, metadata} {
 		key = append(append(key, f...), 0)
 	}
-	key = strconv.AppendInt(key, ts, 10)
-	sum := sha256.Sum256(key)
-	return core.Event{
-		ID:     hex.EncodeToString(sum[:16]),
-		Time:   time.Unix(ts, 0).UTC(),
-		Type:   typ,
-		Action: action,
-		User:   core.Fields("user_uuid", uuid, "user_email", email),
-		Raw:    raw,
-	}, nil
+	e, err := pagenum.Record(s, start, "event", ts, strconv.AppendInt(key, ts, 10))
+	if err != nil {
+		return core.Event{}, err
+	}
+	e.Type, e.Action, e.User = typ, action, core.Fields("user_uuid", uuid, "user_email", email)
+	return e, nil
 }
 
 // classify maps the documented error responses to actionable errors; to is

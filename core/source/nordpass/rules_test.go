@@ -24,8 +24,12 @@ func TestTheDocumentedRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, base, err := ParseSettings(cfg); err != nil || base+queryPath != want+"/activities/query" {
-			t.Errorf("region %s: %s%s, %v; want %s/activities/query", region, base, queryPath, err, want)
+		s := &Settings{}
+		if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := check(cfg, s); err != nil || p.base+queryPath != want+"/activities/query" {
+			t.Errorf("region %s: %+v, %v; want %s/activities/query", region, p, err, want)
 		}
 	}
 }

@@ -38,7 +38,6 @@
 package nordpassmsp
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -46,7 +45,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -62,8 +60,9 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/auditpull/auditpull/core/source/internal/pagenum"
+	"github.com/auditpull/auditpull/core/source/internal/reauth"
+	"github.com/auditpull/auditpull/core/source/internal/streamkey"
 	"github.com/auditpull/auditpull/internal/jsonscan"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -71,21 +70,16 @@ import (
 // Name is the source's registered name.
 const Name = "nordpass_msp"
 
-// Limits: those of the Enterprise API, which the MSP API is assumed to
-// share, and the MSP Activity Log's documented 90 days and 30-day default.
+// Limits: the MSP Activity Log's documented 30-day default; the rest are
+// the Enterprise API's (see pagenum), which the MSP API is assumed to share,
+// and its documented 90 days are theirs.
 const (
-	MaxSpan         = 90 * 24 * time.Hour
 	DefaultLookback = 30 * 24 * time.Hour
-	Cap             = 10000
-	MaxPerPage      = 100
 	// DefaultLifetime is how long a signed token is valid.
 	DefaultLifetime = 5 * time.Minute
 	MinLifetime     = 30 * time.Second
 	MaxLifetime     = time.Hour
 )
-
-// DefaultRate is the Enterprise API's budget, assumed for the MSP API.
-var DefaultRate = core.Rate{Requests: 2000, Period: 5 * time.Minute}
 
 // Categories are the six log categories as sent to the API; the guide's
 // names ("MSP Access", "Organization Management", …) are accepted too.
@@ -129,11 +123,8 @@ type parsed struct {
 	categories []string
 }
 
-func parseSettings(cfg *core.Config) (*parsed, error) {
-	s := &Settings{}
-	if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
-		return nil, err
-	}
+// check checks the `nordpass_msp` section (and page_size).
+func check(cfg *core.Config, s *Settings) (*parsed, error) {
 	p := &parsed{Settings: s}
 	if s.BaseURL == "" {
 		return nil, &core.ConfigError{Key: "nordpass_msp.base_url", Msg: "required: the MSP API's URL from the integration guide in the MSP Admin Panel (it is not public)"}
@@ -206,11 +197,8 @@ func parseSettings(cfg *core.Config) (*parsed, error) {
 			p.categories = append(p.categories, n)
 		}
 	}
-	if ps := cfg.PageSize; ps > MaxPerPage {
-		return nil, &core.ConfigError{Key: "page_size", Msg: fmt.Sprintf("%d is out of range; the NordPass API accepts 1 to %d", ps, MaxPerPage)}
-	}
-	if mw := cfg.MaxWindow.D(); mw > MaxSpan {
-		return nil, &core.ConfigError{Key: "max_window", Msg: fmt.Sprintf("%s exceeds the MSP Activity Log's limit of 90 days", mw)}
+	if err := pagenum.CheckLimits(cfg, "the MSP Activity Log API"); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -265,33 +253,13 @@ func parseKey(b []byte) (crypto.Signer, jwt.SigningMethod, error) {
 }
 
 func init() {
-	core.Register(Name, core.Factory{
-		Doc: "NordPass MSP Activity Log API (default initial_lookback 30 days, windows of at most 90 days). The API is not public: take the URL, path and claims from the integration guide in the MSP Admin Panel.",
-		Validate: func(cfg *core.Config) error {
-			_, err := parseSettings(cfg)
-			return err
-		},
-		Settings: func() any { return &Settings{} },
-		Open: func(_ context.Context, env core.SourceEnv) ([]core.Source, error) {
-			p, err := parseSettings(env.Config)
-			if err != nil {
-				return nil, err
-			}
-			src, err := newSource(env, p)
-			if err != nil {
-				return nil, err
-			}
-			return []core.Source{src}, nil
-		},
-	})
+	core.RegisterTyped(Name, "NordPass MSP Activity Log API (default initial_lookback 30 days, windows of at most 90 days). The API is not public: take the URL, path and claims from the integration guide in the MSP Admin Panel.", check, open)
 }
 
 // Source implements core.Source.
 type Source struct {
-	http    *core.Requester
-	log     core.Logger
-	url     string
-	perPage int
+	api     pagenum.Endpoint
+	renewal reauth.Renewal
 	signer  *signer
 	bare    bool
 	filters filters
@@ -304,53 +272,47 @@ type filters struct {
 	Categories        []string `json:"categories,omitempty"`
 }
 
-func newSource(env core.SourceEnv, p *parsed) (*Source, error) {
+// open builds the source.
+func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, error) {
 	host := strings.TrimPrefix(strings.TrimPrefix(p.base, "https://"), "http://")
 	// Assumed per IP like the Enterprise API's limit: every key this
 	// process uses against the host shares the budget.
-	req, err := env.Requester(DefaultRate, core.LimiterKey(host, ""))
+	req, err := env.Requester(pagenum.Rate, core.LimiterKey(host, ""))
 	if err != nil {
 		return nil, err
 	}
-	perPage := env.Config.PageSize
-	if perPage == 0 {
-		perPage = MaxPerPage
-	}
-	log := env.Logger
-	if log == nil {
-		log = core.NopLogger{}
-	}
-	clock := env.Clock
-	if clock == nil {
-		clock = core.RealClock
-	}
+	perPage := env.PageSize(pagenum.MaxPerPage)
 	f := filters{
 		MemberEmails:      sortedUnique(p.MemberEmails),
 		OrganizationUUIDs: sortedUnique(lower(p.Organizations)),
 		Categories:        sortedUnique(p.categories),
 	}
-	return &Source{
-		http:    req,
-		log:     log,
-		url:     p.base + p.Path,
-		perPage: perPage,
+	sg := newSigner(&signer{
+		key: p.key, method: p.method, clock: env.Clock, behind: env.APIBehind, lifetime: p.lifetime,
+		issuer: p.JWT.Issuer, subject: p.subject, audience: p.audience, keyID: p.JWT.KeyID,
+	})
+	return []core.Source{&Source{
+		api: pagenum.Endpoint{
+			HTTP: req, URL: p.base + p.Path, Op: op, Source: Name,
+			PerPage: perPage, Cap: pagenum.Reachable(pagenum.Cap, perPage), Decode: decodePage, Classify: classify,
+		},
+		// A refused token is replaced once: it may have expired in flight,
+		// or the clocks may disagree by a little.
+		renewal: reauth.Renewal{Log: env.Logger, Note: "the MSP API refused the token; signing a fresh one", Drop: sg.Drop, Hint: authHint},
+		signer:  sg,
 		bare:    p.bare,
 		filters: f,
-		signer: newSigner(&signer{
-			key: p.key, method: p.method, clock: clock, behind: env.APIBehind, lifetime: p.lifetime,
-			issuer: p.JWT.Issuer, subject: p.subject, audience: p.audience, keyID: p.JWT.KeyID,
-		}),
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          streamKey(host, p.Path, f),
-			MaxSpan:         pagenum.MaxWindow(MaxSpan),
+			MaxSpan:         pagenum.MaxWindow(pagenum.MaxSpan),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Second,
-			Cap:             pagenum.Reachable(Cap, perPage),
+			Cap:             pagenum.Reachable(pagenum.Cap, perPage),
 			PageNumbered:    true,
 			ContentIDs:      true,
 		},
-	}, nil
+	}}, nil
 }
 
 func lower(xs []string) []string {
@@ -370,16 +332,13 @@ func sortedUnique(xs []string) []string {
 	return slices.Compact(out)
 }
 
-var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
 // streamKey names the default checkpoint: host and path, and a hash of the
 // filters when there are any, so that two filtered inputs never share one.
 func streamKey(host, path string, f filters) string {
-	key := Name + "-" + unsafeRE.ReplaceAllString(host+path, "_")
+	key := Name + "-" + streamkey.Safe(host+path)
 	if len(f.MemberEmails)+len(f.OrganizationUUIDs)+len(f.Categories) > 0 {
 		b, _ := json.Marshal(f)
-		sum := sha256.Sum256(b)
-		key += "-" + hex.EncodeToString(sum[:4])
+		key += streamkey.Digest(b)
 	}
 	return key
 }
@@ -397,30 +356,28 @@ type request struct {
 
 const op = "nordpass msp activity log"
 
-// Fetch reads one page of the window, asked for one second wider (see
-// pagenum.Bounds).
+// Fetch reads one page of the window (see pagenum.Endpoint), with a JWT
+// signed for the request.
 func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
-	page, err := pagenum.Page(q.Cursor, "nordpass_msp page")
-	if err != nil {
-		return core.Page{}, err
-	}
-	from, to := pagenum.Bounds(q)
-	body := request{From: from, To: to, PerPage: s.perPage, Page: page, filters: s.filters}
-	payload, _ := json.Marshal(body)
-	out, used, err := s.query(ctx, payload, page, to)
-	var ae *core.AuthError
-	if !errors.As(err, &ae) || !ae.Expired {
-		return out, err
-	}
-	// A refused token is replaced once: it may have expired in flight, or
-	// the clocks may disagree by a little.
-	s.log.Info("the MSP API refused the token; signing a fresh one", "reason", ae.Reason)
-	s.signer.Drop(used)
-	out, _, err = s.query(ctx, payload, page, to)
-	if errors.As(err, &ae) && ae.Expired {
-		return core.Page{}, &core.AuthError{Op: op, Status: ae.Status, Reason: ae.Reason + ": " + authHint(ae.Reason)}
-	}
-	return out, err
+	return reauth.Once(s.renewal, func() (core.Page, string, error) {
+		var used string
+		page, err := s.api.Fetch(ctx, q, func(r pagenum.Request) any {
+			return request{From: r.From, To: r.To, PerPage: s.api.PerPage, Page: r.Page, filters: s.filters}
+		}, func(ctx context.Context, req *http.Request) error {
+			tok, err := s.signer.Token(ctx)
+			if err != nil {
+				return err
+			}
+			used = tok
+			if s.bare {
+				req.Header.Set("Authorization", tok)
+			} else {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			return nil
+		})
+		return page, used, err
+	})
 }
 
 // authHint says which setting a refusal of a freshly signed token points
@@ -442,52 +399,9 @@ func authHint(msg string) string {
 	return "a freshly signed token was refused: check nordpass_msp.private_key, the nordpass_msp.jwt claims and nordpass_msp.auth_scheme against the MSP Admin Panel's integration guide"
 }
 
-// query sends one request and returns the page and the token it used.
-func (s *Source) query(ctx context.Context, payload []byte, page int, to int64) (core.Page, string, error) {
-	var out core.Page
-	var used string
-	err := s.http.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
-		tok, err := s.signer.Token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		used = tok
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
-		if err != nil {
-			return nil, err
-		}
-		if s.bare {
-			req.Header.Set("Authorization", tok)
-		} else {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		return req, nil
-	}, func(r *core.Response) error {
-		if r.Status != http.StatusOK {
-			return classify(r, to)
-		}
-		p, err := decodePage(r.Body)
-		if err != nil {
-			return &core.TransientError{Op: op, Err: err}
-		}
-		out = p
-		out.Next = pagenum.Next(page, p.Total, s.perPage, s.info.Cap)
-		return nil
-	})
-	return out, used, err
-}
-
 // decodePage reads one response (the Enterprise API's shape) in a single
 // pass; see jsonscan.Scanner.
-func decodePage(b []byte) (core.Page, error) {
-	p, hasTotal, err := jsonpage.DataPage(b, "entry", decodeEvent)
-	if err == nil && !hasTotal {
-		return core.Page{}, pagenum.ErrNoTotal(b)
-	}
-	return p, err
-}
+func decodePage(b []byte) (core.Page, error) { return pagenum.DecodeData(b, "entry", decodeEvent) }
 
 // decodeEvent reads the fields the core needs as it reads the entry. The
 // id hashes the whole entry (compacted, so formatting never changes it):
@@ -530,19 +444,12 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 	if err != nil {
 		return core.Event{}, err
 	}
-	raw := s.Since(start)
-	if ts <= 0 {
-		return core.Event{}, fmt.Errorf("entry without timestamp: %s", core.Snippet(raw))
+	e, err := pagenum.Record(s, start, "entry", ts, s.CompactSince(start))
+	if err != nil {
+		return core.Event{}, err
 	}
-	sum := sha256.Sum256(s.CompactSince(start))
-	return core.Event{
-		ID:     hex.EncodeToString(sum[:16]),
-		Time:   time.Unix(ts, 0).UTC(),
-		Type:   typ,
-		Action: action,
-		User:   core.Fields("user_uuid", uuid, "user_email", email, "initiator_email", initiator),
-		Raw:    raw,
-	}, nil
+	e.Type, e.Action, e.User = typ, action, core.Fields("user_uuid", uuid, "user_email", email, "initiator_email", initiator)
+	return e, nil
 }
 
 // classify maps error responses to actionable errors. Any 401 or 403 may

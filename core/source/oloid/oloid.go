@@ -53,13 +53,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/core/source/internal/reauth"
+	"github.com/auditpull/auditpull/core/source/internal/streamkey"
+	"github.com/auditpull/auditpull/core/source/internal/tokenpage"
 	"github.com/auditpull/auditpull/internal/jsonscan"
 )
 
@@ -72,11 +74,8 @@ const (
 	// DefaultLimit is the page size (the request's limit) unless page_size
 	// says otherwise.
 	DefaultLimit = 100
-	// DefaultTokenLifetime is assumed when a login response has no
-	// ExpiresIn (Cognito's access tokens last an hour).
-	DefaultTokenLifetime = time.Hour
-	loginPath            = "/login"
-	activityPath         = "/filterActivity"
+	loginPath    = "/login"
+	activityPath = "/filterActivity"
 )
 
 // DefaultRate is the request budget: OLOID documents none, so it is a
@@ -92,165 +91,95 @@ type Settings struct {
 	ClientSecret core.Secret `config:"client_secret" required:"true" doc:"The API client's secret, from the environment or file:/path (sent as Password)." example:"${OLOID_CLIENT_SECRET}"`
 }
 
-// ParseSettings reads and checks the `oloid` section and returns it with
-// the base URL normalised (no trailing slash or endpoint path).
-func ParseSettings(cfg *core.Config) (*Settings, string, error) {
-	s := &Settings{}
-	if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
-		return nil, "", err
-	}
+// parsed is a checked configuration.
+type parsed struct {
+	*Settings
+	base string // no trailing slash or endpoint path
+}
+
+// check checks the `oloid` section and normalises the base URL.
+func check(_ *core.Config, s *Settings) (*parsed, error) {
 	if s.BaseURL == "" {
-		return nil, "", &core.ConfigError{Key: "oloid.base_url", Msg: "required: the OLOID API URL of your tenant (OLOID publishes no default), e.g. https://api.example.oloid.com"}
+		return nil, &core.ConfigError{Key: "oloid.base_url", Msg: "required: the OLOID API URL of your tenant (OLOID publishes no default), e.g. https://api.example.oloid.com"}
 	}
 	base := strings.TrimRight(s.BaseURL, "/")
 	for _, p := range []string{activityPath, loginPath} {
 		base = strings.TrimSuffix(base, p)
 	}
 	if _, err := core.CheckTokenURL("oloid.base_url", base); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if strings.TrimSpace(s.ClientID) == "" {
-		return nil, "", &core.ConfigError{Key: "oloid.client_id", Msg: "required: the API client id from OLOID's API-token settings (sent as UserName)"}
+		return nil, &core.ConfigError{Key: "oloid.client_id", Msg: "required: the API client id from OLOID's API-token settings (sent as UserName)"}
 	}
 	if strings.TrimSpace(s.Tenant) == "" {
-		return nil, "", &core.ConfigError{Key: "oloid.tenant", Msg: "required: the OLOID tenant name (sent as TenantName)"}
+		return nil, &core.ConfigError{Key: "oloid.tenant", Msg: "required: the OLOID tenant name (sent as TenantName)"}
 	}
 	if !s.ClientSecret.IsSet() {
-		return nil, "", &core.ConfigError{Key: "oloid.client_secret", Msg: "required: the API client's secret (inline, env:NAME or file:/path; sent as Password)"}
+		return nil, &core.ConfigError{Key: "oloid.client_secret", Msg: "required: the API client's secret (inline, env:NAME or file:/path; sent as Password)"}
 	}
-	return s, base, nil
+	return &parsed{Settings: s, base: base}, nil
 }
 
 func init() {
-	core.Register(Name, core.Factory{
-		Doc: "OLOID List Activity Logs API: the credentials of an API client created in the OLOID portal.",
-		Validate: func(cfg *core.Config) error {
-			_, _, err := ParseSettings(cfg)
-			return err
-		},
-		Settings: func() any { return &Settings{} },
-		Open: func(_ context.Context, env core.SourceEnv) ([]core.Source, error) {
-			s, base, err := ParseSettings(env.Config)
-			if err != nil {
-				return nil, err
-			}
-			src, err := New(env, s, base)
-			if err != nil {
-				return nil, err
-			}
-			return []core.Source{src}, nil
-		},
-	})
+	core.RegisterTyped(Name, "OLOID List Activity Logs API: the credentials of an API client created in the OLOID portal.", check, open)
 }
 
 // Source implements core.Source.
 type Source struct {
-	http  *core.Requester
-	log   core.Logger
-	url   string
-	limit int
-	auth  *session
-	info  core.SourceInfo
-
-	// Reading state, used only by the poller's goroutine.
-	prev      map[string]struct{} // ids on the previous page of the window
-	restarted [2]int64            // window whose refused nextToken was dropped
+	http    *core.Requester
+	url     string
+	limit   int
+	auth    *session
+	renewal reauth.Renewal
+	pages   tokenpage.Reader
+	info    core.SourceInfo
 }
 
-// New builds a source from parsed settings.
-func New(env core.SourceEnv, s *Settings, base string) (*Source, error) {
-	host := hostOf(base)
-	req, err := env.Requester(DefaultRate, core.LimiterKey(host, s.ClientID+"\x00"+s.Tenant))
+// open builds the source.
+func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, error) {
+	host := strings.TrimPrefix(strings.TrimPrefix(p.base, "https://"), "http://")
+	req, err := env.Requester(DefaultRate, core.LimiterKey(host, p.ClientID+"\x00"+p.Tenant))
 	if err != nil {
 		return nil, err
 	}
-	limit := env.Config.PageSize
-	if limit == 0 {
-		limit = DefaultLimit
-	}
-	log := env.Logger
-	if log == nil {
-		log = core.NopLogger{}
-	}
-	clock := env.Clock
-	if clock == nil {
-		clock = core.RealClock
-	}
-	return &Source{
+	auth := newSession(req, p.base, env.Clock, p.ClientID, p.Tenant, p.ClientSecret)
+	return []core.Source{&Source{
 		http:  req,
-		log:   log,
-		url:   base + activityPath,
-		limit: limit,
-		auth:  newSession(req, base, clock, s.ClientID, s.Tenant, s.ClientSecret),
+		url:   p.base + activityPath,
+		limit: env.PageSize(DefaultLimit),
+		auth:  auth,
+		renewal: reauth.Renewal{Log: env.Logger, Note: "OLOID refused the access token; logging in again", Drop: auth.Drop,
+			Hint: func(string) string {
+				return "a freshly issued access token was refused too; check that the API client may read activity logs and that oloid.base_url is the tenant's API"
+			}},
+		pages: tokenpage.Reader{Log: env.Logger, Refused: "OLOID refused the stored nextToken"},
 		info: core.SourceInfo{
 			Source:          Name,
-			Stream:          Name + "-" + safe(host) + "-" + safe(s.Tenant),
+			Stream:          Name + "-" + streamkey.Safe(host) + "-" + streamkey.Safe(p.Tenant),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Millisecond,
 		},
-	}, nil
+	}}, nil
 }
-
-func hostOf(base string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
-}
-
-var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-// safe makes s usable in a checkpoint key (a file name).
-func safe(s string) string { return unsafeRE.ReplaceAllString(s, "_") }
 
 // Info describes the API's rules to the planner.
 func (s *Source) Info() core.SourceInfo { return s.info }
 
 const opQuery = "oloid filterActivity"
 
-// Fetch reads one page of the window [q.From, q.To).
+// Fetch reads one page of the window [q.From, q.To) (see tokenpage.Reader).
 func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
-	if q.Cursor == "" {
-		s.prev = nil
-	}
-	page, err := s.fetchAuthed(ctx, q, q.Cursor)
-	var re *core.RequestError
-	if err != nil && q.Cursor != "" && errors.As(err, &re) && re.Status == http.StatusBadRequest &&
-		s.restarted != windowOf(q) {
-		// The stored nextToken is no longer accepted. Starting the window
-		// over re-delivers its first pages, which is better than stopping
-		// for good; it is done once per window so a broken API cannot loop.
-		s.log.Warn("OLOID refused the stored nextToken; reading the window again from its first page, so some of its events may be delivered twice",
-			"from", q.From.Format(time.RFC3339Nano), "to", q.To.Format(time.RFC3339Nano), "reason", re.Reason)
-		s.restarted = windowOf(q)
-		s.prev = nil
-		page, err = s.fetchAuthed(ctx, q, "")
-	}
-	return page, err
-}
-
-func windowOf(q core.Query) [2]int64 { return [2]int64{q.From.UnixNano(), q.To.UnixNano()} }
-
-// fetchAuthed sends one query with the session's token; a token refused as
-// expired is renewed once.
-func (s *Source) fetchAuthed(ctx context.Context, q core.Query, cursor string) (core.Page, error) {
-	tok, err := s.auth.Token(ctx)
-	if err != nil {
-		return core.Page{}, err
-	}
-	page, err := s.query(ctx, q, cursor, tok)
-	var ae *core.AuthError
-	if !errors.As(err, &ae) || !ae.Expired {
-		return page, err
-	}
-	s.log.Info("OLOID refused the access token; logging in again", "reason", ae.Reason)
-	s.auth.Drop(tok)
-	if tok, err = s.auth.Token(ctx); err != nil {
-		return core.Page{}, err
-	}
-	page, err = s.query(ctx, q, cursor, tok)
-	if errors.As(err, &ae) && ae.Expired {
-		return core.Page{}, &core.AuthError{Op: opQuery, Status: ae.Status,
-			Reason: ae.Reason + ": a freshly issued access token was refused too; check that the API client may read activity logs and that oloid.base_url is the tenant's API"}
-	}
-	return page, err
+	return s.pages.Fetch(ctx, q, func(ctx context.Context, cursor string) (core.Page, error) {
+		return reauth.Once(s.renewal, func() (core.Page, string, error) {
+			tok, err := s.auth.Token(ctx)
+			if err != nil {
+				return core.Page{}, "", err
+			}
+			page, err := s.query(ctx, q, cursor, tok)
+			return page, tok, err
+		})
+	})
 }
 
 type request struct {
@@ -261,8 +190,8 @@ type request struct {
 }
 
 func (s *Source) query(ctx context.Context, q core.Query, cursor, tok string) (core.Page, error) {
-	// One millisecond early and up to the window's end: records outside
-	// [From, To) are dropped below, so the bounds' undocumented
+	// One millisecond early and up to the window's end: tokenpage.Reader
+	// drops records outside [From, To), so the bounds' undocumented
 	// inclusiveness cannot lose a record.
 	payload, _ := json.Marshal(request{Start: q.From.UnixMilli() - 1, End: q.To.UnixMilli(), Limit: s.limit, NextToken: cursor})
 	var out core.Page
@@ -286,28 +215,7 @@ func (s *Source) query(ctx context.Context, q core.Query, cursor, tok string) (c
 		out = p
 		return nil
 	})
-	if err != nil {
-		return core.Page{}, err
-	}
-	out.Events = s.keep(out.Events, q)
-	return out, nil
-}
-
-// keep drops records outside the window and records already on the
-// previous page of this window, then remembers this page's ids.
-func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
-	ids := make(map[string]struct{}, len(evs))
-	out := evs[:0]
-	for _, e := range evs {
-		_, repeat := s.prev[e.ID]
-		ids[e.ID] = struct{}{}
-		if repeat || e.Time.Before(q.From) || !e.Time.Before(q.To) {
-			continue
-		}
-		out = append(out, e)
-	}
-	s.prev = ids
-	return out
+	return out, err
 }
 
 // decodePage reads one response in a single pass; see jsonscan.Scanner.
@@ -389,14 +297,7 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 		case 2:
 			e.Type, err = s.Text()
 		case 3:
-			err = s.FirstMembers([]string{"userId", "userName"}, func(i int) (err error) {
-				if i == 0 {
-					userID, err = s.Text()
-				} else {
-					userName, err = s.Text()
-				}
-				return err
-			})
+			err = jsonpage.Texts(s, []string{"userId", "userName"}, &userID, &userName)
 		}
 		return err
 	})
@@ -488,6 +389,10 @@ type session struct {
 	tenant          string
 	secret          core.Secret
 }
+
+// DefaultTokenLifetime is assumed when a login response has no ExpiresIn
+// (Cognito's access tokens last an hour).
+const DefaultTokenLifetime = time.Hour
 
 // loginPaths are the login paths OLOID's articles name, tried in order.
 var loginPaths = [...]string{loginPath, "/Login"}

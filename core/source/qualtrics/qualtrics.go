@@ -43,8 +43,6 @@ package qualtrics
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,6 +54,9 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/core/source/internal/reauth"
+	"github.com/auditpull/auditpull/core/source/internal/streamkey"
+	"github.com/auditpull/auditpull/core/source/internal/tokenpage"
 	"github.com/auditpull/auditpull/internal/jsonscan"
 	"github.com/tidwall/gjson"
 )
@@ -67,9 +68,6 @@ const Name = "qualtrics"
 const (
 	DefaultLookback = 7 * 24 * time.Hour
 	DefaultPageSize = 100
-	// DefaultTokenLifetime is assumed when a token response has no
-	// expires_in.
-	DefaultTokenLifetime = time.Hour
 	// AllTypes in activity_types discovers the types at start.
 	AllTypes  = "all"
 	logsPath  = "/logs"
@@ -116,12 +114,8 @@ type parsed struct {
 
 func (p *parsed) discover() bool { return len(p.types) == 1 && p.types[0] == AllTypes }
 
-// parseSettings reads and checks the `qualtrics` section.
-func parseSettings(cfg *core.Config) (*parsed, error) {
-	s := &Settings{}
-	if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
-		return nil, err
-	}
+// check checks the `qualtrics` section.
+func check(_ *core.Config, s *Settings) (*parsed, error) {
 	p := &parsed{Settings: s}
 	var base string
 	switch dc := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s.Datacenter)), ".qualtrics.com"); {
@@ -138,7 +132,7 @@ func parseSettings(cfg *core.Config) (*parsed, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.account = safe(u.Host)
+		p.account = streamkey.Safe(u.Host)
 	default:
 		return nil, &core.ConfigError{Key: "qualtrics.datacenter", Msg: "required (or qualtrics.base_url): the datacenter ID from Account Settings > Qualtrics IDs, e.g. iad1"}
 	}
@@ -202,28 +196,11 @@ func parseSettings(cfg *core.Config) (*parsed, error) {
 }
 
 func init() {
-	core.Register(Name, core.Factory{
-		Doc: "Qualtrics List Events. Each activity type is its own stream with its own checkpoint.",
-		Validate: func(cfg *core.Config) error {
-			_, err := parseSettings(cfg)
-			return err
-		},
-		Settings: func() any { return &Settings{} },
-		Open:     open,
-	})
+	core.RegisterTyped(Name, "Qualtrics List Events. Each activity type is its own stream with its own checkpoint.", check, open)
 }
 
-var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-// safe makes s usable in a checkpoint key (a file name).
-func safe(s string) string { return unsafeRE.ReplaceAllString(s, "_") }
-
 // open builds one source per activity type; "all" lists them first.
-func open(ctx context.Context, env core.SourceEnv) ([]core.Source, error) {
-	p, err := parseSettings(env.Config)
-	if err != nil {
-		return nil, err
-	}
+func open(ctx context.Context, env core.SourceEnv, p *parsed) ([]core.Source, error) {
 	cred := p.APIToken.Reveal()
 	if p.ClientID != "" {
 		cred = "oauth:" + p.ClientID
@@ -233,19 +210,17 @@ func open(ctx context.Context, env core.SourceEnv) ([]core.Source, error) {
 		return nil, err
 	}
 	log := env.Logger
-	if log == nil {
-		log = core.NopLogger{}
-	}
-	clock := env.Clock
-	if clock == nil {
-		clock = core.RealClock
-	}
 	a := &auth{apiToken: p.APIToken}
 	if p.ClientID != "" {
 		a.oauth = &oauth{http: req, url: p.tokenURL, clientID: p.ClientID, secret: p.ClientSecret, scope: p.Scope}
-		a.oauth.TokenCache = core.TokenCache{Clock: clock, Fetch: a.oauth.request}
+		a.oauth.TokenCache = core.TokenCache{Clock: env.Clock, Fetch: a.oauth.request}
 	}
-	c := &client{http: req, auth: a, base: p.base, log: log}
+	c := &client{http: req, auth: a, base: p.base, log: log, renewal: reauth.Renewal{
+		Log: log, Note: "Qualtrics refused the OAuth access token; requesting a new one", Drop: a.drop,
+		Hint: func(string) string {
+			return "a freshly issued OAuth token was refused too; check the OAuth client's scopes and its user's permissions"
+		},
+	}}
 	types := p.types
 	if p.discover() {
 		if types, err = c.activityTypes(ctx); err != nil {
@@ -253,18 +228,14 @@ func open(ctx context.Context, env core.SourceEnv) ([]core.Source, error) {
 		}
 		log.Info("qualtrics activity types discovered", "types", strings.Join(types, ","))
 	}
-	pageSize := env.Config.PageSize
-	if pageSize == 0 {
-		pageSize = DefaultPageSize
-	}
+	pageSize := env.PageSize(DefaultPageSize)
 	suffix := ""
 	if len(p.filters) > 0 {
 		var b strings.Builder
 		for _, f := range p.filters {
 			b.WriteString(f[0] + "=" + f[1] + "&")
 		}
-		sum := sha256.Sum256([]byte(b.String()))
-		suffix = "-" + hex.EncodeToString(sum[:4])
+		suffix = streamkey.Digest([]byte(b.String()))
 	}
 	out := make([]core.Source, 0, len(types))
 	for _, t := range types {
@@ -273,10 +244,11 @@ func open(ctx context.Context, env core.SourceEnv) ([]core.Source, error) {
 			typ:      t,
 			pageSize: pageSize,
 			filters:  p.filters,
+			pages:    tokenpage.Reader{Log: log, Refused: "Qualtrics refused the stored nextPage", Attrs: []any{"activity_type", t}},
 			info: core.SourceInfo{
 				Source:          Name,
-				Stream:          Name + "-" + p.account + "-" + safe(t) + suffix,
-				Sub:             safe(t),
+				Stream:          Name + "-" + p.account + "-" + streamkey.Safe(t) + suffix,
+				Sub:             streamkey.Safe(t),
 				DefaultLookback: DefaultLookback,
 				Precision:       time.Millisecond,
 			},
@@ -288,10 +260,11 @@ func open(ctx context.Context, env core.SourceEnv) ([]core.Source, error) {
 // client is what the sources of one configuration share: transport,
 // credentials and the API's base URL.
 type client struct {
-	http *core.Requester
-	auth *auth
-	base *url.URL
-	log  core.Logger
+	http    *core.Requester
+	auth    *auth
+	renewal reauth.Renewal
+	base    *url.URL
+	log     core.Logger
 }
 
 // Source reads one activity type; it implements core.Source.
@@ -300,11 +273,8 @@ type Source struct {
 	typ      string
 	pageSize int
 	filters  [][2]string
+	pages    tokenpage.Reader
 	info     core.SourceInfo
-
-	// Reading state, used only by the poller's goroutine.
-	prev      map[string]struct{} // ids on the previous page of the window
-	restarted [2]int64            // window whose refused skipToken was dropped
 }
 
 // Info describes the API's rules to the planner.
@@ -315,27 +285,11 @@ func (s *Source) ActivityType() string { return s.typ }
 
 const opLogs = "qualtrics list events"
 
-func windowOf(q core.Query) [2]int64 { return [2]int64{q.From.UnixNano(), q.To.UnixNano()} }
-
-// Fetch reads one page of the window [q.From, q.To).
+// Fetch reads one page of the window [q.From, q.To) (see tokenpage.Reader).
 func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
-	if q.Cursor == "" {
-		s.prev = nil
-	}
-	page, err := s.fetch(ctx, q, q.Cursor)
-	var re *core.RequestError
-	if err != nil && q.Cursor != "" && errors.As(err, &re) && re.Status == http.StatusBadRequest && s.restarted != windowOf(q) {
-		s.log.Warn("Qualtrics refused the stored nextPage; reading the window again from its first page, so some of its events may be delivered twice",
-			"activity_type", s.typ, "from", q.From.Format(time.RFC3339Nano), "to", q.To.Format(time.RFC3339Nano), "reason", re.Reason)
-		s.restarted = windowOf(q)
-		s.prev = nil
-		page, err = s.fetch(ctx, q, "")
-	}
-	if err != nil {
-		return core.Page{}, err
-	}
-	page.Events = s.keep(page.Events, q)
-	return page, nil
+	return s.pages.Fetch(ctx, q, func(ctx context.Context, cursor string) (core.Page, error) {
+		return s.fetch(ctx, q, cursor)
+	})
 }
 
 func (s *Source) fetch(ctx context.Context, q core.Query, cursor string) (core.Page, error) {
@@ -397,23 +351,6 @@ func (s *Source) pageURL(q core.Query, cursor string) (string, error) {
 	return endpoint + "?" + v.Encode(), nil
 }
 
-// keep drops records outside the window and records already on the
-// previous page of this window, then remembers this page's ids.
-func (s *Source) keep(evs []core.Event, q core.Query) []core.Event {
-	ids := make(map[string]struct{}, len(evs))
-	out := evs[:0]
-	for _, e := range evs {
-		_, repeat := s.prev[e.ID]
-		ids[e.ID] = struct{}{}
-		if repeat || e.Time.Before(q.From) || !e.Time.Before(q.To) {
-			continue
-		}
-		out = append(out, e)
-	}
-	s.prev = ids
-	return out
-}
-
 // decodePage reads one List Events response in a single pass; see
 // jsonscan.Scanner. The first of repeated keys counts, as with a lookup by
 // path.
@@ -452,14 +389,7 @@ func (s *Source) decodeEvent(sc *jsonscan.Scanner) (core.Event, error) {
 			ts, err = sc.OptStr()
 		case "descriptor":
 			userID, username = "", ""
-			err = sc.FirstMembers([]string{"userId", "username"}, func(i int) (err error) {
-				if i == 0 {
-					userID, err = sc.Text()
-				} else {
-					username, err = sc.Text()
-				}
-				return err
-			})
+			err = jsonpage.Texts(sc, []string{"userId", "username"}, &userID, &username)
 		default:
 			err = sc.Skip()
 		}
@@ -544,12 +474,12 @@ func (c *client) activityTypes(ctx context.Context) ([]string, error) {
 // get sends an authenticated GET and hands a 200 body to use; a token
 // refused as expired is renewed once.
 func (c *client) get(ctx context.Context, op, u string, use func([]byte) error) error {
-	try := func() (string, error) {
+	_, err := reauth.Once(c.renewal, func() (struct{}, string, error) {
 		name, value, err := c.auth.header(ctx)
 		if err != nil {
-			return "", err
+			return struct{}{}, "", err
 		}
-		return value, c.http.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
+		return struct{}{}, value, c.http.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 			if err != nil {
 				return nil, err
@@ -566,19 +496,7 @@ func (c *client) get(ctx context.Context, op, u string, use func([]byte) error) 
 			}
 			return nil
 		})
-	}
-	value, err := try()
-	var ae *core.AuthError
-	if !errors.As(err, &ae) || !ae.Expired {
-		return err
-	}
-	c.log.Info("Qualtrics refused the OAuth access token; requesting a new one", "reason", ae.Reason)
-	c.auth.drop(value)
-	_, err = try()
-	if errors.As(err, &ae) && ae.Expired {
-		return &core.AuthError{Op: op, Status: ae.Status,
-			Reason: ae.Reason + ": a freshly issued OAuth token was refused too; check the OAuth client's scopes and its user's permissions"}
-	}
+	})
 	return err
 }
 
@@ -651,6 +569,9 @@ type oauth struct {
 }
 
 const opToken = "qualtrics oauth token"
+
+// DefaultTokenLifetime is assumed when a token response has no expires_in.
+const DefaultTokenLifetime = time.Hour
 
 func (o *oauth) request(ctx context.Context) (string, time.Duration, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}

@@ -18,7 +18,11 @@ func TestTheDatacenterTemplate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := parseSettings(cfg)
+		s := &Settings{}
+		if err := core.UnpackStrict(cfg.SourceSection(), s, Name+"."); err != nil {
+			t.Fatal(err)
+		}
+		p, err := check(cfg, s)
 		if err != nil || p.base.String() != want {
 			t.Errorf("datacenter %q: %v, %v; want %s", dc, p.base, err, want)
 		}

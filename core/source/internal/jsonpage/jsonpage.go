@@ -74,3 +74,12 @@ func DataPage(b []byte, noun string, decode func(s *jsonscan.Scanner) (core.Even
 	}
 	return p, hasTotal, nil
 }
+
+// Texts reads the first member of each of keys in an object as text (see
+// jsonscan.Scanner.Text) into the dst of the same index.
+func Texts(s *jsonscan.Scanner, keys []string, dst ...*string) error {
+	return s.FirstMembers(keys, func(i int) (err error) {
+		*dst[i], err = s.Text()
+		return err
+	})
+}

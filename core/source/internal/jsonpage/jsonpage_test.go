@@ -26,3 +26,23 @@ func TestParsePageNamesWhereTheBodyBreaks(t *testing.T) {
 		t.Errorf("a walker's own error must come back as it is, got %v", err)
 	}
 }
+
+func TestTextsTakesTheFirstOfEachKeyAndLeavesMissingOnesEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, wantA, wantB string
+	}{
+		{"both keys", `{"a":"x","b":"y"}`, "x", "y"},
+		{"the first of a repeated key", `{"a":"x","a":"z","b":"y"}`, "x", "y"},
+		{"a missing key", `{"b":"y","c":"w"}`, "", "y"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var a, b string
+			err := jsonscan.Scan([]byte(tc.body), func(s *jsonscan.Scanner) error {
+				return Texts(s, []string{"a", "b"}, &a, &b)
+			})
+			if err != nil || a != tc.wantA || b != tc.wantB {
+				t.Errorf("%q, %q, %v; want %q, %q", a, b, err, tc.wantA, tc.wantB)
+			}
+		})
+	}
+}

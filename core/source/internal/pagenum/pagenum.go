@@ -18,6 +18,31 @@ import (
 	"github.com/auditpull/auditpull/core"
 )
 
+// The Enterprise API's documented limits, which the MSP API is assumed to
+// share: at most 90 days between the bounds, pages of 1–100, and only the
+// 10,000 most recent records of a query.
+const (
+	MaxSpan    = 90 * 24 * time.Hour
+	Cap        = 10000
+	MaxPerPage = 100
+)
+
+// Rate is the Enterprise API's documented budget: 2000 requests per 5
+// minutes per IP.
+var Rate = core.Rate{Requests: 2000, Period: 5 * time.Minute}
+
+// CheckLimits checks page_size and max_window against the limits; api
+// names the API in the messages.
+func CheckLimits(cfg *core.Config, api string) error {
+	if ps := cfg.PageSize; ps > MaxPerPage {
+		return &core.ConfigError{Key: "page_size", Msg: fmt.Sprintf("%d is out of range; %s accepts 1 to %d", ps, api, MaxPerPage)}
+	}
+	if mw := cfg.MaxWindow.D(); mw > MaxSpan {
+		return &core.ConfigError{Key: "max_window", Msg: fmt.Sprintf("%s exceeds %s's limit of 90 days", mw, api)}
+	}
+	return nil
+}
+
 // Bounds returns the Unix-second bounds to send for the window [q.From,
 // q.To): one second before From, and To itself. Whether the API reads
 // timestamp_from and timestamp_to as inclusive or exclusive, every record

@@ -1,0 +1,85 @@
+package pagenum
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/internal/jsonscan"
+)
+
+// Endpoint is an API that answers a POSTed JSON query with one numbered
+// page of {"data": [...], "metadata": {"total": n}}, as both NordPass APIs
+// do.
+type Endpoint struct {
+	HTTP *core.Requester
+	URL  string
+	// Op names the request in errors and logs.
+	Op string
+	// Source is the registered name, which names a bad stored cursor.
+	Source       string
+	PerPage, Cap int
+	// Decode reads a 200 answer's body (see DecodeData).
+	Decode func(body []byte) (core.Page, error)
+	// Classify maps any other answer to a classified error; to is the
+	// request's timestamp_to (see BadRequest).
+	Classify func(r *core.Response, to int64) error
+}
+
+// Request is what one page's JSON body is built from.
+type Request struct {
+	From, To int64 // see Bounds
+	Page     int
+}
+
+// Fetch reads the page q.Cursor names, asking for the window one second
+// wider (see Bounds). body builds the JSON request; authorize sets the
+// credential on every attempt, since a retried attempt may need a renewed
+// one.
+func (e *Endpoint) Fetch(ctx context.Context, q core.Query, body func(Request) any, authorize func(ctx context.Context, req *http.Request) error) (core.Page, error) {
+	page, err := Page(q.Cursor, e.Source+" page")
+	if err != nil {
+		return core.Page{}, err
+	}
+	from, to := Bounds(q)
+	payload, _ := json.Marshal(body(Request{From: from, To: to, Page: page}))
+	var out core.Page
+	err = e.HTTP.Do(ctx, e.Op, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		if err := authorize(ctx, req); err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}, func(r *core.Response) error {
+		if r.Status != http.StatusOK {
+			return e.Classify(r, to)
+		}
+		p, err := e.Decode(r.Body)
+		if err != nil {
+			return &core.TransientError{Op: e.Op, Err: err}
+		}
+		out = p
+		out.Next = Next(page, p.Total, e.PerPage, e.Cap)
+		return nil
+	})
+	return out, err
+}
+
+// DecodeData reads a page in one pass (see jsonpage.DataPage); noun names
+// an element of data in errors. A page without metadata.total is an error
+// (see ErrNoTotal).
+func DecodeData(b []byte, noun string, decode func(s *jsonscan.Scanner) (core.Event, error)) (core.Page, error) {
+	p, hasTotal, err := jsonpage.DataPage(b, noun, decode)
+	if err == nil && !hasTotal {
+		return core.Page{}, ErrNoTotal(b)
+	}
+	return p, err
+}
