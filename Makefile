@@ -49,7 +49,7 @@ conformance-full:
 # which once stopped a CI run of `make test` here.
 FUZZ_TARGETS := ./core:FuzzParseConfig ./core:FuzzCheckpoint ./core/source/nordpass:FuzzDecodePage \
   ./core/source/nordpassmsp:FuzzDecodePage ./core/source/oloid:FuzzDecodePage ./core/source/qualtrics:FuzzDecodePage \
-  ./internal/jsonscan:FuzzScannerAgreesWithEncodingJSON ./plugins/fluentbit:FuzzRecordMatchesJSON
+  ./internal/jsonscan:FuzzScannerAgreesWithEncodingJSON ./internal/fbrecord:FuzzRecordMatchesJSON
 FUZZTIME ?= 2m
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s

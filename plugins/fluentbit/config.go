@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,37 +47,16 @@ const DefaultBudget = 4 << 20
 
 const minBudget = 1 << 10
 
-// reservedKeys are the properties Fluent Bit keeps for itself (flb_input.c):
-// a Go input never sees them. No core key may be one of them; the tests check.
-var reservedKeys = []string{
-	"name", "tag", "log_level", "log_suppress_interval", "routable", "alias",
-	"mem_buf_limit", "listen", "host", "port", "ipv6", "threaded", "rate_window",
-}
-
-// reservedPrefixes are property prefixes Fluent Bit keeps for itself.
-var reservedPrefixes = []string{"net.", "oauth2", "tls", "storage.", "thread.", "rate_gate", "processors"}
-
-// isReserved reports whether Fluent Bit would keep key from the plugin.
-func isReserved(key string) bool {
-	key = strings.ToLower(key)
-	if slices.Contains(reservedKeys, key) {
-		return true
-	}
-	for _, p := range reservedPrefixes {
-		if strings.HasPrefix(key, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // readConfig asks get for every key of the core schema and translates what
 // is set into the flat map core.ParseMap takes, plus the plugin's own
 // properties. get returns "" for a property that is not set.
 func readConfig(get func(key string) string) (map[string]any, pluginOptions, error) {
-	lists := core.ListKeys()
 	m := map[string]any{}
-	for _, key := range core.Keys() {
+	for _, o := range core.Schema() {
+		if o.Kind == core.KindObject {
+			continue
+		}
+		key := o.Key
 		v := strings.TrimSpace(get(key))
 		if alt := strings.ReplaceAll(key, ".", "_"); alt != key && strings.TrimSpace(get(alt)) != "" {
 			// nordpass_token instead of nordpass.token would otherwise be
@@ -88,7 +66,7 @@ func readConfig(get func(key string) string) (map[string]any, pluginOptions, err
 		if v == "" {
 			continue
 		}
-		if slices.Contains(lists, key) {
+		if o.Kind == core.KindList {
 			var items []any
 			for _, s := range strings.Split(v, ",") {
 				if s = strings.TrimSpace(s); s != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,30 @@ func TestCommitDelay(t *testing.T) {
 			t.Errorf("%s=%q: err = %v, want a ConfigError naming the key and the range", commitDelayKey, in, err)
 		}
 	}
+}
+
+// reservedKeys are the properties Fluent Bit keeps for itself (flb_input.c):
+// a Go input never sees them. No core key may be one of them; the tests check.
+var reservedKeys = []string{
+	"name", "tag", "log_level", "log_suppress_interval", "routable", "alias",
+	"mem_buf_limit", "listen", "host", "port", "ipv6", "threaded", "rate_window",
+}
+
+// reservedPrefixes are property prefixes Fluent Bit keeps for itself.
+var reservedPrefixes = []string{"net.", "oauth2", "tls", "storage.", "thread.", "rate_gate", "processors"}
+
+// isReserved reports whether Fluent Bit would keep key from the plugin.
+func isReserved(key string) bool {
+	key = strings.ToLower(key)
+	if slices.Contains(reservedKeys, key) {
+		return true
+	}
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Fluent Bit keeps some properties for itself; a core key among them could

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/auditpull/auditpull/core"
 )
 
 // Fluent Bit's log levels (flb_log.h).
@@ -18,7 +20,9 @@ const (
 	levelTrace = 5
 )
 
-var levelTags = map[int]string{levelError: "error", levelWarn: " warn", levelInfo: " info", levelDebug: "debug", levelTrace: "trace"}
+// slog's levels are 4 apart where Fluent Bit's are 1 apart, counting the
+// other way: error 1 is slog's 8, info 3 is 0, trace 5 is -8.
+func slogLevel(level int) slog.Level { return slog.Level(4 * (levelInfo - level)) }
 
 // maxQueued bounds the lines waiting for a callback; beyond it lines are
 // counted and the count is logged instead (an input paused for a long time
@@ -32,25 +36,21 @@ var logOut = struct {
 	w io.Writer
 }{w: os.Stderr}
 
-// logger writes core.Logger messages the way Fluent Bit's own plugins do:
-//
-//	[input:auditpull:auditpull.0] message key=value
-//
-// through Fluent Bit's logger (log_print), which adds the time and level
-// and honours log_file. Fluent Bit's logger routes a line through log_file
-// only when it is called on a thread Fluent Bit started; from any other
-// thread (a goroutine's) it writes to stderr. So lines wait in a queue
-// until the next callback on the instance's thread (init, collect, pause,
-// resume, exit) prints them with flush: at most a collect interval late.
+// logger prints core.LineHandler lines the way Fluent Bit's own plugins
+// do, "[input:auditpull:auditpull.0] message key=value", through Fluent
+// Bit's logger (log_print), which adds the time and level and honours
+// log_file. Fluent Bit's logger routes a line through log_file only when it
+// is called on a thread Fluent Bit started; from any other thread (a
+// goroutine's) it writes to stderr. So lines wait in a queue until the next
+// callback on the instance's thread (init, collect, pause, resume, exit)
+// prints them with flush: at most a collect interval late.
 //
 // Without a host logger (print nil: the unit tests) lines go to logOut at
-// once, in Fluent Bit's format. The level is the instance's log_level as
-// Fluent Bit reports it. Values are printed with %v; secrets are
-// core.Secret, which prints "[redacted]".
+// once, in Fluent Bit's format.
 type logger struct {
-	name  string
-	level int
-	print func(level int, line string)
+	*slog.Logger
+	prefix string
+	print  func(level int, line string)
 
 	mu      sync.Mutex
 	queue   []logLine
@@ -62,45 +62,32 @@ type logLine struct {
 	text  string
 }
 
+// newLogger logs at the instance's log_level, as Fluent Bit reports it.
 func newLogger(name string, level int, print func(int, string)) *logger {
 	if level < levelError || level > levelTrace {
 		level = levelInfo
 	}
-	return &logger{name: name, level: level, print: print}
+	l := &logger{prefix: "[input:auditpull:" + name + "] ", print: print}
+	l.Logger = core.NewLineLogger(slogLevel(level), l.add)
+	return l
 }
 
-func (l *logger) Debug(msg string, kv ...any) { l.log(levelDebug, msg, kv) }
-func (l *logger) Info(msg string, kv ...any)  { l.log(levelInfo, msg, kv) }
-func (l *logger) Warn(msg string, kv ...any)  { l.log(levelWarn, msg, kv) }
-func (l *logger) Error(msg string, kv ...any) { l.log(levelError, msg, kv) }
-
-func (l *logger) log(level int, msg string, kv []any) {
-	if level > l.level {
-		return
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "[input:auditpull:%s] %s", l.name, msg)
-	for i := 0; i < len(kv); i += 2 {
-		var val any = "(missing)"
-		if i+1 < len(kv) {
-			val = kv[i+1]
-		}
-		fmt.Fprintf(&b, " %v=%s", kv[i], logValue(val))
-	}
+func (l *logger) add(sl slog.Level, text string) {
+	level := min(max(levelInfo-int(sl)/4, levelError), levelDebug)
 	if l.print == nil {
-		line := fmt.Sprintf("[%s] [%s] %s\n", time.Now().Format("2006/01/02 15:04:05.000"), levelTags[level], b.String())
+		tag := [...]string{levelError: "error", levelWarn: " warn", levelInfo: " info", levelDebug: "debug"}[level]
 		logOut.Lock()
-		_, _ = io.WriteString(logOut.w, line)
+		_, _ = fmt.Fprintf(logOut.w, "[%s] [%s] %s%s\n", time.Now().Format("2006/01/02 15:04:05.000"), tag, l.prefix, text)
 		logOut.Unlock()
 		return
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.queue) < maxQueued {
-		l.queue = append(l.queue, logLine{level, b.String()})
+		l.queue = append(l.queue, logLine{level, l.prefix + text})
 	} else {
 		l.dropped++
 	}
-	l.mu.Unlock()
 }
 
 // flush prints the queued lines through Fluent Bit's logger. Call it only
@@ -117,22 +104,6 @@ func (l *logger) flush() {
 		l.print(ln.level, ln.text)
 	}
 	if dropped > 0 {
-		l.print(levelWarn, fmt.Sprintf("[input:auditpull:%s] %d log lines dropped while Fluent Bit made no callback", l.name, dropped))
+		l.print(levelWarn, fmt.Sprintf("%s%d log lines dropped while Fluent Bit made no callback", l.prefix, dropped))
 	}
-}
-
-func logValue(v any) string {
-	var s string
-	switch x := v.(type) {
-	case error:
-		s = x.Error()
-	case time.Time:
-		s = x.UTC().Format(time.RFC3339)
-	default:
-		s = fmt.Sprint(v)
-	}
-	if s == "" || strings.ContainsAny(s, " \t\n\"=") {
-		return fmt.Sprintf("%q", s)
-	}
-	return s
 }

@@ -34,13 +34,13 @@ func TestLogLinesLookLikeFluentBits(t *testing.T) {
 	l := newLogger("auditpull.0", levelInfo, nil)
 	l.Info("started", "source", "nordpass", "wait", 2*time.Second, "token", core.NewSecret("hunter2"))
 	l.Warn("poll failed", "error", errors.New(`HTTP 503: "busy"`))
-	l.Error("odd", "dangling")
+	l.Error("odd", "path", "/var/lib/two words")
 	l.Debug("not shown")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := []string{
 		`^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}\] \[ info\] \[input:auditpull:auditpull\.0\] started source=nordpass wait=2s token=\[redacted\]$`,
 		`^\[[^]]+\] \[ warn\] \[input:auditpull:auditpull\.0\] poll failed error="HTTP 503: \\"busy\\""$`,
-		`^\[[^]]+\] \[error\] \[input:auditpull:auditpull\.0\] odd dangling=\(missing\)$`,
+		`^\[[^]]+\] \[error\] \[input:auditpull:auditpull\.0\] odd path="/var/lib/two words"$`,
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), buf)

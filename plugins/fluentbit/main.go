@@ -32,6 +32,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/auditpull/auditpull/core"
 	_ "github.com/auditpull/auditpull/core/source/all" // every source
 )
 
@@ -83,7 +84,7 @@ func FLBPluginInit(plugin unsafe.Pointer) C.int {
 	api := p.api
 	h := host{
 		level:   int(C.ap_log_level(p)),
-		metrics: func(name string) *hostMetrics { return newHostMetrics(p, name) },
+		metrics: func(name string, m *core.Metrics) *hostMetrics { return newHostMetrics(p, name, m) },
 	}
 	if api != nil && api.log_print != nil {
 		h.print = func(level int, msg string) {
@@ -203,7 +204,7 @@ func collect(handle uintptr, tid uint64) collected {
 	now := time.Now()
 	reg.settle(in, now)
 	in.commit(now)
-	in.metrics.update(in.poller.Metrics().Snapshot())
+	in.metrics.sync()
 	pieces, total := in.drain()
 	if total == 0 {
 		return collected{ok: true}

@@ -16,24 +16,26 @@ import (
 // Bit instance (fluentbit_auditpull_events_total{name="auditpull.0"}, …),
 // in the instance's own cmetrics context, as Fluent Bit's own inputs
 // register theirs: they appear in /api/v2/metrics and prometheus_exporter.
-// Set from the instance's thread at each collect.
+// A core.MetricsExporter sets them from the instance's thread at each
+// collect.
 type hostMetrics struct {
+	export  *core.MetricsExporter
 	calls   *C.struct_ap_cmt_calls
-	handles []unsafe.Pointer
+	handles map[string]unsafe.Pointer
 	label   *C.char
 }
 
 // newHostMetrics registers the metrics; nil when the host offers no
 // metrics API the plugin can use (see ap_cmt_context). Call it from init,
 // on the instance's thread.
-func newHostMetrics(p *C.struct_ap_go_input_plugin, name string) *hostMetrics {
+func newHostMetrics(p *C.struct_ap_go_input_plugin, name string, metrics *core.Metrics) *hostMetrics {
 	calls := (*C.struct_ap_cmt_calls)(C.calloc(1, C.sizeof_struct_ap_cmt_calls))
 	cmt := C.ap_cmt_context(p, calls)
 	if cmt == nil {
 		C.free(unsafe.Pointer(calls))
 		return nil
 	}
-	m := &hostMetrics{calls: calls, label: C.CString(name)}
+	m := &hostMetrics{calls: calls, handles: map[string]unsafe.Pointer{}, label: C.CString(name)}
 	for _, info := range core.MetricInfos {
 		name := info.Name
 		if !info.Gauge {
@@ -47,9 +49,10 @@ func newHostMetrics(p *C.struct_ap_go_input_plugin, name string) *hostMetrics {
 			m.close()
 			return nil
 		}
-		m.handles = append(m.handles, h)
+		m.handles[info.Name] = h
 	}
-	m.update(map[string]float64{}) // each series exists from the start, at 0
+	m.export = core.NewMetricsExporter(metrics, m)
+	m.sync() // each series exists from the start
 	return m
 }
 
@@ -60,14 +63,15 @@ func gaugeFlag(info core.MetricInfo) C.int {
 	return 0
 }
 
-// update sets every metric to the core's current value.
-func (m *hostMetrics) update(snap map[string]float64) {
-	if m == nil {
-		return
+func (m *hostMetrics) sync() {
+	if m != nil {
+		m.export.Sync()
 	}
-	for i, info := range core.MetricInfos {
-		C.ap_metric_set(m.calls, m.handles[i], gaugeFlag(info), C.double(snap[info.Name]), m.label)
-	}
+}
+
+// Update sets a metric to the core's current value.
+func (m *hostMetrics) Update(info core.MetricInfo, value, _ float64) {
+	C.ap_metric_set(m.calls, m.handles[info.Name], gaugeFlag(info), C.double(value), m.label)
 }
 
 // close frees what the plugin allocated; the metrics themselves belong to
@@ -78,5 +82,4 @@ func (m *hostMetrics) close() {
 	}
 	C.free(unsafe.Pointer(m.label))
 	C.free(unsafe.Pointer(m.calls))
-	m.handles = nil
 }

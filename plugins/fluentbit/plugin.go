@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/internal/fbrecord"
 )
 
 // closeTimeout bounds the final checkpoint write at exit.
@@ -62,10 +63,9 @@ type instance struct {
 
 	mu       sync.Mutex
 	stopped  bool
-	carry    *ready               // did not fit the previous callback's budget
-	handed   map[uintptr]*handout // given to Fluent Bit, not given back yet
-	appended []*handout           // given back, in order: waiting for commit_delay
-	paused   bool                 // FLBPluginInputPause: the ring buffer may not drain
+	carry    *ready     // did not fit the previous callback's budget
+	appended []*handout // given back, in order: waiting for commit_delay
+	paused   bool       // FLBPluginInputPause: the ring buffer may not drain
 	resumed  time.Time
 }
 
@@ -73,7 +73,7 @@ type instance struct {
 type host struct {
 	level   int                         // the instance's log_level
 	print   func(level int, msg string) // Fluent Bit's logger; nil: stderr
-	metrics func(name string) *hostMetrics
+	metrics func(name string, m *core.Metrics) *hostMetrics
 }
 
 // start parses one instance's configuration, opens its poller and starts
@@ -118,10 +118,9 @@ func (r *registry) start(get func(string) string, h host, tid uint64) (_ *instan
 		queue:  make(chan ready, cfg.MaxUndeliveredPages),
 		cancel: cancel,
 		done:   make(chan struct{}),
-		handed: map[uintptr]*handout{},
 	}
 	if h.metrics != nil {
-		in.metrics = h.metrics(name)
+		in.metrics = h.metrics(name, p.Metrics())
 	}
 	if in.metrics == nil && h.print != nil {
 		log.Info("this Fluent Bit offers no metrics API to Go inputs; the counters are logged when the input stops")
@@ -132,38 +131,27 @@ func (r *registry) start(get func(string) string, h host, tid uint64) (_ *instan
 	r.insts[in.id] = in
 	r.mu.Unlock()
 	go in.poll(ctx)
-	log.Info("started", "source", cfg.Source, "streams", fmt.Sprint(p.Streams()), "poll_interval", cfg.PollInterval.D().String(),
-		"commit_delay", opts.commitDelay.String())
+	log.Info("started", "source", cfg.Source, "streams", p.Streams(), "poll_interval", cfg.PollInterval.D(), "commit_delay", opts.commitDelay)
 	return in, nil
 }
 
-// poll runs the core: Next blocks until a page is ready; the page is encoded
-// here, off Fluent Bit's thread, and queued for the callback.
+// deliver encodes a batch, here off Fluent Bit's thread, and queues it for
+// the collect callback.
+func (in *instance) deliver(ctx context.Context, b *core.Batch) error {
+	select {
+	case in.queue <- ready{b: b, data: fbrecord.Append(nil, b, in.log)}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// poll runs the core until the instance stops or polling cannot go on.
 func (in *instance) poll(ctx context.Context) {
 	defer close(in.done)
-	for {
-		b, err := in.poller.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if core.IsFatal(err) {
-				in.log.Error("polling stopped: "+err.Error()+"; fix the configuration or credentials and restart Fluent Bit (the checkpoint keeps what was delivered)", "streams", fmt.Sprint(in.poller.Streams()))
-				return
-			}
-			in.log.Warn("poll failed; retrying: " + err.Error())
-			continue
-		}
-		if len(b.Events) == 0 {
-			b.Ack(nil)
-			continue
-		}
-		e := ready{b: b, data: appendBatch(nil, b, in.log)}
-		select {
-		case in.queue <- e:
-		case <-ctx.Done():
-			return
-		}
+	err := in.poller.Run(ctx, in.deliver, func(err error) { in.log.Warn("poll failed; retrying: " + err.Error()) })
+	if err != nil {
+		in.log.Error("polling stopped: "+err.Error()+"; fix the configuration or credentials and restart Fluent Bit (the checkpoint keeps what was delivered)", "streams", in.poller.Streams())
 	}
 }
 
@@ -198,16 +186,14 @@ func (in *instance) drain() (pieces []ready, total int) {
 // when the next collect (or exit, on the same thread) arrives was taken,
 // by now at the latest. The caller holds in.mu.
 func (r *registry) settle(in *instance, now time.Time) {
-	if len(in.handed) == 0 {
-		return
-	}
 	r.mu.Lock()
-	for addr, h := range in.handed {
-		delete(r.buffers, addr)
-		in.appendedAt(h, now)
+	defer r.mu.Unlock()
+	for addr, h := range r.buffers {
+		if h.in == in {
+			delete(r.buffers, addr)
+			in.appendedAt(h, now)
+		}
 	}
-	r.mu.Unlock()
-	clear(in.handed)
 }
 
 // appendedAt records that Fluent Bit appended h at t: its pages no longer
@@ -299,7 +285,6 @@ func (r *registry) track(in *instance, addr uintptr, pieces []ready) {
 	r.mu.Lock()
 	r.buffers[addr] = h
 	r.mu.Unlock()
-	in.handed[addr] = h
 }
 
 // release is the cleanup callback: Fluent Bit has appended the buffer at
@@ -314,7 +299,6 @@ func (r *registry) release(addr uintptr) bool {
 		return false
 	}
 	h.in.mu.Lock()
-	delete(h.in.handed, addr)
 	h.in.appendedAt(h, time.Now())
 	h.in.mu.Unlock()
 	return true
@@ -365,18 +349,9 @@ func (r *registry) onThread(tid uint64) []*instance {
 // FLBPluginExit once per instance, from the instance's thread, without
 // saying which. A call from any other thread stops every instance.
 func (r *registry) exit(tid uint64) {
+	stop := r.onThread(tid)
+	own := len(stop) > 0 && stop[0].tid == tid
 	r.mu.Lock()
-	var mine, all []*instance
-	for _, in := range r.insts {
-		all = append(all, in)
-		if in.tid == tid {
-			mine = append(mine, in)
-		}
-	}
-	stop := mine
-	if len(stop) == 0 {
-		stop = all
-	}
 	for _, in := range stop {
 		delete(r.insts, in.id)
 	}
@@ -385,10 +360,10 @@ func (r *registry) exit(tid uint64) {
 	}
 	r.mu.Unlock()
 
-	if len(mine) > 0 {
+	if own {
 		// The usual case: on the instance's own thread, so the last
 		// metrics and log lines go through Fluent Bit as from a callback.
-		for _, in := range mine {
+		for _, in := range stop {
 			r.stop(in, true)
 			in.log.flush()
 		}
@@ -396,11 +371,7 @@ func (r *registry) exit(tid uint64) {
 	}
 	var wg sync.WaitGroup
 	for _, in := range stop {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.stop(in, false)
-		}()
+		wg.Go(func() { r.stop(in, false) })
 	}
 	wg.Wait()
 	for _, in := range stop {
@@ -434,8 +405,8 @@ func (r *registry) stop(in *instance, sameThread bool) {
 	if err := in.poller.Close(ctx); err != nil {
 		in.log.Error("checkpoint not written at exit: " + err.Error())
 	}
-	s := in.poller.Metrics().Snapshot()
-	in.metrics.update(s)
+	in.metrics.sync()
 	in.metrics.close()
+	s := in.poller.Metrics().Snapshot()
 	in.log.Info("stopped", "events", s["events"], "pages", s["pages"], "requests", s["requests"], "errors", s["errors"])
 }

@@ -1,28 +1,31 @@
-package main
+// Package fbrecord encodes a core.Batch as Fluent Bit records: msgpack
+// [EventTime, map] arrays, straight from each event's raw JSON.
+package fbrecord
 
 import (
 	"encoding/binary"
 	"errors"
-	"math"
 	"strconv"
 	"time"
+
+	"github.com/tinylib/msgp/msgp"
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/internal/jsonscan"
 )
 
-// Fields the plugin adds to every record, beside the vendor's own.
+// Fields added to every record, beside the vendor's own.
 const (
 	fieldSource  = "source"
 	fieldStream  = "stream"
 	fieldEventID = "event_id"
 )
 
-// appendBatch appends the batch's events as Fluent Bit records: one msgpack
+// Append appends the batch's events as Fluent Bit records: one msgpack
 // array [EventTime, map] per event, back to back. They are never wrapped in
 // an outer array: Fluent Bit's input accepts that, but the chunk then holds one
 // malformed record that outputs reject.
-func appendBatch(dst []byte, b *core.Batch, log core.Logger) []byte {
+func Append(dst []byte, b *core.Batch, log core.Logger) []byte {
 	var s jsonscan.Scanner
 	for i := range b.Events {
 		dst = appendRecord(dst, &s, &b.Events[i], b.Source, b.Stream, log)
@@ -35,7 +38,7 @@ func appendBatch(dst []byte, b *core.Batch, log core.Logger) []byte {
 // vendor field named like one of ours wins, so the SIEM sees exactly what the
 // vendor sent.
 func appendRecord(dst []byte, s *jsonscan.Scanner, ev *core.Event, source, stream string, log core.Logger) []byte {
-	dst = append(dst, 0x92) // fixarray of 2
+	dst = msgp.AppendArrayHeader(dst, 2)
 	dst = appendEventTime(dst, ev.Time)
 
 	head := len(dst)
@@ -48,29 +51,28 @@ func appendRecord(dst []byte, s *jsonscan.Scanner, ev *core.Event, source, strea
 		// The core already decoded this JSON, so this is a bug, not data:
 		// keep the event, as a string, rather than drop it.
 		log.Warn("event is not a JSON object; forwarding it as the field raw", "event_id", ev.ID, "error", err.Error())
-		dst = appendString(dst[:head+maxHeader], "raw")
-		dst = appendString(dst, string(ev.Raw))
+		dst = msgp.AppendString(dst[:head+maxHeader], "raw")
+		dst = msgp.AppendStringFromBytes(dst, ev.Raw)
 		n, taken = 1, 0
 	}
 	for i, kv := range [...][2]string{{fieldSource, source}, {fieldStream, stream}, {fieldEventID, ev.ID}} {
 		if taken&(1<<i) == 0 {
-			dst = appendString(dst, kv[0])
-			dst = appendString(dst, kv[1])
+			dst = msgp.AppendString(dst, kv[0])
+			dst = msgp.AppendString(dst, kv[1])
 			n++
 		}
 	}
 	var hdr [maxHeader]byte
-	return finishHeader(dst, head, appendMapHeader(hdr[:0], n))
+	return finishHeader(dst, head, msgp.AppendMapHeader(hdr[:0], uint32(n)))
 }
 
-// appendEventTime is Fluent Bit's EventTime: msgpack ext type 0 with big
-// endian uint32 seconds and uint32 nanoseconds.
+// appendEventTime is Fluent Bit's EventTime: msgpack ext type 0 (fixext 8)
+// with big endian uint32 seconds and uint32 nanoseconds. msgp writes only
+// its own time extensions.
 func appendEventTime(dst []byte, t time.Time) []byte {
-	var b [10]byte
-	b[0], b[1] = 0xd7, 0x00 // fixext 8, type 0
-	binary.BigEndian.PutUint32(b[2:], uint32(t.Unix()))
-	binary.BigEndian.PutUint32(b[6:], uint32(t.Nanosecond()))
-	return append(dst, b[:]...)
+	dst = append(dst, 0xd7, 0x00)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(t.Unix()))
+	return binary.BigEndian.AppendUint32(dst, uint32(t.Nanosecond()))
 }
 
 // A map or array header comes first but its size is known only after the
@@ -92,9 +94,9 @@ func finishHeader(dst []byte, head int, hdr []byte) []byte {
 
 // transcodeObject appends the msgpack encoding of the JSON object s reads
 // key/value pairs (without the map header), and returns how many pairs it
-// holds and which of the fields the plugin adds it already has (bit i for
-// source, stream, event_id). One pass over the event, which also checks
-// it is JSON; strings are unescaped only when they hold escapes.
+// holds and which of the added fields it already has (bit i for source,
+// stream, event_id). One pass over the event, which also checks it is
+// JSON; strings are unescaped only when they hold escapes.
 func transcodeObject(dst []byte, s *jsonscan.Scanner) (_ []byte, n int, taken uint8, err error) {
 	err = s.Scan(func(s *jsonscan.Scanner) error {
 		if s.Kind() != '{' {
@@ -109,7 +111,7 @@ func transcodeObject(dst []byte, s *jsonscan.Scanner) (_ []byte, n int, taken ui
 			case fieldEventID:
 				taken |= 4
 			}
-			dst = appendString(dst, k)
+			dst = msgp.AppendString(dst, k)
 			dst, err = transcodeValue(dst, s)
 			n++
 			return err
@@ -123,32 +125,30 @@ func transcodeValue(dst []byte, s *jsonscan.Scanner) (_ []byte, err error) {
 	switch c := s.Kind(); c {
 	case '"':
 		v, err := s.Str()
-		return appendString(dst, v), err
-	case 't':
-		return append(dst, 0xc3), s.Skip()
-	case 'f':
-		return append(dst, 0xc2), s.Skip()
+		return msgp.AppendString(dst, v), err
+	case 't', 'f':
+		return msgp.AppendBool(dst, c == 't'), s.Skip()
 	case 'n':
-		return append(dst, 0xc0), s.Skip()
+		return msgp.AppendNil(dst), s.Skip()
 	case '{', '[':
-		head, n := len(dst), 0
+		head, n := len(dst), uint32(0)
 		dst = reserveHeader(dst)
 		var hdr [maxHeader]byte
 		if c == '{' {
 			err = s.Object(func(k string) (err error) {
-				dst = appendString(dst, k)
+				dst = msgp.AppendString(dst, k)
 				dst, err = transcodeValue(dst, s)
 				n++
 				return err
 			})
-			return finishHeader(dst, head, appendMapHeader(hdr[:0], n)), err
+			return finishHeader(dst, head, msgp.AppendMapHeader(hdr[:0], n)), err
 		}
 		err = s.Array(func() (err error) {
 			dst, err = transcodeValue(dst, s)
 			n++
 			return err
 		})
-		return finishHeader(dst, head, appendArrayHeader(hdr[:0], n)), err
+		return finishHeader(dst, head, msgp.AppendArrayHeader(hdr[:0], n)), err
 	}
 	num, err := s.RawStr()
 	if err != nil {
@@ -158,85 +158,18 @@ func transcodeValue(dst []byte, s *jsonscan.Scanner) (_ []byte, err error) {
 }
 
 // appendNumber keeps integers integers (as Fluent Bit's own JSON parser
-// does) and everything else a float64.
+// does) and everything else a float64. Non-negative integers take msgpack's
+// unsigned forms, the shortest for them.
 func appendNumber(dst []byte, s string) ([]byte, error) {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return appendInt(dst, i), nil
-	}
 	if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-		return appendUint(dst, u), nil
+		return msgp.AppendUint64(dst, u), nil
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return msgp.AppendInt64(dst, i), nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return nil, err
 	}
-	var b [9]byte
-	b[0] = 0xcb
-	binary.BigEndian.PutUint64(b[1:], math.Float64bits(f))
-	return append(dst, b[:]...), nil
-}
-
-func appendInt(dst []byte, i int64) []byte {
-	switch {
-	case i >= 0:
-		return appendUint(dst, uint64(i))
-	case i >= -32:
-		return append(dst, byte(i))
-	case i >= math.MinInt8:
-		return append(dst, 0xd0, byte(i))
-	case i >= math.MinInt16:
-		return binary.BigEndian.AppendUint16(append(dst, 0xd1), uint16(i))
-	case i >= math.MinInt32:
-		return binary.BigEndian.AppendUint32(append(dst, 0xd2), uint32(i))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(i))
-}
-
-func appendUint(dst []byte, u uint64) []byte {
-	switch {
-	case u < 128:
-		return append(dst, byte(u))
-	case u <= math.MaxUint8:
-		return append(dst, 0xcc, byte(u))
-	case u <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(dst, 0xcd), uint16(u))
-	case u <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(dst, 0xce), uint32(u))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 0xcf), u)
-}
-
-func appendString(dst []byte, s string) []byte {
-	n := len(s)
-	switch {
-	case n < 32:
-		dst = append(dst, 0xa0|byte(n))
-	case n <= math.MaxUint8:
-		dst = append(dst, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		dst = binary.BigEndian.AppendUint16(append(dst, 0xda), uint16(n))
-	default:
-		dst = binary.BigEndian.AppendUint32(append(dst, 0xdb), uint32(n))
-	}
-	return append(dst, s...)
-}
-
-func appendMapHeader(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(dst, 0xde), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(dst, 0xdf), uint32(n))
-}
-
-func appendArrayHeader(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x90|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(dst, 0xdc), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(dst, 0xdd), uint32(n))
+	return msgp.AppendFloat64(dst, f), nil
 }

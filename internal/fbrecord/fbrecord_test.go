@@ -1,4 +1,4 @@
-package main
+package fbrecord
 
 import (
 	"bytes"
@@ -72,7 +72,7 @@ func TestRecordsAreBackToBackEventTimeAndMap(t *testing.T) {
 		core.Event{ID: "id-1", Time: at, Raw: json.RawMessage(raw)},
 		core.Event{ID: "id-2", Time: at.Add(time.Second), Raw: json.RawMessage(`{"type":"x","metadata":{}}`)},
 	)
-	recs := decodeRecords(t, appendBatch(nil, b, core.NopLogger{}))
+	recs := decodeRecords(t, Append(nil, b, core.NopLogger{}))
 	if len(recs) != 2 {
 		t.Fatalf("%d records, want 2", len(recs))
 	}
@@ -104,7 +104,7 @@ func TestRecordsAreBackToBackEventTimeAndMap(t *testing.T) {
 
 func TestVendorFieldsWinOverAddedOnes(t *testing.T) {
 	b := batch(core.Event{ID: "ours", Time: time.Unix(1, 0), Raw: json.RawMessage(`{"event_id":"theirs","source":"vendor"}`)})
-	recs := decodeRecords(t, appendBatch(nil, b, core.NopLogger{}))
+	recs := decodeRecords(t, Append(nil, b, core.NopLogger{}))
 	if got := recs[0].body; got["event_id"] != "theirs" || got["source"] != "vendor" || got["stream"] != "nordpass-eu" || len(got) != 3 {
 		t.Errorf("body %v: the vendor's own fields must be kept as sent", got)
 	}
@@ -113,7 +113,7 @@ func TestVendorFieldsWinOverAddedOnes(t *testing.T) {
 func TestEventThatIsNotAnObjectIsKeptAsRaw(t *testing.T) {
 	for _, raw := range []string{`[1,2]`, `{"a":`, `{"a":1} trailing`} {
 		b := batch(core.Event{ID: "x", Time: time.Unix(1, 0), Raw: json.RawMessage(raw)})
-		recs := decodeRecords(t, appendBatch(nil, b, core.NopLogger{}))
+		recs := decodeRecords(t, Append(nil, b, core.NopLogger{}))
 		if got := recs[0].body; got["raw"] != raw || got["event_id"] != "x" {
 			t.Errorf("%s: body %v", raw, got)
 		}
@@ -164,8 +164,8 @@ func normalize(v any) any {
 	return v
 }
 
-// BenchmarkAppendBatch encodes one 100-event NordPass page as records.
-func BenchmarkAppendBatch(b *testing.B) {
+// BenchmarkAppend encodes one 100-event NordPass page as records.
+func BenchmarkAppend(b *testing.B) {
 	evs := make([]core.Event, 100)
 	for i := range evs {
 		evs[i] = core.Event{ID: "0123456789abcdef0123456789abcdef", Time: time.Unix(1769860805, 0), Raw: json.RawMessage(
@@ -178,7 +178,7 @@ func BenchmarkAppendBatch(b *testing.B) {
 	b.ReportAllocs()
 	var buf []byte
 	for b.Loop() {
-		buf = appendBatch(buf[:0], page, core.NopLogger{})
+		buf = Append(buf[:0], page, core.NopLogger{})
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
 }
@@ -194,7 +194,7 @@ func FuzzRecordMatchesJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		b := batch(core.Event{ID: "id", Time: time.Unix(1, 0), Raw: json.RawMessage(raw)})
-		recs := decodeRecords(t, appendBatch(nil, b, core.NopLogger{}))
+		recs := decodeRecords(t, Append(nil, b, core.NopLogger{}))
 		if len(recs) != 1 {
 			t.Fatalf("%d records", len(recs))
 		}
