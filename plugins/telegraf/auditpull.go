@@ -297,11 +297,15 @@ func (a *AuditPull) emitStats(ctx context.Context, acc telegraf.Accumulator) {
 			return
 		}
 		fields := map[string]any{"pages_in_flight": int64(a.inFlight())}
-		for k, v := range a.poller.Metrics().Snapshot() {
-			if k == "lag_seconds" || k == "rate_budget" {
-				fields[k] = v
+		snap := a.poller.Metrics().Snapshot()
+		for _, info := range core.MetricInfos {
+			// Counters and the Unix time are integers, as they always
+			// were (a field's type is fixed in InfluxDB); the other gauges
+			// are fractions.
+			if v := snap[info.Name]; info.Gauge && info.Name != "last_success_time" {
+				fields[info.Name] = v
 			} else {
-				fields[k] = int64(v)
+				fields[info.Name] = int64(v)
 			}
 		}
 		// Read every time: opened with the streams still to be listed
