@@ -57,8 +57,9 @@ func TestAKillBeforeTheEngineMovesACollectLosesNothing(t *testing.T) {
 // prometheus_exporter, and log_level and log_file apply to its lines.
 func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 	counters := []string{"events", "pages", "requests", "retries", "throttled", "window_splits",
-		"duplicates_suppressed", "unreachable", "redeliveries", "errors"}
-	gauges := []string{"lag_seconds", "last_success_time", "rate_budget"}
+		"duplicates_suppressed", "unreachable", "redeliveries", "errors", "unmapped_events"}
+	gauges := []string{"lag_seconds", "last_success_time", "rate_budget",
+		"backfill_remaining_seconds", "backfill_progress", "backfill_eta_seconds", "poll_interval_effective_seconds"}
 	cases := []struct {
 		name        string
 		abi         string
@@ -76,7 +77,7 @@ func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 			t.Parallel()
 			o := newOrgs(t, 500, token("metrics"))[0]
 			res := harnessRun{ABI: c.abi, IntervalMS: 100, Records: 500, NoMetricsAPI: c.noMetrics,
-				Instances: [][]string{o.props(t.TempDir(), c.extra...)}}.run(t)
+				Instances: [][]string{o.props(t.TempDir(), append([]string{"max_window=4h"}, c.extra...)...)}}.run(t)
 			assertClean(t, res, false)
 			assertSameEvents(t, res.Records, o.truth())
 			if res.Stats.LogsOffThread != 0 {
@@ -84,6 +85,13 @@ func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 			}
 			if got := res.Stats.Logs.Info > 0; got != c.wantInfoLog {
 				t.Errorf("info lines logged through Fluent Bit: %d; want some: %v", res.Stats.Logs.Info, c.wantInfoLog)
+			}
+			// The history is read in several windows: the backfill reports
+			// its progress at each tenth, through Fluent Bit's logger.
+			for _, line := range []string{"backfill progress", "backfill done"} {
+				if got := strings.Contains(res.Stderr, line); got != c.wantInfoLog {
+					t.Errorf("a %q line in Fluent Bit's log: %v, want %v", line, got, c.wantInfoLog)
+				}
 			}
 			if c.noMetrics {
 				if len(res.Stats.Metrics) != 0 {
@@ -119,6 +127,9 @@ func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 			}
 			if v := got["fluentbit_auditpull_requests_total"].Value; v < 5 {
 				t.Errorf("requests_total = %v, want at least the 5 pages", v)
+			}
+			if v := got["fluentbit_auditpull_backfill_progress"].Value; v != 1 {
+				t.Errorf("backfill_progress = %v once live, want 1", v)
 			}
 			if v := got["fluentbit_auditpull_last_success_time"].Value; v < float64(time.Now().Add(-time.Hour).Unix()) {
 				t.Errorf("last_success_time = %v, want a recent Unix time", v)

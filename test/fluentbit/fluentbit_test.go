@@ -287,3 +287,37 @@ func TestCallbackByteBudget(t *testing.T) {
 		t.Errorf("no buffer held more than one page; the budget was not exercised")
 	}
 }
+
+// format ocsf and ecs reach Fluent Bit: one record per event, each the
+// normalised record with the event's id, and the vendor's record kept
+// whole inside it.
+func TestNormalisedFormatsReachFluentBit(t *testing.T) {
+	tests := []struct {
+		format string
+		id     func(r map[string]any) any
+		vendor string // where the vendor's record is kept
+	}{
+		{"ocsf", func(r map[string]any) any { m, _ := r["metadata"].(map[string]any); return m["uid"] }, "unmapped"},
+		{"ecs", func(r map[string]any) any { m, _ := r["event"].(map[string]any); return m["id"] }, "nordpass"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.format, func(t *testing.T) {
+			t.Parallel()
+			o := newOrgs(t, 300, token(tc.format))[0]
+			res := harnessRun{ABI: "4.1", Records: 300,
+				Instances: [][]string{o.props(t.TempDir(), "format="+tc.format)}}.run(t)
+			assertClean(t, res, false)
+			if len(res.Records) != len(o.truth()) {
+				t.Fatalf("%d records, want %d", len(res.Records), len(o.truth()))
+			}
+			for i, r := range res.Records {
+				if id := tc.id(r.Record); id == nil || id != r.Record["event_id"] {
+					t.Fatalf("record %d: the %s id is %v, the event's %v", i, tc.format, id, r.Record["event_id"])
+				}
+				if _, ok := r.Record[tc.vendor].(map[string]any); !ok {
+					t.Fatalf("record %d: the vendor's record is not under %q: %v", i, tc.vendor, r.Record)
+				}
+			}
+		})
+	}
+}
