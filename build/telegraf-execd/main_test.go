@@ -6,14 +6,12 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +21,8 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 
 	"github.com/auditpull/auditpull/test/sim"
+
+	"github.com/auditpull/auditpull/internal/testkit"
 )
 
 const (
@@ -38,48 +38,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-type fixture struct {
-	np         *sim.NordPass
-	base       string
-	start, end time.Time
-}
+type fixture struct{ *testkit.Org }
 
 func newFixture(t *testing.T, count int) *fixture {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	f := &fixture{start: now.Add(-24 * time.Hour), end: now.Add(-time.Hour)}
-	f.np = sim.NewNordPass(sim.NordPassConfig{Seed: 5, Count: count, From: f.start, To: f.end, RateLimit: -1})
-	f.np.AddToken(testToken, sim.TokenValid)
-	srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, f.np))
-	t.Cleanup(srv.Close)
-	f.base = srv.URL + sim.NordPassPrefix
-	return f
-}
-
-func (f *fixture) truth() []string {
-	var out []string
-	for _, r := range f.np.Truth(f.start.Add(-time.Hour), time.Now().Add(time.Hour)) {
-		out = append(out, string(r))
-	}
-	sort.Strings(out)
-	return out
+	return &fixture{testkit.NewOrg(t, sim.NordPassConfig{Seed: 5, Count: count, From: now.Add(-24 * time.Hour), To: now.Add(-time.Hour), RateLimit: -1}, testToken)}
 }
 
 func (f *fixture) conf(t *testing.T, dir, extra string) string {
@@ -97,7 +61,7 @@ func (f *fixture) conf(t *testing.T, dir, extra string) string {
   [inputs.auditpull.nordpass]
     base_url = %q
     token = "${%s}"
-`, extra, dir, f.base, tokenEnv)
+`, extra, dir, f.Base, tokenEnv)
 	path := filepath.Join(t.TempDir(), "auditpull.conf")
 	if err := os.WriteFile(path, []byte(c), 0o600); err != nil {
 		t.Fatal(err)
@@ -107,7 +71,7 @@ func (f *fixture) conf(t *testing.T, dir, extra string) string {
 
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr testkit.SyncBuffer
 	done           chan struct{}
 }
 
@@ -193,7 +157,7 @@ func waitFor(t *testing.T, p *proc, what string, cond func() bool) {
 func TestShimWritesEveryEventAsLineProtocolAndSavesThePosition(t *testing.T) {
 	f := newFixture(t, 250)
 	dir := t.TempDir()
-	want := f.truth()
+	want := f.Truth()
 	p := start(t, nil, "--config", f.conf(t, dir, ""))
 	waitFor(t, p, "every event", func() bool { return strings.Count(p.stdout.String(), "\nauditpull,")+1 >= len(want) })
 	time.Sleep(300 * time.Millisecond)
@@ -390,8 +354,8 @@ func TestShimAuthenticatesWithATokenHoldingQuotesBackslashesAndDollars(t *testin
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, 20)
-			f.np.AddToken(token, sim.TokenValid)
-			want := f.truth()
+			f.NP.AddToken(token, sim.TokenValid)
+			want := f.Truth()
 			p := start(t, []string{tokenEnv + "=" + token}, "--config", f.conf(t, t.TempDir(), ""))
 			waitFor(t, p, "every event", func() bool { return strings.Count(p.stdout.String(), "\nauditpull,")+1 >= len(want) })
 			p.cmd.Process.Signal(syscall.SIGTERM)

@@ -33,6 +33,8 @@ import (
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/auditpull/auditpull/test/sim"
+
+	"github.com/auditpull/auditpull/internal/testkit"
 )
 
 const (
@@ -48,33 +50,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// org is a simulated NordPass organization behind an httptest server.
-type org struct {
-	np         *sim.NordPass
-	base       string
-	start, end time.Time
-}
+type org struct{ *testkit.Org }
 
 func newOrg(t *testing.T, count int) *org {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	o := &org{start: now.Add(-48 * time.Hour), end: now.Add(-time.Hour)}
-	o.np = sim.NewNordPass(sim.NordPassConfig{Seed: 11, Count: count, From: o.start, To: o.end, RateLimit: -1})
-	o.np.AddToken(testToken, sim.TokenValid)
-	srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, o.np))
-	t.Cleanup(srv.Close)
-	o.base = srv.URL + sim.NordPassPrefix
-	return o
-}
-
-// truth is the raw JSON of every event the organization holds, sorted.
-func (o *org) truth() []string {
-	var out []string
-	for _, r := range o.np.Truth(o.start.Add(-time.Hour), time.Now().Add(time.Hour)) {
-		out = append(out, string(r))
-	}
-	sort.Strings(out)
-	return out
+	return &org{testkit.NewOrg(t, sim.NordPassConfig{Seed: 11, Count: count, From: now.Add(-48 * time.Hour), To: now.Add(-time.Hour), RateLimit: -1}, testToken)}
 }
 
 // conf renders a configuration: the agent, auditpull reading o into the
@@ -108,7 +89,7 @@ func (o *org) conf(t *testing.T, dir, inputExtra, outputs string) string {
     token = "${%s}"
 
 %s
-`, inputExtra, dir, o.base, tokenEnv, outputs)
+`, inputExtra, dir, o.Base, tokenEnv, outputs)
 	path := filepath.Join(t.TempDir(), "telegraf.conf")
 	if err := os.WriteFile(path, []byte(c), 0o600); err != nil {
 		t.Fatal(err)
@@ -129,26 +110,9 @@ func fileOutput(path string) string {
 type proc struct {
 	t              *testing.T
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr testkit.SyncBuffer
 	done           chan struct{}
 	err            error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t *testing.T, env []string, args ...string) *proc {
@@ -280,7 +244,7 @@ func TestAgentWritesEveryEventAndResumesAfterRestart(t *testing.T) {
 	o := newOrg(t, 650)
 	dir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "events.json")
-	want := o.truth()
+	want := o.Truth()
 
 	p := start(t, nil, "--config", o.conf(t, dir, "", fileOutput(out)))
 	waitFor(t, p, "every event in the file", func() bool { return len(readOutput(t, out)) >= len(want) })
@@ -321,7 +285,7 @@ func TestAgentWritesEveryEventAndResumesAfterRestart(t *testing.T) {
 	}
 
 	// Restarted, it reads on from the checkpoint: only what is new.
-	fresh := o.np.AddEvent(time.Now(), time.Time{}, "item", "item_shared", 2)
+	fresh := o.NP.AddEvent(time.Now(), time.Time{}, "item", "item_shared", 2)
 	out2 := filepath.Join(t.TempDir(), "events.json")
 	p2 := start(t, nil, "--config", o.conf(t, dir, "", fileOutput(out2)))
 	waitFor(t, p2, "the new event", func() bool { return len(readOutput(t, out2)) >= 1 })
@@ -335,7 +299,7 @@ func TestAgentWritesEveryEventAndResumesAfterRestart(t *testing.T) {
 func TestFailingOutputKeepsPagesUnackedAndARestartRedelivers(t *testing.T) {
 	o := newOrg(t, 400)
 	dir := t.TempDir()
-	want := o.truth()
+	want := o.Truth()
 
 	var attempts atomic.Int64
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -370,7 +334,7 @@ func TestFailingOutputKeepsPagesUnackedAndARestartRedelivers(t *testing.T) {
 func TestTestFlagPrintsWithoutMovingTheCheckpointAndOnceDelivers(t *testing.T) {
 	o := newOrg(t, 300)
 	dir := t.TempDir()
-	want := o.truth()
+	want := o.Truth()
 	out := filepath.Join(t.TempDir(), "events.json")
 	cfg := o.conf(t, dir, "", fileOutput(out))
 
@@ -406,7 +370,7 @@ func TestTestFlagPrintsWithoutMovingTheCheckpointAndOnceDelivers(t *testing.T) {
 	before, _ := os.ReadFile(files[0])
 
 	// --test after that shows only what is new, and leaves the file alone.
-	fresh := o.np.AddEvent(time.Now(), time.Time{}, "user", "user_invited", 4)
+	fresh := o.NP.AddEvent(time.Now(), time.Time{}, "user", "user_invited", 4)
 	p = start(t, nil, "--config", cfg, "--test", "--test-wait", "2")
 	if code := p.wait(60 * time.Second); code != 0 {
 		t.Fatalf("--test exited with %d\nstderr:\n%s", code, p.stderr.String())
@@ -596,7 +560,7 @@ func checkRawEventOutput(t *testing.T, options string) {
 	o := newOrg(t, 300)
 	out := filepath.Join(t.TempDir(), "events.jsonl")
 	p := start(t, nil, "--config", o.conf(t, t.TempDir(), "", fmt.Sprintf("[[outputs.file]]\n  files = [%q]\n  namepass = [\"auditpull\"]\n  %s\n", out, options)))
-	want := o.truth()
+	want := o.Truth()
 	size := 0
 	for _, w := range want {
 		size += len(w)
@@ -618,7 +582,7 @@ func TestSimulatorExampleRunsOnce(t *testing.T) {
 	o := newOrg(t, 120)
 	state := t.TempDir()
 	p := start(t, []string{
-		"AUDITPULL_SIM_URL=" + o.base, "AUDITPULL_DEMO_TOKEN=" + testToken, "AUDITPULL_STATE_DIR=" + state,
+		"AUDITPULL_SIM_URL=" + o.Base, "AUDITPULL_DEMO_TOKEN=" + testToken, "AUDITPULL_STATE_DIR=" + state,
 	}, "--config", filepath.Join(examplesDir, "simulator.conf"), "--once", "--test-wait", "4")
 	if code := p.wait(60 * time.Second); code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, p.stderr.String())
@@ -632,7 +596,7 @@ func TestSimulatorExampleRunsOnce(t *testing.T) {
 		got = append(got, w.Fields["message"].(string))
 	}
 	sort.Strings(got)
-	if want := o.truth(); !slices.Equal(got, want) {
+	if want := o.Truth(); !slices.Equal(got, want) {
 		t.Fatalf("printed %d events; want %d", len(got), len(want))
 	}
 	if len(checkpoints(t, state)) != 1 {
@@ -643,7 +607,7 @@ func TestSimulatorExampleRunsOnce(t *testing.T) {
 func TestPagesDroppedByAFullOutputBufferAreSentAgain(t *testing.T) {
 	o := newOrg(t, 400)
 	dir := t.TempDir()
-	want := o.truth()
+	want := o.Truth()
 
 	// The collector refuses writes for its first second, long enough for
 	// the output buffer (120 metrics, pages of 50) to overflow and drop.

@@ -24,6 +24,8 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/test/sim"
+
+	"github.com/auditpull/auditpull/internal/testkit"
 )
 
 const (
@@ -74,33 +76,12 @@ func (maker) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
 func (m maker) Log() telegraf.Logger                       { return m.log }
 
 // fixture is a simulated NordPass organization behind an httptest server.
-type fixture struct {
-	np   *sim.NordPass
-	base string
-	from time.Time
-	to   time.Time
-}
+type fixture struct{ *testkit.Org }
 
 func newFixture(t *testing.T, count int) *fixture {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	f := &fixture{from: now.Add(-48 * time.Hour), to: now.Add(-2 * time.Hour)}
-	f.np = sim.NewNordPass(sim.NordPassConfig{Seed: 7, Count: count, From: f.from, To: f.to, RateLimit: -1})
-	f.np.AddToken(testToken, sim.TokenValid)
-	srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, f.np))
-	t.Cleanup(srv.Close)
-	f.base = srv.URL + sim.NordPassPrefix
-	return f
-}
-
-// truth is every event the organization holds, as raw JSON.
-func (f *fixture) truth() []string {
-	var out []string
-	for _, r := range f.np.Truth(f.from.Add(-time.Hour), time.Now().Add(time.Hour)) {
-		out = append(out, string(r))
-	}
-	sort.Strings(out)
-	return out
+	return &fixture{testkit.NewOrg(t, sim.NordPassConfig{Seed: 7, Count: count, From: now.Add(-48 * time.Hour), To: now.Add(-2 * time.Hour), RateLimit: -1}, testToken)}
 }
 
 func (f *fixture) plugin(t *testing.T, dir string) (*AuditPull, *testLog) {
@@ -114,7 +95,7 @@ func (f *fixture) plugin(t *testing.T, dir string) (*AuditPull, *testLog) {
 	a.StatsInterval = 0
 	a.ShutdownTimeout = config.Duration(2 * time.Second)
 	a.Checkpoint.Path = dir
-	a.NordPass = &NordPassOptions{BaseURL: f.base, Token: config.NewSecret([]byte(testToken))}
+	a.NordPass = &NordPassOptions{BaseURL: f.Base, Token: config.NewSecret([]byte(testToken))}
 	l := &testLog{t: t}
 	a.Log = l
 	return a, l
@@ -279,7 +260,7 @@ func TestCoreMapKeepsDollarSigns(t *testing.T) {
 func TestTokenWithDollarSignsReachesTheAPIUnchanged(t *testing.T) {
 	f := newFixture(t, 20)
 	tok := "np$$tok${HOME}x$"
-	f.np.AddToken(tok, sim.TokenValid)
+	f.NP.AddToken(tok, sim.TokenValid)
 	a, l := f.plugin(t, t.TempDir())
 	a.NordPass.Token = config.NewSecret([]byte(tok))
 	if err := a.Init(); err != nil {
@@ -289,7 +270,7 @@ func TestTokenWithDollarSignsReachesTheAPIUnchanged(t *testing.T) {
 	if err := a.Start(s.acc(l)); err != nil {
 		t.Fatal(err)
 	}
-	want := f.truth()
+	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= len(want) })
 	a.Stop()
 }
@@ -363,7 +344,7 @@ func TestDeliversEveryEventOnceAndResumesFromTheCheckpoint(t *testing.T) {
 	if err := a.Start(s.acc(l)); err != nil {
 		t.Fatal(err)
 	}
-	want := f.truth()
+	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= len(want) })
 	a.Stop()
 	if got := s.acceptedSorted(); !slices.Equal(got, want) {
@@ -391,13 +372,13 @@ func TestDeliversEveryEventOnceAndResumesFromTheCheckpoint(t *testing.T) {
 	if src, _ := m.GetTag("source"); src != "nordpass" {
 		t.Errorf("source tag %q", src)
 	}
-	if m.Time().Before(f.from) || !m.Time().Before(f.to) {
+	if m.Time().Before(f.Start) || !m.Time().Before(f.End) {
 		t.Errorf("metric time %v is not the event time", m.Time())
 	}
 
 	// A restart resumes from the checkpoint: nothing is delivered twice, and
 	// an event that arrived meanwhile is delivered once.
-	fresh := f.np.AddEvent(time.Now(), time.Time{}, "item", "item_created", 3)
+	fresh := f.NP.AddEvent(time.Now(), time.Time{}, "item", "item_created", 3)
 	a2, l2 := f.plugin(t, dir)
 	if err := a2.Init(); err != nil {
 		t.Fatal(err)
@@ -448,7 +429,7 @@ func TestAtMostMaxUndeliveredPagesInFlight(t *testing.T) {
 		s.mu.Unlock()
 		m.Accept()
 	}
-	want := f.truth()
+	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= len(want) })
 	a.Stop()
 	if got := s.acceptedSorted(); !slices.Equal(got, want) {
@@ -478,7 +459,7 @@ func TestRejectedPageIsSentAgainAndNothingIsLost(t *testing.T) {
 	if err := a.Start(s.acc(l)); err != nil {
 		t.Fatal(err)
 	}
-	want := f.truth()
+	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= len(want) })
 	a.Stop()
 	if got := s.acceptedSorted(); !slices.Equal(got, want) {
@@ -522,7 +503,7 @@ func TestUndeliveredPagesAreReadAgainAfterRestart(t *testing.T) {
 	if err := a2.Start(s2.acc(l2)); err != nil {
 		t.Fatal(err)
 	}
-	want := f.truth()
+	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s2.counts(); return n >= len(want) })
 	a2.Stop()
 	if got := s2.acceptedSorted(); !slices.Equal(got, want) {
@@ -543,7 +524,7 @@ func TestStopWaitsForPagesInFlight(t *testing.T) {
 	if err := a.Start(s.acc(l)); err != nil {
 		t.Fatal(err)
 	}
-	want := f.truth()
+	want := f.Truth()
 	waitFor(t, "every event in flight", func() bool { n, _ := s.counts(); return n >= len(want) })
 	// The outputs deliver while the input is stopping.
 	go func() {
@@ -613,7 +594,7 @@ func TestDryRunNeverMovesTheCheckpoint(t *testing.T) {
 	if err := a.Start(s2.acc(l2)); err != nil {
 		t.Fatal(err)
 	}
-	want := f.truth()
+	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s2.counts(); return n >= len(want) })
 	a.Stop()
 	files := checkpointFiles(t, dir)
@@ -622,7 +603,7 @@ func TestDryRunNeverMovesTheCheckpoint(t *testing.T) {
 	}
 	before, _ := os.ReadFile(files[0])
 
-	fresh := f.np.AddEvent(time.Now(), time.Time{}, "item", "item_deleted", 1)
+	fresh := f.NP.AddEvent(time.Now(), time.Time{}, "item", "item_deleted", 1)
 	d2, l3 := f.plugin(t, dir)
 	d2.SetDryRun(true)
 	d2.ShutdownTimeout = config.Duration(5 * time.Second)
@@ -658,7 +639,7 @@ func TestStatisticsMeasurement(t *testing.T) {
 	if err := a.Start(s.acc(l)); err != nil {
 		t.Fatal(err)
 	}
-	want := len(f.truth())
+	want := len(f.Truth())
 	waitFor(t, "statistics after the events", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -696,7 +677,7 @@ func TestStatisticsMeasurement(t *testing.T) {
 
 func TestRefusedTokenStopsPollingWithAClearError(t *testing.T) {
 	f := newFixture(t, 10)
-	f.np.SetTokenState(testToken, sim.TokenExpired)
+	f.NP.SetTokenState(testToken, sim.TokenExpired)
 	a, l := f.plugin(t, t.TempDir())
 	if err := a.Init(); err != nil {
 		t.Fatal(err)
@@ -706,10 +687,10 @@ func TestRefusedTokenStopsPollingWithAClearError(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the error", func() bool { return l.contains("polling stopped") })
-	requests := f.np.Requests()
+	requests := f.NP.Requests()
 	time.Sleep(500 * time.Millisecond)
 	a.Stop()
-	if f.np.Requests() != requests {
+	if f.NP.Requests() != requests {
 		t.Error("polling went on after a refused token")
 	}
 	if !l.contains("authentication failed") {

@@ -22,7 +22,7 @@ func TestBackfillProgressIsLoggedAndPublished(t *testing.T) {
 	if err := a.Start(s.acc(l)); err != nil {
 		t.Fatal(err)
 	}
-	want := len(f.truth())
+	want := len(f.Truth())
 	waitFor(t, "every event and the statistics after them", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -71,7 +71,7 @@ func TestNormalisedFormatsReachTheOutputs(t *testing.T) {
 			if err := a.Start(s.acc(l)); err != nil {
 				t.Fatal(err)
 			}
-			want := len(f.truth())
+			want := len(f.Truth())
 			waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= want })
 			a.Stop()
 			s.mu.Lock()

@@ -18,15 +18,17 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/auditpull/auditpull/internal/testkit"
 )
 
 // startRun runs the simulator with args and returns its base URL and a stop
 // function that waits for it to exit.
-func startRun(t *testing.T, args ...string) (string, *syncBuffer, func()) {
+func startRun(t *testing.T, args ...string) (string, *testkit.SyncBuffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, args, outW, &stderr)
