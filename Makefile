@@ -68,11 +68,14 @@ fuzz:
 bench: bench-core $(BENCH_TARGETS)
 
 # One iteration each: the figures are whole runs (a 1M-event backfill, a
-# 20 s budget run, 1,000 streams, steady-state freshness), printed as
-# custom metrics; nothing is asserted.
+# 20 s budget run, 1,000 streams, steady-state freshness and requests, live
+# streams beside 90-day backfills on one budget, the cost of format ocsf and
+# ecs), printed as custom metrics; nothing is asserted. Then the NordPass
+# page decoder and the OCSF/ECS mapping per event.
 bench-core:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchmem ./core/source/nordpass/
+	$(GO) test -run '^$$' -bench . -benchmem ./core/normalize/
 
 clean:
 	rm -rf $(OUT)

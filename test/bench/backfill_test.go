@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -251,6 +252,57 @@ func BenchmarkRateBudget(b *testing.B) {
 				b.ReportMetric(float64(m.Requests.Load()), "requests")
 				b.ReportMetric(100*float64(m.Requests.Load())/budget, "budget-used-%")
 				b.ReportMetric(float64(m.Throttled.Load()), "429s")
+			}
+		})
+	}
+}
+
+// BenchmarkBackfillFormats is the cost of format: ocsf and ecs against raw:
+// a 200,000-event backfill of each source through Next/Ack, the three
+// formats interleaved over three rounds (CPU figures drift on a shared
+// machine; a ratio within a round does less), reporting the median events
+// per CPU-second of each and its ratio to raw.
+func BenchmarkBackfillFormats(b *testing.B) {
+	const events, rounds = 200_000, 3
+	url, key := startVendorSim(b, "-events", fmt.Sprint(events), "-span", "2159h", "-rate-limit", "0")
+	formats := []string{"raw", "ocsf", "ecs"}
+	for _, v := range vendors {
+		b.Run(v.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				perCPU := map[string][]float64{}
+				for range rounds {
+					for _, f := range formats {
+						cfg := config(b, v, url, key, map[string]any{
+							"start_time":         time.Now().Add(-90 * 24 * time.Hour).Add(time.Hour).UTC().Format(time.RFC3339),
+							"rate_limit.enabled": false, "format": f,
+						})
+						p, err := core.NewPoller(context.Background(), cfg, core.Options{})
+						if err != nil {
+							b.Fatal(err)
+						}
+						cpu0, n := cpuTime(), 0
+						for {
+							ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+							batch, err := p.Next(ctx)
+							cancel()
+							if err != nil {
+								break
+							}
+							n += len(batch.Events)
+							batch.Ack(nil)
+						}
+						perCPU[f] = append(perCPU[f], float64(n)/(cpuTime()-cpu0).Seconds())
+						p.Close(context.Background())
+					}
+				}
+				median := func(xs []float64) float64 { slices.Sort(xs); return xs[len(xs)/2] }
+				raw := median(perCPU["raw"])
+				b.ReportMetric(raw, "raw-events/cpu-s")
+				for _, f := range formats[1:] {
+					m := median(perCPU[f])
+					b.ReportMetric(m, f+"-events/cpu-s")
+					b.ReportMetric(m/raw, f+"/raw")
+				}
 			}
 		})
 	}

@@ -22,7 +22,7 @@ import (
 // budget's priority for live requests keeps within poll_interval (2s) +
 // settle_delay (2s) + 1 s. Backfill pages use what the live polls leave.
 func BenchmarkLiveBeforeBackfill(b *testing.B) {
-	const live, backfill, run = 100, 5, 40 * time.Second
+	const live, backfill, run, budget = 100, 5, 40 * time.Second, 80
 	now := time.Now()
 	np := sim.NewNordPass(sim.NordPassConfig{Seed: 11, Count: 300_000, From: now.Add(-90 * 24 * time.Hour), To: now.Add(-time.Hour), RateLimit: -1})
 	np.AddToken("bench-token", sim.TokenValid)
@@ -40,7 +40,7 @@ func BenchmarkLiveBeforeBackfill(b *testing.B) {
 			cfg := map[string]any{
 				"source": "nordpass", "nordpass.base_url": srv.URL + "/nordpass", "nordpass.token": "bench-token",
 				"stream": name, "settle_delay": "2s", "poll_interval": "2s", "overlap": "30s",
-				"rate_limit.requests": 60, "rate_limit.period": "1s", "checkpoint.type": "memory",
+				"rate_limit.requests": budget, "rate_limit.period": "1s", "checkpoint.type": "memory",
 			}
 			for k, v := range settings {
 				cfg[k] = v
@@ -126,7 +126,7 @@ func BenchmarkLiveBeforeBackfill(b *testing.B) {
 		liveRequests := liveMetrics.Requests.Load()
 		b.ReportMetric(lags[len(lags)*50/100].Seconds(), "live-p50-s")
 		b.ReportMetric(lags[len(lags)*99/100].Seconds(), "live-p99-s")
-		b.ReportMetric(float64(liveRequests+backfillRequests)/(60*run.Seconds()), "budget-used")
+		b.ReportMetric(float64(liveRequests+backfillRequests)/(budget*run.Seconds()), "budget-used")
 		b.ReportMetric(float64(backfillRequests)/float64(liveRequests+backfillRequests), "backfill-share")
 		b.Logf("backfill progress every 10 s: %v", progress)
 	}
