@@ -55,11 +55,15 @@ func budgetRun(t *testing.T, tokens []string, count, limit int, window time.Dura
 }
 
 // NordPass limits requests "per IP address": two tokens used from one
-// process share one budget, so together they stay within the limit.
+// process share one budget, so together they stay within the limit. The
+// budget is a tenth below the limit: a request the bucket lets go may
+// reach the server a scheduling delay later, next to the following one,
+// and a budget of exactly the limit then sees 41 in one of the server's
+// windows on a busy machine. Not sharing it would send 72 a second.
 func TestTwoTokensFromOneProcessShareThePerIPBudget(t *testing.T) {
 	t.Parallel()
 	throttled, _ := budgetRun(t, []string{"np-token-a-1234", "np-token-b-5678"}, 600, 40, time.Second,
-		map[string]any{"rate_limit.requests": 40, "rate_limit.period": "1s"})
+		map[string]any{"rate_limit.requests": 36, "rate_limit.period": "1s"})
 	if throttled != 0 {
 		t.Fatalf("the API refused %d requests: the two tokens each used the whole per-IP budget", throttled)
 	}
