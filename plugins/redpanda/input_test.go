@@ -187,6 +187,11 @@ func TestNackedPageIsReplayedOrDroppedAsAutoReplayNacksSays(t *testing.T) {
 			if dropped := strings.Count(r.logs.String(), "dropped (auto_replay_nacks: false)"); dropped != 2-int(wantReplays) {
 				t.Errorf("%d drops logged, want %d", dropped, 2-int(wantReplays))
 			}
+			// false meant "auditpull replays" before it took Benthos'
+			// meaning: configs that still say it are warned at startup.
+			if warned := strings.Contains(r.logs.String(), "auto_replay_nacks is false"); warned == tc.replay {
+				t.Errorf("startup warning about auto_replay_nacks false: %v, want %v", warned, !tc.replay)
+			}
 		})
 	}
 }
