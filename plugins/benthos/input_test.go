@@ -1,6 +1,7 @@
 package benthos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -195,9 +196,18 @@ func TestNackedPageIsReplayedOrDroppedAsAutoReplayNacksSays(t *testing.T) {
 }
 
 func TestOutOfOrderAcksNeverMoveTheCheckpointPastAnUnackedPage(t *testing.T) {
+	// The held page is rejected at the shutdown, when its output gives up:
+	// that is no verdict on the page, so even auto_replay_nacks: false,
+	// which drops rejected pages, keeps it.
+	for _, setting := range []string{"", "auto_replay_nacks: false"} {
+		t.Run("with "+cmp.Or(setting, "the defaults"), func(t *testing.T) { outOfOrderTest(t, setting) })
+	}
+}
+
+func outOfOrderTest(t *testing.T, setting string) {
 	s := startSim(t, 600, 3)
 	dir := t.TempDir()
-	conf := inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+dir+"}")
+	conf := inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+dir+"}", setting)
 
 	// Run 1 holds the third page forever and acknowledges all the others,
 	// which therefore complete out of order.

@@ -212,7 +212,8 @@ func (s *session) next(ctx context.Context) (*core.Batch, error) {
 }
 
 // ReadBatch returns the next page as a batch; its ack function moves the
-// checkpoint (nil) or has the page read again (error).
+// checkpoint (nil) or has the page read again (an error, unless
+// auto_replay_nacks is false).
 func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	in.mu.Lock()
 	sess := in.sess
