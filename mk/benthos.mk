@@ -8,11 +8,15 @@
 #                            leases (starts redis-server), and the built
 #                            binary with the example configs
 #   make demo                the simulator, Benthos with the demo config,
-#                            then a second run that resumes (ends by itself)
+#                            then a second run that resumes (ends by itself);
+#                            ENGINE=redpanda runs it on build/redpanda
+#                            (mk/redpanda.mk)
 #
 # The Go build cache decides what to rebuild, so the binaries are always
 # handed to `go build`.
-BENTHOS_PKGS := ./plugins/benthos/... ./build/benthos/...
+# plugins/benthos/internal (the generator of plugins/redpanda) is tested by
+# test-redpanda.
+BENTHOS_PKGS := ./plugins/benthos ./build/benthos/...
 
 BUILD_TARGETS += $(OUT)/benthos
 TEST_TARGETS  += test-benthos
@@ -26,5 +30,9 @@ $(OUT)/benthos:
 test-benthos:
 	$(GO) test -race -count=1 -timeout 15m $(BENTHOS_PKGS)
 
-demo: $(OUT)/benthos
-	@GO="$(GO)" OUT="$(OUT)" bash scripts/demo.sh
+ENGINE ?= benthos
+DEMO_BIN_benthos  := $(OUT)/benthos
+DEMO_BIN_redpanda := $(OUT)/redpanda-benthos
+
+demo: $(DEMO_BIN_$(ENGINE))
+	@GO="$(GO)" OUT="$(OUT)" ENGINE="$(ENGINE)" bash scripts/demo.sh

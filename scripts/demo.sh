@@ -2,7 +2,9 @@
 # `make demo`: auditpull's main job, on the bundled simulator.
 #
 # Starts the API simulator (NordPass, a day of history plus live activity),
-# runs the Benthos build with examples/configs/benthos/demo.yaml so you watch
+# runs the Benthos build with examples/configs/benthos/demo.yaml (with
+# ENGINE=redpanda: the Redpanda Connect engine's build with
+# examples/configs/redpanda/demo.yaml) so you watch
 # the activity log stream in, stops it, and runs it again to show that it
 # resumes from the checkpoint without repeating an event. It ends by itself
 # and stops everything it started, also on Ctrl-C.
@@ -11,9 +13,14 @@ cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
 OUT=${OUT:-build/out}
-BENTHOS=$OUT/benthos
+ENGINE=${ENGINE:-benthos}
+case $ENGINE in
+benthos) BENTHOS=$OUT/benthos ;;
+redpanda) BENTHOS=$OUT/redpanda-benthos ;;
+*) echo "ENGINE=$ENGINE: want benthos or redpanda" >&2; exit 2 ;;
+esac
 SIM=$OUT/auditpull-sim
-CONFIG=examples/configs/benthos/demo.yaml
+CONFIG=examples/configs/$ENGINE/demo.yaml
 EVENTS=${DEMO_EVENTS:-300}      # history the simulator starts with
 SECOND_RUN=${DEMO_SECOND_RUN:-8} # seconds the resumed run lasts
 
@@ -98,7 +105,9 @@ wait_lines "$work/run1.jsonl" "$EVENTS" 120 "$bpid"
 sleep 5 # a few live events arrive while it polls
 stop_benthos
 n1=$(lines "$work/run1.jsonl")
-cursor=$(grep -o '"cursor":"[^"]*"' "$work/state/"*.json 2>/dev/null | head -1 | cut -d'"' -f4)
+# The cursor is Unix nanoseconds; shown as a time when date(1) can.
+cursor=$(grep -ho '"cursor":[0-9]*' "$work/state/"*.json 2>/dev/null | head -1 | cut -d: -f2 || true)
+if [ -n "$cursor" ]; then cursor=$(date -u -d "@$((cursor / 1000000000))" +%FT%TZ 2>/dev/null || echo "$cursor"); fi
 say "Run 1 delivered $n1 events and stopped. Checkpoint: everything before ${cursor:-?} is delivered."
 echo "${dim}(new activity keeps arriving at the simulator meanwhile)${off}"
 sleep 3
@@ -116,4 +125,4 @@ if [ "$repeated" -ne 0 ] || [ "$n1" -lt "$EVENTS" ]; then
 	cat "$work/benthos.log" >&2
 	exit 1
 fi
-echo "Try it yourself: plugins/benthos/README.md; configs for real APIs: examples/configs/benthos/."
+echo "Try it yourself: plugins/benthos/README.md; configs for real APIs: examples/configs/$ENGINE/."

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -446,6 +448,9 @@ type redisServer struct {
 
 func startRedis(t *testing.T) *redisServer {
 	t.Helper()
+	if !hasRedis {
+		t.Skip("this build has no redis cache; the file cache runs the same tests")
+	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -563,3 +568,56 @@ func redisGet(t *testing.T, addr, key string) (string, bool) {
 }
 
 var errNack = errors.New("test output rejects this batch")
+
+// sharedCache is a cache resource labelled "state" that the streams of a
+// test share, with its entries readable and writable from outside, as by
+// another process.
+type sharedCache struct {
+	resources string // YAML: cache_resources
+	get       func(t *testing.T, key string) (string, bool)
+	set       func(t *testing.T, key, value string, ttl time.Duration)
+}
+
+// cacheKinds are the shared caches of this engine's build: the file cache
+// everywhere, Redis where the build has it.
+func cacheKinds() []string {
+	if hasRedis {
+		return []string{"file", "redis"}
+	}
+	return []string{"file"}
+}
+
+func newSharedCache(t *testing.T, kind string) sharedCache {
+	t.Helper()
+	if kind == "redis" {
+		rs := startRedis(t)
+		return sharedCache{
+			resources: fmt.Sprintf("cache_resources:\n  - label: state\n    redis:\n      url: redis://%s\n", rs.addr),
+			get:       func(t *testing.T, key string) (string, bool) { return redisGet(t, rs.addr, key) },
+			set: func(t *testing.T, key, value string, ttl time.Duration) {
+				if reply := redisCommand(t, rs.addr, "SET", key, value, "PX", fmt.Sprint(ttl.Milliseconds())); reply != "+OK" {
+					t.Fatalf("SET: %s", reply)
+				}
+			},
+		}
+	}
+	dir := t.TempDir()
+	return sharedCache{
+		resources: fmt.Sprintf("cache_resources:\n  - label: state\n    file:\n      directory: %s\n", dir),
+		get: func(t *testing.T, key string) (string, bool) {
+			b, err := os.ReadFile(filepath.Join(dir, key))
+			if errors.Is(err, fs.ErrNotExist) {
+				return "", false
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			return string(b), true
+		},
+		// The file cache keeps no TTL: the lease entry's own expiry counts.
+		set: func(t *testing.T, key, value string, _ time.Duration) {
+			if err := os.WriteFile(filepath.Join(dir, key), []byte(value), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+}

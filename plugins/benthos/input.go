@@ -44,11 +44,14 @@ const (
 func init() {
 	registerLintMethod()
 	err := service.RegisterBatchInput(Name, configSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
-		in, err := newInput(conf, res)
-		if err != nil {
-			return nil, err
-		}
-		return service.AutoRetryNacksBatchedToggled(conf, in)
+		// Not service.AutoRetryNacksBatchedToggled: the core already keeps
+		// each page until it is acknowledged and replays a rejected one, so
+		// Benthos' replay would only keep a second copy of every message:
+		// about 10 % of the CPU per event (both alternating on one
+		// 200k-event backfill: 20.4–20.8 against 18.2–19.3 CPU-s per
+		// million). The input reads the toggle itself and gives it Benthos'
+		// meaning (see ReadBatch's ack function).
+		return newInput(conf, res)
 	})
 	if err != nil {
 		panic(err)
@@ -64,6 +67,10 @@ type input struct {
 	metrics  *core.Metrics
 	exporter *core.MetricsExporter
 	cache    string // the checkpoint cache resource, "" for files
+	limit    string // the rate limit resource, "" for the core's budget alone
+	// replay is auto_replay_nacks: rejected pages are delivered again
+	// (true) or dropped, as Benthos inputs drop them (false).
+	replay bool
 
 	startMetrics sync.Once
 	stopMetrics  func() // set by startMetrics
@@ -82,7 +89,7 @@ type session struct {
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
-	m, cache, err := toCoreMap(conf)
+	m, as, err := toCoreMap(conf)
 	if err != nil {
 		return nil, err
 	}
@@ -90,17 +97,33 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 	if err != nil {
 		return nil, err
 	}
-	if cache != "" && !res.HasCache(cache) {
-		return nil, &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("no cache resource labelled %q; add it under cache_resources", cache)}
+	if as.cache != "" && !res.HasCache(as.cache) {
+		return nil, &core.ConfigError{Key: "checkpoint.cache", Msg: fmt.Sprintf("no cache resource labelled %q; add it under cache_resources", as.cache)}
+	}
+	if as.limit != "" && !res.HasRateLimit(as.limit) {
+		return nil, &core.ConfigError{Key: "rate_limit." + fieldLimit, Msg: fmt.Sprintf("no rate limit resource labelled %q; add it under rate_limit_resources", as.limit)}
+	}
+	replay, err := conf.FieldBool(fieldAutoReplay)
+	if err != nil {
+		return nil, err
+	}
+	log := logger{res.Logger()}
+	if !replay {
+		// Until auto_replay_nacks took Benthos' meaning, false was this
+		// input's default and still replayed; `benthos create` wrote it
+		// into configs, so say loudly what it does now.
+		log.Warn("auto_replay_nacks is false: pages rejected by the output are dropped and the checkpoint moves past them, as in other Benthos inputs (before, false still replayed them); remove the setting to have every rejected page delivered again")
 	}
 	cm := &core.Metrics{}
 	return &input{
 		cfg:      cfg,
 		res:      res,
-		log:      logger{res.Logger()},
+		log:      log,
 		metrics:  cm,
 		exporter: core.NewMetricsExporter(cm, newMetricsSink(res.Metrics())),
-		cache:    cache,
+		cache:    as.cache,
+		limit:    as.limit,
+		replay:   replay,
 	}, nil
 }
 
@@ -187,7 +210,8 @@ func (s *session) next(ctx context.Context) (*core.Batch, error) {
 }
 
 // ReadBatch returns the next page as a batch; its ack function moves the
-// checkpoint (nil) or has the page read again (error).
+// checkpoint (nil) or has the page read again (an error, unless
+// auto_replay_nacks is false).
 func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	in.mu.Lock()
 	sess := in.sess
@@ -195,7 +219,11 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	if sess == nil {
 		return nil, nil, service.ErrNotConnected
 	}
-	b, err := sess.next(ctx)
+	var b *core.Batch
+	err := in.waitRateLimit(ctx)
+	if err == nil {
+		b, err = sess.next(ctx)
+	}
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -236,9 +264,41 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		batch[i] = msg
 	}
 	return batch, func(_ context.Context, err error) error {
+		// A rejection at shutdown (the output gave up on its context) is
+		// no verdict on the page: it stays unacknowledged either way.
+		if err != nil && !in.replay && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			in.log.Warn("the output rejected a page; dropped (auto_replay_nacks: false)", "stream", b.Stream, "events", len(batch), "error", err.Error())
+			err = nil
+		}
 		b.Ack(err)
 		return nil
 	}, nil
+}
+
+// waitRateLimit waits for the rate_limit resource, if one is set, before a
+// page is read. The core's own budget (the vendor's documented limit) still
+// applies beneath it, so a resource can only slow the input down.
+func (in *input) waitRateLimit(ctx context.Context) error {
+	if in.limit == "" {
+		return nil
+	}
+	for {
+		var wait time.Duration
+		var err error
+		if aerr := in.res.AccessRateLimit(ctx, in.limit, func(rl service.RateLimit) { wait, err = rl.Access(ctx) }); aerr != nil {
+			return aerr
+		}
+		if err != nil || wait <= 0 {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
 }
 
 // dropSession ends sess if it is still the current one; fatal, if set, is

@@ -1,9 +1,9 @@
 package benthos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"reflect"
 	"slices"
@@ -97,13 +97,18 @@ func checkMeta(t *testing.T, raw []byte, meta map[string]string) {
 	}
 }
 
-func TestNackedPageIsDeliveredAgain(t *testing.T) {
-	for _, tc := range []struct{ name, setting string }{
-		{"by auditpull by default", ""},
-		{"by auditpull with auto_replay_nacks false", "auto_replay_nacks: false"},
-		{"by Benthos with auto_replay_nacks true", "auto_replay_nacks: true"},
+// auto_replay_nacks means what it means in Benthos: rejected batches are
+// replayed (the default) or dropped. auditpull replays them itself, so the
+// metric counts the replays.
+func TestNackedPageIsReplayedOrDroppedAsAutoReplayNacksSays(t *testing.T) {
+	for _, tc := range []struct {
+		name, setting string
+		replay        bool
+	}{
+		{"replayed by default", "", true},
+		{"replayed with auto_replay_nacks true", "auto_replay_nacks: true", true},
+		{"dropped with auto_replay_nacks false", "auto_replay_nacks: false", false},
 	} {
-		replay := tc.setting == "auto_replay_nacks: true"
 		t.Run(tc.name, func(t *testing.T) {
 			s := startSim(t, 600, 2)
 			var mu sync.Mutex
@@ -118,18 +123,47 @@ func TestNackedPageIsDeliveredAgain(t *testing.T) {
 				}
 				return nil
 			}
-			// Two pages in flight at most: had an acknowledgement not
-			// reached the core (through Benthos' replay layer too), reading
-			// would stall.
+			want := bagOf(s.truth)
+			if !tc.replay {
+				// Decided once the rejections happened: the truth less
+				// the two rejected pages.
+				want = nil
+			}
+			// Two pages in flight at most: had an acknowledgement (or a
+			// dropped rejection) not reached the core, reading would stall.
 			conf := inputConf(s.srv.baseURL(), s.start,
 				"checkpoint: {type: memory}", "max_undelivered_pages: 2", tc.setting)
 			r := startRun(t, conf, "", out)
-			waitFor(t, 30*time.Second, "every event", func() bool { return out.ackedCount() >= len(s.truth) })
+			waitFor(t, 30*time.Second, "every page", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				n := len(s.truth)
+				if !tc.replay {
+					for _, rb := range rejected {
+						n -= rb.size()
+					}
+				}
+				return len(rejected) == 2 && out.ackedCount() >= n
+			})
 			time.Sleep(1500 * time.Millisecond)
 			r.stop(5 * time.Second)
 
-			requireSameBag(t, "acknowledged", out.ackedBag(), bagOf(s.truth))
-			// Each rejected page was acknowledged later, whole.
+			if want == nil {
+				want = bag{}
+				for k, n := range bagOf(s.truth) {
+					want[k] = n
+				}
+				for _, rb := range rejected {
+					for k, n := range rb {
+						want[k] -= n
+						if want[k] == 0 {
+							delete(want, k)
+						}
+					}
+				}
+			}
+			requireSameBag(t, "acknowledged", out.ackedBag(), want)
+			// Each rejected page was acknowledged later, whole, or never.
 			acked := out.ackedBatches()
 			for _, rb := range rejected {
 				found := false
@@ -138,26 +172,42 @@ func TestNackedPageIsDeliveredAgain(t *testing.T) {
 						found = true
 					}
 				}
-				if !found {
-					t.Errorf("a rejected page was never delivered again as one batch")
+				if found != tc.replay {
+					t.Errorf("a rejected page delivered again: %v, want %v", found, tc.replay)
 				}
 			}
-			// Who replays: Benthos itself, or the core (counted).
-			want := 2.0
-			if replay {
-				want = 0
+			wantReplays := 0.0
+			if tc.replay {
+				wantReplays = 2
 			}
-			if got := r.metrics.get("auditpull_redeliveries"); got != want {
-				t.Errorf("auditpull_redeliveries = %v, want %v", got, want)
+			if got := r.metrics.get("auditpull_redeliveries"); got != wantReplays {
+				t.Errorf("auditpull_redeliveries = %v, want %v", got, wantReplays)
+			}
+			if dropped := strings.Count(r.logs.String(), "dropped (auto_replay_nacks: false)"); dropped != 2-int(wantReplays) {
+				t.Errorf("%d drops logged, want %d", dropped, 2-int(wantReplays))
+			}
+			// false meant "auditpull replays" before it took Benthos'
+			// meaning: configs that still say it are warned at startup.
+			if warned := strings.Contains(r.logs.String(), "auto_replay_nacks is false"); warned == tc.replay {
+				t.Errorf("startup warning about auto_replay_nacks false: %v, want %v", warned, !tc.replay)
 			}
 		})
 	}
 }
 
 func TestOutOfOrderAcksNeverMoveTheCheckpointPastAnUnackedPage(t *testing.T) {
+	// The held page is rejected at the shutdown, when its output gives up:
+	// that is no verdict on the page, so even auto_replay_nacks: false,
+	// which drops rejected pages, keeps it.
+	for _, setting := range []string{"", "auto_replay_nacks: false"} {
+		t.Run("with "+cmp.Or(setting, "the defaults"), func(t *testing.T) { outOfOrderTest(t, setting) })
+	}
+}
+
+func outOfOrderTest(t *testing.T, setting string) {
 	s := startSim(t, 600, 3)
 	dir := t.TempDir()
-	conf := inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+dir+"}", "auto_replay_nacks: false")
+	conf := inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+dir+"}", setting)
 
 	// Run 1 holds the third page forever and acknowledges all the others,
 	// which therefore complete out of order.
@@ -265,25 +315,22 @@ func TestRestartResumesFromFileCheckpoint(t *testing.T) {
 	restartTest(t, 4, "checkpoint: {path: "+t.TempDir()+"}", "")
 }
 
-func TestRestartResumesFromRedisCheckpoint(t *testing.T) {
-	rs := startRedis(t)
-	stream := restartTest(t, 5, "checkpoint: {cache: state}", redisResources(rs))
-	// The checkpoint is in Redis, and the lease was given back at the stop.
-	cp, ok := redisGet(t, rs.addr, checkpointKey(stream))
-	if !ok || !strings.Contains(cp, `"version":2`) {
-		t.Errorf("no checkpoint in Redis under %s: %q", checkpointKey(stream), cp)
+func TestRestartResumesFromCacheCheckpoint(t *testing.T) {
+	for _, kind := range cacheKinds() {
+		t.Run(kind, func(t *testing.T) {
+			c := newSharedCache(t, kind)
+			stream := restartTest(t, 5, "checkpoint: {cache: state}", c.resources)
+			// The checkpoint is in the cache, and the lease was given back
+			// at the stop.
+			cp, ok := c.get(t, checkpointKey(stream))
+			if !ok || !strings.Contains(cp, `"version":2`) {
+				t.Errorf("no checkpoint in the cache under %s: %q", checkpointKey(stream), cp)
+			}
+			if v, ok := c.get(t, leaseKey(stream)); ok {
+				t.Errorf("lease still held after the stop: %s", v)
+			}
+		})
 	}
-	if v, ok := redisGet(t, rs.addr, leaseKey(stream)); ok {
-		t.Errorf("lease still held after the stop: %s", v)
-	}
-}
-
-func redisResources(rs *redisServer) string {
-	return fmt.Sprintf(`cache_resources:
-  - label: state
-    redis:
-      url: redis://%s
-`, rs.addr)
 }
 
 func TestInvalidConfigIsALintErrorNamingTheField(t *testing.T) {
@@ -388,7 +435,7 @@ func TestSpecDefaultsAreTheCoreDefaults(t *testing.T) {
 
 func TestSpecMirrorsTheCoreSchema(t *testing.T) {
 	// Every key of the core schema is a field of the input, and the input
-	// adds only auto_replay_nacks and checkpoint.cache.
+	// adds only auto_replay_nacks, checkpoint.cache and rate_limit.resource.
 	fields := specKeys(t)
 	for _, k := range core.Keys() {
 		if !fields[k] {
@@ -398,6 +445,7 @@ func TestSpecMirrorsTheCoreSchema(t *testing.T) {
 	}
 	delete(fields, fieldAutoReplay)
 	delete(fields, "checkpoint."+fieldCache)
+	delete(fields, "rate_limit."+fieldLimit)
 	for k := range fields {
 		t.Errorf("field %s is not a core key", k)
 	}
@@ -478,7 +526,7 @@ func TestRefusedTokenStopsTheStreamAndSaysWhy(t *testing.T) {
 }
 
 func TestReadmeDocumentsEveryOption(t *testing.T) {
-	b, err := os.ReadFile("README.md")
+	b, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,4 +607,41 @@ func leaves(v any) int {
 		return 0
 	}
 	return 1
+}
+
+// rate_limit.resource is waited for before every page; the core's budget
+// still applies beneath it.
+func TestRateLimitResourceGatesEveryPage(t *testing.T) {
+	s := startSim(t, 600, 11) // 12 pages of 50
+	out := newCollector()
+	const every = 300 * time.Millisecond
+	res := "rate_limit_resources:\n  - label: budget\n    local: {count: 1, interval: " + every.String() + "}\n"
+	start := time.Now()
+	r := startRun(t, inputConf(s.srv.baseURL(), s.start, "checkpoint: {type: memory}", "rate_limit: {resource: budget}"), res, out)
+	waitFor(t, 30*time.Second, "every event", func() bool { return out.ackedCount() >= len(s.truth) })
+	took := time.Since(start)
+	r.stop(5 * time.Second)
+	requireSameBag(t, "delivered", out.ackedBag(), bagOf(s.truth))
+	if pages := len(out.ackedBatches()); took < time.Duration(pages-1)*every {
+		t.Errorf("%d pages in %s; the rate limit allows one per %s", pages, took, every)
+	}
+
+	t.Run("a missing resource is a config error naming the key", func(t *testing.T) {
+		b := service.NewEnvironment().NewStreamBuilder()
+		if err := b.AddInputYAML(inputConf(s.srv.baseURL(), s.start, "checkpoint: {type: memory}", "rate_limit: {resource: nowhere}")); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.AddOutputYAML("drop: {}"); err != nil {
+			t.Fatal(err)
+		}
+		st, err := b.Build()
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err = st.Run(ctx)
+		}
+		if err == nil || !strings.Contains(err.Error(), "rate_limit.resource") {
+			t.Fatalf("want an error naming rate_limit.resource, got %v", err)
+		}
+	})
 }

@@ -48,10 +48,15 @@ func TestLeaseCacheSpeaksTheCoreKV(t *testing.T) {
 }
 
 // Two Benthos streams (two processes, as far as the lease can tell: each
-// input has its own owner id and Redis client) read the same stream key
-// through a shared Redis cache.
-func TestReplicasSharingRedisPollOneAtATime(t *testing.T) {
-	rs := startRedis(t)
+// input has its own owner id and cache client) read the same stream key
+// through a shared cache.
+func TestReplicasSharingACachePollOneAtATime(t *testing.T) {
+	for _, kind := range cacheKinds() {
+		t.Run(kind, func(t *testing.T) { replicasTest(t, newSharedCache(t, kind)) })
+	}
+}
+
+func replicasTest(t *testing.T, c sharedCache) {
 	s := startSim(t, 4000, 6)
 	// Each replica reaches the simulator through its own server, so the
 	// test sees which one polls.
@@ -60,11 +65,11 @@ func TestReplicasSharingRedisPollOneAtATime(t *testing.T) {
 
 	outA := newCollector()
 	outA.delay = 100 * time.Millisecond
-	a := startRun(t, inputConf(s.srv.baseURL(), s.start, extra...), redisResources(rs), outA)
+	a := startRun(t, inputConf(s.srv.baseURL(), s.start, extra...), c.resources, outA)
 	waitFor(t, 20*time.Second, "replica A to deliver", func() bool { return len(outA.ackedBatches()) >= 4 })
 
 	outB := newCollector()
-	b := startRun(t, inputConf(srvB.baseURL(), s.start, extra...), redisResources(rs), outB)
+	b := startRun(t, inputConf(srvB.baseURL(), s.start, extra...), c.resources, outB)
 	before := outA.ackedCount()
 	time.Sleep(1500 * time.Millisecond) // three lease checks of B
 	if n, _, _ := srvB.requests(); n != 0 || outB.ackedCount() != 0 {
@@ -76,8 +81,8 @@ func TestReplicasSharingRedisPollOneAtATime(t *testing.T) {
 	if !strings.Contains(b.logs.String(), "another process reads this stream") {
 		t.Errorf("replica B did not report that it waits for the lease")
 	}
-	if v, ok := redisGet(t, rs.addr, leaseKey("shared-nordpass")); !ok || !strings.Contains(v, `"owner"`) {
-		t.Errorf("no lease entry in Redis: %q", v)
+	if v, ok := c.get(t, leaseKey("shared-nordpass")); !ok || !strings.Contains(v, `"owner"`) {
+		t.Errorf("no lease entry in the cache: %q", v)
 	}
 
 	a.stop(5 * time.Second)
@@ -107,33 +112,36 @@ func TestReplicasSharingRedisPollOneAtATime(t *testing.T) {
 // checkpoint; it waits, takes the stream back when the lease is free, and
 // nothing is lost.
 func TestReaderThatLosesItsLeaseStopsAndNeverOverwritesTheCheckpoint(t *testing.T) {
-	rs := startRedis(t)
+	for _, kind := range cacheKinds() {
+		t.Run(kind, func(t *testing.T) { fencedTest(t, newSharedCache(t, kind)) })
+	}
+}
+
+func fencedTest(t *testing.T, c sharedCache) {
 	s := startSim(t, 4000, 10)
 	out := newCollector()
 	out.delay = 100 * time.Millisecond
 	r := startRun(t, inputConf(s.srv.baseURL(), s.start,
-		"stream: fenced", "max_undelivered_pages: 2", "checkpoint: {cache: state, lease_ttl: 3s}"), redisResources(rs), out)
+		"stream: fenced", "max_undelivered_pages: 2", "checkpoint: {cache: state, lease_ttl: 3s}"), c.resources, out)
 	waitFor(t, 20*time.Second, "a few pages", func() bool { return len(out.ackedBatches()) >= 4 })
 
 	// Another process holds the lease for 4 seconds.
 	const hold = 4 * time.Second
 	intruder := fmt.Sprintf(`{"owner":"intruder","expires":%q}`, time.Now().Add(hold).UTC().Format(time.RFC3339Nano))
 	taken := time.Now()
-	if reply := redisCommand(t, rs.addr, "SET", leaseKey("fenced"), intruder, "PX", fmt.Sprint(hold.Milliseconds())); reply != "+OK" {
-		t.Fatalf("SET: %s", reply)
-	}
+	c.set(t, leaseKey("fenced"), intruder, hold)
 	// The reader notices at its next renewal (every TTL/4) and stops.
 	waitFor(t, 5*time.Second, "the reader to notice", func() bool { return strings.Contains(r.logs.String(), "lost the stream's lease") })
 	noticed := time.Now()
 	if noticed.Sub(taken) > 2*time.Second {
 		t.Errorf("noticed the loss after %s; want within a renewal period (750ms)", noticed.Sub(taken))
 	}
-	cp, _ := redisGet(t, rs.addr, checkpointKey("fenced"))
+	cp, _ := c.get(t, checkpointKey("fenced"))
 	time.Sleep(time.Until(taken.Add(hold - 300*time.Millisecond)))
 	if n := s.srv.requestsBetween(noticed.Add(200*time.Millisecond), time.Now()); n != 0 {
 		t.Errorf("%d requests while another process held the lease", n)
 	}
-	if cp2, _ := redisGet(t, rs.addr, checkpointKey("fenced")); cp2 != cp {
+	if cp2, _ := c.get(t, checkpointKey("fenced")); cp2 != cp {
 		t.Errorf("the checkpoint was overwritten while another process held the lease")
 	}
 
