@@ -44,6 +44,7 @@ type Requester struct {
 	log     Logger
 	clock   Clock
 	api     *apiClock
+	before  func(context.Context) error // Options.BeforeRequest
 	sleep   func(ctx context.Context, d time.Duration) error
 }
 
@@ -203,6 +204,14 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 			return err
 		}
 		r.metrics.setBudget(r.budget.perSecond())
+	}
+	if r.before != nil {
+		if err := r.before(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return &TransientError{Op: op + ": host rate limit", Err: err}
+		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()

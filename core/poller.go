@@ -27,6 +27,12 @@ type Options struct {
 	// For hosts whose start must not wait on a vendor (Telegraf, Fluent
 	// Bit); without it NewPoller retries for the whole retry budget.
 	DeferOpen bool
+	// BeforeRequest, when set, is waited on before every HTTP request to
+	// the vendor, after the core's own budget: a host's shared rate limit
+	// (a Benthos rate_limit resource over Redis, shared by replicas on
+	// several machines). An error other than ctx's is a transient failure
+	// of the request.
+	BeforeRequest func(ctx context.Context) error
 }
 
 // Poller is the pull-model engine an adapter drives: Next returns the next
@@ -144,7 +150,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 			_ = p.store.Close()
 		}
 	}()
-	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api}
+	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api, before: opts.BeforeRequest}
 	openCtx := ctx
 	if opts.DeferOpen {
 		var cancel context.CancelFunc

@@ -72,7 +72,8 @@ type SourceEnv struct {
 	Clock   Clock
 	Metrics *Metrics
 
-	api *apiClock // the poller's estimate of the API's clock
+	api    *apiClock // the poller's estimate of the API's clock
+	before func(context.Context) error
 }
 
 // APIBehind returns how far the API's clock is behind this machine's, as
@@ -90,6 +91,7 @@ func (e SourceEnv) Requester(budget Rate, limiterKey string) (*Requester, error)
 	}
 	r.clock = e.Clock
 	r.api = e.api
+	r.before = e.before
 	return r, nil
 }
 

@@ -184,7 +184,11 @@ func (in *input) open(ctx context.Context) (*session, error) {
 	}
 	// The poller owns the store: it closes it (giving back the leases taken
 	// so far) if it fails to start.
-	p, err := core.NewPoller(ctx, in.cfg, core.Options{Logger: in.log, Metrics: in.metrics, Store: store})
+	opts := core.Options{Logger: in.log, Metrics: in.metrics, Store: store}
+	if in.limit != "" {
+		opts.BeforeRequest = in.waitRateLimit
+	}
+	p, err := core.NewPoller(ctx, in.cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -219,11 +223,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	if sess == nil {
 		return nil, nil, service.ErrNotConnected
 	}
-	var b *core.Batch
-	err := in.waitRateLimit(ctx)
-	if err == nil {
-		b, err = sess.next(ctx)
-	}
+	b, err := sess.next(ctx)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -275,13 +275,11 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	}, nil
 }
 
-// waitRateLimit waits for the rate_limit resource, if one is set, before a
-// page is read. The core's own budget (the vendor's documented limit) still
-// applies beneath it, so a resource can only slow the input down.
+// waitRateLimit waits for the rate_limit resource before each request to
+// the vendor (retries, logins and split windows included). The core's own
+// budget (the vendor's documented limit) still applies beneath it, so a
+// resource can only slow the input down.
 func (in *input) waitRateLimit(ctx context.Context) error {
-	if in.limit == "" {
-		return nil
-	}
 	for {
 		var wait time.Duration
 		var err error
