@@ -43,12 +43,14 @@ package qualtrics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +60,6 @@ import (
 	"github.com/auditpull/auditpull/core/source/internal/streamkey"
 	"github.com/auditpull/auditpull/core/source/internal/tokenpage"
 	"github.com/auditpull/auditpull/internal/jsonscan"
-	"github.com/tidwall/gjson"
 )
 
 // Name is the source's registered name.
@@ -419,32 +420,26 @@ func (c *client) activityTypes(ctx context.Context) ([]string, error) {
 	for range 100 {
 		var nextPage string
 		err := c.get(ctx, op, next, func(b []byte) error {
-			if !gjson.ValidBytes(b) {
+			// A short list read once at start: encoding/json, not the
+			// page decoder's scanner.
+			var r struct {
+				Result struct {
+					Elements []json.RawMessage `json:"elements"`
+					NextPage any               `json:"nextPage"`
+				} `json:"result"`
+			}
+			if err := json.Unmarshal(b, &r); err != nil {
 				return fmt.Errorf("unparsable response: %s", core.Snippet(b))
 			}
-			res := gjson.GetBytes(b, "result")
-			els := res.Get("elements")
-			if !els.IsArray() {
+			if r.Result.Elements == nil {
 				return fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
 			}
-			els.ForEach(func(_, e gjson.Result) bool {
-				name := e.Str
-				if e.IsObject() {
-					for _, k := range []string{"activityType", "name", "id"} {
-						if f := e.Get(k); f.Type == gjson.String && f.Str != "" {
-							name = f.Str
-							break
-						}
-					}
-				}
-				if name != "" && !slices.Contains(types, name) {
+			for _, e := range r.Result.Elements {
+				if name := typeName(e); name != "" && !slices.Contains(types, name) {
 					types = append(types, name)
 				}
-				return true
-			})
-			if n := res.Get("nextPage"); n.Type == gjson.String {
-				nextPage = n.Str
 			}
+			nextPage, _ = r.Result.NextPage.(string)
 			return nil
 		})
 		if err != nil {
@@ -500,16 +495,58 @@ func (c *client) get(ctx context.Context, op, u string, use func([]byte) error) 
 	return err
 }
 
+// typeName is an activity type as the list gives it: a string, or an
+// object naming it by activityType, name or id.
+func typeName(e json.RawMessage) string {
+	var name string
+	if json.Unmarshal(e, &name) == nil {
+		return name
+	}
+	var o map[string]any
+	if json.Unmarshal(e, &o) != nil {
+		return ""
+	}
+	for _, k := range []string{"activityType", "name", "id"} {
+		if s, _ := o[k].(string); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
 // errorMessage is Qualtrics' meta.error.errorMessage (with its code).
 func errorMessage(b []byte) string {
-	m := gjson.GetBytes(b, "meta.error.errorMessage").String()
+	var r struct {
+		Meta struct {
+			Error struct {
+				Message any `json:"errorMessage"`
+				Code    any `json:"errorCode"`
+			} `json:"error"`
+		} `json:"meta"`
+	}
+	_ = json.Unmarshal(b, &r)
+	m := jsonText(r.Meta.Error.Message)
 	if m == "" {
 		return core.Snippet(b)
 	}
-	if code := gjson.GetBytes(b, "meta.error.errorCode").String(); code != "" {
+	if code := jsonText(r.Meta.Error.Code); code != "" {
 		m += " (" + code + ")"
 	}
 	return m
+}
+
+// jsonText renders a decoded JSON scalar as text ("" for null or absent).
+func jsonText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // classify maps error responses to actionable errors.
@@ -591,10 +628,19 @@ func (o *oauth) request(ctx context.Context) (string, time.Duration, error) {
 		req.Header.Set("Accept", "application/json")
 		return req, nil
 	}, func(r *core.Response) error {
+		// The OAuth answers are read once an hour: encoding/json.
+		var ans struct {
+			Error       any `json:"error"`
+			Description any `json:"error_description"`
+			AccessToken any `json:"access_token"`
+			TokenType   any `json:"token_type"`
+			ExpiresIn   any `json:"expires_in"`
+		}
+		valid := json.Unmarshal(r.Body, &ans) == nil
 		if r.Status != http.StatusOK {
-			code := gjson.GetBytes(r.Body, "error").String()
+			code := jsonText(ans.Error)
 			msg := code
-			if d := gjson.GetBytes(r.Body, "error_description").String(); d != "" {
+			if d := jsonText(ans.Description); d != "" {
 				msg += ": " + d
 			}
 			if msg == "" {
@@ -613,21 +659,34 @@ func (o *oauth) request(ctx context.Context) (string, time.Duration, error) {
 			return &core.RequestError{Op: opToken, Status: r.Status, Reason: msg}
 		}
 		// The body holds the token: it never goes into an error message.
-		if !gjson.ValidBytes(r.Body) {
+		if !valid {
 			return &core.TransientError{Op: opToken, Err: errors.New("unparsable token response")}
 		}
-		at := gjson.GetBytes(r.Body, "access_token")
-		if at.Type != gjson.String || at.Str == "" {
+		at, _ := ans.AccessToken.(string)
+		if at == "" {
 			return &core.TransientError{Op: opToken, Err: errors.New("token response without access_token")}
 		}
-		if tt := gjson.GetBytes(r.Body, "token_type").String(); tt != "" && !strings.EqualFold(tt, "bearer") {
+		if tt := jsonText(ans.TokenType); tt != "" && !strings.EqualFold(tt, "bearer") {
 			return &core.RequestError{Op: opToken, Status: r.Status, Reason: fmt.Sprintf("token_type %q is not bearer", tt)}
 		}
-		tok = at.Str
-		if exp := gjson.GetBytes(r.Body, "expires_in"); exp.Int() > 0 {
-			life = time.Duration(exp.Int()) * time.Second
+		tok = at
+		if exp := expiresIn(ans.ExpiresIn); exp > 0 {
+			life = time.Duration(exp) * time.Second
 		}
 		return nil
 	})
 	return tok, life, err
+}
+
+// expiresIn reads expires_in, a number of seconds (some servers send it as
+// a string), as gjson did.
+func expiresIn(v any) int64 {
+	switch x := v.(type) {
+	case float64:
+		return int64(x)
+	case string:
+		n, _ := strconv.ParseFloat(x, 64)
+		return int64(n)
+	}
+	return 0
 }
