@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditpull/auditpull/internal/testkit"
 )
 
 // These tests run the shipped build (buildPkg) as a user would: built here
@@ -110,7 +112,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	lines  [][]byte
-	stderr syncBuffer
+	stderr testkit.SyncBuffer
 	exited chan struct{}
 }
 

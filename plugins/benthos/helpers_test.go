@@ -2,7 +2,6 @@ package benthos
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +24,8 @@ import (
 	"github.com/benthosdev/benthos/v4/public/service"
 
 	"github.com/auditpull/auditpull/test/sim"
+
+	"github.com/auditpull/auditpull/internal/testkit"
 )
 
 // testToken is what the simulator accepts; tests check that it never shows
@@ -327,31 +328,13 @@ func (m *metricsCapture) NewGaugeCtor(name string, _ ...string) service.MetricsE
 
 func (m *metricsCapture) Close(context.Context) error { return nil }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // run is one Benthos stream built with the StreamBuilder: the given input
 // config, the collector as output, captured metrics and logs.
 type run struct {
 	t       *testing.T
 	out     *collector
 	metrics *metricsCapture
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	stream  *service.Stream
 	done    chan error
 	stopped atomic.Bool
@@ -379,7 +362,7 @@ func newTestEnv(t *testing.T, out *collector, m *metricsCapture) *service.Enviro
 // cache_resources and the like.
 func startRun(t *testing.T, input, resources string, out *collector) *run {
 	t.Helper()
-	r := &run{t: t, out: out, metrics: &metricsCapture{v: map[string]float64{}, gauges: map[string]bool{}}, logs: &syncBuffer{}, done: make(chan error, 1)}
+	r := &run{t: t, out: out, metrics: &metricsCapture{v: map[string]float64{}, gauges: map[string]bool{}}, logs: &testkit.SyncBuffer{}, done: make(chan error, 1)}
 	env := newTestEnv(t, out, r.metrics)
 	b := env.NewStreamBuilder()
 	b.SetLogger(slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
@@ -466,7 +449,7 @@ func startRedis(t *testing.T) *redisServer {
 	ln.Close()
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

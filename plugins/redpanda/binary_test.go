@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditpull/auditpull/internal/testkit"
 )
 
 // These tests run the shipped build (buildPkg) as a user would: built here
@@ -112,7 +114,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	lines  [][]byte
-	stderr syncBuffer
+	stderr testkit.SyncBuffer
 	exited chan struct{}
 }
 
