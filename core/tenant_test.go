@@ -288,3 +288,52 @@ func TestATenantFailingTransientlyBacksOffAloneAndLosesNothing(t *testing.T) {
 		t.Fatalf("retries = %d, want 3", p.Metrics().Retries.Load())
 	}
 }
+
+func TestALiveTenantsPollGoesBeforeAnotherTenantsHistory(t *testing.T) {
+	r := newTenantRig(t, 2, 0)
+	live, behind := t.Name()+"/t0", t.Name()+"/t1"
+	for j := range 3000 {
+		ts := t0.Add(-time.Duration(j+2) * 10 * time.Minute)
+		r.srcs[behind].add(fmt.Sprintf("old-%04d", j), ts, ts)
+	}
+	// The second tenant was added with its history: its checkpoint
+	// starts 30 days back, the first tenant's 1 day back.
+	seed := map[string]any{"source": "fake", "stream": behind, "checkpoint.type": "memory", "start_time": t0.Add(-30 * 24 * time.Hour).Format(time.RFC3339)}
+	cfg, err := core.ParseMap(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := core.NewPoller(context.Background(), cfg, core.Options{Store: r.store, Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sp.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Ack(nil)
+	_ = sp.Close(context.Background())
+
+	p := r.poller(t)
+	next := func() *core.Batch {
+		t.Helper()
+		b, err := p.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Ack(nil)
+		return b
+	}
+	for range 5 {
+		if b := next(); b.Stream != behind {
+			t.Fatalf("a batch of %s while only %s has events", b.Stream, behind)
+		}
+	}
+	// An event for the live tenant settles and its poll is due: it is
+	// read before the next page of the other tenant's history.
+	r.srcs[live].add("live-1", t0.Add(30*time.Second), t0.Add(30*time.Second))
+	r.clock.Advance(2 * time.Hour)
+	if b := next(); b.Stream != live || len(b.Events) != 1 || b.Events[0].ID != "live-1" {
+		t.Fatalf("the live poll waited behind a history page: got %d events of %s", len(b.Events), b.Stream)
+	}
+}
