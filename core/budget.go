@@ -90,6 +90,18 @@ func withBackfill(ctx context.Context) context.Context {
 
 func isBackfill(ctx context.Context) bool { return ctx.Value(backfillKey{}) != nil }
 
+type noRetryWaitsKey struct{}
+
+// withoutRetryWaits marks ctx's requests as tried once: a transient
+// failure returns at once instead of sleeping before the next attempt, and
+// the caller paces the retry (one tenant's outage must not hold the poll
+// loop that the other tenants share).
+func withoutRetryWaits(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noRetryWaitsKey{}, true)
+}
+
+func noRetryWaits(ctx context.Context) bool { return ctx.Value(noRetryWaitsKey{}) != nil }
+
 // throttled records a 429 that the budget let through.
 func (b *budget) throttled(retryAfter time.Duration) {
 	now := time.Now()

@@ -37,9 +37,14 @@ type Config struct {
 	HTTP       HTTPConfig       `config:"http" advanced:"true" doc:"Transport: proxy and TLS."`
 	Checkpoint CheckpointConfig `config:"checkpoint" doc:"Where the read position of each stream is kept between runs."`
 
+	Tenants     any      `config:"tenants" kind:"objects" doc:"Many accounts of the source in one input (a managed service provider's customers): a list of tenants, each with its stream (its checkpoint key, required and unique) and its own source section, merged over the top-level one (lists replace, settings add or override). The tenants share every other option, the request budget and the poll loop; a credential the vendor refuses stops that tenant only, which is tried again after tenant_retry. Hosts whose values are flat strings take the list as YAML or JSON text." example:"[{stream: acme, nordpass: {token: file:/run/secrets/acme}}]"`
+	TenantsFile string   `config:"tenants_file" doc:"A YAML or JSON file holding the list of tenants (as tenants: a list, bare or under a tenants key), so that many accounts do not bloat the host's configuration; read at start. Its tenants are added to those given inline." example:"/etc/auditpull/tenants.yaml"`
+	TenantRetry Duration `config:"tenant_retry" default:"10m" check:"positive" advanced:"true" doc:"How long a tenant stopped by a credential the vendor refuses (or a request it rejects) waits before it is tried again, so a fixed credential resumes without a restart."`
+
 	start   time.Time
 	source  *ucfg.Config // the chosen source's own section
 	checked any          // that section as the source checked it (RegisterTyped)
+	tenants []*Config    // each tenant's configuration (tenants, tenants_file)
 }
 
 // RateLimitConfig overrides the source's documented request budget.
@@ -123,7 +128,7 @@ func ParseMap(m map[string]any) (*Config, error) {
 func Parse(raw *ucfg.Config) (*Config, error) {
 	var c Config
 	sources := SourceNames()
-	if err := checkKeys(raw, reflect.TypeOf(c), "", sources); err != nil {
+	if err := checkKeys(raw, reflect.TypeOf(c), "", append(slices.Clone(sources), "tenants")); err != nil {
 		return nil, err
 	}
 	if err := unpackWithDefaults(raw, &c, ""); err != nil {
@@ -150,6 +155,14 @@ func Parse(raw *ucfg.Config) (*Config, error) {
 		c.source = sub
 	} else {
 		c.source = ucfg.New()
+	}
+	if err := c.parseTenants(raw); err != nil || len(c.tenants) > 0 {
+		// Each tenant's section was checked whole; the shared one alone
+		// may lack what every tenant adds (a token).
+		if err != nil {
+			return nil, err
+		}
+		return &c, nil
 	}
 	// c.Validate ran as part of unpacking (ucfg calls it).
 	// The source validates its own section now, so a bad config never

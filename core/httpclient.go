@@ -187,6 +187,9 @@ func (r *Requester) Do(ctx context.Context, op string, build func(ctx context.Co
 			return err
 		}
 		last = err
+		if noRetryWaits(ctx) {
+			return err
+		}
 		if attempt >= r.retry.MaxAttempts {
 			return fmt.Errorf("giving up after %d attempts: %w", attempt, last)
 		}

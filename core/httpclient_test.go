@@ -72,6 +72,21 @@ func TestRequesterLeavesClassificationToTheSource(t *testing.T) {
 	}
 }
 
+func TestATenantsRequestFailsAtOnceInsteadOfSleepingInTheSharedLoop(t *testing.T) {
+	for name, respond := range map[string]func(http.ResponseWriter){"5xx": status(503), "429": throttle("30")} {
+		t.Run(name, func(t *testing.T) {
+			var n atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { n.Add(1); respond(w) }))
+			defer srv.Close()
+			r, waits := testRequester(t, 5)
+			err := r.Do(withoutRetryWaits(context.Background()), "test", get(srv.URL), func(*Response) error { return nil })
+			if err == nil || IsFatal(err) || len(*waits) != 0 || n.Load() != 1 {
+				t.Fatalf("want one attempt and a transient error, got %v after %d requests, waits %v", err, n.Load(), *waits)
+			}
+		})
+	}
+}
+
 func TestOneBudgetPerHostAndCredential(t *testing.T) {
 	a := sharedBudget(LimiterKey("api.example", "tok-a"), Rate{Requests: 100, Period: time.Minute})
 	b := sharedBudget(LimiterKey("api.example", "tok-a"), Rate{Requests: 100, Period: time.Minute})

@@ -30,6 +30,7 @@ type Metrics struct {
 	backfillProgressMicro atomic.Int64
 	progressSet           atomic.Bool
 	pollIntervalNanos     atomic.Int64
+	tenantsFailed         atomic.Int64
 }
 
 // MetricInfo describes one exported metric, for hosts that register their
@@ -60,6 +61,7 @@ var MetricInfos = []MetricInfo{
 	{Name: "backfill_progress", Help: "Share of the backlog read, 0 to 1, of the input's least advanced backfilling stream; 1 when live.", Gauge: true},
 	{Name: "backfill_eta_seconds", Help: "Seconds until the slowest backfilling stream is live, from the requests its history has needed so far and the request budget in force; 0 when live or not yet known.", Gauge: true},
 	{Name: "poll_interval_effective_seconds", Help: "The longest time between two live polls of one stream: poll_interval, or more when the request budget cannot poll every stream that often.", Gauge: true},
+	{Name: "tenants_failed", Help: "Tenants of the input stopped by an error a person must fix (a refused credential, a rejected request, an unreadable checkpoint); each is tried again after tenant_retry while the others go on.", Gauge: true},
 }
 
 // MetricNames lists the exported metrics' names in the order of MetricInfos.
@@ -95,6 +97,7 @@ func (m *Metrics) Snapshot() map[string]float64 {
 		"backfill_progress":               m.progressRatio(),
 		"backfill_eta_seconds":            time.Duration(m.backfillETANanos.Load()).Seconds(),
 		"poll_interval_effective_seconds": time.Duration(m.pollIntervalNanos.Load()).Seconds(),
+		"tenants_failed":                  float64(m.tenantsFailed.Load()),
 	}
 }
 

@@ -44,6 +44,7 @@ type Options struct {
 type Poller struct {
 	cfg     *Config
 	streams []*stream
+	tenants []*tenant // the accounts of an input with tenants; nil otherwise
 	store   checkpoint.Store
 	metrics *Metrics
 	log     Logger
@@ -76,7 +77,8 @@ type Poller struct {
 	stop     chan struct{}
 	saverWG  sync.WaitGroup
 
-	api apiClock // how far the API's clock is behind (its Date headers)
+	api    apiClock                        // how far the API's clock is behind (its Date headers)
+	before func(ctx context.Context) error // Options.BeforeRequest
 
 	// saveMu makes writes one at a time, each of the newest committed
 	// state, so a checkpoint never goes back; storeClosed is under it.
@@ -121,6 +123,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 		metrics:  opts.Metrics,
 		log:      opts.Logger,
 		clock:    opts.Clock,
+		before:   opts.BeforeRequest,
 		maxOut:   cfg.MaxUndeliveredPages,
 		dirty:    map[*stream]bool{},
 		wake:     make(chan struct{}, 1),
@@ -150,7 +153,25 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 			_ = p.store.Close()
 		}
 	}()
-	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api, before: opts.BeforeRequest}
+	if len(cfg.tenants) > 0 {
+		for _, tc := range cfg.tenants {
+			p.tenants = append(p.tenants, &tenant{key: tc.Stream, cfg: tc})
+		}
+		// A tenant that cannot open now is logged and retried by Next:
+		// it must not keep the others from starting. Hosts whose start
+		// must not wait on a vendor leave every open to Next.
+		if !opts.DeferOpen {
+			if err := p.openTenants(ctx); ctx.Err() != nil {
+				return nil, ctx.Err()
+			} else if err != nil {
+				p.log.Warn("starting without some tenants; they are retried", "error", err.Error())
+			}
+		}
+		p.saverWG.Add(1)
+		go p.saver()
+		return p, nil
+	}
+	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api, before: p.before}
 	openCtx := ctx
 	if opts.DeferOpen {
 		var cancel context.CancelFunc
@@ -160,7 +181,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 	srcs, err := lookupSource(cfg.Source).Open(openCtx, env)
 	switch {
 	case err == nil:
-		if p.streams, err = p.openStreams(ctx, srcs); err != nil {
+		if p.streams, err = p.openStreams(ctx, srcs, cfg.Stream); err != nil {
 			return nil, err
 		}
 	case opts.DeferOpen && ctx.Err() == nil && !IsFatal(err):
@@ -176,10 +197,10 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 	return p, nil
 }
 
-func (p *Poller) openStreams(ctx context.Context, srcs []Source) ([]*stream, error) {
+func (p *Poller) openStreams(ctx context.Context, srcs []Source, name string) ([]*stream, error) {
 	out := make([]*stream, 0, len(srcs))
 	for _, src := range srcs {
-		s, err := p.openStream(ctx, src)
+		s, err := p.openStream(ctx, src, name)
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +219,7 @@ func (p *Poller) retryOpen(ctx context.Context) error {
 	srcs, err := lookupSource(p.cfg.Source).Open(ctx, p.openEnv)
 	var streams []*stream
 	if err == nil {
-		streams, err = p.openStreams(ctx, srcs)
+		streams, err = p.openStreams(ctx, srcs, p.cfg.Stream)
 	}
 	switch {
 	case err == nil:
@@ -233,7 +254,9 @@ func OpenStore(c CheckpointConfig) (checkpoint.Store, error) {
 	return nil, &ConfigError{Key: "checkpoint.type", Msg: fmt.Sprintf("%q must be provided by the host", c.Type)}
 }
 
-func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
+// openStream loads src's checkpoint; name is the configured stream (a
+// tenant's), "" for the source's default key.
+func (p *Poller) openStream(ctx context.Context, src Source, name string) (*stream, error) {
 	info := src.Info()
 	if info.Partitions < 1 {
 		info.Partitions = 1
@@ -242,8 +265,8 @@ func (p *Poller) openStream(ctx context.Context, src Source) (*stream, error) {
 		info.Precision = time.Millisecond
 	}
 	key := info.Stream
-	if p.cfg.Stream != "" {
-		key = p.cfg.Stream
+	if name != "" {
+		key = name
 		if info.Sub != "" {
 			key += "/" + info.Sub
 		}
@@ -391,13 +414,25 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 			}
 			continue
 		}
+		if len(p.tenants) > 0 {
+			if err := p.openTenants(ctx); err != nil {
+				return nil, err
+			}
+		}
 
 		now := p.clock.Now()
 		s := p.pick(now)
-		if wait := s.dueAt(now).Sub(now); wait > 0 {
+		wait := time.Hour // no stream yet: only tenants waiting to open
+		if s != nil {
+			wait = s.dueAt(now).Sub(now)
+		}
+		if s == nil || wait > 0 {
 			// The earliest stream is not due: every stream has read up to
 			// now − settle_delay and waits for its next poll.
-			p.caughtUp.Store(s.win == nil && s.retryAt.Before(time.Now()))
+			if at := p.nextTenantOpen(); !at.IsZero() {
+				wait = min(wait, max(time.Until(at), time.Millisecond))
+			}
+			p.caughtUp.Store(s != nil && s.win == nil && s.retryAt.Before(time.Now()))
 			timer := time.NewTimer(wait)
 			err := p.waitWake(ctx, timer.C)
 			timer.Stop()
@@ -411,6 +446,21 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			if s.tenant != nil {
+				if IsFatal(err) {
+					p.metrics.Errors.Add(1)
+					return nil, p.isolate(s, err)
+				}
+				wait, report := p.tenantBackoff(s, err)
+				s.retryAt = time.Now().Add(wait)
+				s.replanUnread(p.clock.Now())
+				if !report {
+					p.metrics.Retries.Add(1)
+					continue
+				}
+				p.metrics.Errors.Add(1)
+				return nil, fmt.Errorf("stream %s: %w", s.key, err)
+			}
 			p.metrics.Errors.Add(1)
 			if IsFatal(err) {
 				p.mu.Lock()
@@ -423,6 +473,9 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 			s.retryAt = time.Now().Add(min(p.cfg.PollInterval.D(), p.cfg.Retry.MaxBackoff.D()))
 			s.replanUnread(p.clock.Now())
 			return nil, fmt.Errorf("stream %s: %w", s.key, err)
+		}
+		if s.tenant != nil {
+			p.resumed(s)
 		}
 		if b != nil {
 			p.caughtUp.Store(false)
@@ -440,17 +493,34 @@ func (p *Poller) CaughtUp() bool { return p.caughtUp.Load() }
 // loop that sees it must end, not retry.
 var ErrClosed = errors.New("auditpull: poller closed")
 
-// pick chooses the stream that is due first; ties go round-robin so that no
-// stream starves when many are behind.
+// pick chooses the stream to step: among those due, a live one before one
+// reading history, so that a long backfill of one stream (a tenant added
+// with its history) never delays the live polls of the others, whose
+// budget priority alone cannot help within one poll loop; else the one due
+// first. Ties go round-robin so that no stream starves when many are
+// behind.
 func (p *Poller) pick(now time.Time) *stream {
 	best := -1
 	var bestDue time.Time
+	var bestLive bool
 	n := len(p.streams)
+	if n == 0 {
+		return nil // tenants that have not opened yet
+	}
 	for i := 0; i < n; i++ {
 		j := (p.rr + i) % n
-		if d := p.streams[j].dueAt(now); best < 0 || d.Before(bestDue) {
-			best, bestDue = j, d
+		s := p.streams[j]
+		d, live := s.dueAt(now), !s.backfilling()
+		switch {
+		case best < 0:
+		case !d.After(now) && !bestDue.After(now) && live != bestLive:
+			if !live {
+				continue
+			}
+		case !d.Before(bestDue):
+			continue
 		}
+		best, bestDue, bestLive = j, d, live
 	}
 	p.rr = (best + 1) % n
 	return p.streams[best]

@@ -87,3 +87,9 @@ func (p *Poller) publishProgress() {
 	m.progressSet.Store(true)
 	m.pollIntervalNanos.Store(int64(interval))
 }
+
+// backfilling reports whether s is reading history rather than the
+// settled present: more than three poll intervals behind, as its progress
+// counts it. (A window's Live flag says only whether it reaches the
+// present; a stream 30 days behind reads them in one such window.)
+func (s *stream) backfilling() bool { return !s.progress.start.IsZero() }

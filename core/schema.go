@@ -42,6 +42,9 @@ const (
 	KindList     Kind = "list" // of strings
 	KindSecret   Kind = "secret"
 	KindObject   Kind = "object" // a section; its options follow it
+	// KindObjects is a list of sections (tenants). Hosts whose values are
+	// flat strings pass it as YAML or JSON text, which the core reads too.
+	KindObjects Kind = "objects"
 )
 
 // Option is one configuration key.

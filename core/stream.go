@@ -35,6 +35,9 @@ type stream struct {
 	read       bool      // a window has completed in this or an earlier run
 	fetches    int64     // pages fetched in this run
 	progress   progress
+	tenant     *tenant // nil unless the input has tenants
+	stopped    bool    // a fatal error stopped it until tenant_retry passed
+	fails      int     // transient failures in a row (tenants only)
 
 	// commit state
 	seq        uint64
@@ -213,6 +216,9 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	pc := w.Pieces[0]
 	if !w.Live {
 		ctx = withBackfill(ctx)
+	}
+	if s.tenant != nil {
+		ctx = withoutRetryWaits(ctx)
 	}
 	page, err := s.src.Fetch(ctx, Query{From: pc.From, To: pc.To, Partition: w.Partition, Cursor: w.Page})
 	if err != nil {

@@ -25,6 +25,9 @@ type Options struct {
 	Retry               RetryOptions        `toml:"retry"`
 	HTTP                HTTPOptions         `toml:"http"`
 	Checkpoint          CheckpointOptions   `toml:"checkpoint"`
+	Tenants             string              `toml:"tenants"`
+	TenantsFile         string              `toml:"tenants_file"`
+	TenantRetry         config.Duration     `toml:"tenant_retry"`
 	NordPass            *NordPassOptions    `toml:"nordpass"`
 	NordPassMSP         *NordPassMSPOptions `toml:"nordpass_msp"`
 	OLOID               *OLOIDOptions       `toml:"oloid"`

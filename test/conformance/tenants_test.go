@@ -1,0 +1,154 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/checkpoint"
+	"github.com/auditpull/auditpull/test/sim"
+)
+
+// npTenant is one NordPass organisation of a managed service provider:
+// its own simulator (history and token) and its stream.
+type npTenant struct {
+	stream string
+	token  string
+	np     *sim.NordPass
+}
+
+// TestTenantsIsolateARevokedCredential polls several NordPass
+// organisations in one input, revokes one organisation's token mid-run and
+// fixes it later: the others deliver exactly their histories all along,
+// and the revoked one resumes without a restart and delivers its own
+// exactly once.
+func TestTenantsIsolateARevokedCredential(t *testing.T) {
+	t.Parallel()
+	clock := sim.NewFakeClock(now0)
+	start := now0.Add(-24 * time.Hour)
+	var tenants []npTenant
+	var list []any
+	for i := range 4 {
+		tn := npTenant{stream: fmt.Sprintf("org-%d", i), token: fmt.Sprintf("np-tenant-%d-token-%x", i, 0x5eed+i)}
+		tn.np = sim.NewNordPass(sim.NordPassConfig{Seed: int64(100 + i), Count: 600 + 300*i, From: start, To: now0, Clock: clock, RateLimit: -1})
+		tn.np.AddToken(tn.token, sim.TokenValid)
+		srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, tn.np))
+		t.Cleanup(srv.Close)
+		list = append(list, map[string]any{"stream": tn.stream, "nordpass": map[string]any{"base_url": srv.URL + sim.NordPassPrefix, "token": tn.token}})
+		tenants = append(tenants, tn)
+	}
+	log := &captureLog{}
+	cfg, err := core.ParseMap(map[string]any{
+		"source":                "nordpass",
+		"tenants":               list,
+		"tenant_retry":          "1s",
+		"start_time":            start.Format(time.RFC3339),
+		"checkpoint.type":       "memory",
+		"settle_delay":          settle.String(),
+		"overlap":               "5m",
+		"poll_interval":         "30s",
+		"rate_limit.enabled":    false,
+		"retry.initial_backoff": "2ms",
+		"retry.max_backoff":     "20ms",
+		"retry.max_attempts":    10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: checkpoint.NewMemory(), Clock: clock, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+
+	got := map[string][]string{}
+	var reported []error
+	take := func(n int) {
+		for i := 0; n < 0 || i < n; {
+			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+			b, err := p.Next(ctx)
+			cancel()
+			switch {
+			case errors.Is(err, context.DeadlineExceeded) && n < 0:
+				return
+			case err != nil && core.IsFatal(err):
+				t.Fatalf("one tenant's failure ended the input: %v", err)
+			case err != nil:
+				reported = append(reported, err)
+				continue
+			}
+			got[b.Stream] = append(got[b.Stream], raws(b)...)
+			b.Ack(nil)
+			i++
+		}
+	}
+	take(12) // every tenant is mid-backfill
+	revoked := tenants[2]
+	if len(got[revoked.stream]) == 0 || len(got[revoked.stream]) >= len(revoked.np.Truth(start, now0)) {
+		t.Fatalf("the revoked tenant is not mid-run: %d events", len(got[revoked.stream]))
+	}
+	revoked.np.SetTokenState(revoked.token, sim.TokenExpired)
+	take(-1)
+
+	want := func(tn npTenant) []string {
+		return strs(tn.np.Truth(start, clock.Now().Add(-settle).Truncate(time.Second)))
+	}
+	for _, tn := range tenants {
+		if tn.stream != revoked.stream {
+			same(t, got[tn.stream], want(tn))
+		}
+	}
+	if n := p.Metrics().Snapshot()["tenants_failed"]; n != 1 {
+		t.Fatalf("tenants_failed = %v while one credential is revoked, want 1", n)
+	}
+	if len(reported) == 0 || !strings.Contains(reported[0].Error(), revoked.stream) {
+		t.Fatalf("the stopped tenant was not reported by its stream: %v", reported)
+	}
+	if !logged(log, "tenant stopped", revoked.stream) {
+		t.Fatal("no log line names the stopped tenant's stream")
+	}
+
+	// The organisation issues the token again; within tenant_retry the
+	// tenant resumes where its checkpoint stopped, and the clock moving on
+	// brings new polls for everyone.
+	revoked.np.SetTokenState(revoked.token, sim.TokenValid)
+	time.Sleep(time.Second)
+	clock.Advance(2 * time.Minute)
+	take(-1)
+	for _, tn := range tenants {
+		same(t, got[tn.stream], want(tn))
+	}
+	if n := p.Metrics().Snapshot()["tenants_failed"]; n != 0 {
+		t.Fatalf("tenants_failed = %v after the credential was fixed, want 0", n)
+	}
+	if !logged(log, "tenant resumed", revoked.stream) {
+		t.Fatal("no log line says the tenant resumed")
+	}
+	for _, l := range log.lines {
+		for _, tn := range tenants {
+			if strings.Contains(l, tn.token) {
+				t.Fatalf("a log line leaks a tenant's token: %s", l)
+			}
+		}
+	}
+}
+
+func logged(c *captureLog, parts ...string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.lines {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(l, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
