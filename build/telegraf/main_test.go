@@ -492,7 +492,22 @@ func TestExampleConfigurationsLoadAndValidate(t *testing.T) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"simulator.conf", "nordpass.conf", "nordpass_msp.conf", "oloid.conf", "qualtrics.conf"} {
+	// The tenants file of tenants.conf, its secrets in files as it says.
+	secrets := t.TempDir()
+	tb, err := os.ReadFile(filepath.Join(examplesDir, "..", "tenants.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"acme", "globex", "initech"} {
+		if err := os.WriteFile(filepath.Join(secrets, "nordpass-"+name), []byte("tok-"+name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenantsFile := filepath.Join(t.TempDir(), "tenants.yaml")
+	if err := os.WriteFile(tenantsFile, bytes.ReplaceAll(tb, []byte("/run/secrets"), []byte(secrets)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"simulator.conf", "nordpass.conf", "nordpass_msp.conf", "oloid.conf", "qualtrics.conf", "tenants.conf"} {
 		t.Run(name, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(examplesDir, name))
 			if err != nil {
@@ -500,6 +515,7 @@ func TestExampleConfigurationsLoadAndValidate(t *testing.T) {
 			}
 			b = placeholder.ReplaceAll(b, []byte("example"))
 			b = bytes.ReplaceAll(b, []byte("/etc/telegraf/nordpass-msp-key.pem"), []byte(keyFile))
+			b = bytes.ReplaceAll(b, []byte("/etc/telegraf/auditpull-tenants.yaml"), []byte(tenantsFile))
 			c := config.NewConfig()
 			if err := c.LoadConfigData(b, name); err != nil {
 				t.Fatalf("does not load: %v", err)

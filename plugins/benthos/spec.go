@@ -112,6 +112,9 @@ func schemaFields(opts []core.Option, parent string) []*service.ConfigField {
 			f = service.NewBoolField(o.Name())
 		case core.KindList:
 			f = service.NewStringListField(o.Name())
+		case core.KindObjects:
+			// A list of sections the core unpacks and checks (tenants).
+			f = service.NewAnyListField(o.Name())
 		case core.KindDuration:
 			if daysDurations[o.Key] {
 				f = service.NewStringField(o.Name())
@@ -223,6 +226,9 @@ func toCoreMap(conf *service.ParsedConfig) (map[string]any, adapterSettings, err
 func splitAdapterSettings(m map[string]any) (out map[string]any, as adapterSettings, err error) {
 	out = maps.Clone(m)
 	delete(out, fieldAutoReplay)
+	if l, ok := out["tenants"].([]any); ok && len(l) == 0 {
+		delete(out, "tenants") // Benthos fills an unset list field with []
+	}
 	if rl, ok := out["rate_limit"].(map[string]any); ok {
 		rl = maps.Clone(rl)
 		as.limit, _ = rl[fieldLimit].(string)

@@ -70,8 +70,12 @@ type countingServer struct {
 }
 
 func newCountingServer(t *testing.T, np *sim.NordPass) *countingServer {
+	return newCountingServerFor(t, sim.NewServer().Mount(sim.NordPassPrefix, np))
+}
+
+// newCountingServerFor serves h, counting its requests.
+func newCountingServerFor(t *testing.T, h http.Handler) *countingServer {
 	cs := &countingServer{}
-	h := sim.NewServer().Mount(sim.NordPassPrefix, np)
 	cs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		cs.mu.Lock()
