@@ -117,15 +117,31 @@ var UcfgOptions = []ucfg.Option{ucfg.PathSep(".")}
 // schema's names, and validates it completely (including the source
 // section). Every error names the key and the values it accepts.
 func ParseMap(m map[string]any) (*Config, error) {
-	raw, err := ucfg.NewFrom(m, UcfgOptions...)
+	raw, err := ucfgFrom(m)
 	if err != nil {
 		return nil, unpackErr(err, "", reflect.TypeOf(Config{}))
 	}
 	return Parse(raw)
 }
 
+// ucfgFrom is ucfg.NewFrom that cannot crash the host: go-ucfg v0.8.8
+// panics on a key it reads as a negative list index ({"-1": {}}, found by
+// FuzzParseConfig), and keys come from users' files (tenants_file).
+func ucfgFrom(v any) (_ *ucfg.Config, err error) {
+	defer refusePanic(&err)
+	return ucfg.NewFrom(v, UcfgOptions...)
+}
+
+// refusePanic turns a panic inside go-ucfg into a configuration error.
+func refusePanic(err *error) {
+	if r := recover(); r != nil {
+		*err = &ConfigError{Msg: fmt.Sprintf("unusable configuration (a key such as \"-1\" that names no list item?): %v", r)}
+	}
+}
+
 // Parse is ParseMap for an already built ucfg tree.
-func Parse(raw *ucfg.Config) (*Config, error) {
+func Parse(raw *ucfg.Config) (_ *Config, err error) {
+	defer refusePanic(&err)
 	var c Config
 	sources := SourceNames()
 	if err := checkKeys(raw, reflect.TypeOf(c), "", append(slices.Clone(sources), "tenants")); err != nil {

@@ -7,27 +7,27 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	ucfgjson "github.com/elastic/go-ucfg/json"
 )
 
-// FuzzParseConfig: whatever a host hands over, parsing returns a config or
-// an error — never a panic.
+// FuzzParseConfig: whatever a host hands over (here as JSON decoded to a
+// map, as hosts and tenant files hand their values over), parsing returns a
+// config or an error — never a panic.
 func FuzzParseConfig(f *testing.F) {
 	for _, s := range []string{
 		`{"source":"nordpass","nordpass":{"token":"x"},"checkpoint":{"type":"memory"}}`,
 		`{"source":"nordpass","nordpass":{"token":"x","user_uuids":["a"]},"page_size":"7","overlap":"3d"}`,
 		`{"source":"nordpass","rate_limit":{"requests":-1},"retry":{"max_attempts":0}}`,
 		`{"source":7,"stream":[1,2],"http":{"proxy_url":":"}}`,
+		`{"source":"nordpass","tenants":[{"stream":"a","nordpass":{"token":"x"}},{"stream":"b","-1":{}}]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		raw, err := ucfgjson.NewConfig(data, UcfgOptions...)
-		if err != nil {
+		var m map[string]any
+		if json.Unmarshal(data, &m) != nil {
 			return
 		}
-		_, _ = Parse(raw)
+		_, _ = ParseMap(m)
 	})
 }
 

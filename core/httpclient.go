@@ -112,6 +112,37 @@ func newTransport(h HTTPConfig, log Logger) (*http.Transport, error) {
 	return tr, nil
 }
 
+var hostTLSTransports = map[*tls.Config]*http.Transport{} // guarded by transportsMu
+
+// hostTLSTransport is newTransport with a host's TLS configuration (Options.TLS)
+// in place of the http.* certificate options, which must be unset: two
+// sources of one setting would leave the user guessing which one won.
+func hostTLSTransport(h HTTPConfig, c *tls.Config) (*http.Transport, error) {
+	for _, o := range []struct {
+		key string
+		set bool
+	}{{"http.ca_file", h.CAFile != ""}, {"http.cert_file", h.CertFile != ""}, {"http.key_file", h.KeyFile != ""}, {"http.insecure_skip_verify", h.InsecureSkipVerify}} {
+		if o.set {
+			return nil, &ConfigError{Key: o.key, Msg: "must be unset when the host configures TLS (Benthos: the tls block)"}
+		}
+	}
+	transportsMu.Lock()
+	defer transportsMu.Unlock()
+	if tr, ok := hostTLSTransports[c]; ok {
+		return tr, nil
+	}
+	tr, err := buildTransport(HTTPConfig{ProxyURL: h.ProxyURL}, NopLogger{})
+	if err != nil {
+		return nil, err
+	}
+	tr.TLSClientConfig = c.Clone()
+	if tr.TLSClientConfig.MinVersion == 0 {
+		tr.TLSClientConfig.MinVersion = tls.VersionTLS12
+	}
+	hostTLSTransports[c] = tr
+	return tr, nil
+}
+
 func buildTransport(h HTTPConfig, log Logger) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 32

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,6 +34,10 @@ type Options struct {
 	// several machines). An error other than ctx's is a transient failure
 	// of the request.
 	BeforeRequest func(ctx context.Context) error
+	// TLS, when set, is the TLS configuration of the vendor requests,
+	// from the host's own settings (Benthos' tls block); the http.*
+	// certificate options must then be left unset.
+	TLS *tls.Config
 }
 
 // Poller is the pull-model engine an adapter drives: Next returns the next
@@ -79,6 +84,7 @@ type Poller struct {
 
 	api    apiClock                        // how far the API's clock is behind (its Date headers)
 	before func(ctx context.Context) error // Options.BeforeRequest
+	tls    *tls.Config                     // Options.TLS
 
 	// saveMu makes writes one at a time, each of the newest committed
 	// state, so a checkpoint never goes back; storeClosed is under it.
@@ -124,6 +130,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 		log:      opts.Logger,
 		clock:    opts.Clock,
 		before:   opts.BeforeRequest,
+		tls:      opts.TLS,
 		maxOut:   cfg.MaxUndeliveredPages,
 		dirty:    map[*stream]bool{},
 		wake:     make(chan struct{}, 1),
@@ -171,7 +178,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 		go p.saver()
 		return p, nil
 	}
-	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api, before: p.before}
+	env := SourceEnv{Config: cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api, before: p.before, tls: p.tls}
 	openCtx := ctx
 	if opts.DeferOpen {
 		var cancel context.CancelFunc

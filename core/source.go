@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sort"
 	"sync"
@@ -74,6 +75,7 @@ type SourceEnv struct {
 
 	api    *apiClock // the poller's estimate of the API's clock
 	before func(context.Context) error
+	tls    *tls.Config
 }
 
 // APIBehind returns how far the API's clock is behind this machine's, as
@@ -88,6 +90,13 @@ func (e SourceEnv) Requester(budget Rate, limiterKey string) (*Requester, error)
 	r, err := NewRequester(e.Config, budget, limiterKey, e.Metrics, e.Logger)
 	if err != nil {
 		return nil, err
+	}
+	if e.tls != nil {
+		tr, err := hostTLSTransport(e.Config.HTTP, e.tls)
+		if err != nil {
+			return nil, err
+		}
+		r.client.Transport = tr
 	}
 	r.clock = e.Clock
 	r.api = e.api

@@ -174,7 +174,7 @@ func tenantsFromText(b []byte) (*ucfg.Config, error) {
 	if _, ok := v.([]any); !ok {
 		return nil, errors.New("must be a list of tenants, each with a stream and the source's section")
 	}
-	return ucfg.NewFrom(map[string]any{"tenants": v}, UcfgOptions...)
+	return ucfgFrom(map[string]any{"tenants": v})
 }
 
 // TenantStreams lists the tenants' stream names, in configuration order; none
@@ -190,7 +190,7 @@ func (c *Config) TenantStreams() []string {
 // openTenant opens a tenant's source(s) and loads their checkpoints; the
 // streams join the poll loop at once.
 func (p *Poller) openTenant(ctx context.Context, t *tenant) error {
-	env := SourceEnv{Config: t.cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api, before: p.before}
+	env := SourceEnv{Config: t.cfg, Logger: p.log, Clock: p.clock, Metrics: p.metrics, api: &p.api, before: p.before, tls: p.tls}
 	octx, cancel := context.WithTimeout(ctx, t.cfg.RequestTimeout.D())
 	defer cancel()
 	srcs, err := lookupSource(t.cfg.Source).Open(octx, env)

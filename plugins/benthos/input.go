@@ -12,6 +12,7 @@ package benthos
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -71,6 +72,7 @@ type input struct {
 	// replay is auto_replay_nacks: rejected pages are delivered again
 	// (true) or dropped, as Benthos inputs drop them (false).
 	replay bool
+	tls    *tls.Config // the tls block, nil when off
 
 	startMetrics sync.Once
 	stopMetrics  func() // set by startMetrics
@@ -107,6 +109,15 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 	if err != nil {
 		return nil, err
 	}
+	tlsCfg, tlsOn, err := conf.FieldTLSToggled(fieldTLS)
+	if err != nil {
+		return nil, &core.ConfigError{Key: fieldTLS, Msg: err.Error()}
+	}
+	if !tlsOn {
+		tlsCfg = nil
+	} else if h := cfg.HTTP; h.CAFile != "" || h.CertFile != "" || h.KeyFile != "" || h.InsecureSkipVerify {
+		return nil, &core.ConfigError{Key: fieldTLS, Msg: "replaces http.ca_file, http.cert_file, http.key_file and http.insecure_skip_verify: unset them"}
+	}
 	log := logger{res.Logger()}
 	if !replay {
 		// Until auto_replay_nacks took Benthos' meaning, false was this
@@ -124,6 +135,7 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		cache:    as.cache,
 		limit:    as.limit,
 		replay:   replay,
+		tls:      tlsCfg,
 	}, nil
 }
 
@@ -184,7 +196,7 @@ func (in *input) open(ctx context.Context) (*session, error) {
 	}
 	// The poller owns the store: it closes it (giving back the leases taken
 	// so far) if it fails to start.
-	opts := core.Options{Logger: in.log, Metrics: in.metrics, Store: store}
+	opts := core.Options{Logger: in.log, Metrics: in.metrics, Store: store, TLS: in.tls}
 	if in.limit != "" {
 		opts.BeforeRequest = in.waitRateLimit
 	}

@@ -67,14 +67,32 @@ func lintConfig(v any) []any {
 	return []any{}
 }
 
-// placeholderSecrets replaces the chosen source's section of m by a copy in
-// which secrets that are empty or read from elsewhere are placeholders.
+// placeholderSecrets replaces the chosen source's section of m, and of
+// each tenant, by a copy in which secrets that are empty or read from
+// elsewhere are placeholders.
 func placeholderSecrets(m map[string]any) {
 	src, _ := m["source"].(string)
-	sec, ok := m[src].(map[string]any)
-	if !ok {
-		return
+	if sec, ok := m[src].(map[string]any); ok {
+		m[src] = placeholderSection(src, sec)
 	}
+	tenants, _ := m["tenants"].([]any)
+	out := make([]any, len(tenants))
+	for i, t := range tenants {
+		out[i] = t
+		if tm, ok := t.(map[string]any); ok {
+			if sec, ok := tm[src].(map[string]any); ok {
+				tm = maps.Clone(tm)
+				tm[src] = placeholderSection(src, sec)
+				out[i] = tm
+			}
+		}
+	}
+	if tenants != nil {
+		m["tenants"] = out
+	}
+}
+
+func placeholderSection(src string, sec map[string]any) map[string]any {
 	out := maps.Clone(sec)
 	for _, o := range core.SourceOptions(src) {
 		k := strings.TrimPrefix(o.Key, src+".")
@@ -88,5 +106,5 @@ func placeholderSecrets(m map[string]any) {
 			out[k] = lintKey()
 		}
 	}
-	m[src] = out
+	return out
 }

@@ -16,6 +16,7 @@ import (
 // the rest of the configuration goes to the core.
 const (
 	fieldAutoReplay = service.AutoRetryNacksToggleFieldName // "auto_replay_nacks"
+	fieldTLS        = "tls"                                 // Benthos' TLS block, in place of the core's http.* certificate options
 	fieldCache      = "cache"                               // under checkpoint
 	fieldLimit      = "resource"                            // under rate_limit
 	checkpointCache = "cache"                               // the checkpoint.type this adapter adds
@@ -46,6 +47,7 @@ func configSpec() *service.ConfigSpec {
 		Description("\n"+inputDescription).
 		Fields(schemaFields(core.Schema(), "")...).
 		Field(service.NewAutoRetryNacksToggleField()).
+		Field(service.NewTLSToggledField(fieldTLS).Description("TLS of the requests to the vendor, as in Benthos' HTTP components (custom root CAs, client certificates); it replaces `http.ca_file`, `http.cert_file`, `http.key_file` and `http.insecure_skip_verify`, which must then be unset.").Advanced()).
 		LintRule(`root = this.`+lintMethod+`()`).
 		Example("NordPass to stdout",
 			"Reads the NordPass Enterprise activity log of the last seven days, then polls every 30 seconds. The checkpoint is a file under /var/lib/auditpull.",
@@ -202,7 +204,7 @@ func cacheField() *service.ConfigField {
 // rate_limit section, whose name the Benthos convention would take.
 func limitField() *service.ConfigField {
 	return service.NewStringField(fieldLimit).
-		Description("Name of a rate limit resource the input waits for before reading each page, e.g. to share one request budget with `http_client` components or other processes. The budget above (the vendor's documented limit) still applies beneath it; unset, it alone applies.").
+		Description("Name of a rate limit resource the input waits for before each request to the vendor, e.g. to share one request budget with `http_client` components or other processes. The budget above (the vendor's documented limit) still applies beneath it; unset, it alone applies.").
 		Example("nordpass_budget").
 		Optional()
 }
@@ -226,6 +228,7 @@ func toCoreMap(conf *service.ParsedConfig) (map[string]any, adapterSettings, err
 func splitAdapterSettings(m map[string]any) (out map[string]any, as adapterSettings, err error) {
 	out = maps.Clone(m)
 	delete(out, fieldAutoReplay)
+	delete(out, fieldTLS)
 	if l, ok := out["tenants"].([]any); ok && len(l) == 0 {
 		delete(out, "tenants") // Benthos fills an unset list field with []
 	}
