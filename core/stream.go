@@ -130,7 +130,7 @@ func (s *stream) plan(now time.Time) bool {
 		to, live = from.Add(s.maxWindow).Truncate(prec), false
 	}
 	if to.Sub(s.cursor) < prec && !(sweep && to.Before(s.cursor)) {
-		s.nextPlan = now.Add(s.p.cfg.PollInterval.D())
+		s.nextPlan = s.nextPoll(now)
 		return false
 	}
 	// A window that starts at final moves it; one that starts later
@@ -146,13 +146,35 @@ func (s *stream) plan(now time.Time) bool {
 		s.nextSweep = now.Add(s.sweep)
 	}
 	if live {
-		s.nextPlan = now.Add(s.p.cfg.PollInterval.D())
+		s.nextPlan = s.nextPoll(now)
 		if pr := &s.progress; !pr.lastLive.IsZero() {
 			pr.interval = now.Sub(pr.lastLive)
 		}
 		s.progress.lastLive = now
 	}
 	return true
+}
+
+// nextPoll is when a caught-up stream polls next: poll_interval on, moved
+// later to just past the moment its window end (now − settle_delay, by the
+// API's clock) crosses a whole unit of the API's precision. A window ends on
+// such a boundary anyway, so a poll just before one waits a whole unit for
+// events it could have had: with whole seconds (NordPass), polling on the
+// boundary takes up to a second off the time from an event to its delivery.
+// Once on the boundary, poll intervals of whole units stay there.
+func (s *stream) nextPoll(now time.Time) time.Time {
+	next := now.Add(s.p.cfg.PollInterval.D())
+	prec := s.info.Precision
+	if prec < time.Second {
+		return next
+	}
+	// The API's clock estimate already errs late (see apiClock), so the
+	// boundary itself is safe; within 50 ms past it is close enough.
+	end := next.Add(-s.p.cfg.SettleDelay.D() - s.p.api.Behind())
+	if off := end.Sub(end.Truncate(prec)); off > 50*time.Millisecond {
+		next = next.Add(prec - off)
+	}
+	return next
 }
 
 func maxTime(a, b time.Time) time.Time {
