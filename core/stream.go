@@ -156,12 +156,14 @@ func (s *stream) plan(now time.Time) bool {
 }
 
 // nextPoll is when a caught-up stream polls next: poll_interval on, moved
-// later to just past the moment its window end (now − settle_delay, by the
-// API's clock) crosses a whole unit of the API's precision. A window ends on
-// such a boundary anyway, so a poll just before one waits a whole unit for
+// to the nearest moment its window end (now − settle_delay, by the API's
+// clock) crosses a whole unit of the API's precision. A window ends on such
+// a boundary anyway, so a poll just before one waits a whole unit for
 // events it could have had: with whole seconds (NordPass), polling on the
 // boundary takes up to a second off the time from an event to its delivery.
-// Once on the boundary, poll intervals of whole units stay there.
+// The nearest boundary, not the next: a poll loop that runs late (a
+// thousand tenants on one budget) would otherwise add up to a unit to every
+// interval.
 func (s *stream) nextPoll(now time.Time) time.Time {
 	next := now.Add(s.p.cfg.PollInterval.D())
 	prec := s.info.Precision
@@ -171,7 +173,11 @@ func (s *stream) nextPoll(now time.Time) time.Time {
 	// The API's clock estimate already errs late (see apiClock), so the
 	// boundary itself is safe; within 50 ms past it is close enough.
 	end := next.Add(-s.p.cfg.SettleDelay.D() - s.p.api.Behind())
-	if off := end.Sub(end.Truncate(prec)); off > 50*time.Millisecond {
+	switch off := end.Sub(end.Truncate(prec)); {
+	case off <= 50*time.Millisecond:
+	case off < prec/2:
+		next = next.Add(-off)
+	default:
 		next = next.Add(prec - off)
 	}
 	return next
