@@ -173,9 +173,13 @@ func (s *stream) nextPoll(now time.Time) time.Time {
 	// The API's clock estimate already errs late (see apiClock), so the
 	// boundary itself is safe; within 50 ms past it is close enough.
 	end := next.Add(-s.p.cfg.SettleDelay.D() - s.p.api.Behind())
+	// Never earlier than half a poll_interval on: with a poll_interval
+	// shorter than the precision, rounding down could land before now and
+	// spin until the boundary passed.
+	poll := s.p.cfg.PollInterval.D()
 	switch off := end.Sub(end.Truncate(prec)); {
 	case off <= 50*time.Millisecond:
-	case off < prec/2:
+	case off < prec/2 && off <= poll/2:
 		next = next.Add(-off)
 	default:
 		next = next.Add(prec - off)
