@@ -23,10 +23,12 @@ import (
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/normalize"
 	_ "github.com/auditpull/auditpull/core/source/all" // every source
+
+	"github.com/auditpull/auditpull/internal/modroot"
 )
 
 func main() {
-	root, err := moduleRoot()
+	root, err := modroot.Dir()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -73,23 +75,6 @@ func generate(root string) (map[string][]byte, error) {
 		out[path] = []byte(s)
 	}
 	return out, nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // between replaces what lies between the markers begin and end in s.

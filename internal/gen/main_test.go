@@ -4,13 +4,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/auditpull/auditpull/internal/modroot"
 )
 
 // Everything generated from the schema is checked in, so that hosts build
 // without a generation step; a declaration changed without `go generate`
 // fails here, naming the stale file.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
-	root, err := moduleRoot()
+	root, err := modroot.Dir()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -418,16 +418,7 @@ func (r *run) stop(timeout time.Duration) {
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = testkit.WaitFor
 
 // redisServer is a redis-server started for one test on a free loopback
 // port, with persistence off.

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/auditpull/auditpull/internal/modroot"
 )
 
 // Host is one way of running auditpull (or the peer).
@@ -87,22 +89,7 @@ var Env = struct{ Benthos, Telegraf, FluentBitSO, FluentBitHarness string }{
 
 // RepoRoot finds the module root (the directory holding go.mod) from the
 // working directory upwards.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/auditpull/auditpull\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the auditpull module")
-		}
-		dir = parent
-	}
-}
+func RepoRoot() (string, error) { return modroot.Dir() }
 
 // goCmd is the go command of the toolchain running us: go test and go run
 // put that toolchain's bin first on PATH.

@@ -18,13 +18,14 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"go/format"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/auditpull/auditpull/internal/modroot"
 )
 
 const (
@@ -43,7 +44,7 @@ const (
 var handKept = []string{"README.md", "generate.go", "engine_test.go"}
 
 func main() {
-	root, err := moduleRoot()
+	root, err := modroot.Dir()
 	if err == nil {
 		err = write(root)
 	}
@@ -147,21 +148,4 @@ func staleFiles(root string, files map[string][]byte) ([]string, error) {
 		}
 	}
 	return stale, nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }

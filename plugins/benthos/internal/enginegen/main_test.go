@@ -4,13 +4,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/auditpull/auditpull/internal/modroot"
 )
 
 // plugins/redpanda is checked in, so that it builds without a generation
 // step; a change to plugins/benthos without `go generate` fails here,
 // naming the stale file.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
-	root, err := moduleRoot()
+	root, err := modroot.Dir()
 	if err != nil {
 		t.Fatal(err)
 	}
