@@ -370,8 +370,11 @@ func TestTestFlagPrintsWithoutMovingTheCheckpointAndOnceDelivers(t *testing.T) {
 	before, _ := os.ReadFile(files[0])
 
 	// --test after that shows only what is new, and leaves the file alone.
+	// NordPass times are whole seconds: the new event is readable once its
+	// second has passed, at the first poll after that (polls of such an
+	// API are timed to the second), so give the agent a few seconds.
 	fresh := o.NP.AddEvent(time.Now(), time.Time{}, "user", "user_invited", 4)
-	p = start(t, nil, "--config", cfg, "--test", "--test-wait", "2")
+	p = start(t, nil, "--config", cfg, "--test", "--test-wait", "4")
 	if code := p.wait(60 * time.Second); code != 0 {
 		t.Fatalf("--test exited with %d\nstderr:\n%s", code, p.stderr.String())
 	}
@@ -384,7 +387,7 @@ func TestTestFlagPrintsWithoutMovingTheCheckpointAndOnceDelivers(t *testing.T) {
 	}
 
 	// The new event is still there for the next real run.
-	p = start(t, nil, "--config", cfg, "--once", "--test-wait", "2")
+	p = start(t, nil, "--config", cfg, "--once", "--test-wait", "4")
 	if code := p.wait(60 * time.Second); code != 0 {
 		t.Fatalf("--once exited with %d\nstderr:\n%s", code, p.stderr.String())
 	}
