@@ -34,6 +34,11 @@ type Options struct {
 	// several machines). An error other than ctx's is a transient failure
 	// of the request.
 	BeforeRequest func(ctx context.Context) error
+	// Share, when set, divides the input's tenants among the replicas
+	// sharing a store (see core/share.go): the poller joins it, reads
+	// only its share, and closes it. The Store must then not lease
+	// streams itself. Inputs without tenants ignore it.
+	Share *checkpoint.Share
 	// TLS, when set, is the TLS configuration of the vendor requests,
 	// from the host's own settings (Benthos' tls block); the http.*
 	// certificate options must then be left unset.
@@ -50,11 +55,16 @@ type Poller struct {
 	cfg     *Config
 	streams []*stream
 	tenants []*tenant // the accounts of an input with tenants; nil otherwise
-	store   checkpoint.Store
-	metrics *Metrics
-	log     Logger
-	clock   Clock
-	maxOut  int
+	share   *checkpoint.Share
+	// Guarded by nextMu: the Share's view last followed, and the
+	// tenants being handed over.
+	shareEpoch uint64
+	leaving    int
+	store      checkpoint.Store
+	metrics    *Metrics
+	log        Logger
+	clock      Clock
+	maxOut     int
 
 	nextMu   sync.Mutex // serialises Next
 	rr       int
@@ -162,7 +172,20 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 	}()
 	if len(cfg.tenants) > 0 {
 		for _, tc := range cfg.tenants {
-			p.tenants = append(p.tenants, &tenant{key: tc.Stream, cfg: tc})
+			p.tenants = append(p.tenants, &tenant{key: tc.Stream, cfg: tc, mine: true})
+		}
+		if opts.Share != nil {
+			if err := opts.Share.Join(ctx); err != nil {
+				opts.Share.Close()
+				return nil, &TransientError{Op: "joining the replicas that share the tenants", Err: err}
+			}
+			p.share = opts.Share
+			defer func() {
+				if err != nil {
+					p.share.Close()
+				}
+			}()
+			p.rebalance()
 		}
 		// A tenant that cannot open now is logged and retried by Next:
 		// it must not keep the others from starting. Hosts whose start
@@ -422,6 +445,7 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 			continue
 		}
 		if len(p.tenants) > 0 {
+			p.rebalance()
 			if err := p.openTenants(ctx); err != nil {
 				return nil, err
 			}
@@ -517,6 +541,9 @@ func (p *Poller) pick(now time.Time) *stream {
 	for i := 0; i < n; i++ {
 		j := (p.rr + i) % n
 		s := p.streams[j]
+		if s.tenant != nil && !s.tenant.leaveBy.IsZero() {
+			continue // being handed over: no new pages
+		}
 		d, live := s.dueAt(now), !s.backfilling()
 		switch {
 		case best < 0:
@@ -528,6 +555,9 @@ func (p *Poller) pick(now time.Time) *stream {
 			continue
 		}
 		best, bestDue, bestLive = j, d, live
+	}
+	if best < 0 {
+		return nil
 	}
 	p.rr = (best + 1) % n
 	return p.streams[best]
@@ -543,7 +573,18 @@ func (p *Poller) waitWake(ctx context.Context, timer <-chan time.Time) error {
 		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-p.shareChanged():
+		return nil
 	}
+}
+
+// shareChanged wakes a waiting Next when the replicas' view changes; nil
+// (never) without a Share.
+func (p *Poller) shareChanged() <-chan struct{} {
+	if p.share == nil {
+		return nil
+	}
+	return p.share.Changed()
 }
 
 func (p *Poller) signal(ch chan struct{}) {
@@ -641,7 +682,7 @@ func (p *Poller) ack(b *Batch) {
 		s.commitSnap = nb.snap
 		advanced = true
 	}
-	if advanced {
+	if advanced && !s.detached {
 		p.dirty[s] = true
 		p.metrics.setLag(p.clock.Now().Sub(s.commitSnap.cursor))
 		p.signal(p.saveKick)
@@ -697,6 +738,14 @@ func (p *Poller) flush(ctx context.Context) error {
 	p.mu.Unlock()
 	var first error
 	for i, s := range work {
+		if ok, retry := p.mayWrite(s); !ok {
+			if retry {
+				p.mu.Lock()
+				p.dirty[s] = true // written at the next ack, once the lease is confirmed again
+				p.mu.Unlock()
+			}
+			continue
+		}
 		data := s.encode(snaps[i], p.clock.Now())
 		if err := p.store.Save(ctx, s.key, data); err != nil {
 			err = &CheckpointError{Where: p.store.Where(s.key), Err: fmt.Errorf("save failed: %w", err)}
@@ -743,6 +792,9 @@ func (p *Poller) Close(ctx context.Context) error {
 	p.storeClosed = true
 	if cerr := p.store.Close(); err == nil {
 		err = cerr
+	}
+	if p.share != nil {
+		p.share.Close() // after the last write: the leases go back now
 	}
 	return err
 }

@@ -38,6 +38,7 @@ type stream struct {
 	tenant     *tenant // nil unless the input has tenants
 	stopped    bool    // a fatal error stopped it until tenant_retry passed
 	fails      int     // transient failures in a row (tenants only)
+	detached   bool    // its tenant went to another replica: never written again (under Poller.mu)
 
 	// commit state
 	seq        uint64

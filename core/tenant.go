@@ -28,6 +28,11 @@ type tenant struct {
 	retryAt time.Time // wall time of the next open attempt, while !opened
 	fails   int       // open attempts failed in a row
 	down    int       // stopped streams, plus one while a fatal open failure lasts
+
+	// Replicas sharing tenants (core/share.go).
+	mine    bool      // the Share assigns it to this replica (always, without one)
+	holder  string    // the other replica last seen holding its lease
+	leaveBy time.Time // being handed over: detached once drained, or by then
 }
 
 // parseTenants reads the tenants of the input, inline and from
@@ -217,20 +222,28 @@ func (p *Poller) openTenant(ctx context.Context, t *tenant) error {
 func (p *Poller) openTenants(ctx context.Context) error {
 	var first error
 	for _, t := range p.tenants {
-		if t.opened || time.Now().Before(t.retryAt) {
+		if t.opened || !t.mine || time.Now().Before(t.retryAt) {
+			continue
+		}
+		if !p.claim(ctx, t) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			continue
 		}
 		err := p.openTenant(ctx, t)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		if err == nil {
+			p.metrics.tenantsRead.Add(1)
 			if t.fails > 0 {
 				p.log.Info("tenant opened", "stream", t.key)
 			}
 			t.fails = 0
 			p.tenantDown(t, -t.down)
 			continue
+		}
+		p.unclaim(t)
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		p.metrics.Errors.Add(1)
 		t.fails++
@@ -255,8 +268,11 @@ func (p *Poller) openTenants(ctx context.Context) error {
 func (p *Poller) nextTenantOpen() time.Time {
 	var at time.Time
 	for _, t := range p.tenants {
-		if !t.opened && (at.IsZero() || t.retryAt.Before(at)) {
+		if !t.opened && t.mine && (at.IsZero() || t.retryAt.Before(at)) {
 			at = t.retryAt
+		}
+		if !t.leaveBy.IsZero() && (at.IsZero() || t.leaveBy.Before(at)) {
+			at = t.leaveBy
 		}
 	}
 	return at

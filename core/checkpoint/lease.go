@@ -41,6 +41,11 @@ type LeaseOptions struct {
 	Key func(stream string) string
 	// Log receives hand-overs, waits and losses; nil discards them.
 	Log Logger
+	// OnLost, when set, makes a lost lease the loss of that stream alone:
+	// the Leaser stops renewing it, calls OnLost and goes on with the
+	// others (a Share's tenants). Without it, losing any lease ends the
+	// Leaser (Lost).
+	OnLost func(stream string, err error)
 }
 
 // A Leaser makes one process at a time the reader of a stream when several
@@ -64,18 +69,24 @@ type LeaseOptions struct {
 // Losing any lease closes Lost and ends the Leaser: the host stops reading,
 // closes it, and waits for its streams with a new one.
 type Leaser struct {
-	kv    KV
-	ttl   time.Duration
-	key   func(stream string) string
-	owner string
-	log   Logger
+	kv     KV
+	ttl    time.Duration
+	key    func(stream string) string
+	owner  string
+	log    Logger
+	onLost func(stream string, err error)
 
 	// wait is how often a waiting process checks the lease; a clean stop
 	// deletes the entry, so the next check takes the stream over.
 	wait time.Duration
 
+	// renewMu keeps a renewal from rewriting an entry that Release is
+	// deleting, which would leave it to block the next holder for a TTL.
+	renewMu sync.Mutex
+
 	mu      sync.Mutex
 	held    map[string]time.Time // stream → last confirmation
+	torn    map[string]time.Time // key → first seen unreadable, while it stays so
 	lost    chan struct{}        // closed when any held lease is lost
 	lostErr error
 	stop    chan struct{}
@@ -95,16 +106,18 @@ func NewLeaser(kv KV, ttl time.Duration, opts LeaseOptions) *Leaser {
 		panic("checkpoint: a lease TTL must be positive")
 	}
 	l := &Leaser{
-		kv:    kv,
-		ttl:   ttl,
-		key:   opts.Key,
-		owner: ownerID(),
-		log:   opts.Log,
-		wait:  min(max(ttl/6, 100*time.Millisecond), 5*time.Second),
-		held:  map[string]time.Time{},
-		lost:  make(chan struct{}),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		kv:     kv,
+		ttl:    ttl,
+		key:    opts.Key,
+		owner:  ownerID(),
+		log:    opts.Log,
+		onLost: opts.OnLost,
+		wait:   min(max(ttl/6, 100*time.Millisecond), 5*time.Second),
+		held:   map[string]time.Time{},
+		torn:   map[string]time.Time{},
+		lost:   make(chan struct{}),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	if l.key == nil {
 		l.key = func(stream string) string { return "lease:" + url.PathEscape(stream) }
@@ -143,7 +156,7 @@ func (l *Leaser) Acquire(ctx context.Context, stream string) error {
 	key := l.key(stream)
 	lastHolder := ""
 	for {
-		confirmed, holder, err := l.tryAcquire(ctx, key)
+		confirmed, holder, err := l.tryAcquire(ctx, key, true)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -163,6 +176,40 @@ func (l *Leaser) Acquire(ctx context.Context, stream string) error {
 		case <-time.After(l.wait):
 		}
 	}
+}
+
+// TryAcquire makes one attempt at the stream's lease, without waiting:
+// held reports whether this process holds it now, holder names the process
+// that does otherwise (when known).
+func (l *Leaser) TryAcquire(ctx context.Context, stream string) (held bool, holder string, err error) {
+	key := l.key(stream)
+	confirmed, holder, err := l.tryAcquire(ctx, key, false)
+	if err != nil {
+		return false, "", fmt.Errorf("taking the lease of stream %s: %w", stream, err)
+	}
+	if confirmed.IsZero() {
+		return false, holder, nil
+	}
+	if err := l.took(stream, key, confirmed, ""); err != nil {
+		return false, "", err
+	}
+	return true, "", nil
+}
+
+// Release stops renewing the stream's lease and deletes its entry, so that
+// the process it now belongs to takes it over at once. The caller must
+// have written the stream's last checkpoint first.
+func (l *Leaser) Release(ctx context.Context, stream string) error {
+	l.renewMu.Lock()
+	defer l.renewMu.Unlock()
+	l.mu.Lock()
+	_, ok := l.held[stream]
+	delete(l.held, stream)
+	l.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return l.release(ctx, l.key(stream))
 }
 
 // took records a lease just taken and starts renewing it; a Leaser already
@@ -199,7 +246,10 @@ func (l *Leaser) took(stream, key string, confirmed time.Time, lastHolder string
 // tryAcquire adds the lease entry, or takes over one whose recorded expiry
 // is long past (stores without TTLs). On success it returns the time of
 // the confirmation; otherwise the current holder, if known.
-func (l *Leaser) tryAcquire(ctx context.Context, key string) (confirmed time.Time, holder string, err error) {
+//
+// With wait false a take-over returns at once, unconfirmed: the next call
+// confirms it, instead of holding the caller for the check.
+func (l *Leaser) tryAcquire(ctx context.Context, key string, wait bool) (confirmed time.Time, holder string, err error) {
 	now := time.Now()
 	val := l.value(now)
 	aerr := l.kv.Add(ctx, key, val, l.ttl)
@@ -215,7 +265,25 @@ func (l *Leaser) tryAcquire(ctx context.Context, key string) (confirmed time.Tim
 	}
 	var lv leaseValue
 	if json.Unmarshal(cur, &lv) != nil {
-		return time.Time{}, "(unreadable lease entry)", nil
+		// A store that writes in place (the Benthos file cache) shows a
+		// write in progress torn, and keeps one for good when its writer
+		// is killed during it. Torn for two TTLs on end, it has no
+		// living writer: it counts as expired.
+		l.mu.Lock()
+		since, seen := l.torn[key]
+		if !seen {
+			since = now
+			l.torn[key] = now
+		}
+		l.mu.Unlock()
+		if now.Sub(since) < 2*l.ttl {
+			return time.Time{}, "(unreadable lease entry)", nil
+		}
+		lv = leaseValue{Owner: "(unreadable lease entry)"}
+	} else {
+		l.mu.Lock()
+		delete(l.torn, key)
+		l.mu.Unlock()
 	}
 	// Some stores accept Add on an existing key, or report success without
 	// writing: trust what is stored.
@@ -229,7 +297,7 @@ func (l *Leaser) tryAcquire(ctx context.Context, key string) (confirmed time.Tim
 		}
 		return now, "", nil
 	}
-	if lv.Expires.IsZero() || !now.After(lv.Expires.Add(l.ttl)) {
+	if lv.Expires.IsZero() && lv.Owner != "(unreadable lease entry)" || !now.After(lv.Expires.Add(l.ttl)) {
 		return time.Time{}, lv.Owner, nil
 	}
 	// The holder stopped renewing long ago and the store kept its entry:
@@ -237,6 +305,12 @@ func (l *Leaser) tryAcquire(ctx context.Context, key string) (confirmed time.Tim
 	// same moment.
 	if err := l.kv.Set(ctx, key, val, l.ttl); err != nil {
 		return time.Time{}, "", err
+	}
+	if !wait {
+		// The caller's next attempt, a moment later, is the check: the
+		// entry is still ours then, or another waiter's.
+		l.log.Warn("taking over a lease that expired without being removed (the store ignores TTLs)", "key", key, "previous_holder", lv.Owner)
+		return time.Time{}, "", nil
 	}
 	select {
 	case <-ctx.Done():
@@ -290,7 +364,19 @@ func (l *Leaser) renewLoop() {
 		}
 		l.mu.Unlock()
 		for _, s := range streams {
-			if err := l.renew(s); err != nil {
+			err := l.renew(s)
+			switch {
+			case err == nil:
+			case l.onLost != nil:
+				l.mu.Lock()
+				_, still := l.held[s] // not released meanwhile
+				delete(l.held, s)
+				l.mu.Unlock()
+				if still {
+					l.log.Error("lost a stream's lease: stopping it here; its new holder continues from the checkpoint", "stream", s, "error", err.Error())
+					l.onLost(s, err)
+				}
+			default:
 				l.markLost(err)
 				return
 			}
@@ -301,10 +387,15 @@ func (l *Leaser) renewLoop() {
 // renew confirms and extends one lease. A store error is tolerated until
 // the lease could have expired; another owner, or no entry, is a loss.
 func (l *Leaser) renew(stream string) error {
+	l.renewMu.Lock()
+	defer l.renewMu.Unlock()
 	key := l.key(stream)
 	l.mu.Lock()
-	confirmed := l.held[stream]
+	confirmed, ok := l.held[stream]
 	l.mu.Unlock()
+	if !ok {
+		return nil // released since the loop listed it
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.ttl/2)
 	defer cancel()
 	now, lost, err := l.extend(ctx, stream, key, confirmed)

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 }
 
 // benthosBinary builds buildPkg once per test process.
-func benthosBinary(t *testing.T) string {
+func benthosBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the Benthos binary; skipped with -short")
@@ -112,11 +112,12 @@ type proc struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	lines  [][]byte
+	times  []time.Time // when each line arrived
 	stderr testkit.SyncBuffer
 	exited chan struct{}
 }
 
-func startBinary(t *testing.T, bin string, env []string, args ...string) *proc {
+func startBinary(t testing.TB, bin string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
@@ -134,6 +135,7 @@ func startBinary(t *testing.T, bin string, env []string, args ...string) *proc {
 		for sc.Scan() {
 			p.mu.Lock()
 			p.lines = append(p.lines, append([]byte(nil), sc.Bytes()...))
+			p.times = append(p.times, time.Now())
 			p.mu.Unlock()
 		}
 		_ = p.cmd.Wait()
@@ -153,7 +155,7 @@ func startBinary(t *testing.T, bin string, env []string, args ...string) *proc {
 }
 
 // waitFor is the package's waitFor, failing at once if the process exits.
-func (p *proc) waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func (p *proc) waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	waitFor(t, timeout, what, func() bool {
 		select {
@@ -171,6 +173,13 @@ func (p *proc) count() int {
 	return len(p.lines)
 }
 
+// snapshot is a copy of the lines printed so far.
+func (p *proc) snapshot() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.lines...)
+}
+
 func (p *proc) bag() bag {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -179,7 +188,7 @@ func (p *proc) bag() bag {
 
 // terminate stops the process like an operator would (SIGTERM) and
 // requires a clean exit.
-func (p *proc) terminate(t *testing.T) {
+func (p *proc) terminate(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {

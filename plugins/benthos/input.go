@@ -191,12 +191,13 @@ func (in *input) Connect(ctx context.Context) error {
 func (in *input) open(ctx context.Context) (*session, error) {
 	sess := &session{}
 	var store checkpoint.Store
+	var share *checkpoint.Share
 	if in.cache != "" {
-		store, sess.lease = newCacheStore(in.res, in.cache, in.cfg.Checkpoint.LeaseTTL.D(), in.log)
+		store, sess.lease, share = newCacheStore(in.res, in.cache, in.cfg.Checkpoint.LeaseTTL.D(), in.cfg.TenantStreams(), in.log)
 	}
 	// The poller owns the store: it closes it (giving back the leases taken
 	// so far) if it fails to start.
-	opts := core.Options{Logger: in.log, Metrics: in.metrics, Store: store, TLS: in.tls}
+	opts := core.Options{Logger: in.log, Metrics: in.metrics, Store: store, TLS: in.tls, Share: share}
 	if in.limit != "" {
 		opts.BeforeRequest = in.waitRateLimit
 	}

@@ -74,7 +74,7 @@ func newCountingServer(t *testing.T, np *sim.NordPass) *countingServer {
 }
 
 // newCountingServerFor serves h, counting its requests.
-func newCountingServerFor(t *testing.T, h http.Handler) *countingServer {
+func newCountingServerFor(t testing.TB, h http.Handler) *countingServer {
 	cs := &countingServer{}
 	cs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
@@ -426,7 +426,7 @@ type redisServer struct {
 	addr string
 }
 
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
 	if !hasRedis {
 		t.Skip("this build has no redis cache; the file cache runs the same tests")
@@ -492,7 +492,7 @@ func redisPing(addr string) bool {
 }
 
 // redisCommand sends one command and returns the first line of the reply.
-func redisCommand(t *testing.T, addr string, args ...string) string {
+func redisCommand(t testing.TB, addr string, args ...string) string {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -516,7 +516,7 @@ func redisCommand(t *testing.T, addr string, args ...string) string {
 }
 
 // redisGet reads one key with the inline protocol: ("", false) when absent.
-func redisGet(t *testing.T, addr, key string) (string, bool) {
+func redisGet(t testing.TB, addr, key string) (string, bool) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -567,7 +567,7 @@ func cacheKinds() []string {
 	return []string{"file"}
 }
 
-func newSharedCache(t *testing.T, kind string) sharedCache {
+func newSharedCache(t testing.TB, kind string) sharedCache {
 	t.Helper()
 	if kind == "redis" {
 		rs := startRedis(t)

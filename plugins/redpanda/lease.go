@@ -4,9 +4,13 @@ package redpanda
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -24,14 +28,39 @@ func leaseKey(stream string) string      { return "auditpull:lease:" + url.PathE
 const cacheTimeout = 10 * time.Second
 
 // newCacheStore keeps checkpoints in the named cache resource; with a lease
-// TTL, the same cache carries the leases that guard them.
-func newCacheStore(res *service.Resources, cache string, ttl time.Duration, log checkpoint.Logger) (*checkpoint.KVStore, *checkpoint.Leaser) {
+// TTL, the same cache carries the leases that guard them. An input with
+// tenants gets a Share instead: the replicas divide the tenants, each
+// under its own lease; a single stream is leased whole.
+func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tenants []string, log checkpoint.Logger) (*checkpoint.KVStore, *checkpoint.Leaser, *checkpoint.Share) {
 	kv := cacheKV{res: res, name: cache}
 	opts := checkpoint.KVStoreOptions{Name: fmt.Sprintf("cache %q", cache), Key: checkpointKey}
-	if ttl > 0 {
+	switch {
+	case ttl > 0 && len(tenants) > 0:
+		// Tenant leases keep leaseKey's names (share keys are the
+		// suffix after "auditpull:"), so a replica of an earlier
+		// release, which leased each tenant whole, still excludes
+		// a new one during a rolling upgrade.
+		share := checkpoint.NewShare(kv, shareGroup(tenants), ttl, checkpoint.ShareOptions{
+			Key: func(suffix string) string { return "auditpull:" + suffix },
+			Log: log,
+		})
+		return checkpoint.NewKVStore(kv, opts), nil, share
+	case ttl > 0:
 		opts.Lease = checkpoint.NewLeaser(kv, ttl, checkpoint.LeaseOptions{Key: leaseKey, Log: log})
 	}
-	return checkpoint.NewKVStore(kv, opts), opts.Lease
+	return checkpoint.NewKVStore(kv, opts), opts.Lease, nil
+}
+
+// shareGroup names the replicas that divide the same tenants: the hash of
+// the tenant list. Replicas whose lists differ (a rollout that adds a
+// tenant) form separate groups, each reading all of its tenants, so none
+// is left to a member that does not know it; the tenants' leases still
+// give each one reader.
+func shareGroup(tenants []string) string {
+	sorted := slices.Clone(tenants)
+	slices.Sort(sorted)
+	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
+	return hex.EncodeToString(h[:8])
 }
 
 // cacheError is a failure of the cache itself (unreachable, timed out).
