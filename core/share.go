@@ -31,6 +31,7 @@ func (p *Poller) claim(ctx context.Context, t *tenant) bool {
 	case err != nil:
 		p.log.Warn("could not claim a tenant's lease; retrying", "stream", t.key, "error", err.Error())
 	case held:
+		p.log.Info("reading tenant: its lease is this replica's", "stream", t.key, "owner", p.share.Owner())
 		t.holder = ""
 		return true
 	case holder != t.holder:

@@ -7,6 +7,8 @@
 #                            StreamBuilder tests, Redis checkpoints and
 #                            leases (starts redis-server), and the built
 #                            binary with the example configs
+#   make bench-replicas      (part of make bench) three replicas sharing
+#                            300 tenants through Redis, one killed
 #   make demo                the simulator, Benthos with the demo config,
 #                            then a second run that resumes (ends by itself);
 #                            ENGINE=redpanda runs it on build/redpanda
@@ -20,8 +22,9 @@ BENTHOS_PKGS := ./plugins/benthos ./build/benthos/...
 
 BUILD_TARGETS += $(OUT)/benthos
 TEST_TARGETS  += test-benthos
+BENCH_TARGETS += bench-replicas
 
-.PHONY: $(OUT)/benthos test-benthos
+.PHONY: $(OUT)/benthos test-benthos bench-replicas
 
 $(OUT)/benthos:
 	@mkdir -p $(OUT)
@@ -29,6 +32,10 @@ $(OUT)/benthos:
 
 test-benthos:
 	$(GO) test -race -count=1 -timeout 15m $(BENTHOS_PKGS)
+
+# Three built replicas sharing 300 tenants through Redis, one killed.
+bench-replicas:
+	$(GO) test -run '^$$' -bench ThreeReplicas -benchtime 1x -timeout 10m ./plugins/benthos
 
 ENGINE ?= benthos
 DEMO_BIN_benthos  := $(OUT)/benthos
