@@ -2,12 +2,15 @@ package checkpoint
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -98,6 +101,18 @@ func NewShare(kv KV, group string, ttl time.Duration, opts ShareOptions) *Share 
 
 // TTL is how long an entry of a member lasts without renewal.
 func (s *Share) TTL() time.Duration { return s.ttl }
+
+// GroupName names the members that divide the same items: a hash of the
+// item list, in any order. Processes whose lists differ (a rollout that
+// adds a tenant) form separate groups, each reading all of its items, so
+// none is left to a member that does not know it; the items' leases still
+// give each one reader.
+func GroupName(items []string) string {
+	sorted := slices.Clone(items)
+	slices.Sort(sorted)
+	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
+	return hex.EncodeToString(h[:8])
+}
 
 // Owner names this process in the store and the logs.
 func (s *Share) Owner() string { return s.leases.owner }

@@ -2,13 +2,9 @@ package benthos
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/benthosdev/benthos/v4/public/service"
@@ -38,7 +34,7 @@ func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tena
 		// suffix after "auditpull:"), so a replica of an earlier
 		// release, which leased each tenant whole, still excludes
 		// a new one during a rolling upgrade.
-		share := checkpoint.NewShare(kv, shareGroup(tenants), ttl, checkpoint.ShareOptions{
+		share := checkpoint.NewShare(kv, checkpoint.GroupName(tenants), ttl, checkpoint.ShareOptions{
 			Key: func(suffix string) string { return "auditpull:" + suffix },
 			Log: log,
 		})
@@ -47,18 +43,6 @@ func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tena
 		opts.Lease = checkpoint.NewLeaser(kv, ttl, checkpoint.LeaseOptions{Key: leaseKey, Log: log})
 	}
 	return checkpoint.NewKVStore(kv, opts), opts.Lease, nil
-}
-
-// shareGroup names the replicas that divide the same tenants: the hash of
-// the tenant list. Replicas whose lists differ (a rollout that adds a
-// tenant) form separate groups, each reading all of its tenants, so none
-// is left to a member that does not know it; the tenants' leases still
-// give each one reader.
-func shareGroup(tenants []string) string {
-	sorted := slices.Clone(tenants)
-	slices.Sort(sorted)
-	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
-	return hex.EncodeToString(h[:8])
 }
 
 // cacheError is a failure of the cache itself (unreachable, timed out).

@@ -299,10 +299,10 @@ func (a *AuditPull) emitStats(ctx context.Context, acc telegraf.Accumulator) {
 		fields := map[string]any{"pages_in_flight": int64(a.inFlight())}
 		snap := a.poller.Metrics().Snapshot()
 		for _, info := range core.MetricInfos {
-			// Counters, the Unix time and the count of stopped tenants
-			// are integers (a field's type is fixed in InfluxDB); the
-			// other gauges are fractions.
-			if v := snap[info.Name]; info.Gauge && info.Name != "last_success_time" && info.Name != "tenants_failed" {
+			// Counters, the Unix time and the counts of tenants are
+			// integers (a field's type is fixed in InfluxDB); the other
+			// gauges are fractions.
+			if v := snap[info.Name]; info.Gauge && info.Name != "last_success_time" && !strings.HasPrefix(info.Name, "tenants_") {
 				fields[info.Name] = v
 			} else {
 				fields[info.Name] = int64(v)

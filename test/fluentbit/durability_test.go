@@ -59,7 +59,7 @@ func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 	counters := []string{"events", "pages", "requests", "retries", "throttled", "window_splits",
 		"duplicates_suppressed", "unreachable", "redeliveries", "errors", "unmapped_events"}
 	gauges := []string{"lag_seconds", "last_success_time", "rate_budget",
-		"backfill_remaining_seconds", "backfill_progress", "backfill_eta_seconds", "poll_interval_effective_seconds", "tenants_failed"}
+		"backfill_remaining_seconds", "backfill_progress", "backfill_eta_seconds", "poll_interval_effective_seconds", "tenants_failed", "tenants_read"}
 	cases := []struct {
 		name        string
 		abi         string
