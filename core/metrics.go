@@ -55,7 +55,7 @@ var MetricInfos = []MetricInfo{
 	{Name: "redeliveries", Help: "Pages delivered again after the host rejected them."},
 	{Name: "errors", Help: "Failed polls reported to the host."},
 	{Name: "unmapped_events", Help: "Events no mapping of the format option knew, delivered as OCSF Base Events (ECS without a category)."},
-	{Name: "lag_seconds", Help: "How far the committed checkpoint trails the wall clock, in seconds.", Gauge: true},
+	{Name: "lag_seconds", Help: "How far the least advanced committed checkpoint of the input's streams trails the wall clock, in seconds.", Gauge: true},
 	{Name: "last_success_time", Help: "Unix time of the last successful request to the vendor.", Gauge: true},
 	{Name: "rate_budget", Help: "The request budget in force, in requests per second: the vendor's documented limit (or rate_limit), halved at each 429 and recovered slowly; 0 when the budget is off.", Gauge: true},
 	{Name: "backfill_remaining_seconds", Help: "History still to read before the input's streams are live, in seconds of event time (summed over its streams); 0 when live.", Gauge: true},
@@ -105,6 +105,16 @@ func (m *Metrics) Snapshot() map[string]float64 {
 }
 
 func (m *Metrics) setLag(d time.Duration) { m.lagNanos.Store(int64(d)) }
+
+// raiseLag sets the lag unless it is already greater.
+func (m *Metrics) raiseLag(d time.Duration) {
+	for {
+		cur := m.lagNanos.Load()
+		if int64(d) <= cur || m.lagNanos.CompareAndSwap(cur, int64(d)) {
+			return
+		}
+	}
+}
 
 // progressRatio is 1 until a poller has published: an input that has not
 // opened its streams yet is not 0 % done.

@@ -352,7 +352,8 @@ func (p *Poller) openStream(ctx context.Context, src Source, name string) (*stre
 		p.log.Info("resuming from checkpoint", "stream", key, "cursor", s.cursor.Format(time.RFC3339))
 	}
 	s.commitSnap = s.snapshot()
-	p.metrics.setLag(p.clock.Now().Sub(s.cursor))
+	// Raised, never lowered: the other streams' lag may be worse.
+	p.metrics.raiseLag(p.clock.Now().Sub(s.cursor))
 	s.updateProgress(p.clock.Now()) // progress is measured against the backlog found at start
 
 	return s, nil
@@ -684,10 +685,23 @@ func (p *Poller) ack(b *Batch) {
 	}
 	if advanced && !s.detached {
 		p.dirty[s] = true
-		p.metrics.setLag(p.clock.Now().Sub(s.commitSnap.cursor))
+		p.metrics.setLag(p.clock.Now().Sub(p.oldestCommit()))
 		p.signal(p.saveKick)
 	}
 	p.signal(p.wake)
+}
+
+// oldestCommit is the least advanced committed position of the streams
+// read here, so that lag_seconds shows a tenant that is stuck, not the
+// stream that happened to commit last. The caller holds p.mu.
+func (p *Poller) oldestCommit() time.Time {
+	var oldest time.Time
+	for _, s := range p.streams {
+		if c := s.commitSnap.cursor; oldest.IsZero() || c.Before(oldest) {
+			oldest = c
+		}
+	}
+	return oldest
 }
 
 // saver writes committed checkpoints in the background, coalescing bursts

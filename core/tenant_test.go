@@ -337,3 +337,21 @@ func TestALiveTenantsPollGoesBeforeAnotherTenantsHistory(t *testing.T) {
 		t.Fatalf("the live poll waited behind a history page: got %d events of %s", len(b.Events), b.Stream)
 	}
 }
+
+// lag_seconds is the least advanced stream's: a tenant stopped at the
+// start of its history shows there, however far the others got.
+func TestLagIsTheLeastAdvancedTenants(t *testing.T) {
+	r := newTenantRig(t, 3, 25)
+	revoked := t.Name() + "/t1"
+	r.srcs[revoked].fail = []error{&core.AuthError{Op: "listing events", Status: 401, Reason: "token revoked"}}
+	p := r.poller(t)
+	got := map[string][]string{}
+	drainTenants(t, p, got, 150*time.Millisecond)
+	if len(got[t.Name()+"/t0"]) == 0 {
+		t.Fatal("the working tenants delivered nothing")
+	}
+	// initial_lookback is a day: the stopped tenant never moved from there.
+	if lag := p.Metrics().Snapshot()["lag_seconds"]; lag < (23 * time.Hour).Seconds() {
+		t.Fatalf("lag_seconds = %v while a tenant is stopped a day behind; want about a day", lag)
+	}
+}
