@@ -85,7 +85,7 @@ func NewShare(kv KV, group string, ttl time.Duration, opts ShareOptions) *Share 
 		done:    make(chan struct{}),
 	}
 	s.leases = NewLeaser(kv, ttl, LeaseOptions{
-		Key: func(item string) string { return key("lease:" + escape(item)) },
+		Key: func(item string) string { return key("lease:" + url.PathEscape(item)) },
 		Log: opts.Log,
 		OnLost: func(item string, _ error) {
 			s.mu.Lock()
@@ -95,7 +95,7 @@ func NewShare(kv KV, group string, ttl time.Duration, opts ShareOptions) *Share 
 			s.signal()
 		},
 	})
-	s.slotKey = func(i int) string { return key(fmt.Sprintf("member:%s:%d", escape(group), i)) }
+	s.slotKey = func(i int) string { return key(fmt.Sprintf("member:%s:%d", url.PathEscape(group), i)) }
 	return s
 }
 
@@ -357,8 +357,6 @@ func (s *Share) Close() {
 		}
 	}
 }
-
-func escape(s string) string { return url.PathEscape(s) }
 
 func readLease(b []byte) (leaseValue, bool) {
 	var lv leaseValue

@@ -33,17 +33,6 @@ func owners(shares []*checkpoint.Share, list []string) (perItem map[string]int, 
 	return perItem, perShare
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestMembersDivideTheItemsAndTakeOverThoseOfOneThatLeaves(t *testing.T) {
 	kv := checkpoint.NewMemoryKV()
 	const ttl = 400 * time.Millisecond
@@ -68,7 +57,7 @@ func TestMembersDivideTheItemsAndTakeOverThoseOfOneThatLeaves(t *testing.T) {
 	}
 	defer other.Close()
 
-	waitUntil(t, 2*time.Second, "every member to see three", func() bool {
+	testkit.WaitFor(t, 2*time.Second, "every member to see three", func() bool {
 		for _, s := range shares {
 			if s.Members() != 3 {
 				return false
@@ -95,7 +84,7 @@ func TestMembersDivideTheItemsAndTakeOverThoseOfOneThatLeaves(t *testing.T) {
 	// Member 1 dies without a word: its slot expires and the two others
 	// take all its items, each keeping its own.
 	cut.Cut()
-	waitUntil(t, 4*ttl, "the others to see member 1 gone", func() bool {
+	testkit.WaitFor(t, 4*ttl, "the others to see member 1 gone", func() bool {
 		return shares[0].Members() == 2 && shares[2].Members() == 2
 	})
 	perItem, _ = owners([]*checkpoint.Share{shares[0], shares[2]}, list)
@@ -155,7 +144,7 @@ func TestALeaseThatCannotBeRenewedIsLostAloneAndReported(t *testing.T) {
 	}
 	epoch := a.Epoch()
 	cut.Cut()
-	waitUntil(t, 3*ttl, "both leases to be reported lost", func() bool { return a.Lost("acme") && a.Lost("globex") })
+	testkit.WaitFor(t, 3*ttl, "both leases to be reported lost", func() bool { return a.Lost("acme") && a.Lost("globex") })
 	if a.Epoch() == epoch {
 		t.Error("losing leases did not change the epoch readers watch")
 	}
@@ -168,7 +157,7 @@ func TestALeaseThatCannotBeRenewedIsLostAloneAndReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	waitUntil(t, 3*ttl, "the lease to be free", func() bool {
+	testkit.WaitFor(t, 3*ttl, "the lease to be free", func() bool {
 		held, _, err := b.Claim(ctx, "acme")
 		return err == nil && held
 	})
@@ -194,7 +183,7 @@ func TestATornLeaseEntryIsTakenOverAfterTwoTTLs(t *testing.T) {
 	if held, holder, err := s.Claim(ctx, "acme"); err != nil || held || holder == "" {
 		t.Fatalf("first claim: held=%v holder=%q err=%v; want refused while the entry may be a write in progress", held, holder, err)
 	}
-	waitUntil(t, 4*ttl, "the torn entry to be taken over", func() bool {
+	testkit.WaitFor(t, 4*ttl, "the torn entry to be taken over", func() bool {
 		held, _, err := s.Claim(ctx, "acme")
 		return err == nil && held
 	})
