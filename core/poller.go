@@ -92,6 +92,11 @@ type Poller struct {
 	stop     chan struct{}
 	saverWG  sync.WaitGroup
 
+	// leaseLost is closed when the store's lease is lost (nil: the store
+	// leases nothing); leaseWhy says why.
+	leaseLost <-chan struct{}
+	leaseWhy  func() error
+
 	api    apiClock                        // how far the API's clock is behind (its Date headers)
 	before func(ctx context.Context) error // Options.BeforeRequest
 	tls    *tls.Config                     // Options.TLS
@@ -170,6 +175,11 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 			_ = p.store.Close()
 		}
 	}()
+	if ls, ok := p.store.(interface {
+		LeaseLost() (<-chan struct{}, func() error)
+	}); ok {
+		p.leaseLost, p.leaseWhy = ls.LeaseLost()
+	}
 	if len(cfg.tenants) > 0 {
 		for _, tc := range cfg.tenants {
 			p.tenants = append(p.tenants, &tenant{key: tc.Stream, cfg: tc, mine: true})
@@ -378,11 +388,31 @@ func (p *Poller) Metrics() *Metrics { return p.metrics }
 // error (see IsFatal) is returned by every later call; other errors mean
 // "reported, will be retried on the next call".
 func (p *Poller) Next(ctx context.Context) (*Batch, error) {
+	if err := p.lostLease(); err != nil {
+		return nil, err
+	}
 	b, err := p.next(ctx)
 	if err != nil && p.life.Err() != nil {
 		return nil, ErrClosed
 	}
+	if lost := p.lostLease(); err != nil && lost != nil {
+		return nil, lost
+	}
 	return b, err
+}
+
+// lostLease is the error Next returns once the store's lease is lost:
+// another process reads the stream now, so this one must stop.
+func (p *Poller) lostLease() error {
+	select {
+	case <-p.leaseLost:
+		if why := p.leaseWhy(); why != nil {
+			return fmt.Errorf("%w: %w", checkpoint.ErrLeaseLost, why)
+		}
+		return checkpoint.ErrLeaseLost
+	default:
+		return nil
+	}
 }
 
 func (p *Poller) next(ctx context.Context) (*Batch, error) {
@@ -391,6 +421,17 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(p.life, cancel)()
+	if p.leaseLost != nil {
+		// A lost lease cuts short the request in flight, whose page
+		// could not be checkpointed anyway.
+		go func() {
+			select {
+			case <-p.leaseLost:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -242,3 +242,50 @@ func TestAJoiningReplicaTakesItsShareWithoutLossOrRepeats(t *testing.T) {
 	}
 	t.Logf("A read %d tenants, B %d", a.read(), b.read())
 }
+
+// A single stream leased whole: once another process holds the lease, Next
+// stops reading at once — a blocked call as well as every later one — with
+// an error the host can tell from a failure of the stream.
+func TestALostLeaseEndsABlockedNextAndEveryLaterOne(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	ts := t0.Add(-time.Hour)
+	h.src.add("only", ts, ts)
+	kv := checkpoint.NewMemoryKV()
+	key := func(string) string { return "lease" }
+	lease := checkpoint.NewLeaser(kv, time.Second, checkpoint.LeaseOptions{Key: key})
+	cfg, err := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "memory",
+		"settle_delay": "1m", "overlap": "5m", "poll_interval": "1h", "initial_lookback": "1d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock,
+		Store: checkpoint.NewKVStore(kv, checkpoint.KVStoreOptions{Lease: lease})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	if got := drain(t, p); len(got) != 1 {
+		t.Fatalf("got %v", got)
+	}
+
+	done := make(chan error, 1)
+	go func() { _, err := p.Next(context.Background()); done <- err }()
+	// Another process's entry, as if this one had stalled past the TTL.
+	other := fmt.Sprintf(`{"owner":"elsewhere","expires":%q}`, time.Now().Add(time.Hour).Format(time.RFC3339Nano))
+	if err := kv.Set(context.Background(), key(""), []byte(other), 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("blocked Next after the lease was lost: %v; want ErrLeaseLost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lost lease did not end the blocked Next")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := p.Next(ctx); !errors.Is(err, checkpoint.ErrLeaseLost) {
+		t.Fatalf("Next after the loss: %v; want ErrLeaseLost at once", err)
+	}
+}

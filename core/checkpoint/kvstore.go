@@ -67,6 +67,17 @@ func (s *KVStore) Where(stream string) string {
 	return fmt.Sprintf("%s key %q", s.opts.Name, s.opts.Key(stream))
 }
 
+// LeaseLost is closed when the store's lease is lost to another process
+// (nil, never, without a lease); the core then ends polling with an error
+// wrapping ErrLeaseLost, so the host stops reading and waits to take the
+// stream back.
+func (s *KVStore) LeaseLost() (lost <-chan struct{}, why func() error) {
+	if s.opts.Lease == nil {
+		return nil, nil
+	}
+	return s.opts.Lease.Lost(), s.opts.Lease.Err
+}
+
 // Close gives up the leases; the core calls it after its last Save.
 func (s *KVStore) Close() error {
 	if s.opts.Lease != nil {

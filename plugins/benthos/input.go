@@ -77,17 +77,13 @@ type input struct {
 	startMetrics sync.Once
 	stopMetrics  func() // set by startMetrics
 
-	mu     sync.Mutex
-	sess   *session
+	mu sync.Mutex
+	// sess is the poller of the current session: from Connect until the
+	// input closes, the stream fails for good, or (with leases) another
+	// process took it over.
+	sess   *core.Poller
 	fatal  error // set when a session ended on an error a person must fix
 	closed bool
-}
-
-// session is one poller's life: from Connect until the input closes, the
-// stream fails for good, or (with leases) another process took it over.
-type session struct {
-	poller *core.Poller
-	lease  *checkpoint.Leaser // nil without leasing
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
@@ -188,12 +184,11 @@ func (in *input) Connect(ctx context.Context) error {
 	return nil
 }
 
-func (in *input) open(ctx context.Context) (*session, error) {
-	sess := &session{}
+func (in *input) open(ctx context.Context) (*core.Poller, error) {
 	var store checkpoint.Store
 	var share *checkpoint.Share
 	if in.cache != "" {
-		store, sess.lease, share = newCacheStore(in.res, in.cache, in.cfg.Checkpoint.LeaseTTL.D(), in.cfg.TenantStreams(), in.log)
+		store, share = newCacheStore(in.res, in.cache, in.cfg.Checkpoint.LeaseTTL.D(), in.cfg.TenantStreams(), in.log)
 	}
 	// The poller owns the store: it closes it (giving back the leases taken
 	// so far) if it fails to start.
@@ -201,29 +196,7 @@ func (in *input) open(ctx context.Context) (*session, error) {
 	if in.limit != "" {
 		opts.BeforeRequest = in.waitRateLimit
 	}
-	p, err := core.NewPoller(ctx, in.cfg, opts)
-	if err != nil {
-		return nil, err
-	}
-	sess.poller = p
-	return sess, nil
-}
-
-// next is the poller's Next, cut short when the session's lease is lost.
-func (s *session) next(ctx context.Context) (*core.Batch, error) {
-	if s.lease == nil {
-		return s.poller.Next(ctx)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-s.lease.Lost():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return s.poller.Next(ctx)
+	return core.NewPoller(ctx, in.cfg, opts)
 }
 
 // ReadBatch returns the next page as a batch; its ack function moves the
@@ -236,7 +209,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	if sess == nil {
 		return nil, nil, service.ErrNotConnected
 	}
-	b, err := sess.next(ctx)
+	b, err := sess.Next(ctx)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -244,7 +217,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		case errors.Is(err, core.ErrClosed):
 			// The session was ended (Close, or a lost lease) while reading.
 			return nil, nil, service.ErrNotConnected
-		case sess.lease != nil && sess.lease.Err() != nil:
+		case errors.Is(err, checkpoint.ErrLeaseLost):
 			// Another process owns the stream now: stop reading, then
 			// wait in Connect to take it back when it goes away.
 			in.dropSession(sess, nil)
@@ -314,7 +287,7 @@ func (in *input) waitRateLimit(ctx context.Context) error {
 
 // dropSession ends sess if it is still the current one; fatal, if set, is
 // reported by the next Connect.
-func (in *input) dropSession(sess *session, fatal error) {
+func (in *input) dropSession(sess *core.Poller, fatal error) {
 	in.mu.Lock()
 	current := in.sess == sess
 	if current {
@@ -327,10 +300,10 @@ func (in *input) dropSession(sess *session, fatal error) {
 }
 
 // endSession writes the last committed checkpoint and gives up the leases.
-func (in *input) endSession(sess *session) {
+func (in *input) endSession(sess *core.Poller) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	if err := sess.poller.Close(ctx); err != nil {
+	if err := sess.Close(ctx); err != nil {
 		in.log.Warn("closing the poller", "error", err.Error())
 	}
 }

@@ -40,9 +40,9 @@ func TestLeaseCacheSpeaksTheCoreKV(t *testing.T) {
 		t.Fatalf("after Delete: %v", err)
 	}
 
-	_, missing, _ := newCacheStore(service.MockResources(), "state", time.Second, nil, nil)
+	missing, _ := newCacheStore(service.MockResources(), "state", time.Second, nil, nil)
 	var ce *cacheError
-	if err := missing.Acquire(ctx, "s"); !errors.As(err, &ce) {
+	if _, err := missing.Load(ctx, "s"); !errors.As(err, &ce) {
 		t.Fatalf("an unreachable cache gave %v; want a cacheError", err)
 	}
 }

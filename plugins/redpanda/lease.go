@@ -27,7 +27,7 @@ const cacheTimeout = 10 * time.Second
 // TTL, the same cache carries the leases that guard them. An input with
 // tenants gets a Share instead: the replicas divide the tenants, each
 // under its own lease; a single stream is leased whole.
-func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tenants []string, log checkpoint.Logger) (*checkpoint.KVStore, *checkpoint.Leaser, *checkpoint.Share) {
+func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tenants []string, log checkpoint.Logger) (*checkpoint.KVStore, *checkpoint.Share) {
 	kv := cacheKV{res: res, name: cache}
 	opts := checkpoint.KVStoreOptions{Name: fmt.Sprintf("cache %q", cache), Key: checkpointKey}
 	switch {
@@ -40,11 +40,11 @@ func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tena
 			Key: func(suffix string) string { return "auditpull:" + suffix },
 			Log: log,
 		})
-		return checkpoint.NewKVStore(kv, opts), nil, share
+		return checkpoint.NewKVStore(kv, opts), share
 	case ttl > 0:
 		opts.Lease = checkpoint.NewLeaser(kv, ttl, checkpoint.LeaseOptions{Key: leaseKey, Log: log})
 	}
-	return checkpoint.NewKVStore(kv, opts), opts.Lease, nil
+	return checkpoint.NewKVStore(kv, opts), nil
 }
 
 // cacheError is a failure of the cache itself (unreachable, timed out).
