@@ -25,6 +25,7 @@ import (
 //	required:"true"   must be given (when its section is)
 //	hosts:"benthos"   only these hosts use it (all when absent)
 //	kind:"duration"   the kind, where the Go type does not say (hosts' own types)
+//	format:"pem"      what a secret's value is, where its source parses it
 //
 // Everything hosts need comes from it: parsing and validation here, the
 // Benthos ConfigSpec, Telegraf's options struct and sample.conf, the keys
@@ -59,6 +60,9 @@ type Option struct {
 	Check    string
 	Required bool
 	Hosts    []string // only these hosts use the option; nil: every host
+	// Format is what a secret holds where its source parses it ("pem": a
+	// private key), so that Lint can stand in for it.
+	Format string
 	// Field is the Go field that declares the option.
 	Field string
 	// Source is the source whose section holds the option ("" for the
@@ -138,7 +142,7 @@ func schemaOf(t reflect.Type, prefix, source string) []Option {
 		o := Option{
 			Key: prefix + name, Default: f.Tag.Get("default"), Doc: f.Tag.Get("doc"), Example: f.Tag.Get("example"),
 			Advanced: f.Tag.Get("advanced") == "true", Check: f.Tag.Get("check"), Source: source,
-			Required: f.Tag.Get("required") == "true", Field: f.Name,
+			Required: f.Tag.Get("required") == "true", Field: f.Name, Format: f.Tag.Get("format"),
 		}
 		if e := f.Tag.Get("enum"); e != "" {
 			o.Enum = strings.Split(e, ",")

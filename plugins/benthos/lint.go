@@ -1,13 +1,6 @@
 package benthos
 
 import (
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
-	"maps"
-	"strings"
-	"sync"
-
 	"github.com/benthosdev/benthos/v4/public/bloblang"
 
 	"github.com/auditpull/auditpull/core"
@@ -34,20 +27,6 @@ func registerLintMethod() {
 	}
 }
 
-// lintPlaceholder stands in for secrets that a lint run cannot see: a
-// ${VAR} that is not set where the config is linted, or a file:/path that
-// exists only on the server. Their presence is checked at startup.
-const lintPlaceholder = "lint-placeholder"
-
-// lintKey is a throwaway Ed25519 key in PEM, made once, standing in for a
-// private key file the lint run cannot read. Neither call can fail: the
-// key comes from crypto/rand, and Ed25519 keys always marshal.
-var lintKey = sync.OnceValue(func() string {
-	_, priv, _ := ed25519.GenerateKey(nil)
-	der, _ := x509.MarshalPKCS8PrivateKey(priv)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-})
-
 // lintConfig returns the core's verdict on an input config as lint
 // messages. Structural problems (unknown fields, wrong types, a missing
 // source) are left to Benthos' own linter so they are not reported twice.
@@ -58,53 +37,10 @@ func lintConfig(v any) []any {
 	}
 	cm, _, err := splitAdapterSettings(m)
 	if err == nil {
-		placeholderSecrets(cm)
-		_, err = core.ParseMap(cm)
+		err = core.Lint(cm)
 	}
 	if err != nil {
 		return []any{err.Error()}
 	}
 	return []any{}
-}
-
-// placeholderSecrets replaces the chosen source's section of m, and of
-// each tenant, by a copy in which secrets that are empty or read from
-// elsewhere are placeholders.
-func placeholderSecrets(m map[string]any) {
-	src, _ := m["source"].(string)
-	if sec, ok := m[src].(map[string]any); ok {
-		m[src] = placeholderSection(src, sec)
-	}
-	tenants, _ := m["tenants"].([]any)
-	out := make([]any, len(tenants))
-	for i, t := range tenants {
-		out[i] = t
-		if tm, ok := t.(map[string]any); ok {
-			if sec, ok := tm[src].(map[string]any); ok {
-				tm = maps.Clone(tm)
-				tm[src] = placeholderSection(src, sec)
-				out[i] = tm
-			}
-		}
-	}
-	if tenants != nil {
-		m["tenants"] = out
-	}
-}
-
-func placeholderSection(src string, sec map[string]any) map[string]any {
-	out := maps.Clone(sec)
-	for _, o := range core.SourceOptions(src) {
-		k := strings.TrimPrefix(o.Key, src+".")
-		s, ok := sec[k].(string)
-		if !ok || o.Kind != core.KindSecret || strings.TrimSpace(s) != "" && !strings.HasPrefix(s, "file:") && !strings.HasPrefix(s, "env:") {
-			continue
-		}
-		out[k] = lintPlaceholder
-		if k == "private_key" {
-			// Keys are parsed at validation: stand in with a real one.
-			out[k] = lintKey()
-		}
-	}
-	return out
 }

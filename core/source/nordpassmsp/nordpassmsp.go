@@ -91,7 +91,7 @@ var Categories = []string{
 type Settings struct {
 	BaseURL       string      `config:"base_url" required:"true" doc:"The MSP Activity Log API's base URL, from the integration guide in the MSP Admin Panel (the API is not public)." example:"https://msp-api.example"`
 	Path          string      `config:"path" required:"true" doc:"The endpoint's path under base_url, from the same guide." example:"/msp/activity-log/query"`
-	PrivateKey    core.Secret `config:"private_key" required:"true" doc:"The PEM private key downloaded from the MSP Admin Panel (Integrations > Integrate with NordPass for MSP), inline, env:NAME or file:/path. It signs the JWT sent with each request." example:"file:/run/secrets/nordpass_msp.pem"`
+	PrivateKey    core.Secret `config:"private_key" required:"true" format:"pem" doc:"The PEM private key downloaded from the MSP Admin Panel (Integrations > Integrate with NordPass for MSP), inline, env:NAME or file:/path. It signs the JWT sent with each request." example:"file:/run/secrets/nordpass_msp.pem"`
 	JWT           JWTSettings `config:"jwt" doc:"Claims of the JWT signed with private_key (issuer or key_id is required)."`
 	AuthScheme    string      `config:"auth_scheme" default:"bearer" enum:"bearer,none" doc:"How the token is sent: bearer (Authorization: Bearer <jwt>) or none (the bare JWT)."`
 	MemberEmails  []string    `config:"member_emails" doc:"Only the actions of these MSP members."`
