@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/auditpull/auditpull/core"
 )
@@ -41,11 +44,14 @@ type pluginOptions struct {
 	commitDelay time.Duration
 }
 
-// DefaultBudget is callback_max_bytes' default: a few Fluent Bit chunks'
-// worth, far more than one 1-second tick normally needs.
-const DefaultBudget = 4 << 20
+// DefaultBudget is callback_max_bytes' default, 4M: a few Fluent Bit
+// chunks' worth, far more than one 1-second tick normally needs.
+const DefaultBudget = 4_000_000
 
-const minBudget = 1 << 10
+// minBudget is 1K. Sizes are read as Fluent Bit reads its own
+// (flb_utils_size_to_bytes): K, M and G are powers of 1000, fractions
+// allowed; go-humanize reads them the same way and adds KiB, MiB, GiB.
+const minBudget = 1000
 
 // readConfig asks get for every key of the core schema and translates what
 // is set into the flat map core.ParseMap takes, plus the plugin's own
@@ -80,11 +86,11 @@ func readConfig(get func(key string) string) (map[string]any, pluginOptions, err
 	}
 	opts := pluginOptions{budget: DefaultBudget, commitDelay: 2 * engineRingBufferPeriod()}
 	if v := strings.TrimSpace(get(budgetKey)); v != "" {
-		n, err := parseSize(v)
-		if err != nil || n < minBudget {
-			return nil, opts, &core.ConfigError{Key: budgetKey, Msg: fmt.Sprintf("%q is not a size of at least 1K (e.g. 512K, 4M)", v)}
+		n, err := humanize.ParseBytes(v)
+		if err != nil || n < minBudget || n > math.MaxInt32 {
+			return nil, opts, &core.ConfigError{Key: budgetKey, Msg: fmt.Sprintf("%q is not a size from 1K to 2G (e.g. 512K, 4M)", v)}
 		}
-		opts.budget = n
+		opts.budget = int(n)
 	}
 	if v := strings.TrimSpace(get(commitDelayKey)); v != "" {
 		d, err := core.ParseDuration(v)
@@ -94,24 +100,4 @@ func readConfig(get func(key string) string) (map[string]any, pluginOptions, err
 		opts.commitDelay = d
 	}
 	return m, opts, nil
-}
-
-// parseSize reads a byte size as Fluent Bit writes them: 4096, 512K, 4M, 1G
-// (binary multiples, an optional trailing B).
-func parseSize(s string) (int, error) {
-	u := strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B")
-	mult := 1
-	switch {
-	case strings.HasSuffix(u, "K"):
-		mult, u = 1<<10, strings.TrimSuffix(u, "K")
-	case strings.HasSuffix(u, "M"):
-		mult, u = 1<<20, strings.TrimSuffix(u, "M")
-	case strings.HasSuffix(u, "G"):
-		mult, u = 1<<30, strings.TrimSuffix(u, "G")
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(u))
-	if err != nil || n < 0 || n > (1<<31-1)/mult {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	return n * mult, nil
 }

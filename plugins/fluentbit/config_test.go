@@ -61,14 +61,18 @@ func TestUnderscoredPropertyIsRejected(t *testing.T) {
 	}
 }
 
-func TestCallbackBudget(t *testing.T) {
-	for in, want := range map[string]int{"": DefaultBudget, "4096": 4096, "512K": 512 << 10, "4M": 4 << 20, "1mb": 1 << 20, "1G": 1 << 30} {
+// callback_max_bytes reads sizes as Fluent Bit's flb_utils_size_to_bytes
+// does: K, M and G are powers of 1000, with or without B, any case,
+// fractions allowed.
+func TestCallbackBudgetIsASizeAsFluentBitReadsThem(t *testing.T) {
+	for in, want := range map[string]int{"": DefaultBudget, "4096": 4096, "512K": 512_000, "4M": 4_000_000, "1mb": 1_000_000,
+		"1.5M": 1_500_000, "1G": 1_000_000_000, "1K": 1000, "4MiB": 4 << 20} {
 		_, opts, err := readConfig(props(map[string]string{budgetKey: in}))
 		if got := opts.budget; err != nil || got != want {
 			t.Errorf("%s=%q: got %d, %v; want %d", budgetKey, in, got, err, want)
 		}
 	}
-	for _, in := range []string{"lots", "-1", "100", "3T", "99999999G"} {
+	for _, in := range []string{"lots", "-1", "100", "999", "3T", "3G", "99999999G"} {
 		_, _, err := readConfig(props(map[string]string{budgetKey: in}))
 		var ce *core.ConfigError
 		if !errors.As(err, &ce) || ce.Key != budgetKey {
