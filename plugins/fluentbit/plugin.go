@@ -131,7 +131,12 @@ func (r *registry) start(get func(string) string, h host, tid uint64) (_ *instan
 	r.insts[in.id] = in
 	r.mu.Unlock()
 	go in.poll(ctx)
-	log.Info("started", "source", cfg.Source, "streams", p.Streams(), "poll_interval", cfg.PollInterval.D(), "commit_delay", opts.commitDelay)
+	kv := []any{"source", cfg.Source, "streams", p.Streams()}
+	if t := cfg.TenantStreams(); len(t) > 0 {
+		// Tenants open after this line, one by one: say how many there are.
+		kv[2], kv[3] = "tenants", len(t)
+	}
+	log.Info("started", append(kv, "poll_interval", cfg.PollInterval.D(), "commit_delay", opts.commitDelay)...)
 	return in, nil
 }
 

@@ -1,8 +1,10 @@
 package fluentbit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -317,6 +319,46 @@ func TestNormalisedFormatsReachFluentBit(t *testing.T) {
 				if _, ok := r.Record[tc.vendor].(map[string]any); !ok {
 					t.Fatalf("record %d: the vendor's record is not under %q: %v", i, tc.vendor, r.Record)
 				}
+			}
+		})
+	}
+}
+
+// One input reading several accounts from a tenants_file: each tenant's
+// events exactly, under its own stream, and no tenant's token anywhere.
+func TestTenantsFromAFileEachDeliverExactlyTheirOwnEvents(t *testing.T) {
+	for _, abi := range []string{"4.1", "2.1"} {
+		t.Run("abi "+abi, func(t *testing.T) {
+			t.Parallel()
+			orgs := newOrgs(t, 400, token("t0"), token("t1"), token("t2"))
+			dir := t.TempDir()
+			var list strings.Builder
+			for i, o := range orgs {
+				fmt.Fprintf(&list, "- {stream: tenant-%d, nordpass: {base_url: %q, token: %q}}\n", i, o.base, o.token)
+			}
+			file := filepath.Join(dir, "tenants.yaml")
+			if err := os.WriteFile(file, []byte(list.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			props := slices.DeleteFunc(orgs[0].props(dir, "tenants_file="+file), func(p string) bool {
+				return strings.HasPrefix(p, "nordpass.base_url=") || strings.HasPrefix(p, "nordpass.token=")
+			})
+			res := harnessRun{ABI: abi, IntervalMS: 100, Records: 1200, Instances: [][]string{props}}.run(t)
+			assertClean(t, res, false)
+			for i, o := range orgs {
+				stream := fmt.Sprintf("tenant-%d", i)
+				var got []record
+				for _, r := range res.Records {
+					if r.Record["stream"] == stream {
+						got = append(got, r)
+					}
+				}
+				assertSameEvents(t, got, o.truth())
+				assertRecordShape(t, got, stream)
+				assertNoSecret(t, res, o.token)
+			}
+			if !strings.Contains(res.Stderr, "started source=nordpass tenants=3 ") {
+				t.Errorf("the started line does not count the tenants:\n%s", tail(res.Stderr))
 			}
 		})
 	}
