@@ -411,7 +411,11 @@ func (r *run) stop(timeout time.Duration) {
 	}
 	_ = r.stream.StopWithin(timeout)
 	select {
-	case <-r.done:
+	case err := <-r.done:
+		// Teardown: a stream that failed shows in what the test checked.
+		if err != nil {
+			r.t.Logf("stream ended: %v", err)
+		}
 	case <-time.After(timeout + 5*time.Second):
 		r.t.Errorf("stream did not stop")
 	}
