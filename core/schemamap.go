@@ -174,6 +174,12 @@ func valueOf(fv reflect.Value, tag, key string, omitZero bool, host HostValue) (
 			return nil, nil
 		}
 		return fv.String(), nil
+	case reflect.Interface:
+		// A list of sections (tenants), as text or as decoded tables.
+		if fv.IsNil() || fv.Elem().Kind() == reflect.String && fv.Elem().String() == "" {
+			return nil, nil
+		}
+		return fv.Interface(), nil
 	case reflect.Slice:
 		if fv.Len() == 0 {
 			return nil, nil

@@ -478,8 +478,8 @@ var placeholder = regexp.MustCompile(`<[A-Z-]+>`)
 func TestExampleConfigurationsLoadAndValidate(t *testing.T) {
 	for k, v := range map[string]string{
 		"NORDPASS_TOKEN": "x", "OLOID_CLIENT_ID": "x", "OLOID_TENANT": "x", "OLOID_CLIENT_SECRET": "x",
-		"QUALTRICS_API_TOKEN": "x",
-		"SIEM_TOKEN":          "x", "INFLUX_TOKEN": "x",
+		"QUALTRICS_API_TOKEN": "x", "NORDPASS_UMBRELLA_TOKEN": "x",
+		"SIEM_TOKEN": "x", "INFLUX_TOKEN": "x",
 	} {
 		t.Setenv(k, v)
 	}

@@ -86,6 +86,11 @@ func option(b *strings.Builder, indent string, o core.Option, set bool) {
 	if len(o.Enum) > 0 {
 		doc += " One of: " + strings.Join(o.Enum, ", ") + "."
 	}
+	if o.Kind == core.KindObjects {
+		// A table array ends the input's own keys: written here, in the
+		// middle of them, it would swallow the ones that follow.
+		doc += " Telegraf also takes TOML tables, written after every other setting of the input: [[inputs.auditpull." + o.Key + "]] with stream = \"acme\", then [inputs.auditpull." + o.Key + ".nordpass] with the tenant's token."
+	}
 	comment(b, indent, doc)
 	prefix := indent
 	if !set && !commented {

@@ -127,6 +127,10 @@ func structOf(b *bytes.Buffer, name string, opts []core.Option, parent string) {
 			typ = "config.Secret"
 		case core.KindList:
 			typ = "[]string"
+		case core.KindObjects:
+			// Text (YAML or JSON) or an array of tables: Telegraf's TOML
+			// decoder fills an empty interface with either.
+			typ = "any"
 		case core.KindInt:
 			typ = "int"
 		case core.KindBool:

@@ -25,7 +25,7 @@ type Options struct {
 	Retry               RetryOptions        `toml:"retry"`
 	HTTP                HTTPOptions         `toml:"http"`
 	Checkpoint          CheckpointOptions   `toml:"checkpoint"`
-	Tenants             string              `toml:"tenants"`
+	Tenants             any                 `toml:"tenants"`
 	TenantsFile         string              `toml:"tenants_file"`
 	TenantRetry         config.Duration     `toml:"tenant_retry"`
 	NordPass            *NordPassOptions    `toml:"nordpass"`
