@@ -252,8 +252,9 @@ func TestAmbiguityMatrix(t *testing.T) {
 // adversarial backfills two days that hold more records than NordPass's
 // cap, with every edge a history can have — runs of one timestamp longer
 // than a page, byte-identical events straddling a page boundary, events at
-// midnight and just before it, events that become visible late and events
-// added while a window is paged — restarts in the middle of the backfill,
+// midnight and just before it, events on the first window's bounds and
+// either side of them, events that become visible late and events added
+// while a window is paged — restarts in the middle of the backfill,
 // polls on for six minutes, and requires every event exactly once, no two
 // with the same event id.
 func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
@@ -273,7 +274,13 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 	}
 	r.env.addBurst(midnight, pageSize+15)
 	r.env.addBurst(midnight.Add(-prec), 3)
-	r.env.addBurst(start, 2) // the backfill's first instant
+	// The first window's edges, and one unit either side of each: the
+	// backfill's start (a record before it must not come) and its end, now
+	// less settle_delay.
+	edge := now0.Add(-settle)
+	for _, at := range []time.Time{start.Add(-prec), start, start.Add(prec), edge.Add(-prec), edge, edge.Add(prec)} {
+		r.env.addBurst(at, 2)
+	}
 	if r.env.addIdentical != nil {
 		r.env.addIdentical(midnight.Add(-time.Hour), pageSize+10)
 		r.env.addIdentical(midnight.Add(-2*time.Hour), 2)

@@ -335,39 +335,6 @@ func TestARefusedTokenIsReplacedOnceThenTheErrorSaysWhatToCheck(t *testing.T) {
 	}
 }
 
-// A machine whose clock is ahead of the API's signs a first token the API
-// holds to be issued in its future. The refusal's Date header tells the
-// poller how far behind the API is: the replacement token and the windows
-// that follow are stamped by the API's clock, so the stream recovers on its
-// own instead of stopping with an error about this machine's clock.
-func TestAMachineClockAheadOfTheAPIsIsLearntFromItsAnswers(t *testing.T) {
-	k := keys()
-	apiNow := now0.Add(-10 * time.Minute)
-	r := newRig(t, sim.NordPassMSPConfig{Seed: 6, Count: 300, From: now0.Add(-2 * time.Hour), To: apiNow.Add(-2 * time.Minute), Clock: sim.NewFakeClock(apiNow)},
-		k["ec"].Public(), pkcs8(k["ec"]), "initial_lookback", "3h")
-	p := r.poller()
-	var got []string
-	var err error
-	for range 3 {
-		var more []string
-		more, err = drain(t, p)
-		got = append(got, more...)
-		if err == nil {
-			break
-		}
-		if core.IsFatal(err) {
-			t.Fatalf("the stream stopped: %v", err)
-		}
-	}
-	if err != nil {
-		t.Fatalf("still failing after three polls: %v", err)
-	}
-	sameSet(t, got, strs(r.m.Truth(now0.Add(-3*time.Hour), apiNow)))
-	if toks := r.tokens(); len(toks) < 2 || toks[0] == toks[1] {
-		t.Fatalf("%d requests; want the refused first token replaced by one stamped by the API's clock", len(toks))
-	}
-}
-
 func TestFiltersAreSentAsTheAPINamesThemAndNarrowTheLog(t *testing.T) {
 	k := keys()
 	r := newRig(t, sim.NordPassMSPConfig{Seed: 4, Count: 2000, Organizations: 4, Members: 5}, k["ec"].Public(), pkcs8(k["ec"]))
