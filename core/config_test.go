@@ -91,6 +91,8 @@ func TestConfigAcceptsSecretsInlineFromEnvAndFile(t *testing.T) {
 		// Hosts expand ${VAR} themselves; the core takes "$" literally.
 		{"ab${HOME}cd$$", "ab${HOME}cd$$"},
 		{"file:" + file, "from-file"},
+		// Only a whole reference is refused (below): a token may hold "@{".
+		{"ab@{x:y}", "ab@{x:y}"},
 	} {
 		cfg, err := core.ParseMap(with(base(), "nordpass", map[string]any{"token": tc.given}))
 		if err != nil {
@@ -105,6 +107,18 @@ func TestConfigAcceptsSecretsInlineFromEnvAndFile(t *testing.T) {
 		if s.Token.Reveal() != tc.want {
 			t.Errorf("%s: got %q", tc.given, s.Token.Reveal())
 		}
+	}
+}
+
+// A Telegraf secret-store reference reaches the core only where Telegraf
+// does not resolve them (inside tenants): sent as the credential, it would
+// read as a refused token, so it is a configuration error naming the key.
+func TestAnUnresolvedSecretStoreReferenceIsAConfigError(t *testing.T) {
+	_, err := core.ParseMap(map[string]any{"source": "nordpass", "tenants": []any{
+		map[string]any{"stream": "acme", "nordpass": map[string]any{"token": "@{vault:acme_token}"}},
+	}})
+	if err == nil || !strings.Contains(err.Error(), "tenants[0].nordpass.token") || !strings.Contains(err.Error(), "secret-store reference") {
+		t.Fatalf("got %v; want an error naming tenants[0].nordpass.token and saying why", err)
 	}
 }
 

@@ -1,9 +1,11 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -64,8 +66,17 @@ type Secret struct{ v string }
 // NewSecret wraps a value.
 func NewSecret(v string) Secret { return Secret{v: v} }
 
+// storeReference is a Telegraf secret-store reference, @{store:key}.
+// Telegraf resolves it only in an input's own secret options, so one that
+// reaches the core (in a tenant table) would go to the vendor as the
+// credential.
+var storeReference = regexp.MustCompile(`^@\{\w+:\w+\}$`)
+
 // Unpack implements ucfg.StringUnpacker.
 func (s *Secret) Unpack(v string) error {
+	if storeReference.MatchString(v) {
+		return errors.New("a secret-store reference (@{store:key}) the host did not resolve: Telegraf resolves them only in the input's own options, not inside tenants; give the value, ${VAR}, env:NAME or file:/path")
+	}
 	if name, ok := strings.CutPrefix(v, "env:"); ok {
 		val, set := os.LookupEnv(name)
 		if !set || val == "" {
