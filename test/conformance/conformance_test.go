@@ -7,17 +7,16 @@ package conformance
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/all"
+	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -25,25 +24,8 @@ var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 const settle = time.Minute
 
-// captureLog keeps every log line so the suite can prove no secret is
-// ever written.
-type captureLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (c *captureLog) add(level, msg string, kv ...any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lines = append(c.lines, fmt.Sprint(append([]any{level, msg}, kv...)...))
-}
-func (c *captureLog) Debug(m string, kv ...any) { c.add("debug", m, kv...) }
-func (c *captureLog) Info(m string, kv ...any)  { c.add("info", m, kv...) }
-func (c *captureLog) Warn(m string, kv ...any)  { c.add("warn", m, kv...) }
-func (c *captureLog) Error(m string, kv ...any) { c.add("error", m, kv...) }
-
 type rig struct {
-	log   *captureLog
+	log   *testkit.LogSink
 	t     *testing.T
 	v     vendor
 	clock *sim.FakeClock
@@ -55,12 +37,10 @@ type rig struct {
 func newRig(t *testing.T, v vendor, o simOptions) *rig {
 	t.Helper()
 	o.clock = sim.NewFakeClock(now0)
-	r := &rig{t: t, v: v, clock: o.clock, store: checkpoint.NewMemory(), log: &captureLog{}}
+	r := &rig{t: t, v: v, clock: o.clock, store: checkpoint.NewMemory(), log: &testkit.LogSink{}}
 	r.env = v.start(t, o)
 	t.Cleanup(func() {
-		r.log.mu.Lock()
-		defer r.log.mu.Unlock()
-		for _, l := range r.log.lines {
+		for _, l := range r.log.Lines() {
 			for _, secret := range r.env.secrets {
 				if strings.Contains(l, secret) {
 					t.Errorf("a log line leaks a secret: %s", l)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
+	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -42,7 +43,7 @@ func TestTenantsIsolateARevokedCredential(t *testing.T) {
 		list = append(list, map[string]any{"stream": tn.stream, "nordpass": map[string]any{"base_url": srv.URL + sim.NordPassPrefix, "token": tn.token}})
 		tenants = append(tenants, tn)
 	}
-	log := &captureLog{}
+	log := &testkit.LogSink{}
 	cfg, err := core.ParseMap(map[string]any{
 		"source":                "nordpass",
 		"tenants":               list,
@@ -129,7 +130,7 @@ func TestTenantsIsolateARevokedCredential(t *testing.T) {
 	if !logged(log, "tenant resumed", revoked.stream) {
 		t.Fatal("no log line says the tenant resumed")
 	}
-	for _, l := range log.lines {
+	for _, l := range log.Lines() {
 		for _, tn := range tenants {
 			if strings.Contains(l, tn.token) {
 				t.Fatalf("a log line leaks a tenant's token: %s", l)
@@ -138,10 +139,8 @@ func TestTenantsIsolateARevokedCredential(t *testing.T) {
 	}
 }
 
-func logged(c *captureLog, parts ...string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, l := range c.lines {
+func logged(c *testkit.LogSink, parts ...string) bool {
+	for _, l := range c.Lines() {
 		all := true
 		for _, p := range parts {
 			all = all && strings.Contains(l, p)

@@ -16,6 +16,7 @@ import (
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/nordpass"
+	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -46,22 +47,8 @@ func poller(t *testing.T, base string, clock core.Clock, extra map[string]any) *
 }
 
 func drain(t *testing.T, p *core.Poller) ([]string, error) {
-	var got []string
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		b, err := p.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		for _, e := range b.Events {
-			got = append(got, string(e.Raw))
-		}
-		b.Ack(nil)
-	}
+	t.Helper()
+	return testkit.Drain(p, -1, 300*time.Millisecond)
 }
 
 func TestMoreThan500UserUUIDsAreQueriedInGroupsOf500(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/nordpassmsp"
+	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -140,31 +141,10 @@ func (r *rig) tokens() []string {
 
 func drain(t *testing.T, p *core.Poller) ([]string, error) {
 	t.Helper()
-	var got []string
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		b, err := p.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		for _, e := range b.Events {
-			got = append(got, string(e.Raw))
-		}
-		b.Ack(nil)
-	}
+	return testkit.Drain(p, -1, 300*time.Millisecond)
 }
 
-func strs(b [][]byte) []string {
-	out := make([]string, len(b))
-	for i, x := range b {
-		out[i] = string(x)
-	}
-	return out
-}
+func strs(b [][]byte) []string { return testkit.Strings(b) }
 
 func sameSet(t *testing.T, got, want []string) {
 	t.Helper()

@@ -17,6 +17,7 @@ import (
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/oloid"
+	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -28,37 +29,16 @@ const (
 	secret   = "oloid-secret-value-4242"
 )
 
-// logSink records every log line, to prove secrets never reach a log.
-type logSink struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logSink) add(level, msg string, kv ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprint(append([]any{level, msg}, kv...)...))
-}
-func (l *logSink) Debug(msg string, kv ...any) { l.add("debug", msg, kv...) }
-func (l *logSink) Info(msg string, kv ...any)  { l.add("info", msg, kv...) }
-func (l *logSink) Warn(msg string, kv ...any)  { l.add("warn", msg, kv...) }
-func (l *logSink) Error(msg string, kv ...any) { l.add("error", msg, kv...) }
-func (l *logSink) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
 type rig struct {
 	t     *testing.T
 	clock *sim.FakeClock
 	store *checkpoint.Memory
-	log   *logSink
+	log   *testkit.LogSink
 	cfg   map[string]any
 }
 
 func newRig(t *testing.T, base string, extra ...any) *rig {
-	r := &rig{t: t, clock: sim.NewFakeClock(now0), store: checkpoint.NewMemory(), log: &logSink{}}
+	r := &rig{t: t, clock: sim.NewFakeClock(now0), store: checkpoint.NewMemory(), log: &testkit.LogSink{}}
 	r.cfg = map[string]any{
 		"source": "oloid", "oloid.base_url": base, "oloid.client_id": clientID,
 		"oloid.tenant": tenant, "oloid.client_secret": secret,
@@ -87,38 +67,10 @@ func (r *rig) poller() *core.Poller {
 // drain reads up to n batches (n < 0: until idle), acking each.
 func drain(t *testing.T, p *core.Poller, n int) ([]string, error) {
 	t.Helper()
-	return drainIdle(t, p, n, 300*time.Millisecond)
+	return testkit.Drain(p, n, 300*time.Millisecond)
 }
 
-// drainIdle is drain, taking idle without a batch to mean "caught up".
-func drainIdle(t *testing.T, p *core.Poller, n int, idle time.Duration) ([]string, error) {
-	t.Helper()
-	var got []string
-	for i := 0; n < 0 || i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), idle)
-		b, err := p.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		for _, e := range b.Events {
-			got = append(got, string(e.Raw))
-		}
-		b.Ack(nil)
-	}
-	return got, nil
-}
-
-func strs(b [][]byte) []string {
-	out := make([]string, len(b))
-	for i, x := range b {
-		out[i] = string(x)
-	}
-	return out
-}
+func strs(b [][]byte) []string { return testkit.Strings(b) }
 
 func sameSet(t *testing.T, got, want []string) {
 	t.Helper()
@@ -404,8 +356,8 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 				t.Fatalf("error %q lacks %q", err, tt.want)
 			}
 			for _, s := range []string{secret, "tok-secret-1"} {
-				if strings.Contains(err.Error(), s) || strings.Contains(r.log.text(), s) {
-					t.Fatalf("a secret leaked: %v\n%s", err, r.log.text())
+				if strings.Contains(err.Error(), s) || strings.Contains(r.log.Text(), s) {
+					t.Fatalf("a secret leaked: %v\n%s", err, r.log.Text())
 				}
 			}
 		})
@@ -433,7 +385,7 @@ func TestARefusedNextTokenRestartsTheWindowOnceWithAWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(r.log.text(), "refused the stored nextToken") {
+	if !strings.Contains(r.log.Text(), "refused the stored nextToken") {
 		t.Fatal("no warning about the re-read window")
 	}
 	// At-least-once: everything arrives; the four pages read before are

@@ -18,6 +18,7 @@ import (
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/qualtrics"
+	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -29,37 +30,17 @@ const (
 	clientSecret = "oauth-secret-8080"
 )
 
-type logSink struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logSink) add(level, msg string, kv ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprint(append([]any{level, msg}, kv...)...))
-}
-func (l *logSink) Debug(msg string, kv ...any) { l.add("debug", msg, kv...) }
-func (l *logSink) Info(msg string, kv ...any)  { l.add("info", msg, kv...) }
-func (l *logSink) Warn(msg string, kv ...any)  { l.add("warn", msg, kv...) }
-func (l *logSink) Error(msg string, kv ...any) { l.add("error", msg, kv...) }
-func (l *logSink) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
 type rig struct {
 	t         *testing.T
 	clock     *sim.FakeClock
 	store     *checkpoint.Memory
-	log       *logSink
+	log       *testkit.LogSink
 	cfg       map[string]any
 	deferOpen bool // as Telegraf and Fluent Bit open the poller
 }
 
 func newRig(t *testing.T, kv ...any) *rig {
-	r := &rig{t: t, clock: sim.NewFakeClock(now0), store: checkpoint.NewMemory(), log: &logSink{}}
+	r := &rig{t: t, clock: sim.NewFakeClock(now0), store: checkpoint.NewMemory(), log: &testkit.LogSink{}}
 	r.cfg = map[string]any{
 		"source": "qualtrics", "checkpoint.type": "memory", "rate_limit.enabled": false,
 		"settle_delay": "1m", "overlap": "5m",
@@ -91,32 +72,10 @@ func (r *rig) poller() *core.Poller {
 
 func drain(t *testing.T, p *core.Poller, n int) ([]string, error) {
 	t.Helper()
-	var got []string
-	for i := 0; n < 0 || i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		b, err := p.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		for _, e := range b.Events {
-			got = append(got, string(e.Raw))
-		}
-		b.Ack(nil)
-	}
-	return got, nil
+	return testkit.Drain(p, n, 300*time.Millisecond)
 }
 
-func strs(b [][]byte) []string {
-	out := make([]string, len(b))
-	for i, x := range b {
-		out[i] = string(x)
-	}
-	return out
-}
+func strs(b [][]byte) []string { return testkit.Strings(b) }
 
 func sameSet(t *testing.T, got, want []string) {
 	t.Helper()
@@ -170,7 +129,7 @@ func TestAllDiscoversTheActivityTypesAndReadsEachAsItsOwnStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameSet(t, append(got, more...), strs(q.Truth(start, now0.Add(-time.Minute))))
-	if !strings.Contains(r.log.text(), "qualtrics activity types discovered") {
+	if !strings.Contains(r.log.Text(), "qualtrics activity types discovered") {
 		t.Fatal("the discovered types were not logged")
 	}
 }
@@ -472,8 +431,8 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 				t.Fatalf("error %q lacks %q", err, tt.want)
 			}
 			for _, s := range []string{apiToken, clientSecret, "qat-"} {
-				if strings.Contains(err.Error(), s) || strings.Contains(r.log.text(), s) {
-					t.Fatalf("a secret leaked: %v\n%s", err, r.log.text())
+				if strings.Contains(err.Error(), s) || strings.Contains(r.log.Text(), s) {
+					t.Fatalf("a secret leaked: %v\n%s", err, r.log.Text())
 				}
 			}
 		})
