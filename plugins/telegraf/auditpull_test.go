@@ -101,6 +101,22 @@ func (f *fixture) plugin(t *testing.T, dir string) (*AuditPull, *testLog) {
 	return a, l
 }
 
+// start initialises a and starts it delivering into s (a new sink when
+// s is nil), failing the test if either step fails.
+func start(t *testing.T, a *AuditPull, l *testLog, s *sink) *sink {
+	t.Helper()
+	if s == nil {
+		s = newSink()
+	}
+	if err := a.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(s.acc(l)); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // sink receives what the plugin emits and decides each metric's fate.
 type sink struct {
 	ch       chan telegraf.Metric
@@ -263,13 +279,7 @@ func TestTokenWithDollarSignsReachesTheAPIUnchanged(t *testing.T) {
 	f.NP.AddToken(tok, sim.TokenValid)
 	a, l := f.plugin(t, t.TempDir())
 	a.NordPass.Token = config.NewSecret([]byte(tok))
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s := newSink()
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	s := start(t, a, l, nil)
 	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= len(want) })
 	a.Stop()
@@ -337,13 +347,7 @@ func TestDeliversEveryEventOnceAndResumesFromTheCheckpoint(t *testing.T) {
 	f := newFixture(t, 730)
 	dir := t.TempDir()
 	a, l := f.plugin(t, dir)
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s := newSink()
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	s := start(t, a, l, nil)
 	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= len(want) })
 	a.Stop()
@@ -380,13 +384,7 @@ func TestDeliversEveryEventOnceAndResumesFromTheCheckpoint(t *testing.T) {
 	// an event that arrived meanwhile is delivered once.
 	fresh := f.NP.AddEvent(time.Now(), time.Time{}, "item", "item_created", 3)
 	a2, l2 := f.plugin(t, dir)
-	if err := a2.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s2 := newSink()
-	if err := a2.Start(s2.acc(l2)); err != nil {
-		t.Fatal(err)
-	}
+	s2 := start(t, a2, l2, nil)
 	waitFor(t, "the new event", func() bool { _, n := s2.counts(); return n >= 1 })
 	time.Sleep(600 * time.Millisecond) // a few more polls
 	a2.Stop()
@@ -404,14 +402,9 @@ func TestAtMostMaxUndeliveredPagesInFlight(t *testing.T) {
 	a.PageSize = 10
 	a.MaxUndeliveredPages = 3
 	a.ShutdownTimeout = 0
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
 	s := newSink()
 	s.hold = true
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	start(t, a, l, s)
 	waitFor(t, "three pages", func() bool { n, _ := s.counts(); return n >= 30 })
 	time.Sleep(500 * time.Millisecond)
 	if n, _ := s.counts(); n != 30 {
@@ -441,9 +434,6 @@ func TestRejectedPageIsSentAgainAndNothingIsLost(t *testing.T) {
 	f := newFixture(t, 300)
 	dir := t.TempDir()
 	a, l := f.plugin(t, dir)
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
 	s := newSink()
 	var mu sync.Mutex
 	rejected := 0
@@ -456,9 +446,7 @@ func TestRejectedPageIsSentAgainAndNothingIsLost(t *testing.T) {
 		}
 		return true
 	}
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	start(t, a, l, s)
 	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= len(want) })
 	a.Stop()
@@ -478,14 +466,9 @@ func TestUndeliveredPagesAreReadAgainAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	a, l := f.plugin(t, dir)
 	a.ShutdownTimeout = config.Duration(200 * time.Millisecond)
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
 	s := newSink()
 	s.hold = true // the outputs never report delivery
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	start(t, a, l, s)
 	waitFor(t, "pages in flight", func() bool { n, _ := s.counts(); return n >= 100 })
 	a.Stop()
 	if !l.contains("not yet delivered") {
@@ -496,13 +479,7 @@ func TestUndeliveredPagesAreReadAgainAfterRestart(t *testing.T) {
 	}
 
 	a2, l2 := f.plugin(t, dir)
-	if err := a2.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s2 := newSink()
-	if err := a2.Start(s2.acc(l2)); err != nil {
-		t.Fatal(err)
-	}
+	s2 := start(t, a2, l2, nil)
 	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s2.counts(); return n >= len(want) })
 	a2.Stop()
@@ -516,14 +493,9 @@ func TestStopWaitsForPagesInFlight(t *testing.T) {
 	dir := t.TempDir()
 	a, l := f.plugin(t, dir)
 	a.ShutdownTimeout = config.Duration(10 * time.Second)
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
 	s := newSink()
 	s.hold = true
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	start(t, a, l, s)
 	want := f.Truth()
 	waitFor(t, "every event in flight", func() bool { n, _ := s.counts(); return n >= len(want) })
 	// The outputs deliver while the input is stopping.
@@ -536,9 +508,9 @@ func TestStopWaitsForPagesInFlight(t *testing.T) {
 			m.Accept()
 		}
 	}()
-	start := time.Now()
+	began := time.Now()
 	a.Stop()
-	if d := time.Since(start); d < 250*time.Millisecond || d > 5*time.Second {
+	if d := time.Since(began); d < 250*time.Millisecond || d > 5*time.Second {
 		t.Fatalf("Stop returned after %s; want it to wait for the deliveries only", d)
 	}
 	if len(checkpointFiles(t, dir)) != 1 {
@@ -546,13 +518,7 @@ func TestStopWaitsForPagesInFlight(t *testing.T) {
 	}
 	// Nothing is left to read.
 	a2, l2 := f.plugin(t, dir)
-	if err := a2.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s2 := newSink()
-	if err := a2.Start(s2.acc(l2)); err != nil {
-		t.Fatal(err)
-	}
+	s2 := start(t, a2, l2, nil)
 	time.Sleep(800 * time.Millisecond)
 	a2.Stop()
 	if n, _ := s2.counts(); n != 0 {
@@ -567,14 +533,9 @@ func TestDryRunNeverMovesTheCheckpoint(t *testing.T) {
 	// A dry run from scratch writes nothing, even over empty windows.
 	d, l := f.plugin(t, dir)
 	d.SetDryRun(true)
-	if err := d.Init(); err != nil {
-		t.Fatal(err)
-	}
 	s := newSink()
 	s.decide = func(telegraf.Metric) bool { return false } // as telegraf --test does
-	if err := d.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	start(t, d, l, s)
 	waitFor(t, "the dry run's pages", func() bool { n, _ := s.counts(); return n >= 50 })
 	time.Sleep(300 * time.Millisecond)
 	d.Stop()
@@ -587,13 +548,7 @@ func TestDryRunNeverMovesTheCheckpoint(t *testing.T) {
 
 	// A real run, then a dry run that sees a new event: the file is untouched.
 	a, l2 := f.plugin(t, dir)
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s2 := newSink()
-	if err := a.Start(s2.acc(l2)); err != nil {
-		t.Fatal(err)
-	}
+	s2 := start(t, a, l2, nil)
 	want := f.Truth()
 	waitFor(t, "every event", func() bool { _, n := s2.counts(); return n >= len(want) })
 	a.Stop()
@@ -607,14 +562,9 @@ func TestDryRunNeverMovesTheCheckpoint(t *testing.T) {
 	d2, l3 := f.plugin(t, dir)
 	d2.SetDryRun(true)
 	d2.ShutdownTimeout = config.Duration(5 * time.Second)
-	if err := d2.Init(); err != nil {
-		t.Fatal(err)
-	}
 	s3 := newSink()
 	s3.decide = func(telegraf.Metric) bool { return false }
-	if err := d2.Start(s3.acc(l3)); err != nil {
-		t.Fatal(err)
-	}
+	start(t, d2, l3, s3)
 	waitFor(t, "the new event in the dry run", func() bool { n, _ := s3.counts(); return n >= 1 })
 	time.Sleep(600 * time.Millisecond)
 	d2.Stop()
@@ -632,13 +582,7 @@ func TestStatisticsMeasurement(t *testing.T) {
 	f := newFixture(t, 100)
 	a, l := f.plugin(t, t.TempDir())
 	a.StatsInterval = config.Duration(100 * time.Millisecond)
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s := newSink()
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	s := start(t, a, l, nil)
 	want := len(f.Truth())
 	waitFor(t, "statistics after the events", func() bool {
 		s.mu.Lock()
@@ -679,13 +623,7 @@ func TestRefusedTokenStopsPollingWithAClearError(t *testing.T) {
 	f := newFixture(t, 10)
 	f.NP.SetTokenState(testToken, sim.TokenExpired)
 	a, l := f.plugin(t, t.TempDir())
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s := newSink()
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	start(t, a, l, nil)
 	waitFor(t, "the error", func() bool { return l.contains("polling stopped") })
 	requests := f.NP.Requests()
 	time.Sleep(500 * time.Millisecond)
@@ -725,10 +663,7 @@ func TestQualtricsStreamsAreTaggedPerActivityType(t *testing.T) {
 	a, l := qualtricsPlugin(t, srv.URL)
 	a.InitialLookback = config.Duration(48 * time.Hour)
 	a.PollInterval = config.Duration(200 * time.Millisecond)
-	s := newSink()
-	if err := start(a, s, l); err != nil {
-		t.Fatal(err)
-	}
+	s := start(t, a, l, nil)
 	var want []string
 	for _, r := range q.Truth(now.Add(-48*time.Hour), now) {
 		want = append(want, string(r))
@@ -777,10 +712,7 @@ func TestStatisticsTakeTheStreamsListedAfterADeferredOpen(t *testing.T) {
 	a.ShutdownTimeout = config.Duration(2 * time.Second)
 	a.RequestTimeout = config.Duration(300 * time.Millisecond)
 	a.Retry = RetryOptions{MaxAttempts: 2, InitialBackoff: config.Duration(20 * time.Millisecond), MaxBackoff: config.Duration(100 * time.Millisecond)}
-	s := newSink()
-	if err := start(a, s, l); err != nil {
-		t.Fatalf("the plugin must start while the type list fails: %v", err)
-	}
+	s := start(t, a, l, nil) // even while the type list fails
 	defer a.Stop()
 
 	streamTag := func() string {
@@ -821,12 +753,4 @@ func qualtricsPlugin(t *testing.T, srvURL string) (*AuditPull, *testLog) {
 	l := &testLog{t: t}
 	a.Log = l
 	return a, l
-}
-
-// start initialises the plugin and starts it into s.
-func start(a *AuditPull, s *sink, l *testLog) error {
-	if err := a.Init(); err != nil {
-		return err
-	}
-	return a.Start(s.acc(l))
 }

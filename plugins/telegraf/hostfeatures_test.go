@@ -15,13 +15,7 @@ func TestBackfillProgressIsLoggedAndPublished(t *testing.T) {
 	a, l := f.plugin(t, t.TempDir())
 	a.MaxWindow = config.Duration(4 * time.Hour) // the 48 hours take a dozen windows
 	a.StatsInterval = config.Duration(100 * time.Millisecond)
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s := newSink()
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	s := start(t, a, l, nil)
 	want := len(f.Truth())
 	waitFor(t, "every event and the statistics after them", func() bool {
 		s.mu.Lock()
@@ -64,13 +58,7 @@ func TestNormalisedFormatsReachTheOutputs(t *testing.T) {
 			f := newFixture(t, 120)
 			a, l := f.plugin(t, t.TempDir())
 			a.Format = tc.format
-			if err := a.Init(); err != nil {
-				t.Fatal(err)
-			}
-			s := newSink()
-			if err := a.Start(s.acc(l)); err != nil {
-				t.Fatal(err)
-			}
+			s := start(t, a, l, nil)
 			want := len(f.Truth())
 			waitFor(t, "every event", func() bool { _, n := s.counts(); return n >= want })
 			a.Stop()

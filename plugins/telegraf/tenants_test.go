@@ -56,13 +56,7 @@ func TestTenantsAsTOMLTablesEachDeliverExactlyTheirOwnEvents(t *testing.T) {
 	a := c.Inputs[0].Input.(*AuditPull)
 	l := &testLog{t: t}
 	a.Log = l
-	if err := a.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s := newSink()
-	if err := a.Start(s.acc(l)); err != nil {
-		t.Fatal(err)
-	}
+	s := start(t, a, l, nil)
 	want := len(orgs["acme"].Truth()) + len(orgs["globex"].Truth())
 	waitFor(t, "every tenant's events", func() bool { _, n := s.counts(); return n >= want })
 	time.Sleep(400 * time.Millisecond) // a few more polls: nothing more may come
