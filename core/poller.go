@@ -386,7 +386,10 @@ func (p *Poller) Metrics() *Metrics { return p.metrics }
 
 // Next blocks until a batch is ready, ctx ends, or the poll fails. A fatal
 // error (see IsFatal) is returned by every later call; other errors mean
-// "reported, will be retried on the next call".
+// "reported, will be retried on the next call". Once the store's lease is
+// lost (a checkpoint.KVStore with a Leaser), every call returns an error
+// wrapping checkpoint.ErrLeaseLost: the host closes this poller and waits
+// for the stream with a new one.
 func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 	if err := p.lostLease(); err != nil {
 		return nil, err
