@@ -321,14 +321,28 @@ func (s *stream) finishPartition() {
 	// Window done: keep only what a later sweep may read again.
 	s.final = w.Final
 	cut := s.final.UnixMilli()
-	kept := make(map[string]seenEntry)
-	for id, e := range s.seen {
-		if e.t >= cut {
-			e.r = 0
-			kept[id] = e
+	if s.seenShared {
+		kept := make(map[string]seenEntry, len(s.seen))
+		for id, e := range s.seen {
+			if e.t >= cut {
+				e.r = 0
+				kept[id] = e
+			}
+		}
+		s.seen, s.seenShared = kept, false
+	} else {
+		// No snapshot holds this map yet (this window's reads copied it):
+		// trimmed in place rather than copied again at every poll.
+		for id, e := range s.seen {
+			switch {
+			case e.t < cut:
+				delete(s.seen, id)
+			case e.r != 0:
+				e.r = 0
+				s.seen[id] = e
+			}
 		}
 	}
-	s.seen, s.seenShared = kept, false
 	s.win, s.read = nil, true
 }
 
