@@ -44,8 +44,8 @@ type MetricInfo struct {
 
 // MetricInfos lists the exported metrics in a stable order.
 var MetricInfos = []MetricInfo{
-	{Name: "events", Help: "Events handed to the host."},
-	{Name: "pages", Help: "Pages (batches of events) handed to the host."},
+	{Name: "events", Help: "Events read and passed on for delivery, counted before the host confirms them (a page delivered again counts in redeliveries only)."},
+	{Name: "pages", Help: "Pages (batches of events) read and passed on for delivery, counted before the host confirms them."},
 	{Name: "requests", Help: "HTTP requests sent to the vendor."},
 	{Name: "retries", Help: "Requests repeated after a transient failure."},
 	{Name: "throttled", Help: "429 responses received from the vendor."},
