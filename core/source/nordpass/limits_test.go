@@ -2,9 +2,7 @@ package nordpass_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -88,19 +87,8 @@ func TestABudgetAboveTheVendorsLimitComesDownAfterA429(t *testing.T) {
 }
 
 func drainIdle(p *core.Poller, idle time.Duration) (n int, err error) {
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), idle)
-		b, err := p.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		n += len(b.Events)
-		b.Ack(nil)
-	}
+	got, err := testkit.Drain(p, -1, idle)
+	return len(got), err
 }
 
 // A backfill longer than 90 days runs in windows the API accepts: no
