@@ -508,9 +508,10 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 			if at := p.nextTenantOpen(); !at.IsZero() {
 				wait = min(wait, max(time.Until(at), time.Millisecond))
 			}
-			p.caughtUp.Store(s != nil && s.win == nil && s.retryAt.Before(time.Now()))
+			p.caughtUp.Store(p.allCaughtUp())
 			timer := time.NewTimer(wait)
 			err := p.waitWake(ctx, timer.C)
+			p.caughtUp.Store(false)
 			timer.Stop()
 			if err != nil {
 				return nil, err
@@ -554,16 +555,41 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 			p.resumed(s)
 		}
 		if b != nil {
-			p.caughtUp.Store(false)
 			return b, nil
 		}
 	}
 }
 
-// CaughtUp reports whether the last Next found every stream read up to
-// now − settle_delay and waiting for its next poll. Hosts use it for "run
-// once" modes; it is a snapshot, not a promise.
+// CaughtUp reports whether a Next call is waiting right now with every
+// stream read up to now − settle_delay: none in the middle of a window or
+// waiting to retry, no tenant waiting to open. It is false while Next reads,
+// however long a read takes (retries, a Retry-After, the budget), and once
+// Next has returned. "Run once" modes and tests watch it during a Next call
+// instead of taking a quiet period for the end, which a slow machine or a
+// slow vendor would break; it is a snapshot, not a promise.
 func (p *Poller) CaughtUp() bool { return p.caughtUp.Load() }
+
+// allCaughtUp is CaughtUp's test, made when Next is about to wait. Streams
+// and tenants stopped by an error a person must fix are not waiting for
+// data but for tenant_retry, and a tenant being handed over reads no more:
+// none of them holds the poller back.
+func (p *Poller) allCaughtUp() bool {
+	now := time.Now()
+	for _, s := range p.streams {
+		if s.stopped || (s.tenant != nil && !s.tenant.leaveBy.IsZero()) {
+			continue
+		}
+		if s.win != nil || s.retryAt.After(now) {
+			return false
+		}
+	}
+	for _, t := range p.tenants {
+		if t.mine && !t.opened && t.down == 0 {
+			return false
+		}
+	}
+	return len(p.streams) > 0 || len(p.tenants) > 0
+}
 
 // ErrClosed is returned by Next after Close. It is fatal (IsFatal): a host
 // loop that sees it must end, not retry.

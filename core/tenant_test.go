@@ -12,6 +12,7 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
+	"github.com/auditpull/auditpull/internal/testkit"
 )
 
 func tenantsBase(tenants ...any) map[string]any {
@@ -187,17 +188,15 @@ func (r *tenantRig) pollerWith(t *testing.T, opts core.Options) *core.Poller {
 	return p
 }
 
-// drainTenants reads until nothing is due for idle, by tenant, and
+// drainTenants reads until the poller is caught up, by tenant, and
 // returns the errors reported on the way (none may be fatal).
-func drainTenants(t *testing.T, p *core.Poller, got map[string][]string, idle time.Duration) []error {
+func drainTenants(t *testing.T, p *core.Poller, got map[string][]string) []error {
 	t.Helper()
 	var errs []error
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), idle)
-		b, err := p.Next(ctx)
-		cancel()
+		b, err := testkit.NextOrCaughtUp(p, testkit.ReadLimit)
 		switch {
-		case errors.Is(err, context.DeadlineExceeded):
+		case err == nil && b == nil:
 			return errs
 		case core.IsFatal(err):
 			t.Fatalf("one tenant's failure ended the input: %v", err)
@@ -218,7 +217,7 @@ func TestARefusedTenantStopsAloneAndResumesAfterTenantRetry(t *testing.T) {
 	r.srcs[revoked].fail = []error{&core.AuthError{Op: "listing events", Status: 401, Reason: "token revoked"}}
 	p := r.poller(t)
 	got := map[string][]string{}
-	errs := drainTenants(t, p, got, 150*time.Millisecond)
+	errs := drainTenants(t, p, got)
 	if len(errs) == 0 || !strings.Contains(errs[0].Error(), revoked) {
 		t.Fatalf("the stopped tenant was not reported: %v", errs)
 	}
@@ -236,7 +235,7 @@ func TestARefusedTenantStopsAloneAndResumesAfterTenantRetry(t *testing.T) {
 	// The credential is fixed at the vendor: after tenant_retry the
 	// tenant resumes, without a restart, and delivers everything once.
 	time.Sleep(300 * time.Millisecond)
-	drainTenants(t, p, got, 150*time.Millisecond)
+	drainTenants(t, p, got)
 	for name, want := range r.want {
 		assertSame(t, got[name], want)
 	}
@@ -261,7 +260,7 @@ func tenantsOpenLater(t *testing.T, r *tenantRig, p *core.Poller, broken string)
 	got := map[string][]string{}
 	deadline := time.Now().Add(5 * time.Second)
 	for len(got[broken]) < len(r.want[broken]) && time.Now().Before(deadline) {
-		drainTenants(t, p, got, 150*time.Millisecond)
+		drainTenants(t, p, got)
 	}
 	for name, want := range r.want {
 		assertSame(t, got[name], want)
@@ -278,7 +277,7 @@ func TestATenantFailingTransientlyBacksOffAloneAndLosesNothing(t *testing.T) {
 	r.cfg["retry.max_backoff"] = "40ms"
 	p := r.poller(t)
 	got := map[string][]string{}
-	if errs := drainTenants(t, p, got, 300*time.Millisecond); len(errs) != 0 {
+	if errs := drainTenants(t, p, got); len(errs) != 0 {
 		t.Fatalf("failures within retry.max_attempts were reported: %v", errs)
 	}
 	for name, want := range r.want {
@@ -346,7 +345,7 @@ func TestLagIsTheLeastAdvancedTenants(t *testing.T) {
 	r.srcs[revoked].fail = []error{&core.AuthError{Op: "listing events", Status: 401, Reason: "token revoked"}}
 	p := r.poller(t)
 	got := map[string][]string{}
-	drainTenants(t, p, got, 150*time.Millisecond)
+	drainTenants(t, p, got)
 	if len(got[t.Name()+"/t0"]) == 0 {
 		t.Fatal("the working tenants delivered nothing")
 	}

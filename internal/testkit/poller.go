@@ -43,20 +43,59 @@ func (l *LogSink) Lines() []string {
 	return append([]string(nil), l.lines...)
 }
 
-// Drain reads up to n batches from p (n < 0: until it is idle), acking
-// each, and returns the raw events. Idle — no batch within idle — counts as
-// caught up; any other error ends the read and is returned with what came
-// before it.
-func Drain(p *core.Poller, n int, idle time.Duration) ([]string, error) {
+// errCaughtUp ends a Next call that waits with every stream caught up.
+var errCaughtUp = errors.New("caught up")
+
+// NextOrCaughtUp returns p's next batch, or nil once a Next call waits with
+// every stream caught up (core.Poller.CaughtUp). A read that takes long —
+// retries, a Retry-After, a busy machine — is waited for, not mistaken for
+// the end as a quiet period would be; only limit without either is an
+// error. Next's other errors are returned as they are.
+func NextOrCaughtUp(p *core.Poller, limit time.Duration) (*core.Batch, error) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	ctx, stop := context.WithTimeout(ctx, limit)
+	defer stop()
+	go func() {
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if p.CaughtUp() {
+					cancel(errCaughtUp)
+					return
+				}
+			}
+		}
+	}()
+	b, err := p.Next(ctx)
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.Is(context.Cause(ctx), errCaughtUp):
+		return nil, nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, fmt.Errorf("neither a batch nor caught up within %s", limit)
+	}
+	return nil, err
+}
+
+// ReadLimit bounds how long a test waits for one batch or for the poller
+// to catch up: far beyond any read on a slow machine, so that only a
+// poller that is stuck fails.
+const ReadLimit = 2 * time.Minute
+
+// Drain reads up to n batches from p (n < 0: until it is caught up), acking
+// each, and returns the raw events. Any error ends the read and is returned
+// with what came before it.
+func Drain(p *core.Poller, n int) ([]string, error) {
 	var got []string
 	for i := 0; n < 0 || i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), idle)
-		b, err := p.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return got, nil
-		}
-		if err != nil {
+		b, err := NextOrCaughtUp(p, ReadLimit)
+		if err != nil || b == nil {
 			return got, err
 		}
 		for _, e := range b.Events {

@@ -83,38 +83,48 @@ func (r *rig) poller() *core.Poller {
 	return p
 }
 
-// read takes up to n batches (n < 0: until nothing is due), acking each, and
-// returns their raw events.
+// read takes up to n batches (n < 0: until the poller is caught up),
+// acking each, and returns their raw events.
 func read(t *testing.T, p *core.Poller, n int) []string {
 	t.Helper()
-	return readIdle(t, p, n, 400*time.Millisecond)
+	raw, _ := readIDs(t, p, n)
+	return raw
 }
 
-// readIdle is read, taking idle without a batch to mean "caught up".
-func readIdle(t *testing.T, p *core.Poller, n int, idle time.Duration) []string {
+// readIDs is read, returning the events' ids too. "Caught up" is the
+// poller's own word (a Next call waiting with every stream read), not a
+// quiet period, which a Retry-After or a busy machine would outlast.
+// Transient errors are retried, as hosts do; a fatal one, or a minute of
+// nothing but errors, fails the test.
+func readIDs(t *testing.T, p *core.Poller, n int) (raw, ids []string) {
 	t.Helper()
-	var got []string
+	failing := time.Time{} // since when every Next failed
 	for i := 0; n < 0 || i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), idle)
-		b, err := p.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			if n < 0 {
-				return got
+		b, err := testkit.NextOrCaughtUp(p, testkit.ReadLimit)
+		switch {
+		case err == nil && b == nil:
+			if n >= 0 {
+				t.Fatalf("caught up after %d of %d batches", i, n)
 			}
-			t.Fatalf("no batch after %d of %d", i, n)
-		}
-		if err != nil {
-			if core.IsFatal(err) {
-				t.Fatalf("fatal: %v", err)
+			return raw, ids
+		case err != nil && core.IsFatal(err):
+			t.Fatalf("fatal: %v", err)
+		case err != nil:
+			if failing.IsZero() {
+				failing = time.Now()
+			} else if time.Since(failing) > time.Minute {
+				t.Fatalf("every poll failed for %s: %v", time.Since(failing).Round(time.Millisecond), err)
 			}
 			i--
-			continue // transient: reported, polled again
+			continue
 		}
-		got = append(got, raws(b)...)
+		failing = time.Time{}
+		for _, e := range b.Events {
+			raw, ids = append(raw, string(e.Raw)), append(ids, e.ID)
+		}
 		b.Ack(nil)
 	}
-	return got
+	return raw, ids
 }
 
 func raws(b *core.Batch) []string {
@@ -430,8 +440,7 @@ func faults(t *testing.T, v vendor) {
 			r.env.faults.Random(0.25, 7, f)
 			p := r.poller()
 			defer p.Close(context.Background())
-			// Idle longer than any Retry-After before calling it caught up.
-			same(t, readIdle(t, p, -1, 3*time.Second), r.want(start))
+			same(t, read(t, p, -1), r.want(start))
 			if r.env.faults.Injected()[f.Kind] == 0 {
 				t.Fatal("no fault was injected")
 			}

@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -298,16 +296,16 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 
 	var got, ids []string
 	p := r.poller()
-	take := func(n int, idle time.Duration) {
+	take := func(n int) {
 		t.Helper()
-		g, i := readIDs(t, p, n, idle)
+		g, i := readIDs(t, p, n)
 		got, ids = append(got, g...), append(ids, i...)
 	}
-	take(5, 0)
+	take(5)
 	p.Close(context.Background())
 	p = r.poller()
 	defer func() { p.Close(context.Background()) }()
-	take(-1, 1500*time.Millisecond) // longer than the 429's Retry-After
+	take(-1)
 	// Late: visible three minutes after their time, within settle_delay
 	// and overlap (6 minutes) of every poll that follows. A sweep delivers
 	// them within sweep_interval of becoming visible (by the API's clock,
@@ -321,7 +319,7 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 	}
 	for range 12 + int((d+29*time.Second)/(30*time.Second)) {
 		r.clock.Advance(30 * time.Second)
-		take(-1, 400*time.Millisecond)
+		take(-1)
 	}
 
 	// What the API's clock allows by now: a clock behind ends the last
@@ -343,44 +341,6 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 	if dup := duplicates(ids); len(dup) > 0 {
 		t.Fatalf("%d events share an event_id with another, e.g. %v", len(dup), dup[:min(3, len(dup))])
 	}
-}
-
-// readIDs is readIdle, returning the events' ids too.
-func readIDs(t *testing.T, p *core.Poller, n int, idle time.Duration) (raw, ids []string) {
-	t.Helper()
-	if idle == 0 {
-		idle = 5 * time.Second
-	}
-	failing := time.Time{} // since when every Next failed
-	for i := 0; n < 0 || i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), idle)
-		b, err := p.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			if n < 0 {
-				return raw, ids
-			}
-			t.Fatalf("no batch after %d of %d", i, n)
-		}
-		if err != nil {
-			if core.IsFatal(err) {
-				t.Fatalf("fatal: %v", err)
-			}
-			if failing.IsZero() {
-				failing = time.Now()
-			} else if time.Since(failing) > 10*idle {
-				t.Fatalf("every poll failed for %s: %v", time.Since(failing).Round(time.Millisecond), err)
-			}
-			i--
-			continue
-		}
-		failing = time.Time{}
-		for _, e := range b.Events {
-			raw, ids = append(raw, string(e.Raw)), append(ids, e.ID)
-		}
-		b.Ack(nil)
-	}
-	return raw, ids
 }
 
 func duplicates(ids []string) []string {

@@ -48,7 +48,7 @@ func poller(t *testing.T, base string, clock core.Clock, extra map[string]any) *
 
 func drain(t *testing.T, p *core.Poller) ([]string, error) {
 	t.Helper()
-	return testkit.Drain(p, -1, 300*time.Millisecond)
+	return testkit.Drain(p, -1)
 }
 
 func TestMoreThan500UserUUIDsAreQueriedInGroupsOf500(t *testing.T) {

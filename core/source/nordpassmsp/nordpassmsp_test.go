@@ -141,7 +141,7 @@ func (r *rig) tokens() []string {
 
 func drain(t *testing.T, p *core.Poller) ([]string, error) {
 	t.Helper()
-	return testkit.Drain(p, -1, 300*time.Millisecond)
+	return testkit.Drain(p, -1)
 }
 
 func strs(b [][]byte) []string { return testkit.Strings(b) }

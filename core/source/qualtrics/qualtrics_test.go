@@ -72,7 +72,7 @@ func (r *rig) poller() *core.Poller {
 
 func drain(t *testing.T, p *core.Poller, n int) ([]string, error) {
 	t.Helper()
-	return testkit.Drain(p, n, 300*time.Millisecond)
+	return testkit.Drain(p, n)
 }
 
 func strs(b [][]byte) []string { return testkit.Strings(b) }
