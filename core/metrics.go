@@ -12,6 +12,7 @@ import (
 type Metrics struct {
 	Events               atomic.Int64 // events handed to the host
 	Pages                atomic.Int64 // batches handed to the host
+	EventsAcked          atomic.Int64 // events the host confirmed
 	Requests             atomic.Int64 // HTTP requests sent to the vendor
 	Retries              atomic.Int64 // requests repeated after a transient failure
 	Throttled            atomic.Int64 // 429 responses received
@@ -40,12 +41,19 @@ type MetricInfo struct {
 	Name  string
 	Help  string
 	Gauge bool // a value that goes up and down; otherwise a counter
+	Int   bool // a gauge whose values are whole numbers (a time, a count)
 }
+
+// Whole reports whether the metric's values are whole numbers: every
+// counter, and the gauges marked Int. Hosts with typed fields (Telegraf)
+// write them as integers.
+func (m MetricInfo) Whole() bool { return !m.Gauge || m.Int }
 
 // MetricInfos lists the exported metrics in a stable order.
 var MetricInfos = []MetricInfo{
 	{Name: "events", Help: "Events read and passed on for delivery, counted before the host confirms them (a page delivered again counts in redeliveries only)."},
 	{Name: "pages", Help: "Pages (batches of events) read and passed on for delivery, counted before the host confirms them."},
+	{Name: "events_acked", Help: "Events the host confirmed as delivered, so the checkpoint may move past them: the count to compare with the destination's (events runs ahead of it by what is in flight)."},
 	{Name: "requests", Help: "HTTP requests sent to the vendor."},
 	{Name: "retries", Help: "Requests repeated after a transient failure."},
 	{Name: "throttled", Help: "429 responses received from the vendor."},
@@ -56,14 +64,14 @@ var MetricInfos = []MetricInfo{
 	{Name: "errors", Help: "Failed polls reported to the host."},
 	{Name: "unmapped_events", Help: "Events no mapping of the format option knew, delivered as OCSF Base Events (ECS without a category)."},
 	{Name: "lag_seconds", Help: "How far the least advanced committed checkpoint of the input's streams trails the wall clock, in seconds.", Gauge: true},
-	{Name: "last_success_time", Help: "Unix time of the last successful request to the vendor.", Gauge: true},
+	{Name: "last_success_time", Help: "Unix time of the last successful request to the vendor.", Gauge: true, Int: true},
 	{Name: "rate_budget", Help: "The request budget in force, in requests per second: the vendor's documented limit (or rate_limit), halved at each 429 and recovered slowly; 0 when the budget is off.", Gauge: true},
 	{Name: "backfill_remaining_seconds", Help: "History still to read before the input's streams are live, in seconds of event time (summed over its streams); 0 when live.", Gauge: true},
 	{Name: "backfill_progress", Help: "Share of the backlog read, 0 to 1, of the input's least advanced backfilling stream; 1 when live.", Gauge: true},
 	{Name: "backfill_eta_seconds", Help: "Seconds until the slowest backfilling stream is live, from the requests its history has needed so far and the request budget in force; 0 when live or not yet known.", Gauge: true},
 	{Name: "poll_interval_effective_seconds", Help: "The longest time between two live polls of one stream: poll_interval, or more when the request budget cannot poll every stream that often.", Gauge: true},
-	{Name: "tenants_failed", Help: "Tenants of the input stopped by an error a person must fix (a refused credential, a rejected request, an unreadable checkpoint); each is tried again after tenant_retry while the others go on.", Gauge: true},
-	{Name: "tenants_read", Help: "Tenants this replica reads now: all of the input's that opened, or its share of them when replicas share a store.", Gauge: true},
+	{Name: "tenants_failed", Help: "Tenants of the input stopped by an error a person must fix (a refused credential, a rejected request, an unreadable checkpoint); each is tried again after tenant_retry while the others go on.", Gauge: true, Int: true},
+	{Name: "tenants_read", Help: "Tenants this replica reads now: all of the input's that opened, or its share of them when replicas share a store.", Gauge: true, Int: true},
 }
 
 // MetricNames lists the exported metrics' names in the order of MetricInfos.
@@ -82,6 +90,7 @@ func (m *Metrics) Snapshot() map[string]float64 {
 	return map[string]float64{
 		"events":                float64(m.Events.Load()),
 		"pages":                 float64(m.Pages.Load()),
+		"events_acked":          float64(m.EventsAcked.Load()),
 		"requests":              float64(m.Requests.Load()),
 		"retries":               float64(m.Retries.Load()),
 		"throttled":             float64(m.Throttled.Load()),

@@ -1,7 +1,10 @@
 package core_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/auditpull/auditpull/core"
 )
@@ -26,4 +29,40 @@ func TestExporterPassesValuesAndChangesSinceTheLastSync(t *testing.T) {
 	if len(sink) != len(core.MetricInfos) {
 		t.Fatalf("synced %d metrics, want every one of %d", len(sink), len(core.MetricInfos))
 	}
+}
+
+// events counts what was passed on, events_acked only what the host
+// confirmed: a rejected page counts once it is delivered again and
+// confirmed, a released one (a dry run) never.
+func TestEventsAckedCountsOnlyWhatTheHostConfirmed(t *testing.T) {
+	h := newHarness(t, 10, 10000)
+	h.history(30, t0.Add(-time.Hour))
+	p := h.poller()
+	ctx := context.Background()
+	defer p.Close(ctx)
+	var pages []*core.Batch
+	for range 3 {
+		b, err := p.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, b)
+	}
+	pages[0].Ack(nil)
+	pages[1].Ack(errors.New("rejected by the output"))
+	pages[2].Release()
+	want := func(events, acked float64) {
+		t.Helper()
+		s := p.Metrics().Snapshot()
+		if s["events"] != events || s["events_acked"] != acked {
+			t.Fatalf("events %v, events_acked %v; want %v, %v", s["events"], s["events_acked"], events, acked)
+		}
+	}
+	want(30, 10)
+	again, err := p.Next(ctx)
+	if err != nil || again != pages[1] {
+		t.Fatalf("want the rejected page again, got %v, %v", again, err)
+	}
+	again.Ack(nil)
+	want(30, 20)
 }

@@ -741,6 +741,7 @@ func (p *Poller) ack(b *Batch) {
 	}
 	p.freeSlot(b)
 	b.done = true
+	p.metrics.EventsAcked.Add(int64(len(b.Events)))
 	s := b.s
 	advanced := false
 	for {

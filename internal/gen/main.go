@@ -1,7 +1,8 @@
 // Command gen writes what hosts need from the one option schema (the tags
 // of core.Config and of each source's Settings): Telegraf's options struct
 // and sample.conf (with the copy the plugin's README embeds) and the
-// README's option table; and docs/normalize.md from the mapping tables in
+// README's option table; the metric tables of every README from
+// core.MetricInfos; and docs/normalize.md from the mapping tables in
 // core/normalize. Run it after changing an option or a mapping:
 //
 //	go generate ./...
@@ -56,23 +57,35 @@ func generate(root string) (map[string][]byte, error) {
 		"plugins/telegraf/sample.conf":    []byte(sample),
 		"docs/normalize.md":               []byte(normalize.Markdown()),
 	}
-	for path, splice := range map[string]func(string) (string, error){
-		"plugins/telegraf/README.md": func(s string) (string, error) {
+	type splice struct {
+		path string
+		fn   func(string) (string, error)
+	}
+	splices := []splice{
+		{"plugins/telegraf/README.md", func(s string) (string, error) {
 			return between(s, "```toml @sample.conf\n", "```", sample)
-		},
-		"README.md": func(s string) (string, error) {
+		}},
+		{"README.md", func(s string) (string, error) {
 			return between(s, "<!-- options:begin -->\n", "<!-- options:end -->", optionTable())
-		},
-	} {
-		b, err := os.ReadFile(filepath.Join(root, path))
-		if err != nil {
-			return nil, err
+		}},
+	}
+	for path, fn := range metricDocs() {
+		splices = append(splices, splice{path, fn})
+	}
+	for _, sp := range splices {
+		cur, ok := out[sp.path]
+		if !ok {
+			b, err := os.ReadFile(filepath.Join(root, sp.path))
+			if err != nil {
+				return nil, err
+			}
+			cur = b
 		}
-		s, err := splice(string(b))
+		s, err := sp.fn(string(cur))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", sp.path, err)
 		}
-		out[path] = []byte(s)
+		out[sp.path] = []byte(s)
 	}
 	return out, nil
 }

@@ -45,6 +45,9 @@ func TestDeliversEveryEventExactlyOnce(t *testing.T) {
 		if got := r.metrics.get("auditpull_events"); got != float64(len(s.truth)) {
 			t.Errorf("auditpull_events = %v, want %d", got, len(s.truth))
 		}
+		if got := r.metrics.get("auditpull_events_acked"); got != float64(len(s.truth)) {
+			t.Errorf("auditpull_events_acked = %v, want %d: every event was acknowledged", got, len(s.truth))
+		}
 		if got, want := r.metrics.get("auditpull_pages"), float64(len(out.ackedBatches())); got != want {
 			t.Errorf("auditpull_pages = %v, want %v (one per batch)", got, want)
 		}

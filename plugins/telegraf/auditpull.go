@@ -299,13 +299,12 @@ func (a *AuditPull) emitStats(ctx context.Context, acc telegraf.Accumulator) {
 		fields := map[string]any{"pages_in_flight": int64(a.inFlight())}
 		snap := a.poller.Metrics().Snapshot()
 		for _, info := range core.MetricInfos {
-			// Counters, the Unix time and the counts of tenants are
-			// integers (a field's type is fixed in InfluxDB); the other
-			// gauges are fractions.
-			if v := snap[info.Name]; info.Gauge && info.Name != "last_success_time" && !strings.HasPrefix(info.Name, "tenants_") {
-				fields[info.Name] = v
-			} else {
+			// A field's type is fixed in InfluxDB: whole numbers stay
+			// integers, the other gauges are fractions.
+			if v := snap[info.Name]; info.Whole() {
 				fields[info.Name] = int64(v)
+			} else {
+				fields[info.Name] = v
 			}
 		}
 		// Read every time: opened with the streams still to be listed

@@ -584,14 +584,15 @@ func TestStatisticsMeasurement(t *testing.T) {
 	a.StatsInterval = config.Duration(100 * time.Millisecond)
 	s := start(t, a, l, nil)
 	want := len(f.Truth())
-	waitFor(t, "statistics after the events", func() bool {
+	waitFor(t, "statistics counting every event read and confirmed", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if len(s.stats) == 0 {
 			return false
 		}
-		v, _ := s.stats[len(s.stats)-1].GetField("events")
-		return v == int64(want)
+		read, _ := s.stats[len(s.stats)-1].GetField("events")
+		acked, _ := s.stats[len(s.stats)-1].GetField("events_acked")
+		return read == int64(want) && acked == int64(want)
 	})
 	a.Stop()
 	s.mu.Lock()

@@ -56,7 +56,7 @@ func TestAKillBeforeTheEngineMovesACollectLosesNothing(t *testing.T) {
 // plugin does the same, so the counters appear in /api/v2/metrics and
 // prometheus_exporter, and log_level and log_file apply to its lines.
 func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
-	counters := []string{"events", "pages", "requests", "retries", "throttled", "window_splits",
+	counters := []string{"events", "pages", "events_acked", "requests", "retries", "throttled", "window_splits",
 		"duplicates_suppressed", "unreachable", "redeliveries", "errors", "unmapped_events"}
 	gauges := []string{"lag_seconds", "last_success_time", "rate_budget",
 		"backfill_remaining_seconds", "backfill_progress", "backfill_eta_seconds", "poll_interval_effective_seconds", "tenants_failed", "tenants_read"}
@@ -124,6 +124,11 @@ func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 			}
 			if v := got["fluentbit_auditpull_events_total"].Value; v != 500 {
 				t.Errorf("events_total = %v, want 500", v)
+			}
+			// Acked once Fluent Bit had commit_delay to move the records
+			// into a chunk: never more than it took.
+			if v := got["fluentbit_auditpull_events_acked_total"].Value; v > 500 {
+				t.Errorf("events_acked_total = %v, more than the 500 records Fluent Bit took", v)
 			}
 			if v := got["fluentbit_auditpull_requests_total"].Value; v < 5 {
 				t.Errorf("requests_total = %v, want at least the 5 pages", v)
