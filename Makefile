@@ -32,7 +32,8 @@ lint:
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
 
-# The conformance scenarios mostly wait on idle timeouts: run many at once.
+# Some conformance scenarios sleep through a Retry-After or a back-off: many
+# at once keep both cores busy meanwhile.
 test-core:
 	$(GO) test -race -count=1 -parallel 8 $(CORE_PKGS)
 
