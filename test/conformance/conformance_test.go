@@ -47,6 +47,8 @@ func newRig(t *testing.T, v vendor, o simOptions) *rig {
 				}
 			}
 		}
+		// The finished test outlives its cleanups (see serve).
+		*r = rig{}
 	})
 	r.cfg = map[string]any{
 		"source":                v.name,

@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +36,7 @@ func TestTenantsIsolateARevokedCredential(t *testing.T) {
 		tn := npTenant{stream: fmt.Sprintf("org-%d", i), token: fmt.Sprintf("np-tenant-%d-token-%x", i, 0x5eed+i)}
 		tn.np = sim.NewNordPass(sim.NordPassConfig{Seed: int64(100 + i), Count: 600 + 300*i, From: start, To: now0, Clock: clock, RateLimit: -1})
 		tn.np.AddToken(tn.token, sim.TokenValid)
-		srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, tn.np))
-		t.Cleanup(srv.Close)
+		srv := serve(t, sim.NewServer().Mount(sim.NordPassPrefix, tn.np))
 		list = append(list, map[string]any{"stream": tn.stream, "nordpass": map[string]any{"base_url": srv.URL + sim.NordPassPrefix, "token": tn.token}})
 		tenants = append(tenants, tn)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -110,14 +111,26 @@ var vendors = []vendor{
 
 const testToken = "np-test-token-7f3a"
 
+// serve runs a simulator until the test ends. Go's testing keeps a
+// finished parallel test, with its cleanup functions, until its parent
+// ends: the cleanup lets go of the simulator, so that the 5,808 cells of
+// the full matrix do not each keep two days of history in memory.
+func serve(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		srv.Config.Handler = nil
+	})
+	return srv
+}
+
 func startNordPass(t *testing.T, o simOptions) *simEnv {
 	np := sim.NewNordPass(sim.NordPassConfig{
 		Seed: 42, Count: o.count, From: o.from, To: o.to, Clock: o.clock,
 		RateLimit: -1, Cap: o.cap, Readings: o.readings, NordPassReadings: o.nordpass,
 	})
 	np.AddToken(testToken, sim.TokenValid)
-	srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, np))
-	t.Cleanup(srv.Close)
+	srv := serve(t, sim.NewServer().Mount(sim.NordPassPrefix, np))
 	users := np.UserUUIDs()
 	env := &simEnv{
 		section:  map[string]any{"base_url": srv.URL + sim.NordPassPrefix, "token": testToken},
@@ -165,8 +178,7 @@ func startOLOID(t *testing.T, o simOptions) *simEnv {
 	}
 	ol := sim.NewOLOID(cfg)
 	ol.AddClient(oloidClient, oloidTenant, oloidSecret)
-	srv := httptest.NewServer(sim.NewServer().Mount(sim.OLOIDPrefix, ol))
-	t.Cleanup(srv.Close)
+	srv := serve(t, sim.NewServer().Mount(sim.OLOIDPrefix, ol))
 	users := ol.UserIDs()
 	return &simEnv{
 		section: map[string]any{
@@ -213,8 +225,7 @@ func startQualtrics(t *testing.T, o simOptions) *simEnv {
 	}
 	q := sim.NewQualtrics(cfg)
 	q.AddClient(qualtricsClient, qualtricsSecret)
-	srv := httptest.NewServer(sim.NewServer().Mount(sim.QualtricsPrefix, q))
-	t.Cleanup(srv.Close)
+	srv := serve(t, sim.NewServer().Mount(sim.QualtricsPrefix, q))
 	users := q.UserIDs()
 	return &simEnv{
 		section: map[string]any{
@@ -295,8 +306,7 @@ func startNordPassMSP(t *testing.T, o simOptions) *simEnv {
 		RateLimit: -1, Cap: o.cap, PublicKey: &key.PublicKey, Issuer: mspIssuer,
 		Readings: o.readings, NordPassReadings: o.nordpass,
 	})
-	srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassMSPPrefix, m))
-	t.Cleanup(srv.Close)
+	srv := serve(t, sim.NewServer().Mount(sim.NordPassMSPPrefix, m))
 	base := srv.URL + sim.NordPassMSPPrefix
 	env := &simEnv{
 		section: map[string]any{
