@@ -1,4 +1,4 @@
-# Per-adapter throughput (issue 6): test/bench/adapters runs each built host
+# Per-adapter throughput: test/bench/adapters runs each built host
 # — Benthos build, Telegraf build, Fluent Bit .so in the harness — and the
 # peer (stock Benthos: generate + http processors + unarchive) on one
 # NordPass backfill from the standalone simulator on loopback, rate limits

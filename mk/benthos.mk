@@ -1,4 +1,4 @@
-# Benthos adapter (issue 4): the auditpull input (plugins/benthos), a Benthos
+# Benthos adapter: the auditpull input (plugins/benthos), a Benthos
 # build with it compiled in (build/benthos) and `make demo`.
 #
 #   make build/out/benthos   the Benthos binary (pure, io, redis, kafka,

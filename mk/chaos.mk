@@ -1,4 +1,4 @@
-# Crash and fault suite over the built hosts (issue 6): test/chaos.
+# Crash and fault suite over the built hosts: test/chaos.
 #
 #   make chaos        SIGKILL at random moments, N times per host (N=100 by
 #                     default: make chaos N=20), during a NordPass backfill —

@@ -1,4 +1,4 @@
-# Telegraf adapter (issue 7): a Telegraf build with the auditpull input
+# Telegraf adapter: a Telegraf build with the auditpull input
 # compiled in, and the execd shim for users who keep their distribution's
 # Telegraf. The Go build cache decides what to rebuild, so the binaries are
 # always handed to `go build` (a cold build of Telegraf takes minutes).
