@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
@@ -113,4 +114,29 @@ func Strings(b [][]byte) []string {
 		out[i] = string(x)
 	}
 	return out
+}
+
+// SameMultiset fails t unless got holds exactly want's events, each as
+// many times: a lost and a doubled event are both failures, and the
+// message counts each so a failure says which it was.
+func SameMultiset(t testing.TB, got, want []string) {
+	t.Helper()
+	n := make(map[string]int, len(want))
+	for _, e := range want {
+		n[e]++
+	}
+	for _, e := range got {
+		n[e]--
+	}
+	var missing, extra int
+	for _, c := range n {
+		if c > 0 {
+			missing += c
+		} else {
+			extra -= c
+		}
+	}
+	if missing+extra > 0 {
+		t.Fatalf("delivered %d events, want %d: %d missing, %d extra or doubled", len(got), len(want), missing, extra)
+	}
 }

@@ -1,7 +1,7 @@
 // Package testkit holds the set-up the tests of every package share: a
-// simulated NordPass organisation behind a local server, a log sink safe
-// for concurrent writes, and waiting for a condition. It is imported by
-// tests only.
+// simulated NordPass organisation behind a local server, a rig that opens
+// pollers on a fake clock, log sinks, and waiting for a condition. It is
+// imported by tests only.
 package testkit
 
 import (

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/all"
 	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
@@ -25,22 +24,18 @@ var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 const settle = time.Minute
 
 type rig struct {
-	log   *testkit.LogSink
-	t     *testing.T
-	v     vendor
-	clock *sim.FakeClock
-	env   *simEnv
-	store *checkpoint.Memory
-	cfg   map[string]any
+	*testkit.Rig
+	v   vendor
+	env *simEnv
 }
 
 func newRig(t *testing.T, v vendor, o simOptions) *rig {
 	t.Helper()
-	o.clock = sim.NewFakeClock(now0)
-	r := &rig{t: t, v: v, clock: o.clock, store: checkpoint.NewMemory(), log: &testkit.LogSink{}}
+	r := &rig{Rig: testkit.NewRig(t, sim.NewFakeClock(now0), nil), v: v}
+	o.clock = r.Clock
 	r.env = v.start(t, o)
 	t.Cleanup(func() {
-		for _, l := range r.log.Lines() {
+		for _, l := range r.Log.Lines() {
 			for _, secret := range r.env.secrets {
 				if strings.Contains(l, secret) {
 					t.Errorf("a log line leaks a secret: %s", l)
@@ -50,9 +45,15 @@ func newRig(t *testing.T, v vendor, o simOptions) *rig {
 		// The finished test outlives its cleanups (see serve).
 		*r = rig{}
 	})
-	r.cfg = map[string]any{
-		"source":                v.name,
-		v.name:                  r.env.section,
+	r.Cfg = defaults()
+	r.Set("source", v.name, v.name, r.env.section)
+	return r
+}
+
+// defaults is the config every scenario starts from, whatever the source
+// and however many tenants, so that they all poll and retry alike.
+func defaults() map[string]any {
+	return map[string]any{
 		"checkpoint.type":       "memory",
 		"settle_delay":          settle.String(),
 		"overlap":               "5m",
@@ -62,27 +63,6 @@ func newRig(t *testing.T, v vendor, o simOptions) *rig {
 		"retry.max_backoff":     "20ms",
 		"retry.max_attempts":    10,
 	}
-	return r
-}
-
-func (r *rig) set(kv ...any) *rig {
-	for i := 0; i < len(kv); i += 2 {
-		r.cfg[kv[i].(string)] = kv[i+1]
-	}
-	return r
-}
-
-func (r *rig) poller() *core.Poller {
-	r.t.Helper()
-	cfg, err := core.ParseMap(r.cfg)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: r.store, Clock: r.clock, Logger: r.log})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return p
 }
 
 // read takes up to n batches (n < 0: until the poller is caught up),
@@ -137,14 +117,6 @@ func raws(b *core.Batch) []string {
 	return out
 }
 
-func strs(b [][]byte) []string {
-	out := make([]string, len(b))
-	for i, x := range b {
-		out[i] = string(x)
-	}
-	return out
-}
-
 // same fails unless got and want are the same multiset.
 func same(t *testing.T, got, want []string) {
 	t.Helper()
@@ -183,7 +155,7 @@ func head(s []string) string {
 
 // window is what a fresh stream starting at start must deliver by now.
 func (r *rig) want(start time.Time) []string {
-	return strs(r.env.truth(start, r.clock.Now().Add(-settle).Truncate(time.Second)))
+	return testkit.Strings(r.env.truth(start, r.Clock.Now().Add(-settle).Truncate(time.Second)))
 }
 
 func TestConformance(t *testing.T) {
@@ -216,7 +188,7 @@ func TestConformance(t *testing.T) {
 
 func freshStart(t *testing.T, v vendor) {
 	r := newRig(t, v, simOptions{count: 3000, from: now0.Add(-10 * 24 * time.Hour), to: now0})
-	p := r.poller()
+	p := r.Poller()
 	defer p.Close(context.Background())
 	got := read(t, p, -1)
 	// The source's default lookback is all the truth can tell: the first
@@ -238,8 +210,8 @@ func longBackfill(t *testing.T, v vendor) {
 	}
 	start := now0.Add(-90 * 24 * time.Hour)
 	r := newRig(t, v, simOptions{count: 60000, from: start, to: now0})
-	r.set("start_time", start.Format(time.RFC3339))
-	p := r.poller()
+	r.Set("start_time", start.Format(time.RFC3339))
+	p := r.Poller()
 	defer p.Close(context.Background())
 	same(t, read(t, p, -1), r.want(start))
 	if r.env.cap > 0 && p.Metrics().WindowSplits.Load() == 0 {
@@ -250,11 +222,11 @@ func longBackfill(t *testing.T, v vendor) {
 func restartMidWindow(t *testing.T, v vendor) {
 	start := now0.Add(-2 * 24 * time.Hour)
 	r := newRig(t, v, simOptions{count: 4000, from: start, to: now0})
-	r.set("start_time", start.Format(time.RFC3339))
-	p := r.poller()
+	r.Set("start_time", start.Format(time.RFC3339))
+	p := r.Poller()
 	got := read(t, p, 7)
 	p.Close(context.Background())
-	p = r.poller()
+	p = r.Poller()
 	got = append(got, read(t, p, -1)...)
 	p.Close(context.Background())
 	same(t, got, r.want(start))
@@ -263,8 +235,8 @@ func restartMidWindow(t *testing.T, v vendor) {
 func nackRedelivery(t *testing.T, v vendor) {
 	start := now0.Add(-1 * 24 * time.Hour)
 	r := newRig(t, v, simOptions{count: 1500, from: start, to: now0})
-	r.set("start_time", start.Format(time.RFC3339))
-	p := r.poller()
+	r.Set("start_time", start.Format(time.RFC3339))
+	p := r.Poller()
 	defer p.Close(context.Background())
 	ctx := context.Background()
 	b1, err := p.Next(ctx)
@@ -292,8 +264,8 @@ func nackRedelivery(t *testing.T, v vendor) {
 func outOfOrderAcks(t *testing.T, v vendor) {
 	start := now0.Add(-1 * 24 * time.Hour)
 	r := newRig(t, v, simOptions{count: 1500, from: start, to: now0})
-	r.set("start_time", start.Format(time.RFC3339))
-	p := r.poller()
+	r.Set("start_time", start.Format(time.RFC3339))
+	p := r.Poller()
 	ctx := context.Background()
 	var bs []*core.Batch
 	for i := 0; i < 4; i++ {
@@ -308,7 +280,7 @@ func outOfOrderAcks(t *testing.T, v vendor) {
 	bs[0].Ack(nil)
 	// Page 2 is never acked: the checkpoint may only cover page 1.
 	p.Close(ctx)
-	p = r.poller()
+	p = r.Poller()
 	defer p.Close(ctx)
 	same(t, read(t, p, -1), minus(r.want(start), raws(bs[0])))
 }
@@ -322,8 +294,8 @@ func lateEvents(t *testing.T, v vendor) {
 	for _, sweep := range sweepIntervals {
 		t.Run("sweep_interval "+sweep, func(t *testing.T) {
 			r := newRig(t, v, simOptions{count: 200, from: now0.Add(-2 * time.Hour), to: now0})
-			r.set("initial_lookback", "1h", "sweep_interval", sweep)
-			p := r.poller()
+			r.Set("initial_lookback", "1h", "sweep_interval", sweep)
+			p := r.Poller()
 			defer p.Close(context.Background())
 			got := read(t, p, -1)
 			// Visible 3 minutes after its timestamp: later than settle_delay
@@ -333,7 +305,7 @@ func lateEvents(t *testing.T, v vendor) {
 			r.env.addLate(now0.Add(90*time.Second), now0.Add(5*time.Minute))
 			r.env.addLate(now0.Add(3*time.Minute), now0.Add(9*time.Minute))
 			for i := 0; i < 36; i++ {
-				r.clock.Advance(30 * time.Second)
+				r.Clock.Advance(30 * time.Second)
 				got = append(got, read(t, p, -1)...)
 			}
 			same(t, got, r.want(now0.Add(-time.Hour)))
@@ -343,18 +315,18 @@ func lateEvents(t *testing.T, v vendor) {
 
 func equalTimestampsAtEdge(t *testing.T, v vendor) {
 	r := newRig(t, v, simOptions{count: 100, from: now0.Add(-2 * time.Hour), to: now0.Add(-time.Hour)})
-	r.set("initial_lookback", "3h")
+	r.Set("initial_lookback", "3h")
 	// The first window ends at now − settle: one burst just inside it, one
 	// exactly on its (exclusive) end, one just after.
 	edge := now0.Add(-settle)
 	r.env.addBurst(edge.Add(-time.Second), 7)
 	r.env.addBurst(edge, 9)
 	r.env.addBurst(edge.Add(time.Second), 5)
-	p := r.poller()
+	p := r.Poller()
 	defer p.Close(context.Background())
 	got := read(t, p, -1)
 	for i := 0; i < 12; i++ {
-		r.clock.Advance(30 * time.Second)
+		r.Clock.Advance(30 * time.Second)
 		got = append(got, read(t, p, -1)...)
 	}
 	same(t, got, r.want(now0.Add(-3*time.Hour)))
@@ -362,7 +334,7 @@ func equalTimestampsAtEdge(t *testing.T, v vendor) {
 
 func insertedWhilePaging(t *testing.T, v vendor) {
 	r := newRig(t, v, simOptions{count: 600, from: now0.Add(-50 * time.Minute), to: now0.Add(-2 * time.Minute)})
-	r.set("initial_lookback", "1h")
+	r.Set("initial_lookback", "1h")
 	served := 0
 	var deep []string
 	r.env.onServe(func(int) {
@@ -374,11 +346,11 @@ func insertedWhilePaging(t *testing.T, v vendor) {
 			deep = append(deep, string(r.env.addLate(now0.Add(-30*time.Minute), now0)))
 		}
 	})
-	p := r.poller()
+	p := r.Poller()
 	defer p.Close(context.Background())
 	got := read(t, p, -1)
 	for i := 0; i < 12; i++ {
-		r.clock.Advance(30 * time.Second)
+		r.Clock.Advance(30 * time.Second)
 		got = append(got, read(t, p, -1)...)
 	}
 	// A record inserted 30 minutes back may land in pages already read
@@ -399,8 +371,8 @@ func sessionExpiry(t *testing.T, v vendor) {
 	if r.env.expireSession == nil {
 		t.Skip(v.name + " uses a static token: nothing to renew")
 	}
-	r.set("start_time", start.Format(time.RFC3339))
-	p := r.poller()
+	r.Set("start_time", start.Format(time.RFC3339))
+	p := r.Poller()
 	defer p.Close(context.Background())
 	got := read(t, p, 3)
 	before := r.env.logins()
@@ -437,10 +409,10 @@ func faults(t *testing.T, v vendor) {
 		t.Run(f.Kind.String(), func(t *testing.T) {
 			start := now0.Add(-1 * 24 * time.Hour)
 			r := newRig(t, v, simOptions{count: 1200, from: start, to: now0})
-			r.set("start_time", start.Format(time.RFC3339))
+			r.Set("start_time", start.Format(time.RFC3339))
 			r.env.faults.Next(1, f)
 			r.env.faults.Random(0.25, 7, f)
-			p := r.poller()
+			p := r.Poller()
 			defer p.Close(context.Background())
 			same(t, read(t, p, -1), r.want(start))
 			if r.env.faults.Injected()[f.Kind] == 0 {
@@ -451,11 +423,11 @@ func faults(t *testing.T, v vendor) {
 	t.Run("all kinds at once", func(t *testing.T) {
 		start := now0.Add(-3 * 24 * time.Hour)
 		r := newRig(t, v, simOptions{count: 5000, from: start, to: now0})
-		r.set("start_time", start.Format(time.RFC3339), "retry.max_attempts", 3)
+		r.Set("start_time", start.Format(time.RFC3339), "retry.max_attempts", 3)
 		r.env.faults.Random(0.3, 11,
 			sim.Fault{Kind: sim.FaultStatus5xx}, sim.Fault{Kind: sim.FaultReset}, sim.Fault{Kind: sim.FaultTruncated},
 			sim.Fault{Kind: sim.FaultInvalidJSON}, sim.Fault{Kind: sim.FaultLatency, Delay: 10 * time.Millisecond})
-		p := r.poller()
+		p := r.Poller()
 		defer p.Close(context.Background())
 		same(t, read(t, p, -1), r.want(start))
 	})
@@ -464,13 +436,13 @@ func faults(t *testing.T, v vendor) {
 func revokedCredential(t *testing.T, v vendor) {
 	start := now0.Add(-1 * 24 * time.Hour)
 	r := newRig(t, v, simOptions{count: 1500, from: start, to: now0})
-	r.set("start_time", start.Format(time.RFC3339))
-	p := r.poller()
+	r.Set("start_time", start.Format(time.RFC3339))
+	p := r.Poller()
 	ctx := context.Background()
 	got := read(t, p, 3)
 	// Let the background save land, then revoke.
 	time.Sleep(50 * time.Millisecond)
-	before, _ := r.store.Load(ctx, p.Streams()[0])
+	before, _ := r.Store.Load(ctx, p.Streams()[0])
 	r.env.revoke()
 	_, err := p.Next(ctx)
 	if !core.IsFatal(err) {
@@ -484,7 +456,7 @@ func revokedCredential(t *testing.T, v vendor) {
 		t.Fatal("the error leaks the token")
 	}
 	p.Close(ctx)
-	after, _ := r.store.Load(ctx, p.Streams()[0])
+	after, _ := r.Store.Load(ctx, p.Streams()[0])
 	if cursorOf(t, before) != cursorOf(t, after) {
 		t.Fatalf("checkpoint moved: %s -> %s", before, after)
 	}

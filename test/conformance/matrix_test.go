@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -263,7 +264,7 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 		o.count = 12000 // the first window holds more than the cap
 	}
 	r := newRig(t, v, o)
-	r.set("start_time", start.Format(time.RFC3339), "page_size", pageSize, "sweep_interval", sweep)
+	r.Set("start_time", start.Format(time.RFC3339), "page_size", pageSize, "sweep_interval", sweep)
 
 	midnight := now0.Truncate(24 * time.Hour)
 	prec := time.Millisecond
@@ -295,7 +296,7 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 	r.env.faults.Next(1, sim.Fault{Kind: sim.FaultThrottle, RetryAfter: time.Second})
 
 	var got, ids []string
-	p := r.poller()
+	p := r.Poller()
 	take := func(n int) {
 		t.Helper()
 		g, i := readIDs(t, p, n)
@@ -303,7 +304,7 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 	}
 	take(5)
 	p.Close(context.Background())
-	p = r.poller()
+	p = r.Poller()
 	defer func() { p.Close(context.Background()) }()
 	take(-1)
 	// Late: visible three minutes after their time, within settle_delay
@@ -311,24 +312,24 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 	// them within sweep_interval of becoming visible (by the API's clock,
 	// which may be 3 minutes behind): poll six minutes, and one sweep
 	// interval more.
-	r.env.addLate(r.clock.Now().Add(-2*time.Minute), r.clock.Now().Add(time.Minute))
-	r.env.addLate(r.clock.Now().Add(-30*time.Second), r.clock.Now().Add(3*time.Minute))
+	r.env.addLate(r.Clock.Now().Add(-2*time.Minute), r.Clock.Now().Add(time.Minute))
+	r.env.addLate(r.Clock.Now().Add(-30*time.Second), r.Clock.Now().Add(3*time.Minute))
 	d, err := time.ParseDuration(sweep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 12 + int((d+29*time.Second)/(30*time.Second)) {
-		r.clock.Advance(30 * time.Second)
+		r.Clock.Advance(30 * time.Second)
 		take(-1)
 	}
 
 	// What the API's clock allows by now: a clock behind ends the last
 	// window that much earlier.
-	end := r.clock.Now().Add(-settle).Truncate(time.Second)
+	end := r.Clock.Now().Add(-settle).Truncate(time.Second)
 	if skew := o.readings.ClockSkew; skew < 0 {
 		end = end.Add(skew)
 	}
-	want := strs(r.env.truth(start, end))
+	want := testkit.Strings(r.env.truth(start, end))
 	// A record added 20 hours back while the window was paged may fall
 	// in pages already read, beyond any overlap: it is not required, but
 	// it must not come twice (see insertedWhilePaging).

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/checkpoint"
 	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
 )
@@ -40,28 +39,9 @@ func TestTenantsIsolateARevokedCredential(t *testing.T) {
 		list = append(list, map[string]any{"stream": tn.stream, "nordpass": map[string]any{"base_url": srv.URL + sim.NordPassPrefix, "token": tn.token}})
 		tenants = append(tenants, tn)
 	}
-	log := &testkit.LogSink{}
-	cfg, err := core.ParseMap(map[string]any{
-		"source":                "nordpass",
-		"tenants":               list,
-		"tenant_retry":          "1s",
-		"start_time":            start.Format(time.RFC3339),
-		"checkpoint.type":       "memory",
-		"settle_delay":          settle.String(),
-		"overlap":               "5m",
-		"poll_interval":         "30s",
-		"rate_limit.enabled":    false,
-		"retry.initial_backoff": "2ms",
-		"retry.max_backoff":     "20ms",
-		"retry.max_attempts":    10,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: checkpoint.NewMemory(), Clock: clock, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testkit.NewRig(t, clock, defaults()).Set(
+		"source", "nordpass", "tenants", list, "tenant_retry", "1s", "start_time", start.Format(time.RFC3339))
+	p := r.Poller()
 	defer p.Close(context.Background())
 
 	got := map[string][]string{}
@@ -94,7 +74,7 @@ func TestTenantsIsolateARevokedCredential(t *testing.T) {
 	take(-1)
 
 	want := func(tn npTenant) []string {
-		return strs(tn.np.Truth(start, clock.Now().Add(-settle).Truncate(time.Second)))
+		return testkit.Strings(tn.np.Truth(start, clock.Now().Add(-settle).Truncate(time.Second)))
 	}
 	for _, tn := range tenants {
 		if tn.stream != revoked.stream {
@@ -107,7 +87,7 @@ func TestTenantsIsolateARevokedCredential(t *testing.T) {
 	if len(reported) == 0 || !strings.Contains(reported[0].Error(), revoked.stream) {
 		t.Fatalf("the stopped tenant was not reported by its stream: %v", reported)
 	}
-	if !logged(log, "tenant stopped", revoked.stream) {
+	if !logged(r.Log, "tenant stopped", revoked.stream) {
 		t.Fatal("no log line names the stopped tenant's stream")
 	}
 
@@ -124,10 +104,10 @@ func TestTenantsIsolateARevokedCredential(t *testing.T) {
 	if n := p.Metrics().Snapshot()["tenants_failed"]; n != 0 {
 		t.Fatalf("tenants_failed = %v after the credential was fixed, want 0", n)
 	}
-	if !logged(log, "tenant resumed", revoked.stream) {
+	if !logged(r.Log, "tenant resumed", revoked.stream) {
 		t.Fatal("no log line says the tenant resumed")
 	}
-	for _, l := range log.Lines() {
+	for _, l := range r.Log.Lines() {
 		for _, tn := range tenants {
 			if strings.Contains(l, tn.token) {
 				t.Fatalf("a log line leaks a tenant's token: %s", l)

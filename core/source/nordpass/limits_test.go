@@ -113,7 +113,7 @@ func TestABackfillOf200DaysNeverAsksForMoreThan90(t *testing.T) {
 	}))
 	defer srv.Close()
 	p := poller(t, srv.URL+sim.NordPassPrefix, clock, map[string]any{"start_time": start.Format(time.RFC3339)})
-	got, err := drain(t, p)
+	got, err := testkit.Drain(p, -1)
 	if err != nil || len(got) != 3000 {
 		t.Fatalf("delivered %d of 3000: %v", len(got), err)
 	}

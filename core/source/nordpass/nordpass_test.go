@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/nordpass"
 	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
@@ -24,31 +24,18 @@ var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 const token = "np-secret-token-1234"
 
-func poller(t *testing.T, base string, clock core.Clock, extra map[string]any) *core.Poller {
+// poller reads base on clock (the simulator's, where a test shares it),
+// and is closed when the test ends.
+func poller(t *testing.T, base string, clock *sim.FakeClock, extra map[string]any) *core.Poller {
 	t.Helper()
-	m := map[string]any{
+	r := testkit.NewRig(t, clock, map[string]any{
 		"source": "nordpass", "nordpass.base_url": base, "nordpass.token": token,
 		"checkpoint.type": "memory", "rate_limit.enabled": false,
 		"retry.initial_backoff": "1ms", "retry.max_backoff": "5ms",
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	cfg, err := core.ParseMap(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: clock, Store: checkpoint.NewMemory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close(context.Background()) })
-	return p
-}
-
-func drain(t *testing.T, p *core.Poller) ([]string, error) {
-	t.Helper()
-	return testkit.Drain(p, -1)
+	})
+	r.CloseAtCleanup = true
+	maps.Copy(r.Cfg, extra)
+	return r.Poller()
 }
 
 func TestMoreThan500UserUUIDsAreQueriedInGroupsOf500(t *testing.T) {
@@ -95,7 +82,7 @@ func TestMoreThan500UserUUIDsAreQueriedInGroupsOf500(t *testing.T) {
 		anyUsers[i] = u
 	}
 	p := poller(t, srv.URL+sim.NordPassPrefix, clock, map[string]any{"nordpass.user_uuids": anyUsers})
-	got, err := drain(t, p)
+	got, err := testkit.Drain(p, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +158,7 @@ func TestTokenIsSentAloneAndNeverOverPlainHTTPToRemoteHosts(t *testing.T) {
 	}))
 	defer srv.Close()
 	p := poller(t, srv.URL, sim.NewFakeClock(now0), nil)
-	if _, err := drain(t, p); err != nil {
+	if _, err := testkit.Drain(p, -1); err != nil {
 		t.Fatal(err)
 	}
 	if got != token {
@@ -203,7 +190,7 @@ func TestBrokenResponsesAreRetriedNotDelivered(t *testing.T) {
 			}))
 			defer srv.Close()
 			p := poller(t, srv.URL, sim.NewFakeClock(now0), nil)
-			got, err := drain(t, p)
+			got, err := testkit.Drain(p, -1)
 			if err != nil || len(got) != 0 || calls < 2 {
 				t.Fatalf("got %v, %v after %d calls", got, err, calls)
 			}

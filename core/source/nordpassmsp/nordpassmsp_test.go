@@ -1,7 +1,6 @@
 package nordpassmsp_test
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -24,7 +23,6 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/nordpassmsp"
 	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
@@ -53,12 +51,11 @@ func pkcs8(k crypto.Signer) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
+// rig records every request's Authorization header and JSON body.
 type rig struct {
-	t     *testing.T
-	clock *sim.FakeClock
+	*testkit.Rig
 	m     *sim.NordPassMSP
 	base  string
-	cfg   map[string]any
 	mu    sync.Mutex
 	auths []string
 	body  []map[string]any
@@ -67,9 +64,10 @@ type rig struct {
 // newRig starts an MSP simulator verifying with pub and a config signing
 // with key (PEM).
 func newRig(t *testing.T, simCfg sim.NordPassMSPConfig, pub crypto.PublicKey, keyPEM string, kv ...any) *rig {
-	r := &rig{t: t, clock: sim.NewFakeClock(now0)}
+	r := &rig{Rig: testkit.NewRig(t, sim.NewFakeClock(now0), nil)}
+	r.CloseAtCleanup = true
 	if simCfg.Clock == nil {
-		simCfg.Clock = r.clock
+		simCfg.Clock = r.Clock
 	}
 	if simCfg.From.IsZero() {
 		simCfg.From, simCfg.To = now0.Add(-48*time.Hour), now0
@@ -84,7 +82,7 @@ func newRig(t *testing.T, simCfg sim.NordPassMSPConfig, pub crypto.PublicKey, ke
 		b, _ := io.ReadAll(req.Body)
 		var m map[string]any
 		if err := json.Unmarshal(b, &m); err != nil {
-			r.t.Errorf("request body %q: %v", b, err)
+			t.Errorf("request body %q: %v", b, err)
 		}
 		r.mu.Lock()
 		r.auths = append(r.auths, req.Header.Get("Authorization"))
@@ -95,38 +93,14 @@ func newRig(t *testing.T, simCfg sim.NordPassMSPConfig, pub crypto.PublicKey, ke
 	}))
 	t.Cleanup(srv.Close)
 	r.base = srv.URL + sim.NordPassMSPPrefix
-	r.cfg = map[string]any{
+	r.Cfg = map[string]any{
 		"source": "nordpass_msp", "nordpass_msp.base_url": r.base, "nordpass_msp.path": r.m.Path(),
 		"nordpass_msp.private_key": keyPEM, "nordpass_msp.jwt.issuer": issuer,
 		"checkpoint.type": "memory", "rate_limit.enabled": false, "settle_delay": "1m", "overlap": "5m",
 		"initial_lookback": "48h", "retry.initial_backoff": "1ms", "retry.max_backoff": "5ms", "retry.max_attempts": 4,
 	}
-	for i := 0; i < len(kv); i += 2 {
-		key := kv[i].(string)
-		// A section given whole replaces the dotted defaults inside it:
-		// both spellings of one key would be a duplicate.
-		for k := range r.cfg {
-			if strings.HasPrefix(k, key+".") {
-				delete(r.cfg, k)
-			}
-		}
-		r.cfg[key] = kv[i+1]
-	}
+	r.Set(kv...)
 	return r
-}
-
-func (r *rig) poller() *core.Poller {
-	r.t.Helper()
-	cfg, err := core.ParseMap(r.cfg)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	p, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: r.clock, Store: checkpoint.NewMemory()})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { p.Close(context.Background()) })
-	return p
 }
 
 func (r *rig) tokens() []string {
@@ -137,20 +111,6 @@ func (r *rig) tokens() []string {
 		out = append(out, strings.TrimPrefix(a, "Bearer "))
 	}
 	return out
-}
-
-func drain(t *testing.T, p *core.Poller) ([]string, error) {
-	t.Helper()
-	return testkit.Drain(p, -1)
-}
-
-func strs(b [][]byte) []string { return testkit.Strings(b) }
-
-func sameSet(t *testing.T, got, want []string) {
-	t.Helper()
-	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
-		t.Fatalf("delivered %d events, want %d", len(got), len(want))
-	}
 }
 
 // decode reads a JWT without verifying it.
@@ -187,11 +147,11 @@ func TestSignsWithTheAlgorithmTheKeyTypeCallsFor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 300}, tt.key.Public(), tt.pem)
-			got, err := drain(t, r.poller())
+			got, err := testkit.Drain(r.Poller(), -1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameSet(t, got, strs(r.m.Truth(now0.Add(-48*time.Hour), now0.Add(-time.Minute))))
+			testkit.SameMultiset(t, got, testkit.Strings(r.m.Truth(now0.Add(-48*time.Hour), now0.Add(-time.Minute))))
 			h, _ := decode(t, r.tokens()[0])
 			if h["alg"] != tt.alg {
 				t.Fatalf("alg %v, want %s", h["alg"], tt.alg)
@@ -204,7 +164,7 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 	k := keys()
 	t.Run("defaults: sub is the issuer, aud the base URL, five minutes, no kid", func(t *testing.T) {
 		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10}, k["ec"].Public(), pkcs8(k["ec"]))
-		if _, err := drain(t, r.poller()); err != nil {
+		if _, err := testkit.Drain(r.Poller(), -1); err != nil {
 			t.Fatal(err)
 		}
 		h, c := decode(t, r.tokens()[0])
@@ -219,7 +179,7 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 	t.Run("every claim set explicitly", func(t *testing.T) {
 		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10, Audience: "nordpass-msp-api", KeyID: "key-2"}, k["ec"].Public(), pkcs8(k["ec"]),
 			"nordpass_msp.jwt", map[string]any{"issuer": issuer, "subject": "svc-auditpull", "audience": "nordpass-msp-api", "key_id": "key-2", "lifetime": "90s"})
-		if _, err := drain(t, r.poller()); err != nil {
+		if _, err := testkit.Drain(r.Poller(), -1); err != nil {
 			t.Fatal(err)
 		}
 		h, c := decode(t, r.tokens()[0])
@@ -232,7 +192,7 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 	})
 	t.Run("audience none leaves aud out", func(t *testing.T) {
 		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10}, k["ec"].Public(), pkcs8(k["ec"]), "nordpass_msp.jwt.audience", "none")
-		if _, err := drain(t, r.poller()); err != nil {
+		if _, err := testkit.Drain(r.Poller(), -1); err != nil {
 			t.Fatal(err)
 		}
 		if _, c := decode(t, r.tokens()[0]); c["aud"] != nil {
@@ -247,7 +207,7 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 		}))
 		defer srv.Close()
 		r := newRig(t, sim.NordPassMSPConfig{Seed: 1}, k["ec"].Public(), pkcs8(k["ec"]), "nordpass_msp.base_url", srv.URL, "nordpass_msp.auth_scheme", "none")
-		if _, err := drain(t, r.poller()); err != nil {
+		if _, err := testkit.Drain(r.Poller(), -1); err != nil {
 			t.Fatal(err)
 		}
 		if strings.HasPrefix(got, "Bearer") || strings.Count(got, ".") != 2 {
@@ -259,19 +219,19 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 func TestAFreshTokenIsSignedShortlyBeforeEachExpires(t *testing.T) {
 	k := keys()
 	r := newRig(t, sim.NordPassMSPConfig{Seed: 2, Count: 200, From: now0.Add(-time.Hour)}, k["ed"].Public(), pkcs8(k["ed"]), "initial_lookback", "1h")
-	p := r.poller()
-	got, err := drain(t, p)
+	p := r.Poller()
+	got, err := testkit.Drain(p, -1)
 	// 2 minutes on, the token is reused; 4m40s on it is within 30 s of its
 	// expiry, so a new one is signed before the API could refuse it.
 	for _, d := range []time.Duration{2 * time.Minute, 2*time.Minute + 40*time.Second} {
-		r.clock.Advance(d)
-		more, err2 := drain(t, p)
+		r.Clock.Advance(d)
+		more, err2 := testkit.Drain(p, -1)
 		got, err = append(got, more...), errors.Join(err, err2)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameSet(t, got, strs(r.m.Truth(now0.Add(-time.Hour), r.clock.Now().Add(-time.Minute))))
+	testkit.SameMultiset(t, got, testkit.Strings(r.m.Truth(now0.Add(-time.Hour), r.Clock.Now().Add(-time.Minute))))
 	distinct := slices.Compact(slices.Clone(r.tokens()))
 	if len(distinct) != 2 || r.m.Logins() != 2 {
 		t.Fatalf("%d distinct tokens in %d requests (%d accepted), want 2", len(distinct), len(r.tokens()), r.m.Logins())
@@ -299,7 +259,7 @@ func TestARefusedTokenIsReplacedOnceThenTheErrorSaysWhatToCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, tt.simCfg, tt.pub, pkcs8(k["ec"]), tt.kv...)
-			_, err := drain(t, r.poller())
+			_, err := testkit.Drain(r.Poller(), -1)
 			var ae *core.AuthError
 			if !core.IsFatal(err) || !errors.As(err, &ae) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want an AuthError saying %q", err, tt.want)
@@ -319,10 +279,10 @@ func TestFiltersAreSentAsTheAPINamesThemAndNarrowTheLog(t *testing.T) {
 	k := keys()
 	r := newRig(t, sim.NordPassMSPConfig{Seed: 4, Count: 2000, Organizations: 4, Members: 5}, k["ec"].Public(), pkcs8(k["ec"]))
 	orgs, emails := r.m.Organizations(), r.m.MemberEmails()
-	r.cfg["nordpass_msp.member_emails"] = []any{emails[0], emails[1]}
-	r.cfg["nordpass_msp.organizations"] = []any{strings.ToUpper(orgs[2]), orgs[1]}
-	r.cfg["nordpass_msp.categories"] = []any{"Organization Management", "integrations", "organization-management"}
-	got, err := drain(t, r.poller())
+	r.Cfg["nordpass_msp.member_emails"] = []any{emails[0], emails[1]}
+	r.Cfg["nordpass_msp.organizations"] = []any{strings.ToUpper(orgs[2]), orgs[1]}
+	r.Cfg["nordpass_msp.categories"] = []any{"Organization Management", "integrations", "organization-management"}
+	got, err := testkit.Drain(r.Poller(), -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +290,7 @@ func TestFiltersAreSentAsTheAPINamesThemAndNarrowTheLog(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("the filters match nothing; the test proves nothing")
 	}
-	sameSet(t, got, strs(want))
+	testkit.SameMultiset(t, got, testkit.Strings(want))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.body[0]

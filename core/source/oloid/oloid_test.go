@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/oloid"
 	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
@@ -29,57 +28,15 @@ const (
 	secret   = "oloid-secret-value-4242"
 )
 
-type rig struct {
-	t     *testing.T
-	clock *sim.FakeClock
-	store *checkpoint.Memory
-	log   *testkit.LogSink
-	cfg   map[string]any
-}
-
-func newRig(t *testing.T, base string, extra ...any) *rig {
-	r := &rig{t: t, clock: sim.NewFakeClock(now0), store: checkpoint.NewMemory(), log: &testkit.LogSink{}}
-	r.cfg = map[string]any{
+// newRig is a rig with OLOID's defaults, and kv set. base may be "" where
+// the simulator, which runs on the rig's clock, is served afterwards.
+func newRig(t *testing.T, base string, kv ...any) *testkit.Rig {
+	return testkit.NewRig(t, sim.NewFakeClock(now0), map[string]any{
 		"source": "oloid", "oloid.base_url": base, "oloid.client_id": clientID,
 		"oloid.tenant": tenant, "oloid.client_secret": secret,
 		"checkpoint.type": "memory", "rate_limit.enabled": false, "settle_delay": "1m", "overlap": "5m",
 		"retry.initial_backoff": "1ms", "retry.max_backoff": "5ms", "retry.max_attempts": 4,
-	}
-	for i := 0; i < len(extra); i += 2 {
-		r.cfg[extra[i].(string)] = extra[i+1]
-	}
-	return r
-}
-
-func (r *rig) poller() *core.Poller {
-	r.t.Helper()
-	cfg, err := core.ParseMap(r.cfg)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	p, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: r.clock, Store: r.store, Logger: r.log})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return p
-}
-
-// drain reads up to n batches (n < 0: until idle), acking each.
-func drain(t *testing.T, p *core.Poller, n int) ([]string, error) {
-	t.Helper()
-	return testkit.Drain(p, n)
-}
-
-func strs(b [][]byte) []string { return testkit.Strings(b) }
-
-func sameSet(t *testing.T, got, want []string) {
-	t.Helper()
-	g, w := slices.Clone(got), slices.Clone(want)
-	slices.Sort(g)
-	slices.Sort(w)
-	if !slices.Equal(g, w) {
-		t.Fatalf("delivered %d events, want %d", len(g), len(w))
-	}
+	}).Set(kv...)
 }
 
 // simServer serves sim OLOID behind an optional request observer.
@@ -100,13 +57,13 @@ func simServer(t *testing.T, o *sim.OLOID, observe func(r *http.Request, body []
 
 func TestLogsInWithTheAPIClientAndSendsTheTokenAsBearer(t *testing.T) {
 	r := newRig(t, "", "initial_lookback", "1h", "page_size", 25)
-	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 1, Count: 100, From: now0.Add(-time.Hour), To: now0, Clock: r.clock})
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 1, Count: 100, From: now0.Add(-time.Hour), To: now0, Clock: r.Clock})
 	o.AddClient(clientID, tenant, secret)
 	var mu sync.Mutex
 	var logins []map[string]any
 	var queries []map[string]any
 	var auths []string
-	r.cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, body []byte) {
+	r.Cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, body []byte) {
 		mu.Lock()
 		defer mu.Unlock()
 		var m map[string]any
@@ -121,9 +78,9 @@ func TestLogsInWithTheAPIClientAndSendsTheTokenAsBearer(t *testing.T) {
 			auths = append(auths, req.Header.Get("Authorization"))
 		}
 	})
-	p := r.poller()
+	p := r.Poller()
 	defer p.Close(context.Background())
-	if _, err := drain(t, p, -1); err != nil {
+	if _, err := testkit.Drain(p, -1); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -193,9 +150,9 @@ func TestAcceptsEveryLikelyLoginResponseShape(t *testing.T) {
 				got = r.Header.Get("Authorization")
 				emptyPage(w, r, b)
 			})
-			p := newRig(t, base).poller()
+			p := newRig(t, base).Poller()
 			defer p.Close(context.Background())
-			if _, err := drain(t, p, -1); err != nil || got != "Bearer tok-1" {
+			if _, err := testkit.Drain(p, -1); err != nil || got != "Bearer tok-1" {
 				t.Fatalf("Authorization %q, err %v", got, err)
 			}
 		})
@@ -204,9 +161,9 @@ func TestAcceptsEveryLikelyLoginResponseShape(t *testing.T) {
 		base := stubServer(t, func(w http.ResponseWriter) {
 			fmt.Fprint(w, `{"ChallengeName":"NEW_PASSWORD_REQUIRED","Session":"sess-secret"}`)
 		}, emptyPage)
-		p := newRig(t, base).poller()
+		p := newRig(t, base).Poller()
 		defer p.Close(context.Background())
-		_, err := drain(t, p, -1)
+		_, err := testkit.Drain(p, -1)
 		var ae *core.AuthError
 		if !errors.As(err, &ae) || !strings.Contains(err.Error(), "NEW_PASSWORD_REQUIRED challenge") || strings.Contains(err.Error(), "sess-secret") {
 			t.Fatalf("got %v", err)
@@ -224,21 +181,21 @@ func TestLogsInWhicheverLoginPathCaseTheAPIUses(t *testing.T) {
 			t.Parallel()
 			start := now0.Add(-time.Hour)
 			r := newRig(t, "", "start_time", start.Format(time.RFC3339))
-			o := sim.NewOLOID(sim.OLOIDConfig{Seed: 9, Count: 200, From: start, To: now0, Clock: r.clock, LoginPath: path})
+			o := sim.NewOLOID(sim.OLOIDConfig{Seed: 9, Count: 200, From: start, To: now0, Clock: r.Clock, LoginPath: path})
 			o.AddClient(clientID, tenant, secret)
 			var logins []string
-			r.cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, _ []byte) {
+			r.Cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, _ []byte) {
 				if strings.EqualFold(req.URL.Path, sim.OLOIDPrefix+"/login") {
 					logins = append(logins, req.URL.Path)
 				}
 			})
-			p := r.poller()
+			p := r.Poller()
 			defer p.Close(context.Background())
-			got, err := drain(t, p, -1)
+			got, err := testkit.Drain(p, -1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameSet(t, got, strs(o.Truth(start, now0.Add(-time.Minute))))
+			testkit.SameMultiset(t, got, testkit.Strings(o.Truth(start, now0.Add(-time.Minute))))
 			if want := map[string]int{sim.OLOIDLoginPath: 1, sim.OLOIDLoginPathCapitalized: 2}[path]; len(logins) != want {
 				t.Errorf("login requests %v, want %d", logins, want)
 			}
@@ -249,7 +206,7 @@ func TestLogsInWhicheverLoginPathCaseTheAPIUses(t *testing.T) {
 func TestRenewsTheTokenShortlyBeforeItExpires(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "", "initial_lookback", "1h")
-	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 2, Count: 50, From: now0.Add(-time.Hour), To: now0, Clock: r.clock, TokenLifetime: 10 * time.Minute})
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 2, Count: 50, From: now0.Add(-time.Hour), To: now0, Clock: r.Clock, TokenLifetime: 10 * time.Minute})
 	o.AddClient(clientID, tenant, secret)
 	var refused int
 	var mu sync.Mutex
@@ -269,16 +226,16 @@ func TestRenewsTheTokenShortlyBeforeItExpires(t *testing.T) {
 		w.Write(rec.Body.Bytes())
 	}))
 	defer srv.Close()
-	r.cfg["oloid.base_url"] = srv.URL + sim.OLOIDPrefix
-	p := r.poller()
+	r.Cfg["oloid.base_url"] = srv.URL + sim.OLOIDPrefix
+	p := r.Poller()
 	defer p.Close(context.Background())
-	got, err := drain(t, p, -1)
+	got, err := testkit.Drain(p, -1)
 	// 4 minutes on the token is still good; 9 minutes on it is inside the
 	// last tenth of its lifetime, so the next poll logs in first instead of
 	// waiting for a 401.
 	for _, d := range []time.Duration{4 * time.Minute, 5 * time.Minute} {
-		r.clock.Advance(d)
-		more, err2 := drain(t, p, -1)
+		r.Clock.Advance(d)
+		more, err2 := testkit.Drain(p, -1)
 		got, err = append(got, more...), errors.Join(err, err2)
 	}
 	if err != nil {
@@ -289,7 +246,7 @@ func TestRenewsTheTokenShortlyBeforeItExpires(t *testing.T) {
 	if o.Logins() != 2 || refused != 0 {
 		t.Fatalf("%d logins, %d refused requests; want 2 logins and no refusal", o.Logins(), refused)
 	}
-	sameSet(t, got, strs(o.Truth(now0.Add(-time.Hour), r.clock.Now().Add(-time.Minute))))
+	testkit.SameMultiset(t, got, testkit.Strings(o.Truth(now0.Add(-time.Hour), r.Clock.Now().Add(-time.Minute))))
 }
 
 func TestARefusedTokenIsRenewedOnceThenTheStreamStops(t *testing.T) {
@@ -302,9 +259,9 @@ func TestARefusedTokenIsRenewedOnceThenTheStreamStops(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"message":"Unauthorized"}`)
 	})
-	p := newRig(t, base).poller()
+	p := newRig(t, base).Poller()
 	defer p.Close(context.Background())
-	_, err := drain(t, p, -1)
+	_, err := testkit.Drain(p, -1)
 	var ae *core.AuthError
 	if !core.IsFatal(err) || !errors.As(err, &ae) || ae.Expired || !strings.Contains(err.Error(), "a freshly issued access token was refused too") {
 		t.Fatalf("got %v", err)
@@ -344,9 +301,9 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 				fmt.Fprint(w, tt.data.body)
 			})
 			r := newRig(t, base)
-			p := r.poller()
+			p := r.Poller()
 			defer p.Close(context.Background())
-			_, err := drain(t, p, -1)
+			_, err := testkit.Drain(p, -1)
 			var ae *core.AuthError
 			var re *core.RequestError
 			if !core.IsFatal(err) || (tt.class == "auth" && !errors.As(err, &ae)) || (tt.class == "request" && !errors.As(err, &re)) {
@@ -356,8 +313,8 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 				t.Fatalf("error %q lacks %q", err, tt.want)
 			}
 			for _, s := range []string{secret, "tok-secret-1"} {
-				if strings.Contains(err.Error(), s) || strings.Contains(r.log.Text(), s) {
-					t.Fatalf("a secret leaked: %v\n%s", err, r.log.Text())
+				if strings.Contains(err.Error(), s) || strings.Contains(r.Log.Text(), s) {
+					t.Fatalf("a secret leaked: %v\n%s", err, r.Log.Text())
 				}
 			}
 		})
@@ -367,11 +324,11 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 func TestARefusedNextTokenRestartsTheWindowOnceWithAWarning(t *testing.T) {
 	start := now0.Add(-24 * time.Hour)
 	r := newRig(t, "", "start_time", start.Format(time.RFC3339))
-	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 3, Count: 1000, From: start, To: now0, Clock: r.clock})
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 3, Count: 1000, From: start, To: now0, Clock: r.Clock})
 	o.AddClient(clientID, tenant, secret)
-	r.cfg["oloid.base_url"] = simServer(t, o, nil)
-	p := r.poller()
-	got, err := drain(t, p, 4)
+	r.Cfg["oloid.base_url"] = simServer(t, o, nil)
+	p := r.Poller()
+	got, err := testkit.Drain(p, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,20 +336,20 @@ func TestARefusedNextTokenRestartsTheWindowOnceWithAWarning(t *testing.T) {
 	p.Close(context.Background())
 
 	o.InvalidateCursors() // e.g. a long outage outlived the cursor
-	p = r.poller()
+	p = r.Poller()
 	defer p.Close(context.Background())
-	more, err := drain(t, p, -1)
+	more, err := testkit.Drain(p, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(r.log.Text(), "refused the stored nextToken") {
+	if !strings.Contains(r.Log.Text(), "refused the stored nextToken") {
 		t.Fatal("no warning about the re-read window")
 	}
 	// At-least-once: everything arrives; the four pages read before are
 	// the only repeats.
-	want := strs(o.Truth(start, now0.Add(-time.Minute)))
+	want := testkit.Strings(o.Truth(start, now0.Add(-time.Minute)))
 	all := append(slices.Clone(got), more...)
-	sameSet(t, slices.Compact(slices.Sorted(slices.Values(all))), want)
+	testkit.SameMultiset(t, slices.Compact(slices.Sorted(slices.Values(all))), want)
 	if len(all) != len(want)+len(got) {
 		t.Fatalf("%d events delivered, want %d plus the %d re-read", len(all), len(want), len(got))
 	}
@@ -407,9 +364,9 @@ func TestARefusedNextTokenRestartsTheWindowOnceWithAWarning(t *testing.T) {
 			fmt.Fprintf(w, `{"data":{"activities":[{"id":"a","timestamp":%d,"activityType":"LOGIN"}],"nextToken":"n1"}}`, now0.Add(-30*time.Minute).UnixMilli())
 		})
 		r := newRig(t, base, "initial_lookback", "1h")
-		p := r.poller()
+		p := r.Poller()
 		defer p.Close(context.Background())
-		got, err := drain(t, p, -1)
+		got, err := testkit.Drain(p, -1)
 		var re *core.RequestError
 		if !errors.As(err, &re) || !strings.Contains(err.Error(), "Invalid nextToken") || len(got) != 2 {
 			t.Fatalf("got %d events and %v", len(got), err)
@@ -436,9 +393,9 @@ func TestRecordsRepeatedFromThePreviousPageAreDroppedAndBrokenPagesRetried(t *te
 		fmt.Fprint(w, pages[tok])
 	})
 	r := newRig(t, base, "initial_lookback", "1h", "retry.max_attempts", 8)
-	p := r.poller()
+	p := r.Poller()
 	defer p.Close(context.Background())
-	got, err := drain(t, p, -1)
+	got, err := testkit.Drain(p, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

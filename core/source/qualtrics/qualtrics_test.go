@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/qualtrics"
 	"github.com/auditpull/auditpull/internal/testkit"
 	"github.com/auditpull/auditpull/test/sim"
@@ -30,59 +29,15 @@ const (
 	clientSecret = "oauth-secret-8080"
 )
 
-type rig struct {
-	t         *testing.T
-	clock     *sim.FakeClock
-	store     *checkpoint.Memory
-	log       *testkit.LogSink
-	cfg       map[string]any
-	deferOpen bool // as Telegraf and Fluent Bit open the poller
-}
-
-func newRig(t *testing.T, kv ...any) *rig {
-	r := &rig{t: t, clock: sim.NewFakeClock(now0), store: checkpoint.NewMemory(), log: &testkit.LogSink{}}
-	r.cfg = map[string]any{
+// newRig is a rig with Qualtrics' defaults, and kv set. The qualtrics
+// section is each test's own: it names the simulator, which runs on the
+// rig's clock.
+func newRig(t *testing.T, kv ...any) *testkit.Rig {
+	return testkit.NewRig(t, sim.NewFakeClock(now0), map[string]any{
 		"source": "qualtrics", "checkpoint.type": "memory", "rate_limit.enabled": false,
 		"settle_delay": "1m", "overlap": "5m",
 		"retry.initial_backoff": "1ms", "retry.max_backoff": "5ms", "retry.max_attempts": 4,
-	}
-	for i := 0; i < len(kv); i += 2 {
-		r.cfg[kv[i].(string)] = kv[i+1]
-	}
-	return r
-}
-
-func (r *rig) open() (*core.Poller, error) {
-	r.t.Helper()
-	cfg, err := core.ParseMap(r.cfg)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return core.NewPoller(context.Background(), cfg, core.Options{Clock: r.clock, Store: r.store, Logger: r.log, DeferOpen: r.deferOpen})
-}
-
-func (r *rig) poller() *core.Poller {
-	r.t.Helper()
-	p, err := r.open()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return p
-}
-
-func drain(t *testing.T, p *core.Poller, n int) ([]string, error) {
-	t.Helper()
-	return testkit.Drain(p, n)
-}
-
-func strs(b [][]byte) []string { return testkit.Strings(b) }
-
-func sameSet(t *testing.T, got, want []string) {
-	t.Helper()
-	g, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
-	if !slices.Equal(g, w) {
-		t.Fatalf("delivered %d events, want %d", len(g), len(w))
-	}
+	}).Set(kv...)
 }
 
 // serve mounts q behind an optional observer and returns the API base URL.
@@ -102,11 +57,11 @@ func serve(t *testing.T, q *sim.Qualtrics, observe func(*http.Request)) string {
 func TestAllDiscoversTheActivityTypesAndReadsEachAsItsOwnStream(t *testing.T) {
 	start := now0.Add(-48 * time.Hour)
 	r := newRig(t, "start_time", start.Format(time.RFC3339), "stream", "brand-x", "page_size", 40)
-	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 7, Count: 3000, From: start, To: now0, Clock: r.clock, Bursts: 20})
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 7, Count: 3000, From: start, To: now0, Clock: r.Clock, Bursts: 20})
 	q.AddAPIToken(apiToken)
-	r.cfg["qualtrics"] = map[string]any{"base_url": serve(t, q, nil), "api_token": apiToken, "activity_types": []any{"all"}}
+	r.Cfg["qualtrics"] = map[string]any{"base_url": serve(t, q, nil), "api_token": apiToken, "activity_types": []any{"all"}}
 
-	p := r.poller()
+	p := r.Poller()
 	var want []string
 	for _, typ := range slices.Sorted(slices.Values(q.ActivityTypes())) {
 		want = append(want, "brand-x/"+typ)
@@ -114,7 +69,7 @@ func TestAllDiscoversTheActivityTypesAndReadsEachAsItsOwnStream(t *testing.T) {
 	if !slices.Equal(p.Streams(), want) {
 		t.Fatalf("streams %v, want %v", p.Streams(), want)
 	}
-	got, err := drain(t, p, 25)
+	got, err := testkit.Drain(p, 25)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,14 +77,14 @@ func TestAllDiscoversTheActivityTypesAndReadsEachAsItsOwnStream(t *testing.T) {
 	p.Close(context.Background())
 
 	// A restart resumes every stream where it stopped.
-	p = r.poller()
+	p = r.Poller()
 	defer p.Close(context.Background())
-	more, err := drain(t, p, -1)
+	more, err := testkit.Drain(p, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameSet(t, append(got, more...), strs(q.Truth(start, now0.Add(-time.Minute))))
-	if !strings.Contains(r.log.Text(), "qualtrics activity types discovered") {
+	testkit.SameMultiset(t, append(got, more...), testkit.Strings(q.Truth(start, now0.Add(-time.Minute))))
+	if !strings.Contains(r.Log.Text(), "qualtrics activity types discovered") {
 		t.Fatal("the discovered types were not logged")
 	}
 }
@@ -137,8 +92,8 @@ func TestAllDiscoversTheActivityTypesAndReadsEachAsItsOwnStream(t *testing.T) {
 func TestAnAPIDownAtStartDelaysDiscoveryNotTheHost(t *testing.T) {
 	start := now0.Add(-24 * time.Hour)
 	r := newRig(t, "start_time", start.Format(time.RFC3339), "stream", "brand-x")
-	r.deferOpen = true
-	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 9, Count: 500, From: start, To: now0, Clock: r.clock})
+	r.DeferOpen = true // as Telegraf and Fluent Bit open the poller
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 9, Count: 500, From: start, To: now0, Clock: r.Clock})
 	q.AddAPIToken(apiToken)
 	var mu sync.Mutex
 	listings := 0
@@ -161,9 +116,9 @@ func TestAnAPIDownAtStartDelaysDiscoveryNotTheHost(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	base, _ := url.Parse(inner)
-	r.cfg["qualtrics"] = map[string]any{"base_url": srv.URL + base.Path, "api_token": apiToken, "activity_types": []any{"all"}}
+	r.Cfg["qualtrics"] = map[string]any{"base_url": srv.URL + base.Path, "api_token": apiToken, "activity_types": []any{"all"}}
 
-	p, err := r.open()
+	p, err := r.Open()
 	if err != nil {
 		t.Fatalf("the poller must start while the API is down: %v", err)
 	}
@@ -171,11 +126,11 @@ func TestAnAPIDownAtStartDelaysDiscoveryNotTheHost(t *testing.T) {
 	if _, err := p.Next(context.Background()); err == nil || core.IsFatal(err) {
 		t.Fatalf("the first retry must fail transiently, got %v", err)
 	}
-	got, err := drain(t, p, -1)
+	got, err := testkit.Drain(p, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameSet(t, got, strs(q.Truth(start, now0.Add(-time.Minute))))
+	testkit.SameMultiset(t, got, testkit.Strings(q.Truth(start, now0.Add(-time.Minute))))
 	if len(p.Streams()) != len(q.ActivityTypes()) {
 		t.Fatalf("streams %v", p.Streams())
 	}
@@ -183,7 +138,7 @@ func TestAnAPIDownAtStartDelaysDiscoveryNotTheHost(t *testing.T) {
 
 func TestRequestsCarryTheDocumentedParameters(t *testing.T) {
 	r := newRig(t, "initial_lookback", "2h", "page_size", 50)
-	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 1, Count: 200, From: now0.Add(-2 * time.Hour), To: now0, Clock: r.clock, EventTypes: []string{"login"}})
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 1, Count: 200, From: now0.Add(-2 * time.Hour), To: now0, Clock: r.Clock, EventTypes: []string{"login"}})
 	q.AddAPIToken(apiToken)
 	var mu sync.Mutex
 	var reqs []*http.Request
@@ -193,13 +148,13 @@ func TestRequestsCarryTheDocumentedParameters(t *testing.T) {
 		mu.Unlock()
 	})
 	user := q.UserIDs()[0]
-	r.cfg["qualtrics"] = map[string]any{
+	r.Cfg["qualtrics"] = map[string]any{
 		"base_url": base, "api_token": apiToken, "activity_types": []any{"login"},
 		"organization_id": q.Brand(), "user_id": user, "directory_id": "POOL_1", "group_id": "GR_2", "contact_id": "CID_3",
 	}
-	p := r.poller()
+	p := r.Poller()
 	defer p.Close(context.Background())
-	got, err := drain(t, p, -1)
+	got, err := testkit.Drain(p, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +164,7 @@ func TestRequestsCarryTheDocumentedParameters(t *testing.T) {
 			want = append(want, string(j))
 		}
 	}
-	sameSet(t, got, want)
+	testkit.SameMultiset(t, got, want)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(reqs) == 0 {
@@ -285,10 +240,10 @@ func TestNextPageIsFollowedOnlyToTheConfiguredHost(t *testing.T) {
 			defer srv.Close()
 			self = srv.URL
 			r := newRig(t, "initial_lookback", "1h")
-			r.cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "api_token": apiToken, "activity_types": []any{"login"}}
-			p := r.poller()
+			r.Cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "api_token": apiToken, "activity_types": []any{"login"}}
+			p := r.Poller()
 			defer p.Close(context.Background())
-			got, err := drain(t, p, -1)
+			got, err := testkit.Drain(p, -1)
 			if tt.fatal != "" {
 				var re *core.RequestError
 				if !errors.As(err, &re) || !strings.Contains(err.Error(), tt.fatal) || len(seen) != 1 {
@@ -311,7 +266,7 @@ func TestNextPageIsFollowedOnlyToTheConfiguredHost(t *testing.T) {
 
 func TestOAuthTokenIsRequestedWithBasicAuthAndRenewedBeforeItExpires(t *testing.T) {
 	r := newRig(t, "initial_lookback", "1h")
-	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 2, Count: 300, From: now0.Add(-time.Hour), To: now0, Clock: r.clock, TokenLifetime: 10 * time.Minute})
+	q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 2, Count: 300, From: now0.Add(-time.Hour), To: now0, Clock: r.Clock, TokenLifetime: 10 * time.Minute})
 	q.AddClient(clientID, clientSecret, "read:activity_logs")
 	var mu sync.Mutex
 	var tokenReqs []string
@@ -325,21 +280,21 @@ func TestOAuthTokenIsRequestedWithBasicAuthAndRenewedBeforeItExpires(t *testing.
 			mu.Unlock()
 		}
 	})
-	r.cfg["qualtrics"] = map[string]any{"base_url": base, "client_id": clientID, "client_secret": clientSecret, "scope": "read:activity_logs", "activity_types": []any{"login", "survey_access"}}
-	p := r.poller()
+	r.Cfg["qualtrics"] = map[string]any{"base_url": base, "client_id": clientID, "client_secret": clientSecret, "scope": "read:activity_logs", "activity_types": []any{"login", "survey_access"}}
+	p := r.Poller()
 	defer p.Close(context.Background())
-	got, err := drain(t, p, -1)
+	got, err := testkit.Drain(p, -1)
 	for _, d := range []time.Duration{4 * time.Minute, 5 * time.Minute} {
-		r.clock.Advance(d)
-		more, err2 := drain(t, p, -1)
+		r.Clock.Advance(d)
+		more, err2 := testkit.Drain(p, -1)
 		got, err = append(got, more...), errors.Join(err, err2)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strs(q.TypeTruth("login", now0.Add(-time.Hour), r.clock.Now().Add(-time.Minute)))
-	want = append(want, strs(q.TypeTruth("survey_access", now0.Add(-time.Hour), r.clock.Now().Add(-time.Minute)))...)
-	sameSet(t, got, want)
+	want := testkit.Strings(q.TypeTruth("login", now0.Add(-time.Hour), r.Clock.Now().Add(-time.Minute)))
+	want = append(want, testkit.Strings(q.TypeTruth("survey_access", now0.Add(-time.Hour), r.Clock.Now().Add(-time.Minute)))...)
+	testkit.SameMultiset(t, got, want)
 	mu.Lock()
 	defer mu.Unlock()
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(clientID+":"+clientSecret))
@@ -372,10 +327,10 @@ func TestARefusedOAuthTokenIsRenewedOnceThenTheStreamStops(t *testing.T) {
 	}))
 	defer srv.Close()
 	r := newRig(t)
-	r.cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "client_id": clientID, "client_secret": clientSecret, "activity_types": []any{"login"}}
-	p := r.poller()
+	r.Cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "client_id": clientID, "client_secret": clientSecret, "activity_types": []any{"login"}}
+	p := r.Poller()
 	defer p.Close(context.Background())
-	_, err := drain(t, p, -1)
+	_, err := testkit.Drain(p, -1)
 	var ae *core.AuthError
 	if !core.IsFatal(err) || !errors.As(err, &ae) || !strings.Contains(err.Error(), "a freshly issued OAuth token was refused too") {
 		t.Fatalf("got %v", err)
@@ -414,14 +369,14 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t)
-			q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 1, Count: 20, Clock: r.clock})
+			q := sim.NewQualtrics(sim.QualtricsConfig{Seed: 1, Count: 20, Clock: r.Clock})
 			q.AddAPIToken(apiToken)
 			q.AddRestrictedAPIToken("restricted-" + apiToken)
 			q.AddClient(clientID, clientSecret, "read:activity_logs")
-			r.cfg["qualtrics"] = tt.section(serve(t, q, nil))
-			p := r.poller()
+			r.Cfg["qualtrics"] = tt.section(serve(t, q, nil))
+			p := r.Poller()
 			defer p.Close(context.Background())
-			_, err := drain(t, p, -1)
+			_, err := testkit.Drain(p, -1)
 			var ae *core.AuthError
 			var re *core.RequestError
 			if !core.IsFatal(err) || (tt.class == "auth" && !errors.As(err, &ae)) || (tt.class == "request" && !errors.As(err, &re)) {
@@ -431,8 +386,8 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 				t.Fatalf("error %q lacks %q", err, tt.want)
 			}
 			for _, s := range []string{apiToken, clientSecret, "qat-"} {
-				if strings.Contains(err.Error(), s) || strings.Contains(r.log.Text(), s) {
-					t.Fatalf("a secret leaked: %v\n%s", err, r.log.Text())
+				if strings.Contains(err.Error(), s) || strings.Contains(r.Log.Text(), s) {
+					t.Fatalf("a secret leaked: %v\n%s", err, r.Log.Text())
 				}
 			}
 		})
@@ -443,8 +398,8 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 		}))
 		defer srv.Close()
 		r := newRig(t)
-		r.cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "api_token": apiToken, "activity_types": []any{"all"}}
-		if _, err := r.open(); err == nil || !strings.Contains(err.Error(), "lists no activity types") {
+		r.Cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "api_token": apiToken, "activity_types": []any{"all"}}
+		if _, err := r.Open(); err == nil || !strings.Contains(err.Error(), "lists no activity types") {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -453,14 +408,7 @@ func TestVendorErrorsBecomeActionableErrors(t *testing.T) {
 func TestStreamKeysNameDatacenterTypeAndFilters(t *testing.T) {
 	keys := func(section map[string]any) []string {
 		t.Helper()
-		cfg, err := core.ParseMap(map[string]any{"source": "qualtrics", "qualtrics": section, "checkpoint.type": "memory"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: checkpoint.NewMemory()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newRig(t, "qualtrics", section).Poller()
 		defer p.Close(context.Background())
 		return p.Streams()
 	}
