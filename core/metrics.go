@@ -71,7 +71,7 @@ var MetricInfos = []MetricInfo{
 	{Name: "backfill_eta_seconds", Help: "Seconds until the slowest backfilling stream is live, from the requests its history has needed so far and the request budget in force; 0 when live or not yet known.", Gauge: true},
 	{Name: "poll_interval_effective_seconds", Help: "The longest time between two live polls of one stream: poll_interval, or more when the request budget cannot poll every stream that often.", Gauge: true},
 	{Name: "tenants_failed", Help: "Tenants of the input stopped by an error a person must fix (a refused credential, a rejected request, an unreadable checkpoint); each is tried again after tenant_retry while the others go on.", Gauge: true, Int: true},
-	{Name: "tenants_read", Help: "Tenants this replica reads now: all of the input's that opened, or its share of them when replicas share a store.", Gauge: true, Int: true},
+	{Name: "tenants_read", Help: "Tenants this replica reads now: all of the input's that opened, or its share of them when replicas share a store; 0 for an input without tenants.", Gauge: true, Int: true},
 }
 
 // MetricNames lists the exported metrics' names in the order of MetricInfos.
