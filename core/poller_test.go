@@ -218,36 +218,6 @@ func takePages(t *testing.T, p *core.Poller, n int, afterAck func()) []string {
 	return got
 }
 
-func sorted(s []string) []string { s = slices.Clone(s); sort.Strings(s); return s }
-
-func assertSame(t *testing.T, got, want []string) {
-	t.Helper()
-	g, w := sorted(got), sorted(want)
-	if !slices.Equal(g, w) {
-		t.Fatalf("delivered %d events, want %d\nmissing: %v\nextra: %v", len(g), len(w), diff(w, g), diff(g, w))
-	}
-}
-
-// diff returns the multiset a − b.
-func diff(a, b []string) []string {
-	n := map[string]int{}
-	for _, s := range b {
-		n[s]++
-	}
-	var out []string
-	for _, s := range a {
-		if n[s] > 0 {
-			n[s]--
-			continue
-		}
-		out = append(out, s)
-	}
-	if len(out) > 10 {
-		out = append(out[:10], "…")
-	}
-	return out
-}
-
 func TestPollerDeliversTheLookbackExactlyOnce(t *testing.T) {
 	h := newHarness(t, 10, 10000)
 	var want []string
@@ -262,7 +232,7 @@ func TestPollerDeliversTheLookbackExactlyOnce(t *testing.T) {
 	}
 	p := h.poller()
 	defer p.Close(context.Background())
-	assertSame(t, drain(t, p), want)
+	testkit.SameMultiset(t, drain(t, p), want)
 }
 
 func TestPollerSplitsWindowsBeyondTheCapAndLosesNothing(t *testing.T) {
@@ -279,7 +249,7 @@ func TestPollerSplitsWindowsBeyondTheCapAndLosesNothing(t *testing.T) {
 	}
 	p := h.poller()
 	defer p.Close(context.Background())
-	assertSame(t, drain(t, p), want)
+	testkit.SameMultiset(t, drain(t, p), want)
 	if p.Metrics().WindowSplits.Load() == 0 {
 		t.Fatal("expected the window to be split")
 	}
@@ -318,7 +288,7 @@ func TestCheckpointAdvancesOnlyOverContiguousAcks(t *testing.T) {
 	got := drain(t, p)
 	p.Close(ctx)
 	// The restart re-reads everything: at-least-once, all 30 again.
-	assertSame(t, got, want)
+	testkit.SameMultiset(t, got, want)
 
 	// Now ack 1 and 2, but not 3: a restart re-delivers exactly page 3.
 	h2 := newHarness(t, 10, 10000)
@@ -339,7 +309,7 @@ func TestCheckpointAdvancesOnlyOverContiguousAcks(t *testing.T) {
 	for _, e := range b3.Events {
 		third = append(third, e.ID)
 	}
-	assertSame(t, got, third)
+	testkit.SameMultiset(t, got, third)
 }
 
 func TestNackRedeliversTheSameBatchBeforeNewPages(t *testing.T) {
@@ -360,7 +330,7 @@ func TestNackRedeliversTheSameBatchBeforeNewPages(t *testing.T) {
 		got = append(got, e.ID)
 	}
 	got = append(got, drain(t, p)...)
-	assertSame(t, got, want)
+	testkit.SameMultiset(t, got, want)
 }
 
 // A host that takes records into a volatile buffer first (Fluent Bit's
@@ -389,7 +359,7 @@ func TestHandedFreesTheSlotButKeepsTheCheckpoint(t *testing.T) {
 			got = append(got, e.ID)
 		}
 	}
-	assertSame(t, got, want)
+	testkit.SameMultiset(t, got, want)
 	handed[0].Ack(nil)
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -413,7 +383,7 @@ func TestHandedFreesTheSlotButKeepsTheCheckpoint(t *testing.T) {
 			unacked = append(unacked, e.ID)
 		}
 	}
-	assertSame(t, again, unacked)
+	testkit.SameMultiset(t, again, unacked)
 }
 
 func TestRestartMidWindowResumesWithoutLossOrDuplicate(t *testing.T) {
@@ -426,7 +396,7 @@ func TestRestartMidWindowResumesWithoutLossOrDuplicate(t *testing.T) {
 	p = h.poller()
 	got = append(got, drain(t, p)...)
 	p.Close(ctx)
-	assertSame(t, got, want)
+	testkit.SameMultiset(t, got, want)
 }
 
 // A host whose ack means the events are already out of its hands (Fluent
@@ -456,7 +426,7 @@ func TestFlushSavesAcksBeforeReturningSoACrashRedeliversNothing(t *testing.T) {
 	q := h.poller()
 	got = append(got, drain(t, q)...)
 	q.Close(ctx)
-	assertSame(t, got, want)
+	testkit.SameMultiset(t, got, want)
 }
 
 func TestOverlapDeliversLateAndIdenticalEventsExactlyOnce(t *testing.T) {
@@ -480,7 +450,7 @@ func TestOverlapDeliversLateAndIdenticalEventsExactlyOnce(t *testing.T) {
 	}
 	// Identical copies get numbered ids, so a SIEM keying on the id keeps
 	// both.
-	assertSame(t, got, []string{"twin", "twin-2", "late"})
+	testkit.SameMultiset(t, got, []string{"twin", "twin-2", "late"})
 	if p.Metrics().DuplicatesSuppressed.Load() == 0 {
 		t.Fatal("overlap re-reads should have been suppressed")
 	}
@@ -523,7 +493,7 @@ func TestPollsBetweenSweepsReadOnlyNewTime(t *testing.T) {
 	defer p.Close(context.Background())
 	h.clock.Advance(30 * time.Second)
 	got = append(got, drain(t, p)...)
-	assertSame(t, got, []string{"late", "late2"})
+	testkit.SameMultiset(t, got, []string{"late", "late2"})
 }
 
 func TestRecordsInsertedWhilePagingAreNeitherLostNorDoubled(t *testing.T) {
@@ -547,7 +517,7 @@ func TestRecordsInsertedWhilePagingAreNeitherLostNorDoubled(t *testing.T) {
 		h.clock.Advance(30 * time.Second)
 		got = append(got, drain(t, p)...)
 	}
-	assertSame(t, got, want)
+	testkit.SameMultiset(t, got, want)
 }
 
 func TestFatalErrorStopsTheStreamAndKeepsTheCheckpoint(t *testing.T) {
@@ -590,7 +560,7 @@ func TestTransientErrorsAreReportedAndPolledAgain(t *testing.T) {
 	if _, err := p.Next(context.Background()); err == nil || core.IsFatal(err) {
 		t.Fatalf("want a transient error, got %v", err)
 	}
-	assertSame(t, drain(t, p), want)
+	testkit.SameMultiset(t, drain(t, p), want)
 }
 
 func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
@@ -656,7 +626,7 @@ func TestAVersion1CheckpointResumesWhereItStoppedAndIsSavedAsVersion2(t *testing
 	p := h.poller()
 	got := drain(t, p)
 	p.Close(ctx)
-	assertSame(t, got, []string{"b", "dup-3", "dup-4"})
+	testkit.SameMultiset(t, got, []string{"b", "dup-3", "dup-4"})
 	saved, _ := h.store.Load(ctx, h.name)
 	if !strings.HasPrefix(string(saved), `{"version":2,`) {
 		t.Fatalf("saved as %s", saved)
@@ -678,7 +648,7 @@ func TestAStartBeforeWhatACheckpointHoldsBeginsIn1970(t *testing.T) {
 	p := h.poller()
 	got := drain(t, p)
 	p.Close(context.Background())
-	assertSame(t, got, append(want, "epoch"))
+	testkit.SameMultiset(t, got, append(want, "epoch"))
 	p = h.poller() // fails if the checkpoint does not load
 	defer p.Close(context.Background())
 	if got := drain(t, p); len(got) != 0 {
@@ -754,7 +724,7 @@ func TestIdenticalCopiesGetNumberedIDsInTheMiddleOfAWindow(t *testing.T) {
 	}
 	p := h.poller()
 	defer p.Close(context.Background())
-	assertSame(t, drain(t, p), []string{"a", "b", "dup", "dup-2", "dup-3"})
+	testkit.SameMultiset(t, drain(t, p), []string{"a", "b", "dup", "dup-2", "dup-3"})
 }
 
 // Identical copies (content ids) may straddle a page boundary, and a
@@ -779,7 +749,7 @@ func TestIdenticalCopiesAcrossPagesAndRestartsGetDistinctIDs(t *testing.T) {
 			}
 			got = append(got, drain(t, p)...)
 			p.Close(context.Background())
-			assertSame(t, got, []string{"a", "b", "dup", "dup-2", "dup-3", "dup-4"})
+			testkit.SameMultiset(t, got, []string{"a", "b", "dup", "dup-2", "dup-3", "dup-4"})
 		})
 	}
 }
@@ -812,7 +782,7 @@ func TestDeferredOpen(t *testing.T) {
 				t.Fatalf("Next %d: want a transient error, got %v", i, err)
 			}
 		}
-		assertSame(t, drain(t, p), want)
+		testkit.SameMultiset(t, drain(t, p), want)
 		if s := p.Streams(); len(s) != 1 {
 			t.Fatalf("streams after the source opened: %v", s)
 		}

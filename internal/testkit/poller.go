@@ -118,25 +118,37 @@ func Strings(b [][]byte) []string {
 
 // SameMultiset fails t unless got holds exactly want's events, each as
 // many times: a lost and a doubled event are both failures, and the
-// message counts each so a failure says which it was.
+// message names the first few of each, so a failure says which it was.
 func SameMultiset(t testing.TB, got, want []string) {
 	t.Helper()
-	n := make(map[string]int, len(want))
-	for _, e := range want {
-		n[e]++
+	missing, extra := Minus(want, got), Minus(got, want)
+	if len(missing)+len(extra) > 0 {
+		t.Fatalf("delivered %d events, want %d\nmissing (%d): %s\nextra or doubled (%d): %s",
+			len(got), len(want), len(missing), head(missing), len(extra), head(extra))
 	}
-	for _, e := range got {
-		n[e]--
+}
+
+// Minus is the multiset a − b: a's events, each as many times as a holds
+// it more often than b does.
+func Minus(a, b []string) []string {
+	n := make(map[string]int, len(b))
+	for _, s := range b {
+		n[s]++
 	}
-	var missing, extra int
-	for _, c := range n {
-		if c > 0 {
-			missing += c
+	var out []string
+	for _, s := range a {
+		if n[s] > 0 {
+			n[s]--
 		} else {
-			extra -= c
+			out = append(out, s)
 		}
 	}
-	if missing+extra > 0 {
-		t.Fatalf("delivered %d events, want %d: %d missing, %d extra or doubled", len(got), len(want), missing, extra)
+	return out
+}
+
+func head(s []string) string {
+	if len(s) > 3 {
+		s = append(s[:3:3], "…")
 	}
+	return strings.Join(s, "\n  ")
 }

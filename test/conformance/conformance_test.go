@@ -7,8 +7,6 @@ package conformance
 import (
 	"context"
 	"errors"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -117,42 +115,6 @@ func raws(b *core.Batch) []string {
 	return out
 }
 
-// same fails unless got and want are the same multiset.
-func same(t *testing.T, got, want []string) {
-	t.Helper()
-	g, w := slices.Clone(got), slices.Clone(want)
-	sort.Strings(g)
-	sort.Strings(w)
-	if slices.Equal(g, w) {
-		return
-	}
-	t.Fatalf("delivered %d events, want %d\nmissing (%d): %s\nextra (%d): %s", len(g), len(w),
-		len(minus(w, g)), head(minus(w, g)), len(minus(g, w)), head(minus(g, w)))
-}
-
-func minus(a, b []string) []string {
-	n := map[string]int{}
-	for _, s := range b {
-		n[s]++
-	}
-	var out []string
-	for _, s := range a {
-		if n[s] > 0 {
-			n[s]--
-		} else {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func head(s []string) string {
-	if len(s) > 3 {
-		s = s[:3]
-	}
-	return strings.Join(s, "\n  ")
-}
-
 // window is what a fresh stream starting at start must deliver by now.
 func (r *rig) want(start time.Time) []string {
 	return testkit.Strings(r.env.truth(start, r.Clock.Now().Add(-settle).Truncate(time.Second)))
@@ -193,7 +155,7 @@ func freshStart(t *testing.T, v vendor) {
 	got := read(t, p, -1)
 	// The source's default lookback is all the truth can tell: the first
 	// event delivered must not be older than it, and all newer ones arrive.
-	same(t, got, r.want(now0.Add(-defaultLookback(v.name)).Truncate(time.Second)))
+	testkit.SameMultiset(t, got, r.want(now0.Add(-defaultLookback(v.name)).Truncate(time.Second)))
 }
 
 func defaultLookback(source string) time.Duration {
@@ -213,7 +175,7 @@ func longBackfill(t *testing.T, v vendor) {
 	r.Set("start_time", start.Format(time.RFC3339))
 	p := r.Poller()
 	defer p.Close(context.Background())
-	same(t, read(t, p, -1), r.want(start))
+	testkit.SameMultiset(t, read(t, p, -1), r.want(start))
 	if r.env.cap > 0 && p.Metrics().WindowSplits.Load() == 0 {
 		t.Fatal("a 60,000-event window must have been split")
 	}
@@ -229,7 +191,7 @@ func restartMidWindow(t *testing.T, v vendor) {
 	p = r.Poller()
 	got = append(got, read(t, p, -1)...)
 	p.Close(context.Background())
-	same(t, got, r.want(start))
+	testkit.SameMultiset(t, got, r.want(start))
 }
 
 func nackRedelivery(t *testing.T, v vendor) {
@@ -254,11 +216,11 @@ func nackRedelivery(t *testing.T, v vendor) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, raws(b2again), raws(b2))
+	testkit.SameMultiset(t, raws(b2again), raws(b2))
 	got = append(got, raws(b2again)...)
 	b2again.Ack(nil)
 	got = append(got, read(t, p, -1)...)
-	same(t, got, r.want(start))
+	testkit.SameMultiset(t, got, r.want(start))
 }
 
 func outOfOrderAcks(t *testing.T, v vendor) {
@@ -282,7 +244,7 @@ func outOfOrderAcks(t *testing.T, v vendor) {
 	p.Close(ctx)
 	p = r.Poller()
 	defer p.Close(ctx)
-	same(t, read(t, p, -1), minus(r.want(start), raws(bs[0])))
+	testkit.SameMultiset(t, read(t, p, -1), testkit.Minus(r.want(start), raws(bs[0])))
 }
 
 // sweepIntervals are the sweep_interval values late events are tested
@@ -308,7 +270,7 @@ func lateEvents(t *testing.T, v vendor) {
 				r.Clock.Advance(30 * time.Second)
 				got = append(got, read(t, p, -1)...)
 			}
-			same(t, got, r.want(now0.Add(-time.Hour)))
+			testkit.SameMultiset(t, got, r.want(now0.Add(-time.Hour)))
 		})
 	}
 }
@@ -329,7 +291,7 @@ func equalTimestampsAtEdge(t *testing.T, v vendor) {
 		r.Clock.Advance(30 * time.Second)
 		got = append(got, read(t, p, -1)...)
 	}
-	same(t, got, r.want(now0.Add(-3*time.Hour)))
+	testkit.SameMultiset(t, got, r.want(now0.Add(-3*time.Hour)))
 }
 
 func insertedWhilePaging(t *testing.T, v vendor) {
@@ -358,11 +320,11 @@ func insertedWhilePaging(t *testing.T, v vendor) {
 	// overlap, which it is not, so the suite does not demand it — but it
 	// must not arrive twice. Everything else must arrive exactly once.
 	for _, d := range deep {
-		if n := len(got) - len(minus(got, []string{d})); n > 1 {
+		if n := len(got) - len(testkit.Minus(got, []string{d})); n > 1 {
 			t.Fatalf("a record inserted while paging was delivered %d times", n)
 		}
 	}
-	same(t, minus(got, deep), minus(r.want(now0.Add(-time.Hour)), deep))
+	testkit.SameMultiset(t, testkit.Minus(got, deep), testkit.Minus(r.want(now0.Add(-time.Hour)), deep))
 }
 
 func sessionExpiry(t *testing.T, v vendor) {
@@ -378,7 +340,7 @@ func sessionExpiry(t *testing.T, v vendor) {
 	before := r.env.logins()
 	r.env.expireSession()
 	got = append(got, read(t, p, -1)...)
-	same(t, got, r.want(start))
+	testkit.SameMultiset(t, got, r.want(start))
 	if after := r.env.logins(); after != before+1 {
 		t.Fatalf("want exactly one re-authentication, got %d", after-before)
 	}
@@ -414,7 +376,7 @@ func faults(t *testing.T, v vendor) {
 			r.env.faults.Random(0.25, 7, f)
 			p := r.Poller()
 			defer p.Close(context.Background())
-			same(t, read(t, p, -1), r.want(start))
+			testkit.SameMultiset(t, read(t, p, -1), r.want(start))
 			if r.env.faults.Injected()[f.Kind] == 0 {
 				t.Fatal("no fault was injected")
 			}
@@ -429,7 +391,7 @@ func faults(t *testing.T, v vendor) {
 			sim.Fault{Kind: sim.FaultInvalidJSON}, sim.Fault{Kind: sim.FaultLatency, Delay: 10 * time.Millisecond})
 		p := r.Poller()
 		defer p.Close(context.Background())
-		same(t, read(t, p, -1), r.want(start))
+		testkit.SameMultiset(t, read(t, p, -1), r.want(start))
 	})
 }
 

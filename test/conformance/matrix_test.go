@@ -334,11 +334,11 @@ func adversarial(t *testing.T, v vendor, o simOptions, sweep string) {
 	// in pages already read, beyond any overlap: it is not required, but
 	// it must not come twice (see insertedWhilePaging).
 	for _, d := range deep {
-		if n := len(got) - len(minus(got, []string{d})); n > 1 {
+		if n := len(got) - len(testkit.Minus(got, []string{d})); n > 1 {
 			t.Fatalf("a record inserted while paging was delivered %d times", n)
 		}
 	}
-	same(t, minus(got, deep), minus(want, deep))
+	testkit.SameMultiset(t, testkit.Minus(got, deep), testkit.Minus(want, deep))
 	if dup := duplicates(ids); len(dup) > 0 {
 		t.Fatalf("%d events share an event_id with another, e.g. %v", len(dup), dup[:min(3, len(dup))])
 	}
