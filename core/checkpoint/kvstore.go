@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -24,11 +25,23 @@ type KVStoreOptions struct {
 	// lease, waiting while another process holds it, and Save refuses to
 	// write once it is lost. Close closes it.
 	Lease *Leaser
+	// Log receives a load that fell back to the copy; nil discards it.
+	Log Logger
 }
 
 // KVStore keeps checkpoints in a KV, so that processes sharing the KV share
 // the checkpoints. Errors of the KV pass through unchanged (ErrNotFound for
 // a first run), so the caller's classification of them holds.
+//
+// Stores may write in place: the Benthos file cache truncates the file,
+// then writes it, so a process killed between the two leaves an empty
+// checkpoint, and a stream that would stop until a person removed it. Each
+// save therefore writes a copy first (key + ".copy"), then the checkpoint:
+// a kill tears at most one of the two, and Load takes the copy when the
+// checkpoint is not JSON (the core's checkpoints are JSON documents; a torn
+// one is not). Both are the same save, so the fall-back repeats nothing.
+// The saves are the core's background ones, coalesced: the second write
+// delays no ack.
 type KVStore struct {
 	kv   KV
 	opts KVStoreOptions
@@ -44,8 +57,13 @@ func NewKVStore(kv KV, opts KVStoreOptions) *KVStore {
 	if opts.Name == "" {
 		opts.Name = "kv"
 	}
+	if opts.Log == nil {
+		opts.Log = NopLogger{}
+	}
 	return &KVStore{kv: kv, opts: opts}
 }
+
+func (s *KVStore) copyKey(stream string) string { return s.opts.Key(stream) + ".copy" }
 
 func (s *KVStore) Load(ctx context.Context, stream string) ([]byte, error) {
 	if s.opts.Lease != nil {
@@ -53,12 +71,30 @@ func (s *KVStore) Load(ctx context.Context, stream string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return s.kv.Get(ctx, s.opts.Key(stream))
+	data, err := s.kv.Get(ctx, s.opts.Key(stream))
+	if err != nil || json.Valid(data) {
+		// A missing checkpoint is a first run even beside a copy: removing
+		// it is how an operator starts a stream over.
+		return data, err
+	}
+	copied, err := s.kv.Get(ctx, s.copyKey(stream))
+	switch {
+	case err == nil && json.Valid(copied):
+		s.opts.Log.Warn("checkpoint entry is torn (a process killed while writing it); resuming from its copy, the same save",
+			"stream", stream, "key", s.opts.Key(stream), "copy", s.copyKey(stream))
+		return copied, nil
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: not valid JSON, and neither is its copy %q; fix or remove both to start over", ErrCorrupt, s.copyKey(stream))
 }
 
 func (s *KVStore) Save(ctx context.Context, stream string, data []byte) error {
 	if s.opts.Lease != nil && !s.opts.Lease.Holds(stream) {
 		return ErrLeaseLost
+	}
+	if err := s.kv.Set(ctx, s.copyKey(stream), data, 0); err != nil {
+		return err
 	}
 	return s.kv.Set(ctx, s.opts.Key(stream), data, 0)
 }

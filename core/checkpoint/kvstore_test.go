@@ -3,7 +3,9 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestKVStore(t *testing.T) {
@@ -14,13 +16,13 @@ func TestKVStore(t *testing.T) {
 		if _, err := s.Load(ctx, "a/b"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("first Load: %v; want ErrNotFound", err)
 		}
-		if err := s.Save(ctx, "a/b", []byte("v1")); err != nil {
+		if err := s.Save(ctx, "a/b", []byte(`"v1"`)); err != nil {
 			t.Fatal(err)
 		}
-		if v, err := kv.Get(ctx, "checkpoint:a%2Fb"); err != nil || string(v) != "v1" {
+		if v, err := kv.Get(ctx, "checkpoint:a%2Fb"); err != nil || string(v) != `"v1"` {
 			t.Fatalf("entry: %q, %v", v, err)
 		}
-		if v, err := s.Load(ctx, "a/b"); err != nil || string(v) != "v1" {
+		if v, err := s.Load(ctx, "a/b"); err != nil || string(v) != `"v1"` {
 			t.Fatalf("Load: %q, %v", v, err)
 		}
 		if w := s.Where("a/b"); w != `memory key "checkpoint:a%2Fb"` {
@@ -61,14 +63,14 @@ func TestKVStore(t *testing.T) {
 		if _, err := s.Load(ctx, "s"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Load after the hand-over: %v", err)
 		}
-		if err := s.Save(ctx, "s", []byte("v1")); err != nil {
+		if err := s.Save(ctx, "s", []byte(`"v1"`)); err != nil {
 			t.Fatal(err)
 		}
 		l.markLost(errors.New("taken"))
-		if err := s.Save(ctx, "s", []byte("v2")); !errors.Is(err, ErrLeaseLost) {
+		if err := s.Save(ctx, "s", []byte(`"v2"`)); !errors.Is(err, ErrLeaseLost) {
 			t.Fatalf("Save after the loss: %v; want ErrLeaseLost", err)
 		}
-		if v, _ := shared.Get(ctx, "checkpoint:s"); string(v) != "v1" {
+		if v, _ := shared.Get(ctx, "checkpoint:s"); string(v) != `"v1"` {
 			t.Errorf("the lost lease's save overwrote the checkpoint: %q", v)
 		}
 	})
@@ -86,4 +88,112 @@ func TestKVStore(t *testing.T) {
 			t.Errorf("the lease entry is still there: %v", err)
 		}
 	})
+}
+
+// A store that writes in place (the Benthos file cache truncates, then
+// writes) keeps a torn entry when its writer is killed during the write.
+// Whichever write of a save a kill tears, the next process resumes from
+// that save or the one before it, never stops on a corrupt entry.
+func TestKVStoreSurvivesAKillDuringASave(t *testing.T) {
+	ctx := context.Background()
+	const previous, this = `{"save":1,"events":["a","b"]}`, `{"save":2,"events":["a","b","c"]}`
+	for _, tc := range []struct {
+		name    string
+		torn    string // the key being written when the process died
+		keep    int    // bytes of the new value that reached the store
+		want    string
+		warning bool // the load says it fell back to the copy
+	}{
+		{"killed writing the copy, nothing written yet", "checkpoint:s.copy", 0, previous, false},
+		{"killed writing the copy, half written", "checkpoint:s.copy", len(this) / 2, previous, false},
+		{"killed writing the checkpoint, nothing written yet", "checkpoint:s", 0, this, true},
+		{"killed writing the checkpoint, half written", "checkpoint:s", len(this) / 2, this, true},
+		{"killed writing the checkpoint, all but the last byte", "checkpoint:s", len(this) - 1, this, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := &tearingKV{KV: NewMemoryKV(), key: "-"}
+			if err := NewKVStore(kv, KVStoreOptions{}).Save(ctx, "s", []byte(previous)); err != nil {
+				t.Fatal(err)
+			}
+			kv.key, kv.keep = tc.torn, tc.keep
+			if err := NewKVStore(kv, KVStoreOptions{}).Save(ctx, "s", []byte(this)); !errors.Is(err, errKilled) {
+				t.Fatalf("Save: %v; want the simulated kill", err)
+			}
+			log := &testLog{}
+			got, err := NewKVStore(kv, KVStoreOptions{Log: log}).Load(ctx, "s")
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("Load after the kill: %q, %v; want %q", got, err, tc.want)
+			}
+			if warned := log.has("resuming from its copy"); warned != tc.warning {
+				t.Errorf("fall-back warning %v, want %v; log:\n%s", warned, tc.warning, log)
+			}
+		})
+	}
+	t.Run("both torn is a corrupt checkpoint naming both keys", func(t *testing.T) {
+		kv := NewMemoryKV()
+		_ = kv.Set(ctx, "checkpoint:s", []byte(`{"sa`), 0)
+		_ = kv.Set(ctx, "checkpoint:s.copy", nil, 0)
+		_, err := NewKVStore(kv, KVStoreOptions{}).Load(ctx, "s")
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `"checkpoint:s.copy"`) {
+			t.Fatalf("Load: %v; want ErrCorrupt naming the copy", err)
+		}
+	})
+	t.Run("a torn checkpoint without a copy is corrupt", func(t *testing.T) {
+		kv := NewMemoryKV()
+		_ = kv.Set(ctx, "checkpoint:s", nil, 0)
+		if _, err := NewKVStore(kv, KVStoreOptions{}).Load(ctx, "s"); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Load: %v; want ErrCorrupt", err)
+		}
+	})
+	t.Run("a removed checkpoint starts over even beside its copy", func(t *testing.T) {
+		kv := NewMemoryKV()
+		_ = kv.Set(ctx, "checkpoint:s.copy", []byte(this), 0)
+		if _, err := NewKVStore(kv, KVStoreOptions{}).Load(ctx, "s"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Load: %v; want ErrNotFound", err)
+		}
+	})
+	t.Run("an unreachable store while reading the copy is not corruption", func(t *testing.T) {
+		kv := unreachableKey{KV: NewMemoryKV(), key: "checkpoint:s.copy"}
+		_ = kv.Set(ctx, "checkpoint:s", nil, 0)
+		if _, err := NewKVStore(kv, KVStoreOptions{}).Load(ctx, "s"); !errors.Is(err, errUnreachable) {
+			t.Fatalf("Load: %v; want the store's error", err)
+		}
+	})
+}
+
+var errKilled = errors.New("killed during the write")
+
+// tearingKV stores only the first keep bytes of a Set of key, then fails
+// every later write, as a process killed in the middle of that Set.
+type tearingKV struct {
+	KV
+	key  string
+	keep int
+	dead bool
+}
+
+func (k *tearingKV) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if k.dead {
+		return errKilled
+	}
+	if key == k.key {
+		k.dead = true
+		_ = k.KV.Set(ctx, key, value[:k.keep], ttl)
+		return errKilled
+	}
+	return k.KV.Set(ctx, key, value, ttl)
+}
+
+// unreachableKey fails every Get of key, as a store that went away between
+// two reads.
+type unreachableKey struct {
+	KV
+	key string
+}
+
+func (k unreachableKey) Get(ctx context.Context, key string) ([]byte, error) {
+	if key == k.key {
+		return nil, errUnreachable
+	}
+	return k.KV.Get(ctx, key)
 }

@@ -285,8 +285,9 @@ func timeRange(t *testing.T, b batchInfo) (lo, hi int64) {
 }
 
 // restartTest stops a run part-way and checks that a second run with the
-// same checkpoint delivers exactly the rest.
-func restartTest(t *testing.T, seed int64, checkpointConf, resources string) (stream string) {
+// same checkpoint delivers exactly the rest. between, if set, acts on the
+// stored checkpoint of the stream between the runs.
+func restartTest(t *testing.T, seed int64, checkpointConf, resources string, between func(stream string)) (stream, logs2 string) {
 	t.Helper()
 	s := startSim(t, 800, seed)
 	// Few pages in flight, so the stop comes part-way.
@@ -301,6 +302,10 @@ func restartTest(t *testing.T, seed int64, checkpointConf, resources string) (st
 	if got1.size() == 0 || got1.size() >= len(s.truth) {
 		t.Fatalf("run 1 delivered %d of %d events; the test needs a stop part-way", got1.size(), len(s.truth))
 	}
+	stream = out1.ackedBatches()[0].metas[0]["stream"]
+	if between != nil {
+		between(stream)
+	}
 
 	out2 := newCollector()
 	r2 := startRun(t, conf, resources, out2)
@@ -311,18 +316,18 @@ func restartTest(t *testing.T, seed int64, checkpointConf, resources string) (st
 		t.Errorf("run 2 did not resume from a checkpoint")
 	}
 	requireSameBag(t, "runs 1 and 2 together", got1.add(out2.ackedBag()), bagOf(s.truth))
-	return out1.ackedBatches()[0].metas[0]["stream"]
+	return stream, r2.logs.String()
 }
 
 func TestRestartResumesFromFileCheckpoint(t *testing.T) {
-	restartTest(t, 4, "checkpoint: {path: "+t.TempDir()+"}", "")
+	restartTest(t, 4, "checkpoint: {path: "+t.TempDir()+"}", "", nil)
 }
 
 func TestRestartResumesFromCacheCheckpoint(t *testing.T) {
 	for _, kind := range cacheKinds() {
 		t.Run(kind, func(t *testing.T) {
 			c := newSharedCache(t, kind)
-			stream := restartTest(t, 5, "checkpoint: {cache: state}", c.resources)
+			stream, _ := restartTest(t, 5, "checkpoint: {cache: state}", c.resources, nil)
 			// The checkpoint is in the cache, and the lease was given back
 			// at the stop.
 			cp, ok := c.get(t, checkpointKey(stream))
@@ -331,6 +336,22 @@ func TestRestartResumesFromCacheCheckpoint(t *testing.T) {
 			}
 			if v, ok := c.get(t, leaseKey(stream)); ok {
 				t.Errorf("lease still held after the stop: %s", v)
+			}
+		})
+		// The file cache writes in place (truncate, then write): a
+		// process killed in between leaves the checkpoint empty. The
+		// next run resumes from the copy written just before it, the
+		// same save: nothing lost, nothing repeated.
+		t.Run(kind+", checkpoint torn by a kill", func(t *testing.T) {
+			c := newSharedCache(t, kind)
+			_, logs := restartTest(t, 6, "checkpoint: {cache: state}", c.resources, func(stream string) {
+				if cp, ok := c.get(t, checkpointKey(stream)+".copy"); !ok || !strings.Contains(cp, `"version":2`) {
+					t.Fatalf("no copy of the checkpoint beside it: %q", cp)
+				}
+				c.set(t, checkpointKey(stream), "", time.Hour)
+			})
+			if !strings.Contains(logs, "resuming from its copy") {
+				t.Errorf("run 2 did not say it resumed from the copy:\n%s", logs)
 			}
 		})
 	}

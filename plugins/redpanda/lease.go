@@ -29,7 +29,7 @@ const cacheTimeout = 10 * time.Second
 // under its own lease; a single stream is leased whole.
 func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tenants []string, log checkpoint.Logger) (*checkpoint.KVStore, *checkpoint.Share) {
 	kv := cacheKV{res: res, name: cache}
-	opts := checkpoint.KVStoreOptions{Name: fmt.Sprintf("cache %q", cache), Key: checkpointKey}
+	opts := checkpoint.KVStoreOptions{Name: fmt.Sprintf("cache %q", cache), Key: checkpointKey, Log: log}
 	switch {
 	case ttl > 0 && len(tenants) > 0:
 		// Tenant leases keep leaseKey's names (share keys are the
