@@ -86,7 +86,7 @@ func (s *KVStore) Load(ctx context.Context, stream string) ([]byte, error) {
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, err
 	}
-	return nil, fmt.Errorf("%w: not valid JSON, and neither is its copy %q; fix or remove both to start over", ErrCorrupt, s.copyKey(stream))
+	return nil, fmt.Errorf("%w: not valid JSON, and its copy %q is missing or not valid either; fix or remove both to start over", ErrCorrupt, s.copyKey(stream))
 }
 
 func (s *KVStore) Save(ctx context.Context, stream string, data []byte) error {
