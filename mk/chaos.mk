@@ -2,10 +2,11 @@
 #
 #   make chaos        SIGKILL at random moments, N times per host (N=100 by
 #                     default: make chaos N=20), during a NordPass backfill —
-#                     Benthos build, Telegraf build, Fluent Bit .so in the
-#                     harness — then 10,000 faulted requests through each
-#                     host, and the secrets check over every log line;
-#                     prints the tables (about 10 minutes)
+#                     Benthos build (file store, and a file cache), Telegraf
+#                     build, Fluent Bit .so in the harness — then 10,000
+#                     faulted requests through each host but the file
+#                     cache one, and the secrets check over every log
+#                     line; prints the tables (about 10 minutes)
 #   make test-chaos   the bounded version inside `make test`: 5 kills per
 #                     host, 10,000 faults through the Benthos build (about a
 #                     minute)

@@ -68,16 +68,16 @@ func readSettings(t *testing.T) settings {
 		var out []hostrun.Host
 		for _, h := range strings.Split(v, ",") {
 			switch h := hostrun.Host(strings.TrimSpace(h)); h {
-			case hostrun.Benthos, hostrun.Telegraf, hostrun.FluentBit:
+			case hostrun.Benthos, hostrun.BenthosFileCache, hostrun.Telegraf, hostrun.FluentBit:
 				out = append(out, h)
 			case "":
 			default:
-				t.Fatalf("%s: unknown host %q (benthos, telegraf, fluentbit)", env, h)
+				t.Fatalf("%s: unknown host %q (benthos, benthos-file-cache, telegraf, fluentbit)", env, h)
 			}
 		}
 		return out
 	}
-	s.hosts = hosts("AUDITPULL_CHAOS_HOSTS", "benthos,telegraf,fluentbit")
+	s.hosts = hosts("AUDITPULL_CHAOS_HOSTS", "benthos,benthos-file-cache,telegraf,fluentbit")
 	s.faultHosts = hosts("AUDITPULL_CHAOS_FAULT_HOSTS", "benthos")
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)

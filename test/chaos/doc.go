@@ -1,6 +1,8 @@
 // Package chaos is the crash and fault suite over the built hosts: the
-// Benthos build, the Telegraf build and the Fluent Bit plugin in the harness
-// that plays Fluent Bit's Go proxy, each run as a process against the
+// Benthos build (with the file store, and with checkpoints in a `file`
+// cache, which writes in place), the Telegraf build and the Fluent Bit
+// plugin in the harness that plays Fluent Bit's Go proxy, each run as a
+// process against the
 // NordPass simulator served from the test process, whose history is the
 // ground truth.
 //
@@ -29,7 +31,7 @@
 // kills per host; make test-chaos, part of make test: 5), so `go test
 // ./test/...` skips it. Other settings:
 //
-//	AUDITPULL_CHAOS_HOSTS        hosts of the kill runs (benthos,telegraf,fluentbit)
+//	AUDITPULL_CHAOS_HOSTS        hosts of the kill runs (benthos,benthos-file-cache,telegraf,fluentbit)
 //	AUDITPULL_CHAOS_FAULTS       faulted requests per fault run (10000)
 //	AUDITPULL_CHAOS_FAULT_HOSTS  hosts of the fault runs (benthos)
 //	AUDITPULL_CHAOS_SEED         seed of the kill moments and faults (random, printed)

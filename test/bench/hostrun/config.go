@@ -79,7 +79,16 @@ func (r Run) Command(name string) (*exec.Cmd, error) {
 	}
 	var cmd *exec.Cmd
 	switch r.Host {
-	case Benthos:
+	case Benthos, BenthosFileCache:
+		if r.Host == BenthosFileCache {
+			// The file cache writes into its directory but does not
+			// make it, unlike the file store.
+			for _, in := range r.Inputs {
+				if err := os.MkdirAll(in["checkpoint.path"], 0o700); err != nil {
+					return nil, err
+				}
+			}
+		}
 		conf, err := write(".yaml", r.benthosConfig())
 		if err != nil {
 			return nil, err
@@ -155,17 +164,35 @@ func benthosInput(b *strings.Builder, in Input, indent string) {
 }
 
 func (r Run) benthosConfig() string {
+	inputs := r.Inputs
+	var cacheDir string
+	if r.Host == BenthosFileCache {
+		// One process, so no lease: a killed reader's lease would hold
+		// the next run back for two TTLs (the file cache keeps no TTL).
+		inputs = nil
+		for _, in := range r.Inputs {
+			in = clone(in)
+			cacheDir = in["checkpoint.path"]
+			delete(in, "checkpoint.path")
+			in["checkpoint.cache"] = "auditpull_state"
+			in["checkpoint.lease_ttl"] = "0s"
+			inputs = append(inputs, in)
+		}
+	}
 	var b strings.Builder
 	b.WriteString("http:\n  enabled: false\ninput:\n")
-	if len(r.Inputs) == 1 {
+	if len(inputs) == 1 {
 		b.WriteString("  auditpull:\n")
-		benthosInput(&b, r.Inputs[0], "    ")
+		benthosInput(&b, inputs[0], "    ")
 	} else {
 		b.WriteString("  broker:\n    inputs:\n")
-		for _, in := range r.Inputs {
+		for _, in := range inputs {
 			b.WriteString("      - auditpull:\n")
 			benthosInput(&b, in, "          ")
 		}
+	}
+	if cacheDir != "" {
+		fmt.Fprintf(&b, "cache_resources:\n  - label: auditpull_state\n    file:\n      directory: %s\n", value(cacheDir))
 	}
 	b.WriteString(benthosOutput(r.Out))
 	return b.String()

@@ -35,9 +35,14 @@ import (
 type Host string
 
 const (
-	Benthos   Host = "benthos"
-	Telegraf  Host = "telegraf"
-	FluentBit Host = "fluentbit"
+	Benthos Host = "benthos"
+	// BenthosFileCache is the Benthos build keeping its checkpoints in a
+	// `file` cache resource, which writes in place, instead of the
+	// atomic file store: the checkpoint.path of each input becomes the
+	// cache's directory.
+	BenthosFileCache Host = "benthos-file-cache"
+	Telegraf         Host = "telegraf"
+	FluentBit        Host = "fluentbit"
 	// Peer is stock Benthos pulling the same pages without auditpull.
 	Peer Host = "peer"
 	// FileCopy is stock Benthos moving already split events from a file
@@ -51,6 +56,8 @@ func (h Host) Title() string {
 	switch h {
 	case Benthos:
 		return "auditpull in the Benthos build"
+	case BenthosFileCache:
+		return "auditpull in the Benthos build, checkpoints in a file cache"
 	case Telegraf:
 		return "auditpull in the Telegraf build"
 	case FluentBit:
@@ -71,7 +78,7 @@ type Binaries struct {
 // Has reports whether everything h needs is there.
 func (b Binaries) Has(h Host) bool {
 	switch h {
-	case Benthos, Peer, FileCopy:
+	case Benthos, BenthosFileCache, Peer, FileCopy:
 		return b.Benthos != ""
 	case Telegraf:
 		return b.Telegraf != ""
@@ -135,9 +142,9 @@ func Find(dir string, hosts ...Host) (Binaries, map[Host]error) {
 		want[h] = true
 	}
 	var err error
-	if want[Benthos] || want[Peer] || want[FileCopy] {
+	if want[Benthos] || want[BenthosFileCache] || want[Peer] || want[FileCopy] {
 		if b.Benthos, err = get(Env.Benthos, "benthos", "go", "./build/benthos"); err != nil {
-			errs[Benthos], errs[Peer], errs[FileCopy] = err, err, err
+			errs[Benthos], errs[BenthosFileCache], errs[Peer], errs[FileCopy] = err, err, err, err
 		}
 	}
 	if want[Telegraf] {

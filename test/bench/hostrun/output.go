@@ -78,7 +78,7 @@ func (t *Tail) Rest() []byte { return t.partial }
 //     plus source, stream and event_id, which the plugin adds.
 func Event(h Host, line []byte) (string, error) {
 	switch h {
-	case Benthos, Peer:
+	case Benthos, BenthosFileCache, Peer:
 		return Canonical(line)
 	case Telegraf:
 		var m struct {
