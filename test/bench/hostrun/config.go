@@ -169,6 +169,8 @@ func (r Run) benthosConfig() string {
 	if r.Host == BenthosFileCache {
 		// One process, so no lease: a killed reader's lease would hold
 		// the next run back for two TTLs (the file cache keeps no TTL).
+		// The inputs of a run share one checkpoint directory, so one
+		// cache serves them all (keys are per stream).
 		inputs = nil
 		for _, in := range r.Inputs {
 			in = clone(in)
