@@ -356,7 +356,7 @@ func (p *Poller) openStream(ctx context.Context, src Source, name string) (*stre
 	default:
 		st, err := decodeState(b, key)
 		if err != nil {
-			return nil, &CheckpointError{Where: p.store.Where(key), Err: fmt.Errorf("%w; fix or remove it to start over (the previous good copy, if any, is kept beside it)", err)}
+			return nil, &CheckpointError{Where: p.store.Where(key), Err: fmt.Errorf("%w; fix or remove it to start over%s", err, fallback(p.store, key))}
 		}
 		s.restore(st)
 		p.log.Info("resuming from checkpoint", "stream", key, "cursor", s.cursor.Format(time.RFC3339))
@@ -367,6 +367,15 @@ func (p *Poller) openStream(ctx context.Context, src Source, name string) (*stre
 	s.updateProgress(p.clock.Now()) // progress is measured against the backlog found at start
 
 	return s, nil
+}
+
+// fallback is what store keeps beside a checkpoint that does not decode,
+// as a clause of that error; nothing for stores that keep nothing.
+func fallback(store checkpoint.Store, key string) string {
+	if f, ok := store.(checkpoint.Fallbacker); ok {
+		return " (" + f.Fallback(key) + ")"
+	}
+	return ""
 }
 
 // Streams lists the checkpoint keys this poller reads; none while a

@@ -563,7 +563,7 @@ func TestTransientErrorsAreReportedAndPolledAgain(t *testing.T) {
 	testkit.SameMultiset(t, drain(t, p), want)
 }
 
-func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
+func TestCorruptCheckpointIsAStartupErrorNamingItsPlaceAndTheWayBack(t *testing.T) {
 	dir := t.TempDir()
 	st, err := checkpoint.NewFile(dir)
 	if err != nil {
@@ -588,8 +588,26 @@ func TestCorruptCheckpointIsAStartupErrorNamingTheFile(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Where != st.Path(h.name) {
 				t.Fatalf("want a CheckpointError naming %s, got %v", st.Path(h.name), err)
 			}
+			if !strings.Contains(err.Error(), st.Path(h.name)+".prev") {
+				t.Errorf("the error must name the previous durable checkpoint to roll back to, got %v", err)
+			}
 		})
 	}
+	t.Run("in a key-value store, the error says its copy is the same save", func(t *testing.T) {
+		// The copy guards against a torn write, not a bad save: pointing an
+		// operator at it as a way back would only repeat the failure.
+		h := newHarness(t, 10, 100)
+		kvs := checkpoint.NewKVStore(checkpoint.NewMemoryKV(), checkpoint.KVStoreOptions{Name: `cache "state"`})
+		if err := kvs.Save(context.Background(), h.name, []byte(`{"version":99}`)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := core.ParseMap(map[string]any{"source": "fake", "stream": h.name})
+		_, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock, Store: kvs})
+		var ce *core.CheckpointError
+		if !errors.As(err, &ce) || ce.Where != kvs.Where(h.name) || !strings.Contains(err.Error(), "holds the same save") || strings.Contains(err.Error(), ".prev") {
+			t.Fatalf("want a CheckpointError naming %s and its copy as the same save, got %v", kvs.Where(h.name), err)
+		}
+	})
 	t.Run("a journal damaged before its end", func(t *testing.T) {
 		h := newHarness(t, 10, 100)
 		if err := os.WriteFile(st.Path(h.name)+".journal", []byte("00000000 {}\n00000000 {}\n"), 0o600); err != nil {

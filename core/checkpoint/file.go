@@ -85,6 +85,10 @@ func (s *File) journalPath(key string) string { return s.Path(key) + ".journal" 
 
 func (s *File) Where(key string) string { return s.Path(key) }
 
+func (s *File) Fallback(key string) string {
+	return "the previous durable checkpoint, if any, is kept as " + s.Path(key) + ".prev"
+}
+
 func (s *File) Load(_ context.Context, key string) ([]byte, error) {
 	jb, err := os.ReadFile(s.journalPath(key))
 	switch {

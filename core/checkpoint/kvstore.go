@@ -99,6 +99,12 @@ func (s *KVStore) Save(ctx context.Context, stream string, data []byte) error {
 	return s.kv.Set(ctx, s.opts.Key(stream), data, 0)
 }
 
+func (s *KVStore) Fallback(stream string) string {
+	// The copy is the same save, so it does not roll back; removing the
+	// entry alone starts over (a copy without its entry is ignored).
+	return fmt.Sprintf("its copy %q holds the same save, not an older one", s.copyKey(stream))
+}
+
 func (s *KVStore) Where(stream string) string {
 	return fmt.Sprintf("%s key %q", s.opts.Name, s.opts.Key(stream))
 }

@@ -21,3 +21,12 @@ type Store interface {
 	Where(key string) string
 	Close() error
 }
+
+// Fallbacker is a Store that can say what it keeps beside a checkpoint: the
+// core adds it to the error when a checkpoint does not decode, so the way
+// back (or the lack of one) is in the message rather than in a README.
+type Fallbacker interface {
+	// Fallback says what the store keeps beside key, e.g. "the previous
+	// durable checkpoint, if any, is kept as /var/lib/auditpull/x.json.prev".
+	Fallback(key string) string
+}
