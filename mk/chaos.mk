@@ -6,7 +6,8 @@
 #                     build, Fluent Bit .so in the harness — then 10,000
 #                     faulted requests through each host but the file
 #                     cache one, and the secrets check over every log
-#                     line; prints the tables (about 10 minutes)
+#                     line; prints the tables (the suite about 5½
+#                     minutes, plus building the hosts)
 #   make test-chaos   the bounded version inside `make test`: 5 kills per
 #                     host, 10,000 faults through the Benthos build (about a
 #                     minute)
