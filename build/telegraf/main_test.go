@@ -8,12 +8,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -35,6 +30,7 @@ import (
 	"github.com/auditpull/auditpull/test/sim"
 
 	"github.com/auditpull/auditpull/internal/testkit"
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 )
 
 const (
@@ -483,18 +479,7 @@ func TestExampleConfigurationsLoadAndValidate(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	keyFile := filepath.Join(t.TempDir(), "msp.pem")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := testkeys.WriteEC(t)
 	// The tenants file of tenants.conf, its secrets in files as it says.
 	secrets := t.TempDir()
 	tb, err := os.ReadFile(filepath.Join(examplesDir, "..", "tenants.yaml"))

@@ -3,12 +3,7 @@ package normalize_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +15,7 @@ import (
 	"github.com/auditpull/auditpull/core/checkpoint"
 	"github.com/auditpull/auditpull/core/normalize"
 	_ "github.com/auditpull/auditpull/core/source/all"
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -43,18 +39,11 @@ var histories = []history{
 		return map[string]any{"base_url": serve(t, sim.NordPassPrefix, np) + sim.NordPassPrefix, "token": "np-token"}
 	}},
 	{"nordpass_msp", func(t testing.TB, clock *sim.FakeClock) map[string]any {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := testkeys.EC()
 		m := sim.NewNordPassMSP(sim.NordPassMSPConfig{Seed: 7, Count: histCount, From: histFrom, To: histTo, Clock: clock,
 			RateLimit: -1, PublicKey: &k.PublicKey, Issuer: "msp-test"})
 		return map[string]any{"base_url": serve(t, sim.NordPassMSPPrefix, m) + sim.NordPassMSPPrefix, "path": m.Path(),
-			"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+			"private_key": testkeys.PKCS8(k),
 			"jwt":         map[string]any{"issuer": "msp-test"}}
 	}},
 	{"oloid", func(t testing.TB, clock *sim.FakeClock) map[string]any {

@@ -6,11 +6,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +20,7 @@ import (
 
 	"github.com/auditpull/auditpull/core"
 	_ "github.com/auditpull/auditpull/core/source/all"
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -103,18 +99,10 @@ var vendors = []vendor{
 }
 
 // startVendorSim starts the simulator with args, serving the MSP API with a
-// fresh key, and returns its URL and the key's file.
+// test key, and returns its URL and the key's file.
 func startVendorSim(b *testing.B, args ...string) (url, mspKey string) {
 	b.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	mspKey = filepath.Join(b.TempDir(), "msp.pem")
-	if err := os.WriteFile(mspKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	mspKey = testkeys.WriteEC(b)
 	return startSim(b, append(args, "-token", "bench-token", "-msp-public-key", mspKey)...), mspKey
 }
 

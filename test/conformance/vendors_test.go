@@ -2,17 +2,13 @@ package conformance
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 	"github.com/auditpull/auditpull/test/sim"
 )
 
@@ -256,18 +252,8 @@ func startQualtrics(t *testing.T, o simOptions) *simEnv {
 
 const mspIssuer = "msp-7d0c1f2e"
 
-// mspKey is one EC P-256 key pair for every MSP scenario, generated once.
-var mspKey = sync.OnceValues(func() (*ecdsa.PrivateKey, string) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		panic(err)
-	}
-	return k, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-})
+// mspKey is one EC P-256 key pair for every MSP scenario.
+func mspKey() (*ecdsa.PrivateKey, string) { return testkeys.EC(), testkeys.PKCS8(testkeys.EC()) }
 
 func mspBadConfigs() []badConfig {
 	_, pemKey := mspKey()

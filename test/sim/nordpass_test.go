@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 )
 
 func TestNordPassAuthentication(t *testing.T) {
@@ -636,7 +638,7 @@ func TestNordPassBoundInclusivity(t *testing.T) {
 				func(q query) [][]byte { return f.readAll(t, q) }
 		}},
 		{"NordPass MSP", func(t *testing.T, r NordPassReadings) (func(time.Time) []byte, func(query) [][]byte) {
-			key := mspTestKeys()["ec"]
+			key := testkeys.EC()
 			f := newMSPFixture(t, NordPassMSPConfig{Seed: 1, NordPassReadings: r}, key)
 			auth := "Bearer " + sign(t, key, goodClaims(t0), "")
 			return func(ts time.Time) []byte { return f.m.AddEvent(ts, time.Time{}, "msp_access", "login", 0, -1).JSON },

@@ -3,9 +3,7 @@ package sim
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
@@ -14,24 +12,15 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 )
 
 const mspTestIssuer = "msp-test"
-
-// Test keys are generated once: RSA key generation is slow under -race.
-var mspTestKeys = sync.OnceValue(func() map[string]crypto.Signer {
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
-	_, ed, _ := ed25519.GenerateKey(rand.Reader)
-	return map[string]crypto.Signer{"ec": ec, "ec384": ec384, "other": other, "rsa": rk, "ed": ed}
-})
 
 type mspFixture struct {
 	m     *NordPassMSP
@@ -116,7 +105,7 @@ func (f *mspFixture) post(t testing.TB, auth string, body any) (int, []byte) {
 }
 
 func TestNordPassMSPVerifiesTheJWT(t *testing.T) {
-	keys := mspTestKeys()
+	keys := testkeys.All()
 	for _, kt := range []string{"ec", "ec384", "rsa", "ed"} {
 		t.Run("valid "+methodFor(keys[kt]).Alg()+" token is served", func(t *testing.T) {
 			f := newMSPFixture(t, NordPassMSPConfig{Seed: 1, Count: 10}, keys[kt])
@@ -181,7 +170,7 @@ func TestNordPassMSPVerifiesTheJWT(t *testing.T) {
 }
 
 func TestNordPassMSPTokenLifecycle(t *testing.T) {
-	keys := mspTestKeys()
+	keys := testkeys.All()
 	f := newMSPFixture(t, NordPassMSPConfig{Seed: 1, Count: 10}, keys["ec"])
 	tok1 := "Bearer " + sign(t, keys["ec"], goodClaims(t0), "")
 	for range 3 {
@@ -223,7 +212,7 @@ func TestNordPassMSPTokenLifecycle(t *testing.T) {
 }
 
 func TestNordPassMSPValidationAndFilters(t *testing.T) {
-	keys := mspTestKeys()
+	keys := testkeys.All()
 	f := newMSPFixture(t, NordPassMSPConfig{Seed: 3, Count: 3000, Organizations: 5, Members: 6}, keys["ec"])
 	auth := "Bearer " + sign(t, keys["ec"], goodClaims(t0), "")
 	now := t0.Unix()

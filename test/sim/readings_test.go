@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 )
 
 // gatewayCase is one vendor built with some Readings, reached in-process
@@ -160,7 +162,7 @@ func TestClockSkewMovesTheAPIsNow(t *testing.T) {
 		return fmt.Sprintf("%d visible", len(f.np.Truth(t0.Add(-time.Hour), t0.Add(time.Hour))))
 	}
 	mspToken := func(t *testing.T, skew time.Duration) string {
-		key := mspTestKeys()["ec"]
+		key := testkeys.EC()
 		f := newMSPFixture(t, NordPassMSPConfig{Seed: 1, Readings: Readings{ClockSkew: skew}}, key)
 		status, body := f.post(t, "Bearer "+sign(t, key, goodClaims(t0), ""), query{From: t0.Unix() - 3600, To: t0.Unix() - 3000})
 		return strconv.Itoa(status) + " " + string(body)
@@ -262,7 +264,7 @@ func TestTieOrders(t *testing.T) {
 			return tr
 		}},
 		{"NordPass MSP", func(t *testing.T, ties TieOrder) tieRun {
-			key := mspTestKeys()["ec"]
+			key := testkeys.EC()
 			f := newMSPFixture(t, NordPassMSPConfig{Seed: 1, Readings: Readings{Ties: ties}}, key)
 			var tr tieRun
 			for i := range tieRunLen {

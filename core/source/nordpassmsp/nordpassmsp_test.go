@@ -3,7 +3,6 @@ package nordpassmsp_test
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -25,6 +24,7 @@ import (
 	"github.com/auditpull/auditpull/core"
 	_ "github.com/auditpull/auditpull/core/source/nordpassmsp"
 	"github.com/auditpull/auditpull/internal/testkit"
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 	"github.com/auditpull/auditpull/test/sim"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -32,24 +32,6 @@ import (
 var now0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 const issuer = "msp-4f1e"
-
-// keys are generated once: RSA generation is slow under -race.
-var keys = sync.OnceValue(func() map[string]crypto.Signer {
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
-	_, ed, _ := ed25519.GenerateKey(rand.Reader)
-	return map[string]crypto.Signer{"ec": ec, "ec384": ec384, "other": other, "rsa": rk, "ed": ed}
-})
-
-func pkcs8(k crypto.Signer) string {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		panic(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
 
 // rig records every request's Authorization header and JSON body.
 type rig struct {
@@ -125,7 +107,7 @@ func decode(t *testing.T, tok string) (map[string]any, jwt.MapClaims) {
 }
 
 func TestSignsWithTheAlgorithmTheKeyTypeCallsFor(t *testing.T) {
-	k := keys()
+	k := testkeys.All()
 	ecDER, _ := x509.MarshalECPrivateKey(k["ec"].(*ecdsa.PrivateKey))
 	rsaDER := x509.MarshalPKCS1PrivateKey(k["rsa"].(*rsa.PrivateKey))
 	p8, _ := x509.MarshalPKCS8PrivateKey(k["ed"])
@@ -135,12 +117,12 @@ func TestSignsWithTheAlgorithmTheKeyTypeCallsFor(t *testing.T) {
 		pem  string
 		alg  string
 	}{
-		{"EC P-256 in PKCS#8", k["ec"], pkcs8(k["ec"]), "ES256"},
+		{"EC P-256 in PKCS#8", k["ec"], testkeys.PKCS8(k["ec"]), "ES256"},
 		{"EC P-256 in SEC 1", k["ec"], string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})), "ES256"},
-		{"EC P-384", k["ec384"], pkcs8(k["ec384"]), "ES384"},
+		{"EC P-384", k["ec384"], testkeys.PKCS8(k["ec384"]), "ES384"},
 		{"RSA in PKCS#1", k["rsa"], string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: rsaDER})), "RS256"},
-		{"RSA in PKCS#8", k["rsa"], pkcs8(k["rsa"]), "RS256"},
-		{"Ed25519", k["ed"], pkcs8(k["ed"]), "EdDSA"},
+		{"RSA in PKCS#8", k["rsa"], testkeys.PKCS8(k["rsa"]), "RS256"},
+		{"Ed25519", k["ed"], testkeys.PKCS8(k["ed"]), "EdDSA"},
 		{"Ed25519 as bare base64 DER", k["ed"], base64.StdEncoding.EncodeToString(p8), "EdDSA"},
 	}
 	for _, tt := range tests {
@@ -161,9 +143,9 @@ func TestSignsWithTheAlgorithmTheKeyTypeCallsFor(t *testing.T) {
 }
 
 func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
-	k := keys()
+	k := testkeys.All()
 	t.Run("defaults: sub is the issuer, aud the base URL, five minutes, no kid", func(t *testing.T) {
-		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10}, k["ec"].Public(), pkcs8(k["ec"]))
+		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10}, k["ec"].Public(), testkeys.PKCS8(k["ec"]))
 		if _, err := testkit.Drain(r.Poller(), -1); err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +159,7 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 		}
 	})
 	t.Run("every claim set explicitly", func(t *testing.T) {
-		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10, Audience: "nordpass-msp-api", KeyID: "key-2"}, k["ec"].Public(), pkcs8(k["ec"]),
+		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10, Audience: "nordpass-msp-api", KeyID: "key-2"}, k["ec"].Public(), testkeys.PKCS8(k["ec"]),
 			"nordpass_msp.jwt", map[string]any{"issuer": issuer, "subject": "svc-auditpull", "audience": "nordpass-msp-api", "key_id": "key-2", "lifetime": "90s"})
 		if _, err := testkit.Drain(r.Poller(), -1); err != nil {
 			t.Fatal(err)
@@ -191,7 +173,7 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 		}
 	})
 	t.Run("audience none leaves aud out", func(t *testing.T) {
-		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10}, k["ec"].Public(), pkcs8(k["ec"]), "nordpass_msp.jwt.audience", "none")
+		r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 10}, k["ec"].Public(), testkeys.PKCS8(k["ec"]), "nordpass_msp.jwt.audience", "none")
 		if _, err := testkit.Drain(r.Poller(), -1); err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +188,7 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 			fmt.Fprint(w, `{"data":[],"metadata":{"total":0}}`)
 		}))
 		defer srv.Close()
-		r := newRig(t, sim.NordPassMSPConfig{Seed: 1}, k["ec"].Public(), pkcs8(k["ec"]), "nordpass_msp.base_url", srv.URL, "nordpass_msp.auth_scheme", "none")
+		r := newRig(t, sim.NordPassMSPConfig{Seed: 1}, k["ec"].Public(), testkeys.PKCS8(k["ec"]), "nordpass_msp.base_url", srv.URL, "nordpass_msp.auth_scheme", "none")
 		if _, err := testkit.Drain(r.Poller(), -1); err != nil {
 			t.Fatal(err)
 		}
@@ -217,8 +199,8 @@ func TestTheTokenCarriesTheConfiguredClaims(t *testing.T) {
 }
 
 func TestAFreshTokenIsSignedShortlyBeforeEachExpires(t *testing.T) {
-	k := keys()
-	r := newRig(t, sim.NordPassMSPConfig{Seed: 2, Count: 200, From: now0.Add(-time.Hour)}, k["ed"].Public(), pkcs8(k["ed"]), "initial_lookback", "1h")
+	k := testkeys.All()
+	r := newRig(t, sim.NordPassMSPConfig{Seed: 2, Count: 200, From: now0.Add(-time.Hour)}, k["ed"].Public(), testkeys.PKCS8(k["ed"]), "initial_lookback", "1h")
 	p := r.Poller()
 	got, err := testkit.Drain(p, -1)
 	// 2 minutes on, the token is reused; 4m40s on it is within 30 s of its
@@ -242,7 +224,7 @@ func TestAFreshTokenIsSignedShortlyBeforeEachExpires(t *testing.T) {
 }
 
 func TestARefusedTokenIsReplacedOnceThenTheErrorSaysWhatToCheck(t *testing.T) {
-	k := keys()
+	k := testkeys.All()
 	tests := []struct {
 		name   string
 		simCfg sim.NordPassMSPConfig
@@ -258,7 +240,7 @@ func TestARefusedTokenIsReplacedOnceThenTheErrorSaysWhatToCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, tt.simCfg, tt.pub, pkcs8(k["ec"]), tt.kv...)
+			r := newRig(t, tt.simCfg, tt.pub, testkeys.PKCS8(k["ec"]), tt.kv...)
 			_, err := testkit.Drain(r.Poller(), -1)
 			var ae *core.AuthError
 			if !core.IsFatal(err) || !errors.As(err, &ae) || !strings.Contains(err.Error(), tt.want) {
@@ -276,8 +258,8 @@ func TestARefusedTokenIsReplacedOnceThenTheErrorSaysWhatToCheck(t *testing.T) {
 }
 
 func TestFiltersAreSentAsTheAPINamesThemAndNarrowTheLog(t *testing.T) {
-	k := keys()
-	r := newRig(t, sim.NordPassMSPConfig{Seed: 4, Count: 2000, Organizations: 4, Members: 5}, k["ec"].Public(), pkcs8(k["ec"]))
+	k := testkeys.All()
+	r := newRig(t, sim.NordPassMSPConfig{Seed: 4, Count: 2000, Organizations: 4, Members: 5}, k["ec"].Public(), testkeys.PKCS8(k["ec"]))
 	orgs, emails := r.m.Organizations(), r.m.MemberEmails()
 	r.Cfg["nordpass_msp.member_emails"] = []any{emails[0], emails[1]}
 	r.Cfg["nordpass_msp.organizations"] = []any{strings.ToUpper(orgs[2]), orgs[1]}
@@ -304,18 +286,18 @@ func TestFiltersAreSentAsTheAPINamesThemAndNarrowTheLog(t *testing.T) {
 func TestKeyProblemsAreConfigErrorsThatNeverQuoteTheKey(t *testing.T) {
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
-	ecPEM := pkcs8(keys()["ec"])
+	ecPEM := testkeys.PKCS8(testkeys.EC())
 	block, _ := pem.Decode([]byte(ecPEM))
 	encrypted := string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: block.Bytes}))
-	pub, _ := x509.MarshalPKIXPublicKey(keys()["ec"].Public())
+	pub, _ := x509.MarshalPKIXPublicKey(testkeys.EC().Public())
 	tests := []struct {
 		name, key, want string
 	}{
 		{"not a key at all", "hunter2-not-a-key", "not a PEM private key"},
 		{"a public key", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})), "not a private key"},
 		{"an encrypted key", encrypted, "the key is encrypted"},
-		{"RSA below 2048 bits", pkcs8(small), "RSA key of 1024 bits"},
-		{"EC curve JWT has no algorithm for", pkcs8(p224), "P-224"},
+		{"RSA below 2048 bits", testkeys.PKCS8(small), "RSA key of 1024 bits"},
+		{"EC curve JWT has no algorithm for", testkeys.PKCS8(p224), "P-224"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,7 +330,7 @@ func TestKeyProblemsAreConfigErrorsThatNeverQuoteTheKey(t *testing.T) {
 }
 
 func TestEveryConfigRuleNamesItsKey(t *testing.T) {
-	key := pkcs8(keys()["ed"])
+	key := testkeys.PKCS8(testkeys.All()["ed"])
 	with := func(kv ...any) map[string]any {
 		m := map[string]any{"base_url": "https://msp.example", "path": "/v1/log", "private_key": key, "jwt": map[string]any{"issuer": issuer}}
 		for i := 0; i < len(kv); i += 2 {

@@ -3,12 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/auditpull/auditpull/internal/testkit"
+	"github.com/auditpull/auditpull/internal/testkit/testkeys"
 )
 
 // startRun runs the simulator with args and returns its base URL and a stop
@@ -70,12 +66,7 @@ func send(t *testing.T, method, url, body string, header ...string) (int, string
 }
 
 func TestRunServesOLOIDQualtricsAndTheMSPAPIWithAKey(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	keyFile := filepath.Join(t.TempDir(), "msp.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	key, keyFile := testkeys.EC(), testkeys.WriteEC(t)
 	const oloidSecret, qualtricsToken = "oloid-s3cret-x", "qualtrics-t0ken-y"
 	base, logs, stop := startRun(t, "-events", "300", "-rate-limit", "0", "-v", "-live-rate", "20",
 		"-oloid-client-secret", oloidSecret, "-qualtrics-token", qualtricsToken,
