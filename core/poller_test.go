@@ -593,6 +593,28 @@ func TestCorruptCheckpointIsAStartupErrorNamingItsPlaceAndTheWayBack(t *testing.
 			}
 		})
 	}
+	t.Run("a bad checkpoint in the journal names the journal, which is read first", func(t *testing.T) {
+		// A newer release killed before its journal was folded into the
+		// file, then a downgrade: removing the file alone would not help.
+		h := newHarness(t, 10, 100)
+		journaled, err := checkpoint.NewFile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer journaled.Close()
+		journaled.SyncEvery(time.Hour)
+		for _, content := range []string{`{"version":2,"stream":"%s","cursor":1767225600000000000}`, `{"version":99,"stream":"%s"}`} {
+			if err := journaled.Save(context.Background(), h.name, []byte(fmt.Sprintf(content, h.name))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg, _ := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "file", "checkpoint.path": dir})
+		_, err = core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock})
+		var ce *core.CheckpointError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "version 99") || !strings.Contains(err.Error(), st.Path(h.name)+".journal is read first") {
+			t.Fatalf("want a CheckpointError naming the journal, got %v", err)
+		}
+	})
 	t.Run("in a key-value store, the error says its copy is the same save", func(t *testing.T) {
 		// The copy guards against a torn write, not a bad save: pointing an
 		// operator at it as a way back would only repeat the failure.

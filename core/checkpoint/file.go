@@ -86,7 +86,14 @@ func (s *File) journalPath(key string) string { return s.Path(key) + ".journal" 
 func (s *File) Where(key string) string { return s.Path(key) }
 
 func (s *File) Fallback(key string) string {
-	return "the previous durable checkpoint, if any, is kept as " + s.Path(key) + ".prev"
+	prev := "the previous durable checkpoint, if any, is kept as " + s.Path(key) + ".prev"
+	if fi, err := os.Stat(s.journalPath(key)); err == nil && fi.Size() > 0 {
+		// Load reads the journal first, so the bad checkpoint may be its
+		// last line (a kill of a newer release, then a downgrade): fixing
+		// or removing the file alone would change nothing.
+		return "its journal " + s.journalPath(key) + " is read first: fix or remove it too; " + prev
+	}
+	return prev
 }
 
 func (s *File) Load(_ context.Context, key string) ([]byte, error) {
