@@ -40,14 +40,22 @@ type File struct {
 	journals map[string]*journal
 }
 
+// A journal keeps no copy of a checkpoint once it is durable, and builds
+// its lines in a buffer shared by all keys: an input of a thousand tenants
+// has a thousand journals, and a copy and a line buffer kept per key held
+// two copies of every checkpoint (55 MiB of a 127 MiB live heap in
+// BenchmarkThousandTenantsInOneInput).
 type journal struct {
 	mu     sync.Mutex
 	f      *os.File
-	last   []byte // the newest checkpoint, rewritten durably at each sync
-	dirty  bool   // last is not durable yet
+	last   []byte // the newest checkpoint while it is not durable (dirty), else nil
+	dirty  bool
 	synced time.Time
-	buf    []byte
 }
+
+// lines lends the buffer a journal line is built in: one write call, so
+// that a killed process never leaves half a line with another after it.
+var lines = sync.Pool{New: func() any { return new([]byte) }}
 
 // ErrCorrupt means a stored checkpoint does not check out: a person must
 // look, the store never falls back to an older one by itself.
@@ -132,17 +140,17 @@ func (s *File) Save(_ context.Context, key string, data []byte) error {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.buf = appendRecord(j.buf[:0], data)
-	j.last = append(j.last[:0], data...)
+	buf := lines.Get().(*[]byte)
+	*buf = appendRecord((*buf)[:0], data)
+	_, err = j.f.Write(*buf)
+	lines.Put(buf)
 	j.dirty = true
-	if _, err := j.f.Write(j.buf); err != nil {
+	if err != nil || s.now().Sub(j.synced) >= s.syncEvery {
 		// A short write may have left part of a line: a durable save
 		// and an empty journal put the store back in order.
-		return s.sync(key, j)
+		return s.sync(key, j, data)
 	}
-	if s.now().Sub(j.synced) >= s.syncEvery {
-		return s.sync(key, j)
-	}
+	j.last = append(j.last[:0], data...) // for the sync that makes it durable
 	return nil
 }
 
@@ -155,7 +163,7 @@ func (s *File) Close() error {
 		j.mu.Lock()
 		err := error(nil)
 		if j.dirty {
-			err = s.sync(key, j)
+			err = s.sync(key, j, j.last)
 		}
 		if cerr := j.f.Close(); err == nil {
 			err = cerr
@@ -186,20 +194,23 @@ func (s *File) journal(key string) (*journal, error) {
 	return j, nil
 }
 
-// sync makes j.last durable: the journal first (so that, whatever the
-// machine keeps of what follows, the newest line is never older than the
-// durable file), then the file, then an empty journal.
-func (s *File) sync(key string, j *journal) error {
-	if err := j.f.Sync(); err != nil {
+// sync makes latest, the journal's newest line, durable: the journal
+// first (so that, whatever the machine keeps of what follows, the newest
+// line is never older than the durable file), then the file, then an
+// empty journal. A failed sync keeps latest for the next one.
+func (s *File) sync(key string, j *journal, latest []byte) error {
+	err := j.f.Sync()
+	if err == nil {
+		err = s.saveDurable(key, latest)
+	}
+	if err == nil {
+		err = j.f.Truncate(0)
+	}
+	if err != nil {
+		j.last = append(j.last[:0], latest...) // a no-op when latest is j.last
 		return err
 	}
-	if err := s.saveDurable(key, j.last); err != nil {
-		return err
-	}
-	if err := j.f.Truncate(0); err != nil {
-		return err
-	}
-	j.dirty = false
+	j.dirty, j.last = false, nil
 	j.synced = s.now()
 	return nil
 }

@@ -27,7 +27,13 @@ func BenchmarkThousandTenantsInOneInput(b *testing.B) {
 	url := startSim(b, "-events", "200000", "-span", span.String(), "-rate-limit", "0", "-token", "bench-token", "-live-rate", "10")
 	for range b.N {
 		began := time.Now()
-		store := checkpoint.NewMemory()
+		// The default store, as a deployment runs it: one journaled file
+		// per tenant, durable at most sync_interval (1 s) apart.
+		store, err := checkpoint.NewFile(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		store.SyncEvery(time.Second)
 		var list []any
 		for i := range tenants {
 			name := fmt.Sprintf("tenant-%04d", i)
@@ -44,7 +50,7 @@ func BenchmarkThousandTenantsInOneInput(b *testing.B) {
 			// One budget: 300 requests/s, of which the live polls need
 			// about 200 (990 tenants every 5 s) plus their sweeps;
 			// backfill pages get the rest.
-			"rate_limit.requests": 300, "rate_limit.period": "1s", "checkpoint.type": "memory",
+			"rate_limit.requests": 300, "rate_limit.period": "1s",
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -94,10 +100,10 @@ func BenchmarkThousandTenantsInOneInput(b *testing.B) {
 
 // seedCheckpoint leaves stream a checkpoint at from, as a tenant that
 // has read one page of a long history has.
-func seedCheckpoint(b *testing.B, url string, store *checkpoint.Memory, stream string, from time.Time) {
+func seedCheckpoint(b *testing.B, url string, store checkpoint.Store, stream string, from time.Time) {
 	cfg, err := core.ParseMap(map[string]any{
 		"source": "nordpass", "nordpass.base_url": url + "/nordpass", "nordpass.token": "bench-token",
-		"stream": stream, "start_time": from.UTC().Format(time.RFC3339), "checkpoint.type": "memory",
+		"stream": stream, "start_time": from.UTC().Format(time.RFC3339),
 		// The budget is the process's per API host: the first to use it
 		// sets it, so the seeding states the tenants' one.
 		"rate_limit.requests": 300, "rate_limit.period": "1s",
