@@ -38,6 +38,8 @@ type File struct {
 
 	mu       sync.Mutex
 	journals map[string]*journal
+
+	write func(*os.File, []byte) (int, error) // (*os.File).Write; tests cut it short
 }
 
 // A journal keeps no copy of a checkpoint once it is durable, and builds
@@ -51,6 +53,7 @@ type journal struct {
 	last   []byte // the newest checkpoint while it is not durable (dirty), else nil
 	dirty  bool
 	synced time.Time
+	size   int64 // bytes of whole lines in the journal
 }
 
 // lines lends the buffer a journal line is built in: one write call, so
@@ -74,7 +77,7 @@ func NewFile(dir string) (*File, error) {
 	}
 	_ = probe.Close()
 	_ = os.Remove(probe.Name())
-	return &File{dir: dir, now: time.Now, journals: map[string]*journal{}}, nil
+	return &File{dir: dir, now: time.Now, journals: map[string]*journal{}, write: (*os.File).Write}, nil
 }
 
 // SyncEvery makes saves journaled, durable at most d apart (see File); 0
@@ -142,12 +145,20 @@ func (s *File) Save(_ context.Context, key string, data []byte) error {
 	defer j.mu.Unlock()
 	buf := lines.Get().(*[]byte)
 	*buf = appendRecord((*buf)[:0], data)
-	_, err = j.f.Write(*buf)
+	n, err := s.write(j.f, *buf)
 	lines.Put(buf)
 	j.dirty = true
-	if err != nil || s.now().Sub(j.synced) >= s.syncEvery {
-		// A short write may have left part of a line: a durable save
-		// and an empty journal put the store back in order.
+	if err != nil {
+		// A write cut short (a full disk) leaves part of a line, which
+		// the next line would join into one that fails its checksum:
+		// cut it off, then try to make this save durable.
+		if n > 0 {
+			_ = j.f.Truncate(j.size)
+		}
+		return s.sync(key, j, data)
+	}
+	j.size += int64(n)
+	if s.now().Sub(j.synced) >= s.syncEvery {
 		return s.sync(key, j, data)
 	}
 	j.last = append(j.last[:0], data...) // for the sync that makes it durable
@@ -183,13 +194,26 @@ func (s *File) journal(key string) (*journal, error) {
 	if j := s.journals[key]; j != nil {
 		return j, nil
 	}
-	f, err := os.OpenFile(s.journalPath(key), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	path := s.journalPath(key)
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 && b[len(b)-1] != '\n' {
+		// A power loss tore the last line (Load skipped it): cut it off,
+		// or this run's first line would join it.
+		if err := os.Truncate(path, int64(bytes.LastIndexByte(b, '\n')+1)); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
 		return nil, err
 	}
 	// synced is zero: the first save of a run is made durable, so an
 	// existing journal from an earlier run is folded in at once.
-	j := &journal{f: f}
+	j := &journal{f: f, size: fi.Size()}
 	s.journals[key] = j
 	return j, nil
 }
@@ -205,6 +229,9 @@ func (s *File) sync(key string, j *journal, latest []byte) error {
 	}
 	if err == nil {
 		err = j.f.Truncate(0)
+	}
+	if err == nil {
+		j.size = 0
 	}
 	if err != nil {
 		j.last = append(j.last[:0], latest...) // a no-op when latest is j.last
@@ -225,7 +252,11 @@ func (s *File) dropJournal(key string) error {
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		j.dirty = false
-		return j.f.Truncate(0)
+		if err := j.f.Truncate(0); err != nil {
+			return err
+		}
+		j.size = 0
+		return nil
 	}
 	if err := os.Truncate(s.journalPath(key), 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

@@ -2,8 +2,10 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -84,4 +86,89 @@ func TestJournalHoldsACheckpointOnlyUntilItIsDurable(t *testing.T) {
 			t.Fatalf("durable %s after close, want the save whose sync failed", got)
 		}
 	})
+}
+
+// A full disk cuts a journal write short. What it left of the line must
+// not join the next line into one that fails its checksum: the journal
+// would then read as corrupt at the next start, and stop the stream.
+func TestJournalLineCutShortByAFullDiskIsCutOff(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SyncEvery(time.Hour)
+	if err := s.Save(ctx, "k", []byte(`{"v":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "k", []byte(`{"v":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	// The disk fills: half a line is written, and the durable write
+	// that follows fails too.
+	s.write = func(f *os.File, b []byte) (int, error) {
+		n, _ := f.Write(b[:len(b)/2])
+		return n, syscall.ENOSPC
+	}
+	if err := os.MkdirAll(filepath.Join(s.Path("k")+".prev", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "k", []byte(`{"v":3,"pad":"a line long enough to be cut"}`)); err == nil {
+		t.Fatal("want the full disk's error")
+	}
+	// Space again: the saves go on in the journal (the next durable
+	// write is not due), and the process dies before it closes the store.
+	s.write = (*os.File).Write
+	for _, v := range []string{`{"v":4}`, `{"v":5}`} {
+		if err := s.Save(ctx, "k", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := NewFile(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := again.Load(ctx, "k")
+	if errors.Is(err, ErrCorrupt) || string(got) != `{"v":5}` {
+		t.Fatalf("loaded %s, %v; want the newest save", got, err)
+	}
+}
+
+// A power loss may leave the journal's last line torn; Load skips it. The
+// next run's lines must not join it, or a journal that is never folded
+// into the file (every durable write failing) would read as corrupt.
+func TestTornJournalLineIsCutOffBeforeTheNextRunAppends(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := appendRecord(nil, []byte(`{"v":1}`))
+	j = append(j, appendRecord(nil, []byte(`{"v":2}`))[:9]...) // torn
+	if err := os.WriteFile(s.journalPath("k"), j, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Load(ctx, "k"); err != nil || string(got) != `{"v":1}` {
+		t.Fatalf("loaded %s, %v", got, err)
+	}
+	if err := os.MkdirAll(filepath.Join(s.Path("k")+".prev", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.Path("k"), []byte(`{"v":0}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.SyncEvery(time.Hour)
+	for _, v := range []string{`{"v":3}`, `{"v":4}`} {
+		if err := s.Save(ctx, "k", []byte(v)); err == nil {
+			t.Fatal("want the durable write's error")
+		}
+	}
+	again, err := NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := again.Load(ctx, "k"); err != nil || string(got) != `{"v":4}` {
+		t.Fatalf("loaded %s, %v; want the newest save", got, err)
+	}
 }
