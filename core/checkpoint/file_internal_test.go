@@ -3,8 +3,11 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -170,5 +173,93 @@ func TestTornJournalLineIsCutOffBeforeTheNextRunAppends(t *testing.T) {
 	}
 	if got, err := again.Load(ctx, "k"); err != nil || string(got) != `{"v":4}` {
 		t.Fatalf("loaded %s, %v; want the newest save", got, err)
+	}
+}
+
+// Whatever a full disk, a failing durable write, a crash or a clean stop
+// does to a journaled store, the next start loads a checkpoint that was
+// saved, and none older than the last save that succeeded. Random runs
+// from fixed seeds.
+func TestJournaledStoreLoadsTheNewestSuccessfulSaveAfterAnyFailures(t *testing.T) {
+	ctx := context.Background()
+	for seed := int64(1); seed <= 200; seed++ {
+		rng := rand.New(rand.NewPCG(uint64(seed), 0))
+		dir := t.TempDir()
+		clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		open := func() *File {
+			s, err := NewFile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.now = func() time.Time { return clock }
+			return s.SyncEvery(time.Minute)
+		}
+		abandon := func(s *File) { // a crash: no Close, nothing synced
+			for _, j := range s.journals {
+				_ = j.f.Close()
+			}
+		}
+		block := filepath.Join(dir, "k.json.prev", "x")
+		s := open()
+		ok, tried, inRun := 0, 0, 0 // saves that succeeded, were tried, were tried in this run
+		check := func(step string) {
+			t.Helper()
+			got, err := open().Load(ctx, "k")
+			if errors.Is(err, ErrNotFound) && ok == 0 {
+				return
+			}
+			v := 0
+			if err == nil {
+				_, err = fmt.Sscanf(string(got), `{"v":%d`, &v)
+			}
+			if err != nil || v < ok || v > tried {
+				t.Fatalf("seed %d, after %s: loaded %q, %v; want a save from %d to %d", seed, step, got, err, ok, tried)
+			}
+		}
+		for range 30 {
+			switch op := rng.IntN(10); {
+			case op < 5:
+				tried++
+				data := fmt.Appendf(nil, `{"v":%d,"pad":"%s"}`, tried, strings.Repeat("x", rng.IntN(200)))
+				switch rng.IntN(4) {
+				case 0: // the disk fills: part of the line is written
+					s.write = func(f *os.File, b []byte) (int, error) {
+						n, _ := f.Write(b[:rng.IntN(len(b))])
+						return n, syscall.ENOSPC
+					}
+				default:
+					s.write = (*os.File).Write
+				}
+				if err := s.Save(ctx, "k", data); err == nil {
+					ok = tried
+				}
+				inRun = tried
+			case op == 5:
+				if rng.IntN(2) == 0 {
+					_ = os.MkdirAll(block, 0o700) // durable writes fail
+				} else {
+					_ = os.RemoveAll(filepath.Dir(block))
+				}
+			case op == 6:
+				clock = clock.Add(time.Duration(rng.IntN(120)) * time.Second)
+			case op == 7:
+				abandon(s)
+				check("a crash")
+				s, inRun = open(), 0
+			case op == 8:
+				if err := s.Close(); err == nil {
+					// A clean stop makes this run's newest save durable,
+					// even one whose own durable write failed.
+					ok = max(ok, inRun)
+				}
+				inRun = 0
+				check("a clean stop")
+				s = open()
+			default:
+				check("a look")
+			}
+		}
+		abandon(s)
+		check("the end")
 	}
 }
