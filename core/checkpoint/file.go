@@ -38,6 +38,7 @@ type File struct {
 
 	mu       sync.Mutex
 	journals map[string]*journal
+	leftover []string // temp files found at start: a killed process's unfinished writes
 
 	write func(*os.File, []byte) (int, error) // (*os.File).Write; tests cut it short
 }
@@ -77,7 +78,16 @@ func NewFile(dir string) (*File, error) {
 	}
 	_ = probe.Close()
 	_ = os.Remove(probe.Name())
-	return &File{dir: dir, now: time.Now, journals: map[string]*journal{}, write: (*os.File).Write}, nil
+	s := &File{dir: dir, now: time.Now, journals: map[string]*journal{}, write: (*os.File).Write}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		// The names saveDurable's CreateTemp makes: .<key>.json.tmp-<digits>.
+		if _, rest, ok := strings.Cut(e.Name(), ".json.tmp-"); ok && strings.HasPrefix(e.Name(), ".") &&
+			rest != "" && strings.Trim(rest, "0123456789") == "" {
+			s.leftover = append(s.leftover, e.Name())
+		}
+	}
+	return s, nil
 }
 
 // SyncEvery makes saves journaled, durable at most d apart (see File); 0
@@ -129,6 +139,7 @@ func (s *File) Load(_ context.Context, key string) ([]byte, error) {
 }
 
 func (s *File) Save(_ context.Context, key string, data []byte) error {
+	s.sweep(key)
 	if s.syncEvery <= 0 || bytes.IndexByte(data, '\n') >= 0 {
 		// A journal line cannot hold a newline; such stores are not ours
 		// (the core writes compact JSON), but stay correct.
@@ -300,6 +311,28 @@ func lastRecord(b []byte) (rec []byte, ok bool, err error) {
 		rec, ok = line[9:], true
 	}
 	return rec, ok, nil
+}
+
+// sweep removes the temp files a killed process left behind mid-write
+// for key, before key's first save: nothing reads them, and each kill at
+// that moment would leave one more. Only this key's, which the process
+// that saves it owns, and only those there at start.
+func (s *File) sweep(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.leftover) == 0 {
+		return
+	}
+	prefix := "." + filepath.Base(s.Path(key)) + ".tmp-"
+	kept := s.leftover[:0]
+	for _, name := range s.leftover {
+		if rest, ok := strings.CutPrefix(name, prefix); ok && strings.Trim(rest, "0123456789") == "" {
+			_ = os.Remove(filepath.Join(s.dir, name))
+			continue
+		}
+		kept = append(kept, name)
+	}
+	s.leftover = kept
 }
 
 // saveDurable writes data to key's file atomically and durably, keeping the

@@ -263,3 +263,48 @@ func TestJournaledStoreLoadsTheNewestSuccessfulSaveAfterAnyFailures(t *testing.T
 		check("the end")
 	}
 }
+
+// A process killed inside a durable write leaves its temp file; a kill
+// at that moment each time would fill the directory. A key's leftovers
+// go before its first save; other keys' files, and anything that is no
+// temp file of ours, stay.
+func TestLeftoverTempFilesOfAKeyAreRemovedBeforeItsFirstSave(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]bool{ // name: removed by k's first save
+		".k.json.tmp-2718263466":    true,
+		".k.json.tmp-1":             true,
+		".other.json.tmp-99":        false,
+		".k.json.tmp-x.json.tmp-12": false, // another key's ("k.json.tmp-x")
+		".k.json.tmp-notdigits":     false,
+		"k.json.tmp-123":            false, // not hidden: not CreateTemp's
+		".k.json.prev":              false,
+	}
+	for name := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("{"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, every := range []time.Duration{0, time.Hour} { // durable, then journaled
+		if err := s.SyncEvery(every).Save(context.Background(), "k", []byte(`{"v":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, removed := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if gone := errors.Is(err, os.ErrNotExist); gone != removed {
+			t.Errorf("%s: removed %v, want %v", name, gone, removed)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp-") && !files[e.Name()] {
+			if _, known := files[e.Name()]; !known {
+				t.Errorf("a new temp file %s was left", e.Name())
+			}
+		}
+	}
+}
