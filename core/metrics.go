@@ -67,7 +67,7 @@ var MetricInfos = []MetricInfo{
 	{Name: "last_success_time", Help: "Unix time of the last successful request to the vendor.", Gauge: true, Int: true},
 	{Name: "rate_budget", Help: "The request budget in force, in requests per second: the vendor's documented limit (or rate_limit), halved at each 429 and recovered slowly; 0 when the budget is off.", Gauge: true},
 	{Name: "backfill_remaining_seconds", Help: "History still to read before the input's streams are live, in seconds of event time (summed over its streams); 0 when live.", Gauge: true},
-	{Name: "backfill_progress", Help: "Share of the backlog read, 0 to 1, of the input's least advanced backfilling stream; 1 when live.", Gauge: true},
+	{Name: "backfill_progress", Help: "Share read, 0 to 1, of the backlog that the input's least advanced backfilling stream had when this run found it behind (after a restart it counts again from the checkpoint); 1 when live.", Gauge: true},
 	{Name: "backfill_eta_seconds", Help: "Seconds until the slowest backfilling stream is live, from the requests its history has needed so far and the request budget in force; 0 when live or not yet known.", Gauge: true},
 	{Name: "poll_interval_effective_seconds", Help: "The longest time between two live polls of one stream: poll_interval, or more when the request budget cannot poll every stream that often.", Gauge: true},
 	{Name: "tenants_failed", Help: "Tenants of the input stopped by an error a person must fix (a refused credential, a rejected request, an unreadable checkpoint); each is tried again after tenant_retry while the others go on.", Gauge: true, Int: true},
