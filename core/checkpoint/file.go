@@ -262,7 +262,7 @@ func (s *File) dropJournal(key string) error {
 	if j != nil {
 		j.mu.Lock()
 		defer j.mu.Unlock()
-		j.dirty = false
+		j.dirty, j.last = false, nil
 		if err := j.f.Truncate(0); err != nil {
 			return err
 		}
