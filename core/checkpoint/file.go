@@ -43,18 +43,18 @@ type File struct {
 	write func(*os.File, []byte) (int, error) // (*os.File).Write; tests cut it short
 }
 
-// A journal keeps no copy of a checkpoint once it is durable, and builds
-// its lines in a buffer shared by all keys: an input of a thousand tenants
-// has a thousand journals, and a copy and a line buffer kept per key held
-// two copies of every checkpoint (55 MiB of a 127 MiB live heap in
-// BenchmarkThousandTenantsInOneInput).
+// A journal keeps no copy of a checkpoint in memory: the sync at Close
+// reads the newest line back, and lines are built in a buffer shared by
+// all keys. An input of a thousand tenants has a thousand journals, and a
+// copy and a line buffer kept per key held two copies of every checkpoint
+// (55 MiB of a 127 MiB live heap in BenchmarkThousandTenantsInOneInput).
 type journal struct {
 	mu     sync.Mutex
 	f      *os.File
-	last   []byte // the newest checkpoint while it is not durable (dirty), else nil
-	dirty  bool
-	synced time.Time
+	dirty  bool  // the newest line is not durable yet
+	line   int64 // where the newest line starts, while dirty
 	size   int64 // bytes of whole lines in the journal
+	synced time.Time
 }
 
 // lines lends the buffer a journal line is built in: one write call, so
@@ -158,7 +158,6 @@ func (s *File) Save(_ context.Context, key string, data []byte) error {
 	*buf = appendRecord((*buf)[:0], data)
 	n, err := s.write(j.f, *buf)
 	lines.Put(buf)
-	j.dirty = true
 	if err != nil {
 		// A write cut short (a full disk) leaves part of a line, which
 		// the next line would join into one that fails its checksum:
@@ -168,12 +167,28 @@ func (s *File) Save(_ context.Context, key string, data []byte) error {
 		}
 		return s.sync(key, j, data)
 	}
-	j.size += int64(n)
+	j.dirty, j.line, j.size = true, j.size, j.size+int64(n)
 	if s.now().Sub(j.synced) >= s.syncEvery {
 		return s.sync(key, j, data)
 	}
-	j.last = append(j.last[:0], data...) // for the sync that makes it durable
 	return nil
+}
+
+// newest reads back the journal's newest line, the checkpoint that a sync
+// without one in hand makes durable.
+func (j *journal) newest() ([]byte, error) {
+	b := make([]byte, j.size-j.line)
+	if _, err := j.f.ReadAt(b, j.line); err != nil {
+		return nil, err
+	}
+	rec, ok, err := lastRecord(b)
+	if err == nil && !ok {
+		err = errors.New("torn")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: newest line: %w", j.f.Name(), err)
+	}
+	return rec, nil
 }
 
 // Close makes the latest checkpoints durable and empties their journals.
@@ -185,7 +200,10 @@ func (s *File) Close() error {
 		j.mu.Lock()
 		err := error(nil)
 		if j.dirty {
-			err = s.sync(key, j, j.last)
+			var latest []byte
+			if latest, err = j.newest(); err == nil {
+				err = s.sync(key, j, latest)
+			}
 		}
 		if cerr := j.f.Close(); err == nil {
 			err = cerr
@@ -213,7 +231,7 @@ func (s *File) journal(key string) (*journal, error) {
 			return nil, err
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +250,8 @@ func (s *File) journal(key string) (*journal, error) {
 // sync makes latest, the journal's newest line, durable: the journal
 // first (so that, whatever the machine keeps of what follows, the newest
 // line is never older than the durable file), then the file, then an
-// empty journal. A failed sync keeps latest for the next one.
+// empty journal. After a failure the journal still holds latest, if its
+// line was written, for the next sync.
 func (s *File) sync(key string, j *journal, latest []byte) error {
 	err := j.f.Sync()
 	if err == nil {
@@ -241,14 +260,10 @@ func (s *File) sync(key string, j *journal, latest []byte) error {
 	if err == nil {
 		err = j.f.Truncate(0)
 	}
-	if err == nil {
-		j.size = 0
-	}
 	if err != nil {
-		j.last = append(j.last[:0], latest...) // a no-op when latest is j.last
 		return err
 	}
-	j.dirty, j.last = false, nil
+	j.dirty, j.size = false, 0
 	j.synced = s.now()
 	return nil
 }
@@ -262,7 +277,7 @@ func (s *File) dropJournal(key string) error {
 	if j != nil {
 		j.mu.Lock()
 		defer j.mu.Unlock()
-		j.dirty, j.last = false, nil
+		j.dirty = false
 		if err := j.f.Truncate(0); err != nil {
 			return err
 		}

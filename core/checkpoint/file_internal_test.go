@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,11 +14,10 @@ import (
 	"time"
 )
 
-// The journal holds a checkpoint only until it is durable: an input of a
-// thousand tenants has a thousand journals, and a copy kept past its sync
-// is memory held for nothing. What the copy is for, a later sync, must
-// still find it when a sync fails.
-func TestJournalHoldsACheckpointOnlyUntilItIsDurable(t *testing.T) {
+// The journal keeps no copy of a checkpoint in memory (an input of a
+// thousand tenants has a thousand journals): the sync at Close reads the
+// newest line back from the journal, checksum and all.
+func TestJournalSyncsTheNewestLineReadBackFromDisk(t *testing.T) {
 	ctx := context.Background()
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	open := func(t *testing.T) *File {
@@ -38,15 +38,14 @@ func TestJournalHoldsACheckpointOnlyUntilItIsDurable(t *testing.T) {
 		return string(b)
 	}
 
-	t.Run("a synced save keeps no copy; a journaled one keeps its own", func(t *testing.T) {
+	t.Run("close makes the newest journaled save durable as it was handed over", func(t *testing.T) {
 		s := open(t)
-		if err := s.Save(ctx, "k", []byte(`{"v":1}`)); err != nil {
-			t.Fatal(err)
+		for _, v := range []string{`{"v":1}`, `{"v":2}`} {
+			if err := s.Save(ctx, "k", []byte(v)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if j := s.journals["k"]; j.last != nil || j.dirty {
-			t.Fatalf("after a sync the journal holds %q (dirty %v)", j.last, j.dirty)
-		}
-		data := []byte(`{"v":2}`)
+		data := []byte(`{"v":3,"more":true}`)
 		if err := s.Save(ctx, "k", data); err != nil {
 			t.Fatal(err)
 		}
@@ -54,8 +53,30 @@ func TestJournalHoldsACheckpointOnlyUntilItIsDurable(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if got := durable(t, s); got != `{"v":2}` {
-			t.Fatalf("durable %s, want the journaled save as it was handed over", got)
+		if got := durable(t, s); got != `{"v":3,"more":true}` {
+			t.Fatalf("durable %s", got)
+		}
+	})
+
+	t.Run("a newest line changed on disk fails close, and is not made durable", func(t *testing.T) {
+		s := open(t)
+		for _, v := range []string{`{"v":1}`, `{"v":2}`} {
+			if err := s.Save(ctx, "k", []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j, err := os.ReadFile(s.journalPath("k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(s.journalPath("k"), bytes.Replace(j, []byte(`"v":2`), []byte(`"v":7`), 1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err == nil || !strings.Contains(err.Error(), s.journalPath("k")) {
+			t.Fatalf("close: %v; want an error naming the journal", err)
+		}
+		if got := durable(t, s); got != `{"v":1}` {
+			t.Fatalf("durable %s, want the last good sync", got)
 		}
 	})
 
@@ -201,7 +222,7 @@ func TestJournaledStoreLoadsTheNewestSuccessfulSaveAfterAnyFailures(t *testing.T
 		}
 		block := filepath.Join(dir, "k.json.prev", "x")
 		s := open()
-		ok, tried, inRun := 0, 0, 0 // saves that succeeded, were tried, were tried in this run
+		ok, tried, inRun := 0, 0, 0 // newest save that succeeded, was tried, reached this run's journal
 		check := func(step string) {
 			t.Helper()
 			got, err := open().Load(ctx, "k")
@@ -221,19 +242,20 @@ func TestJournaledStoreLoadsTheNewestSuccessfulSaveAfterAnyFailures(t *testing.T
 			case op < 5:
 				tried++
 				data := fmt.Appendf(nil, `{"v":%d,"pad":"%s"}`, tried, strings.Repeat("x", rng.IntN(200)))
-				switch rng.IntN(4) {
-				case 0: // the disk fills: part of the line is written
+				full := rng.IntN(4) == 0
+				s.write = (*os.File).Write
+				if full { // the disk fills: part of the line is written
 					s.write = func(f *os.File, b []byte) (int, error) {
 						n, _ := f.Write(b[:rng.IntN(len(b))])
 						return n, syscall.ENOSPC
 					}
-				default:
-					s.write = (*os.File).Write
 				}
 				if err := s.Save(ctx, "k", data); err == nil {
 					ok = tried
 				}
-				inRun = tried
+				if !full {
+					inRun = tried // in the journal, for Close
+				}
 			case op == 5:
 				if rng.IntN(2) == 0 {
 					_ = os.MkdirAll(block, 0o700) // durable writes fail
@@ -248,8 +270,9 @@ func TestJournaledStoreLoadsTheNewestSuccessfulSaveAfterAnyFailures(t *testing.T
 				s, inRun = open(), 0
 			case op == 8:
 				if err := s.Close(); err == nil {
-					// A clean stop makes this run's newest save durable,
-					// even one whose own durable write failed.
+					// A clean stop makes durable this run's newest save
+					// that reached the journal, even one whose own
+					// durable write failed.
 					ok = max(ok, inRun)
 				}
 				inRun = 0
