@@ -76,7 +76,7 @@ type HTTPConfig struct {
 type CheckpointConfig struct {
 	Type         string   `config:"type" default:"file" enum:"file,memory" doc:"file: one JSON file per stream in path; memory: nothing survives a restart (tests)."`
 	Path         string   `config:"path" default:"/var/lib/auditpull" doc:"Directory of the file checkpoints, created if missing; written atomically, the previous copy kept as .prev."`
-	SyncInterval Duration `config:"sync_interval" default:"1s" check:"nonneg" advanced:"true" doc:"File checkpoints: each stream writes its checkpoint durably (two fsyncs) at most once per sync_interval. Saves in between are appended to a journal beside the file, so a killed process loses none and a machine crash re-reads at most this long's pages of a stream; 0s fsyncs every save."`
+	SyncInterval Duration `config:"sync_interval" default:"1s" check:"nonneg" advanced:"true" doc:"File checkpoints: each stream makes its newest save durable at most once per sync_interval, with one fsync of a journal beside the file (every eighth time, and at a clean stop, the file itself is rewritten durably). Saves in between are appended to the journal, so a killed process loses none and a machine crash re-reads at most this long's pages of a stream; 0s writes the file durably at every save."`
 	LeaseTTL     Duration `config:"lease_ttl" default:"30s" check:"nonneg" advanced:"true" hosts:"benthos" doc:"Shared stores (a host's cache, e.g. Redis): each stream is leased to one replica for this long, renewed every quarter of it; a replica that dies is replaced at most this long later. With tenants, the replicas divide the tenants among themselves, each under its own lease. 0s disables leasing (a single replica)."`
 }
 

@@ -80,10 +80,12 @@ func TestJournalSyncsTheNewestLineReadBackFromDisk(t *testing.T) {
 		}
 	})
 
-	t.Run("a failed sync keeps the newest checkpoint for the next", func(t *testing.T) {
+	t.Run("a failed fold keeps the newest checkpoint for the next", func(t *testing.T) {
 		s := open(t)
-		if err := s.Save(ctx, "k", []byte(`{"v":1}`)); err != nil {
-			t.Fatal(err)
+		for v := 1; v <= foldLines; v++ { // the first folds, the others fill the journal
+			if err := s.Save(ctx, "k", fmt.Appendf(nil, `{"v":%d}`, v)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		// A non-empty directory where the .prev link goes makes the
 		// durable write fail.
@@ -92,12 +94,12 @@ func TestJournalSyncsTheNewestLineReadBackFromDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock = clock.Add(time.Hour)
-		data := []byte(`{"v":2}`)
+		data := []byte(`{"v":100}`)
 		if err := s.Save(ctx, "k", data); err == nil {
-			t.Fatal("want the sync's error")
+			t.Fatal("want the fold's error")
 		}
-		copy(data, `{"v":9}`)
-		if got, err := s.Load(ctx, "k"); err != nil || string(got) != `{"v":2}` {
+		copy(data, `{"v":999}`)
+		if got, err := s.Load(ctx, "k"); err != nil || string(got) != `{"v":100}` {
 			t.Fatalf("loaded %s, %v: the journal still holds the save", got, err)
 		}
 		if err := os.RemoveAll(s.Path("k") + ".prev"); err != nil {
@@ -106,10 +108,61 @@ func TestJournalSyncsTheNewestLineReadBackFromDisk(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if got := durable(t, s); got != `{"v":2}` {
-			t.Fatalf("durable %s after close, want the save whose sync failed", got)
+		if got := durable(t, s); got != `{"v":100}` {
+			t.Fatalf("durable %s after close, want the save whose fold failed", got)
 		}
 	})
+}
+
+// A tenant that saves less often than sync_interval syncs at every save.
+// A sync fsyncs the journal alone (one fsync) until the journal holds
+// foldLines lines; then it folds them into the file (three fsyncs). What
+// loads is the newest save either way, and a clean stop folds.
+func TestJournalIsFsyncedAtEachSyncAndFoldedEveryFoldLines(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	s.SyncEvery(time.Second)
+	durable := func() string {
+		b, _ := os.ReadFile(s.Path("k"))
+		return string(b)
+	}
+	journalLines := func() int {
+		b, _ := os.ReadFile(s.journalPath("k"))
+		return bytes.Count(b, []byte{'\n'})
+	}
+	for v := 1; v <= 2*foldLines+3; v++ {
+		clock = clock.Add(5 * time.Second) // every save is due a sync
+		if err := s.Save(ctx, "k", fmt.Appendf(nil, `{"v":%d}`, v)); err != nil {
+			t.Fatal(err)
+		}
+		// The first save of a run folds; then every foldLines-th.
+		folded := 1 + (v-1)/foldLines*foldLines
+		if got, want := durable(), fmt.Sprintf(`{"v":%d}`, folded); got != want {
+			t.Fatalf("after save %d: durable file %s, want %s", v, got, want)
+		}
+		if got, want := journalLines(), v-folded; got != want {
+			t.Fatalf("after save %d: journal holds %d lines, want %d", v, got, want)
+		}
+		if s.journals["k"].dirty {
+			t.Fatalf("after save %d: the newest line is not durable", v)
+		}
+		if got, err := NewFile(s.dir); err != nil {
+			t.Fatal(err)
+		} else if b, err := got.Load(ctx, "k"); err != nil || string(b) != fmt.Sprintf(`{"v":%d}`, v) {
+			t.Fatalf("after save %d: a new store loads %s, %v", v, b, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := durable(), fmt.Sprintf(`{"v":%d}`, 2*foldLines+3); got != want || journalLines() != 0 {
+		t.Fatalf("after close: durable %s (want %s), journal %d lines", got, want, journalLines())
+	}
 }
 
 // A full disk cuts a journal write short. What it left of the line must
