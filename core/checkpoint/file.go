@@ -29,7 +29,7 @@ import (
 // durable (0.25 ms). Once the journal holds foldLines lines at such a
 // sync, and at a key's first sync of a run, it is folded instead: the
 // latest checkpoint written durably to <key>.json and the journal emptied.
-// A clean stop folds every journal.
+// A clean stop syncs every journal that needs it.
 // A crash of the process therefore loses no save; a crash of the machine
 // loses at most the saves of the last d, which only means re-reading those
 // pages. Load prefers the journal's last complete line: a torn last line
@@ -205,8 +205,10 @@ func (j *journal) newest() ([]byte, error) {
 	return rec, nil
 }
 
-// Close folds every journal: at rest <key>.json holds the newest
-// checkpoint and the journals are empty.
+// Close makes every journal's newest line durable. It leaves the lines
+// where they are: folding every journal made the stop of an input of
+// 1,000 tenants take 2.3 s instead of 0.02 (BenchmarkThousandTenantsInOneInput
+// under strace), and Load reads the journal first.
 func (s *File) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,11 +216,8 @@ func (s *File) Close() error {
 	for key, j := range s.journals {
 		j.mu.Lock()
 		err := error(nil)
-		if j.lines > 0 {
-			var latest []byte
-			if latest, err = j.newest(); err == nil {
-				err = s.fold(key, j, latest)
-			}
+		if j.dirty {
+			err = s.sync(key, j, nil)
 		}
 		if cerr := j.f.Close(); err == nil {
 			err = cerr
@@ -263,12 +262,19 @@ func (s *File) journal(key string) (*journal, error) {
 	return j, nil
 }
 
-// sync makes latest, the journal's newest line, durable: an fsync of the
-// journal, or a fold once it holds foldLines lines and at the first sync
-// of a run (so that <key>.json exists from a stream's first save, and an
-// earlier run's journal starts empty).
+// sync makes the journal's newest line durable: an fsync of the journal,
+// or a fold once it holds foldLines lines and at the first sync of a run
+// (so that <key>.json exists from a stream's first save, and an earlier
+// run's journal starts empty). A fold writes latest, or with nil the
+// newest line read back.
 func (s *File) sync(key string, j *journal, latest []byte) error {
 	if j.lines >= foldLines || j.synced.IsZero() {
+		if latest == nil {
+			var err error
+			if latest, err = j.newest(); err != nil {
+				return err
+			}
+		}
 		return s.fold(key, j, latest)
 	}
 	if err := j.f.Sync(); err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 // The journal keeps no copy of a checkpoint in memory (an input of a
-// thousand tenants has a thousand journals): the sync at Close reads the
+// thousand tenants has a thousand journals): a fold at Close reads the
 // newest line back from the journal, checksum and all.
 func TestJournalSyncsTheNewestLineReadBackFromDisk(t *testing.T) {
 	ctx := context.Background()
@@ -38,38 +38,42 @@ func TestJournalSyncsTheNewestLineReadBackFromDisk(t *testing.T) {
 		return string(b)
 	}
 
-	t.Run("close makes the newest journaled save durable as it was handed over", func(t *testing.T) {
-		s := open(t)
-		for _, v := range []string{`{"v":1}`, `{"v":2}`} {
-			if err := s.Save(ctx, "k", []byte(v)); err != nil {
+	// fill saves the first of a run (a fold) and foldLines more, not
+	// due a sync: the next sync, the one at Close, folds again.
+	fill := func(t *testing.T, s *File) {
+		t.Helper()
+		for v := 1; v <= 1+foldLines; v++ {
+			if err := s.Save(ctx, "k", fmt.Appendf(nil, `{"v":%d}`, v)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		data := []byte(`{"v":3,"more":true}`)
+	}
+
+	t.Run("close folds the newest journaled save as it was handed over", func(t *testing.T) {
+		s := open(t)
+		fill(t, s)
+		data := []byte(`{"v":100,"more":true}`)
 		if err := s.Save(ctx, "k", data); err != nil {
 			t.Fatal(err)
 		}
-		copy(data, `{"v":9}`) // the caller may reuse its buffer
+		copy(data, `{"v":999}`) // the caller may reuse its buffer
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if got := durable(t, s); got != `{"v":3,"more":true}` {
+		if got := durable(t, s); got != `{"v":100,"more":true}` {
 			t.Fatalf("durable %s", got)
 		}
 	})
 
 	t.Run("a newest line changed on disk fails close, and is not made durable", func(t *testing.T) {
 		s := open(t)
-		for _, v := range []string{`{"v":1}`, `{"v":2}`} {
-			if err := s.Save(ctx, "k", []byte(v)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		fill(t, s)
 		j, err := os.ReadFile(s.journalPath("k"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(s.journalPath("k"), bytes.Replace(j, []byte(`"v":2`), []byte(`"v":7`), 1), 0o600); err != nil {
+		newest := fmt.Sprintf(`"v":%d}`, 1+foldLines)
+		if err := os.WriteFile(s.journalPath("k"), bytes.Replace(j, []byte(newest), []byte(`"v":77}`), 1), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Close(); err == nil || !strings.Contains(err.Error(), s.journalPath("k")) {
@@ -157,11 +161,25 @@ func TestJournalIsFsyncedAtEachSyncAndFoldedEveryFoldLines(t *testing.T) {
 			t.Fatalf("after save %d: a new store loads %s, %v", v, b, err)
 		}
 	}
+	// A save not due a sync is made durable by Close, which leaves it in
+	// the journal: folding every journal would make stopping an input of
+	// many tenants cost three fsyncs each.
+	last := fmt.Appendf(nil, `{"v":%d}`, 2*foldLines+4)
+	if err := s.Save(ctx, "k", last); err != nil {
+		t.Fatal(err)
+	}
+	if !s.journals["k"].dirty {
+		t.Fatal("a save before sync_interval passed was synced")
+	}
+	j := s.journals["k"]
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := durable(), fmt.Sprintf(`{"v":%d}`, 2*foldLines+3); got != want || journalLines() != 0 {
-		t.Fatalf("after close: durable %s (want %s), journal %d lines", got, want, journalLines())
+	if j.dirty || journalLines() != 3 || durable() != fmt.Sprintf(`{"v":%d}`, 2*foldLines+1) {
+		t.Fatalf("after close: dirty %v, journal %d lines, durable %s", j.dirty, journalLines(), durable())
+	}
+	if b, err := s.Load(ctx, "k"); err != nil || string(b) != string(last) {
+		t.Fatalf("after close: loads %s, %v", b, err)
 	}
 }
 
