@@ -325,6 +325,11 @@ func (p *Poller) openStream(ctx context.Context, src Source, name string) (*stre
 	if info.MaxSpan > 0 && (s.maxWindow == 0 || s.maxWindow > info.MaxSpan) {
 		s.maxWindow = info.MaxSpan
 	}
+	if l, ok := p.store.(checkpoint.Locker); ok {
+		if err := l.Lock(key); err != nil {
+			return nil, &CheckpointError{Where: p.store.Where(key), Err: err}
+		}
+	}
 	b, err := p.store.Load(ctx, key)
 	switch {
 	case errors.Is(err, checkpoint.ErrNotFound):

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -601,12 +602,14 @@ func TestCorruptCheckpointIsAStartupErrorNamingItsPlaceAndTheWayBack(t *testing.
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer journaled.Close()
 		journaled.SyncEvery(time.Hour)
 		for _, content := range []string{`{"version":2,"stream":"%s","cursor":1767225600000000000}`, `{"version":99,"stream":"%s"}`} {
 			if err := journaled.Save(context.Background(), h.name, []byte(fmt.Sprintf(content, h.name))); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if err := journaled.Close(); err != nil { // the newest line stays in the journal
+			t.Fatal(err)
 		}
 		cfg, _ := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "file", "checkpoint.path": dir})
 		_, err = core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock})
@@ -924,4 +927,42 @@ func TestBackfillProgressIsReportedAtEachTenthAndEndsAtOne(t *testing.T) {
 	if len(tenths) < 8 || !done {
 		t.Fatalf("logged progress %v and done=%v; want a line per tenth, then done\n%s", tenths, done, strings.Join(lines, "\n"))
 	}
+}
+
+// Two inputs configured with one stream would share its checkpoint: each
+// would move it past pages only the other had delivered, and a restart of
+// the slower one would skip them. The second is refused at start, naming
+// the checkpoint, until the first has stopped.
+func TestASecondInputOfTheSameStreamIsRefusedItsCheckpoint(t *testing.T) {
+	h := newHarness(t, 10, 100)
+	h.history(30, t0.Add(-2*time.Minute))
+	dir := t.TempDir()
+	cfg, err := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "file",
+		"checkpoint.path": dir, "settle_delay": "1m", "initial_lookback": "1d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock})
+	var ce *core.CheckpointError
+	if !errors.As(err, &ce) || !errors.Is(err, checkpoint.ErrInUse) || !core.IsFatal(err) ||
+		!strings.Contains(err.Error(), filepath.Join(dir, h.name)) || !strings.Contains(err.Error(), "stream") {
+		t.Fatalf("want a fatal CheckpointError naming the checkpoint and the fix, got %v", err)
+	}
+	delivered := drain(t, first)
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := core.NewPoller(context.Background(), cfg, core.Options{Clock: h.clock})
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	defer second.Close(context.Background())
+	if len(delivered) != 30 {
+		t.Fatalf("the first input delivered %d of 30", len(delivered))
+	}
+	testkit.SameMultiset(t, drain(t, second), nil)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -187,6 +188,15 @@ func (s *File) Save(_ context.Context, key string, data []byte) error {
 	return nil
 }
 
+// Lock holds key: a store locks the journal of every key it writes (see
+// journal), and the core locks each stream's key before loading it, so
+// that a second input configured with the same stream fails at start
+// instead of sharing the checkpoint.
+func (s *File) Lock(key string) error {
+	_, err := s.journal(key)
+	return err
+}
+
 // newest reads back the journal's newest line, the checkpoint that a sync
 // without one in hand makes durable.
 func (j *journal) newest() ([]byte, error) {
@@ -238,21 +248,32 @@ func (s *File) journal(key string) (*journal, error) {
 		return j, nil
 	}
 	path := s.journalPath(key)
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// The journal's exclusive lock, held until Close or the end of the
+	// process, keeps the key to this store: a second input saving it
+	// would move the checkpoint past pages only the first had delivered.
+	// Taken before the journal is read, which must not be cut while
+	// another process appends.
+	if err := flock(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		_ = f.Close()
 		return nil, err
 	}
 	whole := bytes.LastIndexByte(b, '\n') + 1
 	if whole < len(b) {
 		// A power loss tore the last line (Load skipped it): cut it off,
 		// or this run's first line would join it.
-		if err := os.Truncate(path, int64(whole)); err != nil {
+		if err := f.Truncate(int64(whole)); err != nil {
+			_ = f.Close()
 			return nil, err
 		}
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
 	}
 	// An earlier run's lines count towards the next fold (line stays 0:
 	// newest then reads them all and finds the last).

@@ -1,11 +1,14 @@
 package checkpoint_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,4 +203,94 @@ func BenchmarkFileSave(b *testing.B) {
 			s.Close()
 		})
 	}
+}
+
+// Two inputs that save one key would each move the checkpoint past pages
+// only the other had delivered. A store holds every key it writes until
+// Close or until its process ends: another store, in this process or
+// another, is refused it.
+func TestAKeyIsHeldByOneStoreAtATime(t *testing.T) {
+	if os.Getenv("AUDITPULL_HOLD_KEY") != "" {
+		// The other process: hold the key until killed.
+		s, err := checkpoint.NewFile(os.Getenv("AUDITPULL_HOLD_DIR"))
+		if err == nil {
+			err = s.Lock(os.Getenv("AUDITPULL_HOLD_KEY"))
+		}
+		if err != nil {
+			os.Exit(2)
+		}
+		_, _ = os.Stdout.WriteString("held\n")
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func(t *testing.T) *checkpoint.File {
+		t.Helper()
+		s, err := checkpoint.NewFile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.SyncEvery(time.Second)
+	}
+	refused := func(t *testing.T, err error) {
+		t.Helper()
+		if !errors.Is(err, checkpoint.ErrInUse) || !strings.Contains(err.Error(), filepath.Join(dir, "k.json.journal")) {
+			t.Fatalf("want ErrInUse naming the journal, got %v", err)
+		}
+	}
+
+	t.Run("in one process", func(t *testing.T) {
+		a, b := open(t), open(t)
+		if err := a.Lock("k"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Lock("k"); err != nil {
+			t.Fatalf("locking a held key again: %v", err)
+		}
+		refused(t, b.Lock("k"))
+		refused(t, b.Save(ctx, "k", []byte(`{"v":2}`)))
+		if err := b.Lock("other"); err != nil {
+			t.Fatalf("another key: %v", err)
+		}
+		if err := a.Save(ctx, "k", []byte(`{"v":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got := load(t, b, "k"); got != `{"v":1}` {
+			t.Fatalf("a store that does not hold the key still reads it: %s", got)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Lock("k"); err != nil {
+			t.Fatalf("after the holder closed: %v", err)
+		}
+		_ = b.Close()
+	})
+
+	t.Run("in another process, until it is killed", func(t *testing.T) {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestAKeyIsHeldByOneStoreAtATime$")
+		cmd.Env = append(os.Environ(), "AUDITPULL_HOLD_KEY=k", "AUDITPULL_HOLD_DIR="+dir)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "held\n" {
+			t.Fatalf("the other process: %q, %v", line, err)
+		}
+		s := open(t)
+		defer s.Close()
+		refused(t, s.Lock("k"))
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		if err := s.Lock("k"); err != nil {
+			t.Fatalf("after the holder was killed: %v", err)
+		}
+	})
 }

@@ -30,3 +30,16 @@ type Fallbacker interface {
 	// durable checkpoint, if any, is kept as /var/lib/auditpull/x.json.prev".
 	Fallback(key string) string
 }
+
+// ErrInUse means another input, in this process or another, holds a key:
+// two inputs saving one checkpoint would each move it past pages only the
+// other had delivered.
+var ErrInUse = errors.New("in use by another input (in this process or another): give each input its own stream name or checkpoint.path")
+
+// Locker is a Store that can keep a key to one input. The core locks each
+// stream's key before loading it; a store read by a dry run does not lock.
+type Locker interface {
+	// Lock holds key for this store until Close; it fails with ErrInUse
+	// while another store holds it. Locking a key again is a no-op.
+	Lock(key string) error
+}
