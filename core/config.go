@@ -29,7 +29,7 @@ type Config struct {
 	PageSize            int      `config:"page_size" check:"nonneg" advanced:"true" doc:"Records per request. Default: the source's largest (NordPass 100)."`
 	MaxWindow           Duration `config:"max_window" check:"nonneg" advanced:"true" doc:"Longest span one window may cover. Default: the source's limit (NordPass 90 days; OLOID and Qualtrics document none)."`
 	RequestTimeout      Duration `config:"request_timeout" default:"30s" check:"positive" advanced:"true" doc:"Timeout of one HTTP request."`
-	MaxUndeliveredPages int      `config:"max_undelivered_pages" default:"16" check:"min=1" advanced:"true" doc:"Pages handed to the host and not yet acknowledged; reading pauses beyond that."`
+	MaxUndeliveredPages int      `config:"max_undelivered_pages" default:"16" check:"min=1,max=10000" advanced:"true" doc:"Pages handed to the host and not yet acknowledged; reading pauses beyond that."`
 	Format              string   `config:"format" default:"raw" enum:"raw,ocsf,ecs" doc:"The shape of each event. raw: the vendor's record as it came. ocsf: an OCSF 1.3.0 event of the fitting class (Authentication, Account Change, Entity Management, Group Management; a Base Event, counted in unmapped_events, when nothing maps the record). ecs: an ECS 9.3.0 document. Both keep the vendor's record (OCSF unmapped, ECS under the source's name); docs/normalize.md lists the mappings." example:"ocsf"`
 
 	RateLimit  RateLimitConfig  `config:"rate_limit" advanced:"true" doc:"The request budget: the vendor's documented limit, shared by every stream of the process that spends it."`

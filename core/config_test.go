@@ -57,6 +57,10 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		{"backoff bounds reversed", with(base(), "retry", map[string]any{"initial_backoff": "10s", "max_backoff": "1s"}), "retry.max_backoff", "at least retry.initial_backoff"},
 		{"cert without key", with(base(), "http", map[string]any{"cert_file": "/c.pem"}), "http.cert_file", "together"},
 		{"wrong type", with(base(), "page_size", "many"), "page_size", ""},
+		{"no page in flight", with(base(), "max_undelivered_pages", 0), "max_undelivered_pages", "at least 1"},
+		// Hosts size a queue from it (Telegraf's tracking channel): a huge
+		// value made Start panic, taking the host down.
+		{"pages in flight beyond any queue", with(base(), "max_undelivered_pages", 1<<60), "max_undelivered_pages", "at most 10000"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

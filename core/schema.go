@@ -21,7 +21,7 @@ import (
 //	example:"…"       a value to show
 //	advanced:"true"   hidden from the short docs
 //	enum:"eu,us"      the allowed values
-//	check:"positive"  positive, nonneg or min=N
+//	check:"positive"  positive, nonneg, min=N or max=N (comma-separated)
 //	required:"true"   must be given (when its section is)
 //	hosts:"benthos"   only these hosts use it (all when absent)
 //	kind:"duration"   the kind, where the Go type does not say (hosts' own types)
@@ -257,24 +257,27 @@ func checkRules(v reflect.Value, prefix string) error {
 	return nil
 }
 
-func checkValue(key, rule string, v reflect.Value) error {
-	if rule == "" || !v.IsValid() || (v.Kind() != reflect.Int && v.Kind() != reflect.Int64) {
+func checkValue(key, rules string, v reflect.Value) error {
+	if rules == "" || !v.IsValid() || (v.Kind() != reflect.Int && v.Kind() != reflect.Int64) {
 		return nil
 	}
 	n := v.Int()
 	dur := v.Type() == durationType
-	switch {
-	case rule == "positive" && n <= 0:
-		if dur {
-			return &ConfigError{Key: key, Msg: "must be a positive duration (e.g. 500ms, 30s, 5m)"}
-		}
-		return &ConfigError{Key: key, Msg: "must be positive"}
-	case rule == "nonneg" && n < 0:
-		return &ConfigError{Key: key, Msg: "must not be negative"}
-	case strings.HasPrefix(rule, "min="):
-		min, _ := strconv.ParseInt(strings.TrimPrefix(rule, "min="), 10, 64)
-		if n < min {
-			return &ConfigError{Key: key, Msg: fmt.Sprintf("must be at least %d", min)}
+	for rule := range strings.SplitSeq(rules, ",") {
+		name, bound, _ := strings.Cut(rule, "=")
+		limit, _ := strconv.ParseInt(bound, 10, 64)
+		switch {
+		case name == "positive" && n <= 0:
+			if dur {
+				return &ConfigError{Key: key, Msg: "must be a positive duration (e.g. 500ms, 30s, 5m)"}
+			}
+			return &ConfigError{Key: key, Msg: "must be positive"}
+		case name == "nonneg" && n < 0:
+			return &ConfigError{Key: key, Msg: "must not be negative"}
+		case name == "min" && n < limit:
+			return &ConfigError{Key: key, Msg: fmt.Sprintf("must be at least %d", limit)}
+		case name == "max" && n > limit:
+			return &ConfigError{Key: key, Msg: fmt.Sprintf("must be at most %d", limit)}
 		}
 	}
 	return nil
