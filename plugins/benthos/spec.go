@@ -194,7 +194,7 @@ func typed(o core.Option, v string) any {
 // resource that keeps checkpoints and leases instead of the core's files.
 func cacheField() *service.ConfigField {
 	return service.NewStringField(fieldCache).
-		Description("Name of a cache resource that keeps the checkpoints. Any cache works (file, redis, memcached, dynamodb, …); a cache shared by several Benthos processes also carries the stream leases (see `lease_ttl`).").
+		Description("Name of a cache resource that keeps the checkpoints. The cache must keep an entry until it is deleted (file, redis, memcached, dynamodb without `ttl_key`, …; not lru, ttlru, ristretto or a memory cache with compaction); checkpoints are written with no expiry, whatever its `default_ttl`. A cache shared by several Benthos processes also carries the stream leases (see `lease_ttl`).").
 		Example("auditpull_state").
 		Optional()
 }

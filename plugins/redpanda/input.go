@@ -190,6 +190,9 @@ func (in *input) open(ctx context.Context) (*core.Poller, error) {
 	var store checkpoint.Store
 	var share *checkpoint.Share
 	if in.cache != "" {
+		if err := (cacheKV{res: in.res, name: in.cache}).keepsEntries(ctx); err != nil {
+			return nil, err
+		}
 		store, share = newCacheStore(in.res, in.cache, in.cfg.Checkpoint.LeaseTTL.D(), in.cfg.TenantStreams(), in.log)
 	}
 	// The poller owns the store: it closes it (giving back the leases taken

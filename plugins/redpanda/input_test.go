@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
@@ -354,6 +355,61 @@ func TestRestartResumesFromCacheCheckpoint(t *testing.T) {
 			})
 			if !strings.Contains(logs, "resuming from its copy") {
 				t.Errorf("run 2 did not say it resumed from the copy:\n%s", logs)
+			}
+		})
+	}
+}
+
+// A checkpoint is written to be kept until deleted, whatever default TTL
+// the cache has: a stop longer than that TTL resumes exactly, while the
+// lease entries still expire on their own.
+func TestCheckpointOutlivesTheCachesDefaultTTL(t *testing.T) {
+	rs := startRedis(t)
+	resources := fmt.Sprintf("cache_resources:\n  - label: state\n    redis:\n      url: redis://%s\n      default_ttl: 2s\n", rs.addr)
+	restartTest(t, 5, "checkpoint: {cache: state}", resources, func(stream string) {
+		for _, key := range []string{checkpointKey(stream), checkpointKey(stream) + ".copy"} {
+			if ttl := redisCommand(t, rs.addr, "TTL", key); ttl != ":-1" {
+				t.Errorf("%s has TTL %s, want none (:-1)", key, ttl)
+			}
+		}
+		time.Sleep(3 * time.Second) // a stop longer than default_ttl
+	})
+}
+
+// A cache that drops an entry written without expiry at once would lose
+// every checkpoint: the input refuses it, naming the setting, and reads
+// nothing; the same cache kept without expiry works.
+func TestCacheThatCannotKeepACheckpointIsRefused(t *testing.T) {
+	tests := []struct {
+		name, cache string
+		refused     bool
+	}{
+		{"memory cache with compaction", "memory: {}", true},
+		{"noop cache", "noop: {}", true},
+		{"memory cache without compaction", `memory: {compaction_interval: ""}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startSim(t, 200, 12)
+			out := newCollector()
+			resources := "cache_resources:\n  - label: state\n    " + tt.cache + "\n"
+			r := startRun(t, inputConf(s.srv.baseURL(), s.start, "checkpoint: {cache: state, lease_ttl: 0s}"), resources, out)
+			const refusal = "does not keep an entry written without expiry"
+			if tt.refused {
+				waitFor(t, 10*time.Second, "the refusal", func() bool { return strings.Contains(r.logs.String(), refusal) })
+				if !strings.Contains(r.logs.String(), "checkpoint.cache") {
+					t.Errorf("the refusal does not name checkpoint.cache")
+				}
+				if n, _, _ := s.srv.requests(); n != 0 || out.ackedCount() != 0 {
+					t.Errorf("read %d events in %d requests from a refused cache", out.ackedCount(), n)
+				}
+				return
+			}
+			waitFor(t, 30*time.Second, "every event", func() bool { return out.ackedCount() >= len(s.truth) })
+			r.stop(5 * time.Second)
+			requireSameBag(t, "delivered", out.ackedBag(), bagOf(s.truth))
+			if strings.Contains(r.logs.String(), refusal) {
+				t.Errorf("a cache that keeps entries was refused")
 			}
 		})
 	}

@@ -6,11 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
 )
 
@@ -108,9 +111,33 @@ func (c cacheKV) do(ctx context.Context, fn func(ctx context.Context, cache serv
 	return &cacheError{err}
 }
 
-func ttlOption(ttl time.Duration) *time.Duration {
-	if ttl <= 0 {
-		return nil
+// ttlOption always passes the TTL. Without one a cache applies its
+// default_ttl (memcached 300s unless set, memory 5m, redis whatever is
+// configured), which would expire a checkpoint during a stop longer than
+// that; the KV's 0, "keep until deleted", is what redis, memcached,
+// couchbase and ristretto make of an explicit 0 too. The caches that read
+// it otherwise are refused by keepsEntries or named in the README.
+func ttlOption(ttl time.Duration) *time.Duration { return &ttl }
+
+// keepsEntries writes an entry to be kept until deleted and reads it back,
+// so that a cache which drops it at once (a memory cache with compaction
+// on, where a TTL of 0 expires the entry as it is written; the noop cache)
+// stops the input with an error naming the setting instead of restarting
+// every stream from initial_lookback at each reconnection. Caches that keep
+// the entry a while and then evict it (lru, ttlru) cannot be told apart
+// here; the README says they must not hold checkpoints.
+func (c cacheKV) keepsEntries(ctx context.Context) error {
+	key := "auditpull:probe:" + strconv.FormatUint(rand.Uint64(), 36) // one per call: replicas never meet
+	if err := c.Set(ctx, key, []byte("{}"), 0); err != nil {
+		return err
 	}
-	return &ttl
+	_, err := c.Get(ctx, key)
+	_ = c.Delete(ctx, key) // a probe left behind is harmless, and rare
+	if errors.Is(err, checkpoint.ErrNotFound) {
+		return &core.ConfigError{Key: "checkpoint." + fieldCache, Msg: fmt.Sprintf(
+			"cache %q does not keep an entry written without expiry (it was gone when read back at once), so it would lose the checkpoints: "+
+				"use a cache that keeps entries (redis, memcached, file, …); a memory cache needs compaction_interval: \"\", "+
+				"and checkpoint.type: memory keeps checkpoints in this process without a cache", c.name)}
+	}
+	return err
 }
