@@ -78,12 +78,16 @@ type input struct {
 	stopMetrics  func() // set by startMetrics
 
 	mu sync.Mutex
-	// sess is the poller of the current session: from Connect until the
-	// input closes, the stream fails for good, or (with leases) another
-	// process took it over.
-	sess   *core.Poller
-	fatal  error // set when a session ended on an error a person must fix
-	closed bool
+	// sess is the current session: from Connect until the input closes,
+	// the stream fails for good, or (with leases) another process took it
+	// over.
+	sess *session
+	// retired is a session that failed while pages it read were in the
+	// output: it takes their acknowledgements until they are all in, and
+	// the next session waits for it to write its checkpoint.
+	retired *session
+	fatal   error // set when a session ended on an error a person must fix
+	closed  bool
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
@@ -148,7 +152,7 @@ func (in *input) Connect(ctx context.Context) error {
 		in.stopMetrics = func() { cancel(); <-done }
 	})
 	in.mu.Lock()
-	sess, fatal, closed := in.sess, in.fatal, in.closed
+	sess, retired, fatal, closed := in.sess, in.retired, in.fatal, in.closed
 	in.fatal = nil
 	in.mu.Unlock()
 	switch {
@@ -159,8 +163,15 @@ func (in *input) Connect(ctx context.Context) error {
 	case fatal != nil:
 		return service.NewErrBackOff(fatal, fatalRetry)
 	}
+	if retired != nil {
+		// The checkpoint the new session loads must cover what the failed
+		// one delivered.
+		if err := in.awaitRetired(ctx, retired); err != nil {
+			return err
+		}
+	}
 
-	sess, err := in.open(ctx)
+	p, err := in.open(ctx)
 	if err != nil {
 		var ce *cacheError
 		switch {
@@ -174,6 +185,7 @@ func (in *input) Connect(ctx context.Context) error {
 		}
 		return err
 	}
+	sess = newSession(p)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
@@ -181,6 +193,26 @@ func (in *input) Connect(ctx context.Context) error {
 		return service.ErrEndOfInput
 	}
 	in.sess = sess
+	return nil
+}
+
+// awaitRetired waits until the retired session has ended.
+func (in *input) awaitRetired(ctx context.Context, r *session) error {
+	select {
+	case <-r.ended:
+	default:
+		in.log.Info("waiting for the pages read before the failure to be acknowledged, so that the checkpoint covers them")
+		select {
+		case <-r.ended:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	in.mu.Lock()
+	if in.retired == r {
+		in.retired = nil
+	}
+	in.mu.Unlock()
 	return nil
 }
 
@@ -252,6 +284,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		msg.MetaSet("event_time", e.Time.UTC().Format(time.RFC3339Nano))
 		batch[i] = msg
 	}
+	sess.handed()
 	return batch, func(_ context.Context, err error) error {
 		// A rejection at shutdown (the output gave up on its context) is
 		// no verdict on the page: it stays unacknowledged either way.
@@ -260,6 +293,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 			err = nil
 		}
 		b.Ack(err)
+		sess.reported()
 		return nil
 	}, nil
 }
@@ -289,21 +323,31 @@ func (in *input) waitRateLimit(ctx context.Context) error {
 }
 
 // dropSession ends sess if it is still the current one; fatal, if set, is
-// reported by the next Connect.
-func (in *input) dropSession(sess *core.Poller, fatal error) {
+// reported by the next Connect, and sess retires first: the pages it read
+// are still in the output, and their acknowledgements must still move the
+// checkpoint. A session that lost its lease ends at once: its checkpoint
+// is another process's now.
+func (in *input) dropSession(sess *session, fatal error) {
 	in.mu.Lock()
 	current := in.sess == sess
 	if current {
 		in.sess, in.fatal = nil, fatal
+		if fatal != nil {
+			in.retired = sess
+		}
 	}
 	in.mu.Unlock()
-	if current {
+	switch {
+	case !current:
+	case fatal != nil:
+		sess.retire(in.endSession)
+	default:
 		in.endSession(sess)
 	}
 }
 
 // endSession writes the last committed checkpoint and gives up the leases.
-func (in *input) endSession(sess *core.Poller) {
+func (in *input) endSession(sess *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	if err := sess.Close(ctx); err != nil {
@@ -316,11 +360,16 @@ func (in *input) endSession(sess *core.Poller) {
 // delivered pages.
 func (in *input) Close(ctx context.Context) error {
 	in.mu.Lock()
-	closed, sess := in.closed, in.sess
-	in.closed, in.sess = true, nil
+	closed, sess, retired := in.closed, in.sess, in.retired
+	in.closed, in.sess, in.retired = true, nil, nil
 	in.mu.Unlock()
 	if closed {
 		return nil
+	}
+	if retired != nil {
+		// Benthos has waited for the acknowledgements as long as it will.
+		close(retired.stop)
+		<-retired.ended
 	}
 	if sess != nil {
 		in.endSession(sess)
