@@ -287,10 +287,11 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		batch[i] = msg
 	}
 	sess.handed()
+	readCtx := ctx
 	return batch, func(_ context.Context, err error) error {
-		// A rejection at shutdown (the output gave up on its context) is
-		// no verdict on the page: it stays unacknowledged either way.
-		if err != nil && !in.replay && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		// A rejection caused by the shutdown is no verdict on the page: it
+		// stays unacknowledged either way.
+		if err != nil && !in.replay && !shutdownRejection(readCtx, err) {
 			in.log.Warn("the output rejected a page; dropped (auto_replay_nacks: false)", "stream", b.Stream, "events", len(batch), "error", err.Error())
 			err = nil
 		}
@@ -298,6 +299,35 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		sess.reported()
 		return nil
 	}, nil
+}
+
+// shutdownRejection reports whether a rejected page was rejected because
+// Benthos is shutting down, which says nothing about the page, rather than
+// by an output that refused it. Benthos cancels the context of ReadBatch
+// when it begins to stop; before that, an output gives up on its own
+// context, or a component between the input and the output that is
+// stopped first (an input resource's wrapper, a resource input, a switch)
+// rejects with the engine's own errors, which public code cannot name: the
+// chain's messages are matched instead, the same in both engines.
+func shutdownRejection(readCtx context.Context, err error) bool {
+	if readCtx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, service.ErrNotConnected) {
+		return true
+	}
+	for ; err != nil; err = errors.Unwrap(err) {
+		if shutdownMessages[err.Error()] {
+			return true
+		}
+	}
+	return false
+}
+
+// shutdownMessages are the messages of the engine errors that mean "stopped
+// before the page was written" (component.ErrTypeClosed, ErrFailedSend and
+// ErrNotConnected of Benthos v4.27.0 and the Redpanda Connect engine v4.60.0).
+var shutdownMessages = map[string]bool{
+	"type was closed": true,
+	"message failed to reach a target destination": true,
+	"not connected to target source or sink":       true,
 }
 
 // waitRateLimit waits for the rate_limit resource before each request to

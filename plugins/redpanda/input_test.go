@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -205,13 +206,29 @@ func TestNackedPageIsReplayedOrDroppedAsAutoReplayNacksSays(t *testing.T) {
 func TestOutOfOrderAcksNeverMoveTheCheckpointPastAnUnackedPage(t *testing.T) {
 	// The held page is rejected at the shutdown, when its output gives up:
 	// that is no verdict on the page, so even auto_replay_nacks: false,
-	// which drops rejected pages, keeps it.
+	// which drops rejected pages, keeps it, whatever error the output
+	// gives.
+	givesUp := map[string]func(ctx context.Context, stopping <-chan struct{}) error{
+		"on its context": func(ctx context.Context, _ <-chan struct{}) error {
+			<-ctx.Done()
+			return ctx.Err()
+		},
+		"with its own error": func(_ context.Context, stopping <-chan struct{}) error {
+			<-stopping
+			time.Sleep(200 * time.Millisecond) // the stop is under way
+			return errOutputClosed
+		},
+	}
 	for _, setting := range []string{"", "auto_replay_nacks: false"} {
-		t.Run("with "+cmp.Or(setting, "the defaults"), func(t *testing.T) { outOfOrderTest(t, setting) })
+		for how, giveUp := range givesUp {
+			t.Run("with "+cmp.Or(setting, "the defaults")+", the output giving up "+how, func(t *testing.T) { outOfOrderTest(t, setting, giveUp) })
+		}
 	}
 }
 
-func outOfOrderTest(t *testing.T, setting string) {
+var errOutputClosed = errors.New("test output: closed while writing")
+
+func outOfOrderTest(t *testing.T, setting string, giveUp func(ctx context.Context, stopping <-chan struct{}) error) {
 	s := startSim(t, 600, 3)
 	dir := t.TempDir()
 	conf := inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+dir+"}", setting)
@@ -220,20 +237,20 @@ func outOfOrderTest(t *testing.T, setting string) {
 	// which therefore complete out of order.
 	out1 := newCollector()
 	var held batchInfo
-	heldCh := make(chan struct{})
+	heldCh, stopping := make(chan struct{}), make(chan struct{})
 	out1.decide = func(ctx context.Context, call int, b batchInfo) error {
 		if call != 3 {
 			return nil
 		}
 		held = b
 		close(heldCh)
-		<-ctx.Done()
-		return ctx.Err()
+		return giveUp(ctx, stopping)
 	}
 	r1 := startRun(t, conf, "", out1)
 	<-heldCh
 	rest := len(s.truth) - len(held.raws)
 	waitFor(t, 30*time.Second, "every page but the held one", func() bool { return out1.ackedCount() >= rest })
+	close(stopping)
 	r1.stop(2 * time.Second) // the held page is never acknowledged
 	requireSameBag(t, "run 1 acknowledged", out1.ackedBag().add(held.bag()), bagOf(s.truth))
 
@@ -266,6 +283,38 @@ func outOfOrderTest(t *testing.T, setting string) {
 	time.Sleep(1500 * time.Millisecond)
 	r2.stop(5 * time.Second)
 	requireSameBag(t, "run 2 delivered", out2.ackedBag(), want)
+}
+
+// Which rejections auto_replay_nacks: false keeps rather than drops: those
+// the shutdown caused. Components stopped before the output (an input
+// resource's wrapper, a resource input) reject with the engine's own
+// errors, whose messages stand in for them here.
+func TestARejectionCausedByTheShutdownIsNoVerdictOnThePage(t *testing.T) {
+	live := context.Background()
+	stopping, stop := context.WithCancel(context.Background())
+	stop()
+	tests := []struct {
+		name    string
+		readCtx context.Context
+		err     error
+		keep    bool
+	}{
+		{"an output giving up on its context", live, fmt.Errorf("write: %w", context.Canceled), true},
+		{"an output timing out on its context", live, fmt.Errorf("write: %w", context.DeadlineExceeded), true},
+		{"an output not connected", live, service.ErrNotConnected, true},
+		{"a component closed before the page was written", live, fmt.Errorf("send: %w", errors.New("type was closed")), true},
+		{"a resource input stopped with the page", live, errors.New("message failed to reach a target destination"), true},
+		{"an output that lost its connection at the stop", live, errors.New("not connected to target source or sink"), true},
+		{"any rejection once Benthos is stopping", stopping, errOutputClosed, true},
+		{"an output refusing the page", live, errNack, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := shutdownRejection(tt.readCtx, tt.err); got != tt.keep {
+				t.Errorf("shutdownRejection = %v, want %v", got, tt.keep)
+			}
+		})
+	}
 }
 
 // timeRange is the oldest and newest event time of a batch (Unix seconds).
