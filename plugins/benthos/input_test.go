@@ -463,6 +463,47 @@ func TestCacheThatCannotKeepACheckpointIsRefused(t *testing.T) {
 	}
 }
 
+// An output that batches more messages than the read-ahead holds, with no
+// period, never flushes: the input waits for acknowledgements, the output
+// for messages. The input cannot break the wait, but says what causes it;
+// with a period the same output delivers everything, and nothing is said.
+func TestAnOutputBatchLargerThanTheReadAheadIsExplainedInTheLog(t *testing.T) {
+	old := stallWarnAfter
+	stallWarnAfter = 500 * time.Millisecond
+	t.Cleanup(func() { stallWarnAfter = old })
+	const warning = "reading is paused: max_undelivered_pages pages are in the output and none was acknowledged"
+	tests := []struct {
+		name   string
+		policy service.BatchPolicy
+		stalls bool
+	}{
+		// Two pages of 50 in flight at most, a batch of 200.
+		{"count only", service.BatchPolicy{Count: 200}, true},
+		{"count and period", service.BatchPolicy{Count: 200, Period: "100ms"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startSim(t, 400, 21)
+			out := newCollector()
+			out.policy = tt.policy
+			r := startRun(t, inputConf(s.srv.baseURL(), s.start, "checkpoint: {type: memory}", "max_undelivered_pages: 2"), "", out)
+			if tt.stalls {
+				waitFor(t, 10*time.Second, "the warning", func() bool { return strings.Contains(r.logs.String(), warning) })
+				if n := out.ackedCount(); n != 0 {
+					t.Errorf("%d events delivered through a batch that cannot fill", n)
+				}
+				return
+			}
+			waitFor(t, 30*time.Second, "every event", func() bool { return out.ackedCount() >= len(s.truth) })
+			r.stop(5 * time.Second)
+			requireSameBag(t, "delivered", out.ackedBag(), bagOf(s.truth))
+			if strings.Contains(r.logs.String(), warning) {
+				t.Errorf("warned of a stall while the output flushed every period")
+			}
+		})
+	}
+}
+
 func TestInvalidConfigIsALintErrorNamingTheField(t *testing.T) {
 	cases := []struct {
 		name, conf, field string

@@ -2,6 +2,7 @@ package benthos
 
 import (
 	"sync"
+	"time"
 
 	"github.com/auditpull/auditpull/core"
 )
@@ -68,4 +69,33 @@ func (s *session) retire(end func(*session)) {
 		end(s)
 		close(s.ended)
 	}()
+}
+
+// stallWarnAfter is how long a read waits with max_undelivered_pages pages
+// in the output and no acknowledgement before the input says why.
+var stallWarnAfter = time.Minute
+
+// watchStall warns once if this read, which starts with the read-ahead
+// full, sees no page acknowledged or rejected for after. The usual cause is
+// an output whose batching count exceeds what the read-ahead holds, with no
+// period: the output waits for more messages and the input for acks, for
+// ever. stop ends the watch.
+func (s *session) watchStall(after time.Duration, maxPages int, log logger) (stop func() bool) {
+	s.mu.Lock()
+	full, acks := s.inflight >= maxPages, s.acks
+	s.mu.Unlock()
+	if !full || after <= 0 {
+		return func() bool { return false }
+	}
+	t := time.AfterFunc(after, func() {
+		s.mu.Lock()
+		stalled := s.acks == acks
+		s.mu.Unlock()
+		if stalled {
+			log.Warn("reading is paused: max_undelivered_pages pages are in the output and none was acknowledged for "+after.String()+
+				"; an output batching policy with a count above max_undelivered_pages × page_size and no period never flushes: give it a period, or raise max_undelivered_pages",
+				"max_undelivered_pages", maxPages)
+		}
+	})
+	return t.Stop
 }

@@ -204,6 +204,7 @@ func head(v []string) string {
 type collector struct {
 	decide func(ctx context.Context, call int, b batchInfo) error
 	delay  time.Duration
+	policy service.BatchPolicy // the output's batching
 
 	mu      sync.Mutex
 	calls   int
@@ -351,7 +352,7 @@ func newTestEnv(t *testing.T, out *collector, m *metricsCapture) *service.Enviro
 	env := service.NewEnvironment()
 	err := env.RegisterBatchOutput("collect", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			return out, service.BatchPolicy{}, 64, nil
+			return out, out.policy, 64, nil
 		})
 	if err != nil {
 		t.Fatal(err)

@@ -79,6 +79,9 @@ type input struct {
 	startMetrics sync.Once
 	stopMetrics  func() // set by startMetrics
 
+	// stallAfter is stallWarnAfter, read once so that tests may shorten it.
+	stallAfter time.Duration
+
 	mu sync.Mutex
 	// sess is the current session: from Connect until the input closes,
 	// the stream fails for good, or (with leases) another process took it
@@ -138,6 +141,8 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		limit:    as.limit,
 		replay:   replay,
 		tls:      tlsCfg,
+
+		stallAfter: stallWarnAfter,
 	}, nil
 }
 
@@ -246,7 +251,9 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	if sess == nil {
 		return nil, nil, service.ErrNotConnected
 	}
+	stopWatch := sess.watchStall(in.stallAfter, in.cfg.MaxUndeliveredPages, in.log)
 	b, err := sess.Next(ctx)
+	stopWatch()
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
