@@ -629,8 +629,16 @@ func TestSpecMirrorsTheCoreSchema(t *testing.T) {
 // specKeys lists the input's leaf fields, flattened with ".".
 func specKeys(t *testing.T) map[string]bool {
 	t.Helper()
+	out := map[string]bool{}
+	collectSpec(specFields(t), "", func(key string, _ specField) { out[key] = true })
+	return out
+}
+
+// specFields are the input's fields as Benthos documents them.
+func specFields(t *testing.T) []specField {
+	t.Helper()
 	env := service.NewEnvironment()
-	var out map[string]bool
+	var out []specField
 	env.WalkInputs(func(name string, v *service.ConfigView) {
 		if name != Name {
 			return
@@ -647,8 +655,7 @@ func specKeys(t *testing.T) map[string]bool {
 		if err := json.Unmarshal(b, &spec); err != nil {
 			t.Fatal(err)
 		}
-		out = map[string]bool{}
-		collectSpec(spec.Config.Children, "", out)
+		out = spec.Config.Children
 	})
 	if out == nil {
 		t.Fatal("auditpull input not registered")
@@ -659,16 +666,21 @@ func specKeys(t *testing.T) map[string]bool {
 type specField struct {
 	Name     string      `json:"name"`
 	Type     string      `json:"type"`
+	Kind     string      `json:"kind"`
+	Secret   bool        `json:"is_secret"`
 	Children []specField `json:"children"`
 }
 
-func collectSpec(fs []specField, prefix string, out map[string]bool) {
+// collectSpec calls leaf with each leaf field of fs, its key flattened
+// with "."; a list of objects (tenants) is one leaf, as it is one key of
+// the core.
+func collectSpec(fs []specField, prefix string, leaf func(key string, f specField)) {
 	for _, f := range fs {
-		if f.Type == "object" && len(f.Children) > 0 {
-			collectSpec(f.Children, prefix+f.Name+".", out)
+		if f.Type == "object" && f.Kind != "array" && len(f.Children) > 0 {
+			collectSpec(f.Children, prefix+f.Name+".", leaf)
 			continue
 		}
-		out[prefix+f.Name] = true
+		leaf(prefix+f.Name, f)
 	}
 }
 

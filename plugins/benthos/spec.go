@@ -92,6 +92,15 @@ var inputDescription string
 // and meaning as in every other host. The core validates the values (see
 // lint.go, which runs that validation when Benthos lints a config).
 func schemaFields(opts []core.Option, parent string) []*service.ConfigField {
+	return walkSchema(opts, parent, false)
+}
+
+// walkSchema is schemaFields, for a tenant's sections when inTenant: there
+// a list is an any field, which Benthos leaves out when it is not written,
+// where it would fill in an empty list, and a tenant's list replaces the
+// top-level one, so an empty list written there (no filter) must stay
+// apart from one not written (the top-level filter).
+func walkSchema(opts []core.Option, parent string, inTenant bool) []*service.ConfigField {
 	var out []*service.ConfigField
 	for _, o := range opts {
 		if o.Parent() != parent {
@@ -100,7 +109,7 @@ func schemaFields(opts []core.Option, parent string) []*service.ConfigField {
 		var f *service.ConfigField
 		switch o.Kind {
 		case core.KindObject:
-			children := schemaFields(opts, o.Key)
+			children := walkSchema(opts, o.Key, inTenant)
 			switch o.Key {
 			case "checkpoint":
 				children = append(children, cacheField())
@@ -113,10 +122,13 @@ func schemaFields(opts []core.Option, parent string) []*service.ConfigField {
 		case core.KindBool:
 			f = service.NewBoolField(o.Name())
 		case core.KindList:
-			f = service.NewStringListField(o.Name())
+			if inTenant {
+				f = service.NewAnyField(o.Name())
+			} else {
+				f = service.NewStringListField(o.Name())
+			}
 		case core.KindObjects:
-			// A list of sections the core unpacks and checks (tenants).
-			f = service.NewAnyListField(o.Name())
+			f = service.NewObjectListField(o.Name(), tenantFields(opts)...)
 		case core.KindDuration:
 			if daysDurations[o.Key] {
 				f = service.NewStringField(o.Name())
@@ -152,6 +164,24 @@ func schemaFields(opts []core.Option, parent string) []*service.ConfigField {
 		out = append(out, f)
 	}
 	return out
+}
+
+// tenantFields are the fields of one tenant: its stream and a section of
+// each source, built from the schema as the top-level sections are, so
+// that a tenant's secrets are Benthos secrets too (scrubbed from `benthos
+// echo` and /debug/config). The core checks the rest: that the section is
+// the chosen source's, that the stream is given and unique.
+func tenantFields(opts []core.Option) []*service.ConfigField {
+	var sections []core.Option
+	for _, o := range opts {
+		if o.Source != "" {
+			sections = append(sections, o)
+		}
+	}
+	stream := service.NewStringField("stream").
+		Description("The tenant's stream: its checkpoint key, required and unique in the input (e.g. the customer's name).").
+		Optional()
+	return append([]*service.ConfigField{stream}, walkSchema(sections, "", true)...)
 }
 
 func description(o core.Option) string {
@@ -223,14 +253,47 @@ func toCoreMap(conf *service.ParsedConfig) (map[string]any, adapterSettings, err
 	return splitAdapterSettings(m)
 }
 
+// withoutEmptySections copies the tenants without the sections Benthos
+// fills in for those not written (every source's, empty): the core takes a
+// section of another source for a mistake, and an empty one adds nothing.
+func withoutEmptySections(tenants []any) []any {
+	out := make([]any, len(tenants))
+	for i, t := range tenants {
+		out[i] = pruneEmpty(t)
+	}
+	return out
+}
+
+// pruneEmpty returns v without the sections (maps) that hold nothing, at
+// any depth.
+func pruneEmpty(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := make(map[string]any, len(m))
+	for k, e := range m {
+		e = pruneEmpty(e)
+		if sub, ok := e.(map[string]any); ok && len(sub) == 0 {
+			continue
+		}
+		out[k] = e
+	}
+	return out
+}
+
 // splitAdapterSettings copies m without the Benthos-only keys and returns
 // them beside it; a named cache implies checkpoint.type cache.
 func splitAdapterSettings(m map[string]any) (out map[string]any, as adapterSettings, err error) {
 	out = maps.Clone(m)
 	delete(out, fieldAutoReplay)
 	delete(out, fieldTLS)
-	if l, ok := out["tenants"].([]any); ok && len(l) == 0 {
-		delete(out, "tenants") // Benthos fills an unset list field with []
+	if l, ok := out["tenants"].([]any); ok {
+		if len(l) == 0 {
+			delete(out, "tenants") // Benthos fills an unset list field with []
+		} else {
+			out["tenants"] = withoutEmptySections(l)
+		}
 	}
 	if rl, ok := out["rate_limit"].(map[string]any); ok {
 		rl = maps.Clone(rl)
