@@ -782,6 +782,62 @@ func TestReadmeDocumentsEveryOption(t *testing.T) {
 	}
 }
 
+// Every Benthos config in the README (a yaml block with an auditpull input)
+// passes the input's spec: no unknown key, no value of the wrong type. The
+// core's checks of the values are left out, as the option skeleton gives
+// every source's section at once, which no real config does.
+func TestReadmeConfigsPassTheSpec(t *testing.T) {
+	b, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs := 0
+	for line, block := range yamlBlocks(string(b)) {
+		if !strings.Contains(block, "\n  auditpull:\n") {
+			continue
+		}
+		configs++
+		sb := service.NewEnvironment().NewStreamBuilder()
+		sb.SetEnvVarLookupFunc(func(string) (string, bool) { return "placeholder", true })
+		err := sb.SetYAML(block)
+		var lints service.LintError
+		if !errors.As(err, &lints) {
+			if err != nil {
+				t.Errorf("README line %d: %v", line, err)
+			}
+			continue
+		}
+		for _, l := range lints {
+			if !strings.HasPrefix(l.What, "auditpull config:") {
+				t.Errorf("README line %d: %s", line+l.Line, l.What)
+			}
+		}
+	}
+	if configs < 2 {
+		t.Fatalf("%d configs found in the README; the test reads yaml blocks with an auditpull input", configs)
+	}
+}
+
+// yamlBlocks returns the yaml code blocks of a Markdown text by the line
+// before their first.
+func yamlBlocks(md string) map[int]string {
+	out := map[int]string{}
+	var block []string
+	start := -1
+	for i, l := range strings.Split(md, "\n") {
+		switch {
+		case start < 0 && l == "```yaml":
+			start, block = i+1, nil
+		case start >= 0 && l == "```":
+			out[start] = strings.Join(block, "\n") + "\n"
+			start = -1
+		case start >= 0:
+			block = append(block, l)
+		}
+	}
+	return out
+}
+
 func TestASourceSectionIsBuiltFromItsSchemaWithNoChangeHere(t *testing.T) {
 	opts := []core.Option{
 		{Key: "x", Kind: core.KindObject, Source: "x"},
