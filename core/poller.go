@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -43,6 +44,10 @@ type Options struct {
 	// from the host's own settings (Benthos' tls block); the http.*
 	// certificate options must then be left unset.
 	TLS *tls.Config
+	// StallWarning is how long Next waits with max_undelivered_pages
+	// pages in the host, none reported, before it logs why reading is
+	// paused; 0 means a minute.
+	StallWarning time.Duration
 }
 
 // Poller is the pull-model engine an adapter drives: Next returns the next
@@ -77,8 +82,16 @@ type Poller struct {
 	openFails   int
 	openRetryAt time.Time
 
+	// Next's wait on a full read-ahead (see waitReports); under nextMu.
+	stallAfter   time.Duration
+	stallSince   time.Time
+	stallReports uint64
+	stallWarned  bool
+
 	mu          sync.Mutex
 	outstanding int
+	withHost    int    // batches Next returned whose fate the host has not reported
+	reports     uint64 // fates reported, and batches handed (see Batch.Handed)
 	redeliver   []*Batch
 	failed      error
 	saveErr     error
@@ -88,6 +101,7 @@ type Poller struct {
 	life     context.Context // cancelled by Close: ends in-flight requests
 	end      context.CancelFunc
 	wake     chan struct{} // an ack or nack happened
+	reported chan struct{} // the host reported a batch's fate (WaitReported)
 	saveKick chan struct{}
 	stop     chan struct{}
 	saverWG  sync.WaitGroup
@@ -121,6 +135,7 @@ type Batch struct {
 	done     bool
 	released bool
 	handed   bool // Handed: the host holds the events, the slot is free
+	withHost bool // returned by Next, its fate not reported yet
 }
 
 // snapshot is a stream's checkpoint as it stands after a batch.
@@ -139,16 +154,20 @@ type snapshot struct {
 // it is closed by Close, or here if NewPoller fails.
 func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err error) {
 	p := &Poller{
-		cfg:      cfg,
-		store:    opts.Store,
-		metrics:  opts.Metrics,
-		log:      opts.Logger,
-		clock:    opts.Clock,
-		before:   opts.BeforeRequest,
-		tls:      opts.TLS,
-		maxOut:   cfg.MaxUndeliveredPages,
-		dirty:    map[*stream]bool{},
+		cfg:     cfg,
+		store:   opts.Store,
+		metrics: opts.Metrics,
+		log:     opts.Logger,
+		clock:   opts.Clock,
+		before:  opts.BeforeRequest,
+		tls:     opts.TLS,
+		maxOut:  cfg.MaxUndeliveredPages,
+		dirty:   map[*stream]bool{},
+
+		stallAfter: cmp.Or(opts.StallWarning, time.Minute),
+
 		wake:     make(chan struct{}, 1),
+		reported: make(chan struct{}, 1),
 		saveKick: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
@@ -409,6 +428,12 @@ func (p *Poller) Next(ctx context.Context) (*Batch, error) {
 		return nil, err
 	}
 	b, err := p.next(ctx)
+	if b != nil {
+		p.mu.Lock()
+		b.withHost = true
+		p.withHost++
+		p.mu.Unlock()
+	}
 	if err != nil && p.life.Err() != nil {
 		return nil, ErrClosed
 	}
@@ -498,7 +523,7 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 			continue
 		}
 		if full {
-			if err := p.waitWake(ctx, nil); err != nil {
+			if err := p.waitReports(ctx); err != nil {
 				return nil, err
 			}
 			continue
@@ -663,6 +688,72 @@ func (p *Poller) waitWake(ctx context.Context, timer <-chan time.Time) error {
 	}
 }
 
+// waitReports waits for the host to report a batch while it holds
+// max_undelivered_pages of them. A host that reports none for stallAfter
+// is stuck, or waits for more events than it can be given (an output
+// batching more than the read-ahead holds, with no period, never writes,
+// and never acks): said once per stall, since reading cannot go on by
+// itself.
+func (p *Poller) waitReports(ctx context.Context) error {
+	p.mu.Lock()
+	reports := p.reports
+	p.mu.Unlock()
+	if p.stallSince.IsZero() || reports != p.stallReports {
+		p.stallSince, p.stallReports, p.stallWarned = time.Now(), reports, false
+	}
+	var timer <-chan time.Time
+	if !p.stallWarned {
+		t := time.NewTimer(time.Until(p.stallSince.Add(p.stallAfter)))
+		defer t.Stop()
+		timer = t.C
+	}
+	if err := p.waitWake(ctx, timer); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	reports = p.reports
+	p.mu.Unlock()
+	if !p.stallWarned && reports == p.stallReports && time.Since(p.stallSince) >= p.stallAfter {
+		p.stallWarned = true
+		p.log.Warn("reading is paused: the host holds max_undelivered_pages pages and has reported none for "+p.stallAfter.String()+
+			"; an output that batches more than max_undelivered_pages × page_size events with no period never writes them",
+			"max_undelivered_pages", p.maxOut)
+	}
+	return nil
+}
+
+// WaitReported blocks until the host has reported the fate (Ack, Nack or
+// Release) of every batch Next returned, or ctx ends. A host whose poller
+// failed for good (a revoked token) waits for it before Close, so that the
+// pages already in its outputs still move the checkpoint. One caller at a
+// time.
+func (p *Poller) WaitReported(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		n := p.withHost
+		p.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-p.reported:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// reportedLocked notes that the host reported b's fate. The caller holds
+// p.mu.
+func (p *Poller) reportedLocked(b *Batch) {
+	p.reports++
+	if b.withHost {
+		b.withHost = false
+		p.withHost--
+		p.signal(p.reported)
+	}
+}
+
 // shareChanged wakes a waiting Next when the replicas' view changes; nil
 // (never) without a Share.
 func (p *Poller) shareChanged() <-chan struct{} {
@@ -701,6 +792,7 @@ func (b *Batch) Release() {
 	}
 	b.released = true
 	p.freeSlot(b)
+	p.reportedLocked(b)
 	p.signal(p.wake)
 }
 
@@ -718,6 +810,7 @@ func (b *Batch) Handed() {
 		return
 	}
 	p.freeSlot(b)
+	p.reports++ // progress for waitReports; its fate is still to come
 	p.signal(p.wake)
 }
 
@@ -737,6 +830,7 @@ func (p *Poller) Nack(b *Batch) {
 		return
 	}
 	b.attempts++
+	p.reportedLocked(b)
 	if b.handed && len(b.Events) > 0 {
 		// Back in auditpull's hands: it holds a slot again until handed.
 		p.outstanding++
@@ -754,6 +848,7 @@ func (p *Poller) ack(b *Batch) {
 		return
 	}
 	p.freeSlot(b)
+	p.reportedLocked(b)
 	b.done = true
 	p.metrics.EventsAcked.Add(int64(len(b.Events)))
 	s := b.s

@@ -966,3 +966,105 @@ func TestASecondInputOfTheSameStreamIsRefusedItsCheckpoint(t *testing.T) {
 	}
 	testkit.SameMultiset(t, drain(t, second), nil)
 }
+
+// A host whose poller failed for good waits, before closing it, for the
+// pages already in its outputs: their acks must still move the checkpoint.
+// WaitReported returns once every batch Next returned has its fate
+// reported, whichever it is.
+func TestWaitReportedReturnsOnceTheHostReportedEveryBatch(t *testing.T) {
+	for _, fate := range []struct {
+		name   string
+		report func(*core.Batch)
+	}{
+		{"acked", func(b *core.Batch) { b.Ack(nil) }},
+		{"rejected", func(b *core.Batch) { b.Ack(errors.New("output down")) }},
+		{"released", func(b *core.Batch) { b.Release() }},
+	} {
+		t.Run(fate.name, func(t *testing.T) {
+			h := newHarness(t, 10, 100)
+			h.history(30, t0.Add(-2*time.Minute))
+			p := h.poller()
+			defer p.Close(context.Background())
+			var held []*core.Batch
+			for range 2 {
+				b, err := p.Next(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = append(held, b)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if err := p.WaitReported(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("with two batches unreported: %v", err)
+			}
+			held[0].Ack(nil)
+			done := make(chan error, 1)
+			go func() { done <- p.WaitReported(context.Background()) }()
+			select {
+			case err := <-done:
+				t.Fatalf("returned with a batch still unreported: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			fate.report(held[1])
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(testkit.ReadLimit):
+				t.Fatal("still waiting after the last report")
+			}
+		})
+	}
+}
+
+// An output that batches more events than the read-ahead holds, with no
+// period, never writes and never acks: reading cannot go on by itself, so
+// the poller says why, once, and carries on as soon as the host reports.
+func TestAHostThatReportsNothingWithTheReadAheadFullIsExplainedInTheLog(t *testing.T) {
+	h := newHarness(t, 10, 100)
+	h.history(30, t0.Add(-2*time.Minute))
+	log := &testkit.LogSink{}
+	cfg, err := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "memory",
+		"settle_delay": "1m", "initial_lookback": "1d", "max_undelivered_pages": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := core.NewPoller(context.Background(), cfg, core.Options{Store: h.store, Clock: h.clock, Logger: log, StallWarning: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	first, err := p.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := make(chan *core.Batch, 1)
+	go func() {
+		b, _ := p.Next(context.Background())
+		next <- b
+	}()
+	const warning = "reading is paused: the host holds max_undelivered_pages pages and has reported none for 20ms"
+	deadline := time.Now().Add(testkit.ReadLimit)
+	for !strings.Contains(log.Text(), warning) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning; log:\n%s", log.Text())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // several more periods of the same stall
+	if n := strings.Count(log.Text(), "reading is paused"); n != 1 {
+		t.Fatalf("warned %d times of one stall", n)
+	}
+	first.Ack(nil)
+	select {
+	case b := <-next:
+		if b == nil {
+			t.Fatal("Next failed after the ack")
+		}
+		b.Ack(nil)
+	case <-time.After(testkit.ReadLimit):
+		t.Fatal("reading did not go on after the ack")
+	}
+}

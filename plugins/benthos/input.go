@@ -42,6 +42,10 @@ const (
 	metricsEvery = time.Second
 )
 
+// stallWarnAfter is how long reading waits on a full read-ahead before the
+// core says why (0: its default, a minute); tests shorten it.
+var stallWarnAfter time.Duration
+
 func init() {
 	registerLintMethod()
 	err := service.RegisterBatchInput(Name, configSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
@@ -76,9 +80,6 @@ type input struct {
 
 	startMetrics sync.Once
 	stopMetrics  func() // set by startMetrics
-
-	// stallAfter is stallWarnAfter, read once so that tests may shorten it.
-	stallAfter time.Duration
 
 	mu sync.Mutex
 	// sess is the current session: from Connect until the input closes,
@@ -139,8 +140,6 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		limit:    as.limit,
 		replay:   replay,
 		tls:      tlsCfg,
-
-		stallAfter: stallWarnAfter,
 	}, nil
 }
 
@@ -232,7 +231,7 @@ func (in *input) open(ctx context.Context) (*core.Poller, error) {
 	}
 	// The poller owns the store: it closes it (giving back the leases taken
 	// so far) if it fails to start.
-	opts := core.Options{Logger: in.log, Metrics: in.metrics, Store: store, TLS: in.tls, Share: share}
+	opts := core.Options{Logger: in.log, Metrics: in.metrics, Store: store, TLS: in.tls, Share: share, StallWarning: stallWarnAfter}
 	if in.limit != "" {
 		opts.BeforeRequest = in.waitRateLimit
 	}
@@ -249,9 +248,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	if sess == nil {
 		return nil, nil, service.ErrNotConnected
 	}
-	stopWatch := sess.watchStall(in.stallAfter, in.cfg.MaxUndeliveredPages, in.log)
 	b, err := sess.Next(ctx)
-	stopWatch()
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -291,7 +288,6 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		msg.MetaSet("event_time", e.Time.UTC().Format(time.RFC3339Nano))
 		batch[i] = msg
 	}
-	sess.handed()
 	readCtx := ctx
 	return batch, func(_ context.Context, err error) error {
 		// A rejection caused by the shutdown is no verdict on the page: it
@@ -301,7 +297,6 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 			err = nil
 		}
 		b.Ack(err)
-		sess.reported()
 		return nil
 	}, nil
 }
