@@ -195,6 +195,20 @@ func runAgent(o options) error {
 			}
 		}()
 
+		// The agent flushes its outputs for the last time only after every
+		// input has stopped, and auditpull saves only what they have
+		// written: let it ask for a flush when it stops. --test has no
+		// outputs, and nothing that would catch the flush signal.
+		releaseFlush := func() {}
+		if !o.test {
+			var flush func()
+			flush, releaseFlush = catchFlushSignal()
+			for _, ri := range c.Inputs {
+				if ap, ok := ri.Input.(*auditpull.AuditPull); ok {
+					ap.SetOutputFlusher(flush)
+				}
+			}
+		}
 		ag := agent.NewAgent(c)
 		d := time.Duration(wait) * time.Second
 		switch {
@@ -206,6 +220,7 @@ func runAgent(o options) error {
 			err = ag.Run(ctx)
 		}
 		signal.Stop(sig)
+		releaseFlush()
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return err

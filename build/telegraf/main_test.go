@@ -674,3 +674,54 @@ func TestPagesDroppedByAFullOutputBufferAreSentAgain(t *testing.T) {
 		t.Fatal("no checkpoint after every page was delivered")
 	}
 }
+
+// The agent flushes its outputs for the last time only after its inputs
+// have stopped; an output whose flush_interval is longer than the input's
+// shutdown_timeout must still have written everything, and the checkpoint
+// must be saved, when auditpull stops.
+func TestAStopSavesWhatAnOutputWithALongFlushIntervalHolds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, cfg string)
+	}{
+		{"--once", func(t *testing.T, cfg string) {
+			p := start(t, nil, "--config", cfg, "--once", "--test-wait", "3")
+			if code := p.wait(60 * time.Second); code != 0 {
+				t.Fatalf("--once exited with %d\nstderr:\n%s", code, p.stderr.String())
+			}
+		}},
+		{"SIGTERM", func(t *testing.T, cfg string) {
+			p := start(t, nil, "--config", cfg)
+			waitFor(t, p, "the backfill", func() bool { return strings.Contains(p.stderr.String(), "backfill done") })
+			p.stop()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrg(t, 300)
+			dir := t.TempDir()
+			want := o.Truth()
+			out := filepath.Join(t.TempDir(), "events.json")
+			cfg := o.conf(t, dir, "", fileOutput(out)+`  flush_interval = "60s"`+"\n")
+
+			began := time.Now()
+			tc.run(t, cfg)
+			if d := time.Since(began); d > 30*time.Second {
+				t.Fatalf("the run took %s: the output was not asked to flush", d)
+			}
+			if got := messages(readOutput(t, out)); !slices.Equal(got, want) {
+				t.Fatalf("the run wrote %d events; want each of the %d once", len(got), len(want))
+			}
+			if len(checkpoints(t, dir)) != 1 {
+				t.Error("no checkpoint saved for what the output wrote")
+			}
+
+			p := start(t, nil, "--config", cfg, "--once", "--test-wait", "3")
+			if code := p.wait(60 * time.Second); code != 0 {
+				t.Fatalf("--once exited with %d\nstderr:\n%s", code, p.stderr.String())
+			}
+			if got := messages(readOutput(t, out)); !slices.Equal(got, want) {
+				t.Fatalf("after a second run the file holds %d events; want each of the %d once", len(got), len(want))
+			}
+		})
+	}
+}

@@ -40,8 +40,9 @@ type AuditPull struct {
 
 	Log telegraf.Logger `toml:"-"`
 
-	cfg    *core.Config
-	dryRun bool
+	cfg          *core.Config
+	dryRun       bool
+	flushOutputs func()
 
 	// running state, owned by Start/Stop
 	poller  *core.Poller
@@ -68,6 +69,16 @@ func (*AuditPull) SampleConfig() string { return sampleConfig }
 // not re-sent. The Telegraf build sets it for --test, where Telegraf prints
 // and then rejects every metric.
 func (a *AuditPull) SetDryRun(on bool) { a.dryRun = on }
+
+// SetOutputFlusher gives Stop a way to make Telegraf's outputs write what
+// they hold now. Telegraf stops its inputs before the outputs' last flush,
+// so without it the pages handed over last wait for each output's next
+// flush_interval tick, and a tick later than shutdown_timeout leaves them
+// unsaved, to be written again by the next run. The auditpull build sets it
+// in --once and service mode to send the process SIGUSR1, the agent's own
+// flush signal; nothing else may, since a process that does not catch
+// SIGUSR1 dies of it.
+func (a *AuditPull) SetOutputFlusher(flush func()) { a.flushOutputs = flush }
 
 // Init validates the configuration completely: the options are translated
 // into the core schema and parsed there, so an error names the option as
@@ -153,9 +164,17 @@ func (a *AuditPull) Stop() {
 	a.stopRead()
 	a.readWG.Wait()
 
-	if left := a.waitSettled(time.Duration(a.ShutdownTimeout)); left > 0 {
-		a.Log.Warnf("%d page(s) not yet delivered by the outputs after %s; they will be read again at the next start",
-			left, time.Duration(a.ShutdownTimeout))
+	wait := time.Duration(a.ShutdownTimeout)
+	switch left := a.waitSettled(wait); {
+	case left == 0:
+	case a.flushOutputs != nil:
+		a.Log.Warnf("%d page(s) not yet delivered by the outputs %s after asking them to flush (is an output failing?); "+
+			"they will be read again at the next start", left, wait)
+	default:
+		// Seen in --once as every event written again at each run.
+		a.Log.Warnf("%d page(s) not yet delivered by the outputs after %s; they will be read again at the next start. "+
+			"Until the inputs have stopped, outputs write only every flush_interval: keep flush_interval + flush_jitter "+
+			"below shutdown_timeout", left, wait)
 	}
 	a.stopOther()
 	a.otherWG.Wait()
@@ -243,12 +262,30 @@ func (a *AuditPull) inFlight() int {
 // waitSettled waits until no page is pending or d has passed, and returns
 // how many are still pending. It runs once, at shutdown: polling is
 // simpler than a signal from every delivery report.
+//
+// With a flusher it asks the outputs to flush at once, and again with a
+// doubling pause while pages are pending: the last metrics may still be
+// on their way to the output buffers at the first request, and an output
+// that is failing is not retried faster than that.
 func (a *AuditPull) waitSettled(d time.Duration) int {
-	for deadline := time.Now().Add(d); a.inFlight() > 0 && time.Now().Before(deadline); {
+	now := time.Now()
+	deadline, nextFlush, pause := now.Add(d), now, flushRetryFirst
+	for a.inFlight() > 0 && now.Before(deadline) {
+		if a.flushOutputs != nil && !now.Before(nextFlush) {
+			a.flushOutputs()
+			nextFlush, pause = now.Add(pause), min(2*pause, flushRetryMax)
+		}
 		time.Sleep(10 * time.Millisecond)
+		now = time.Now()
 	}
 	return a.inFlight()
 }
+
+// The pauses between two flush requests of one Stop.
+const (
+	flushRetryFirst = 200 * time.Millisecond
+	flushRetryMax   = 5 * time.Second
+)
 
 // toMetrics renders one metric per event: the event time as the metric
 // time, low-cardinality tags, the id, the raw vendor JSON and the actor's

@@ -526,6 +526,67 @@ func TestStopWaitsForPagesInFlight(t *testing.T) {
 	}
 }
 
+// Telegraf's outputs flush for the last time only after the inputs have
+// stopped: what they hold when Stop waits is written only if Stop can ask
+// for a flush, and a stop that cannot says what to change.
+func TestStopAsksTheOutputsToFlushThePagesTheyHold(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		flusher    bool
+		failing    bool // the outputs never write, flushed or not
+		saved      bool
+		warning    []string
+		maxFlushes int
+	}{
+		{name: "a flush writes them", flusher: true, saved: true, maxFlushes: 3},
+		{name: "no flusher", warning: []string{"flush_interval + flush_jitter", "shutdown_timeout"}},
+		{name: "a failing output", flusher: true, failing: true, warning: []string{"after asking them to flush"}, maxFlushes: 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 120)
+			dir := t.TempDir()
+			a, l := f.plugin(t, dir)
+			a.ShutdownTimeout = config.Duration(2 * time.Second)
+			s := newSink()
+			s.hold = true // written only when flushed
+			var flushes atomic.Int32
+			if tc.flusher {
+				a.SetOutputFlusher(func() {
+					flushes.Add(1)
+					if tc.failing {
+						return
+					}
+					s.mu.Lock()
+					held := s.held
+					s.held = nil
+					s.mu.Unlock()
+					for _, m := range held {
+						m.Accept()
+					}
+				})
+			}
+			start(t, a, l, s)
+			waitFor(t, "every event in flight", func() bool { n, _ := s.counts(); return n >= len(f.Truth()) })
+			a.Stop()
+
+			if saved := len(checkpointFiles(t, dir)) == 1; saved != tc.saved {
+				t.Errorf("checkpoint saved: %v; want %v", saved, tc.saved)
+			}
+			for _, w := range tc.warning {
+				if !l.contains(w) {
+					t.Errorf("the log does not say %q:\n%s", w, l.text())
+				}
+			}
+			if len(tc.warning) == 0 && l.contains("not yet delivered") {
+				t.Errorf("warned although every page was delivered:\n%s", l.text())
+			}
+			if n := int(flushes.Load()); tc.flusher && (n < 1 || n > tc.maxFlushes) {
+				t.Errorf("asked for %d flushes; want 1 to %d", n, tc.maxFlushes)
+			}
+		})
+	}
+}
+
 func TestDryRunNeverMovesTheCheckpoint(t *testing.T) {
 	f := newFixture(t, 200)
 	dir := t.TempDir()
