@@ -313,6 +313,21 @@ func OpenStore(c CheckpointConfig) (checkpoint.Store, error) {
 	return nil, &ConfigError{Key: "checkpoint.type", Msg: fmt.Sprintf("%q must be provided by the host", c.Type)}
 }
 
+// OpenStoreReadOnly is OpenStore for a dry run: the store loads the saved
+// checkpoints and never writes them, and a file store creates, probes and
+// writes nothing in checkpoint.path, which a dry run may only be allowed
+// to read.
+func OpenStoreReadOnly(c CheckpointConfig) (checkpoint.Store, error) {
+	if c.Type == "file" {
+		return checkpoint.ReadOnlyFile(c.Path), nil
+	}
+	st, err := OpenStore(c)
+	if err != nil {
+		return nil, err
+	}
+	return checkpoint.ReadOnly(st), nil
+}
+
 // openStream loads src's checkpoint; name is the configured stream (a
 // tenant's), "" for the source's default key.
 func (p *Poller) openStream(ctx context.Context, src Source, name string) (*stream, error) {

@@ -108,11 +108,11 @@ func (a *AuditPull) Start(acc telegraf.Accumulator) error {
 	}
 	var store checkpoint.Store
 	if a.dryRun {
-		st, err := core.OpenStore(a.cfg.Checkpoint)
+		st, err := core.OpenStoreReadOnly(a.cfg.Checkpoint)
 		if err != nil {
 			return err
 		}
-		store = readOnlyStore{st}
+		store = st
 		a.Log.Info("dry run: the checkpoint is read but not written")
 	}
 	p, err := core.NewPoller(context.Background(), a.cfg, core.Options{
@@ -243,14 +243,6 @@ func (a *AuditPull) settle(info telegraf.DeliveryInfo) {
 		b.Ack(errRejected)
 	}
 }
-
-// readOnlyStore reads the real checkpoint but never writes it: a dry run
-// (telegraf --test) starts where the last real run stopped and leaves the
-// position exactly as it found it, even over empty windows that the core
-// commits by itself.
-type readOnlyStore struct{ checkpoint.Store }
-
-func (readOnlyStore) Save(context.Context, string, []byte) error { return nil }
 
 // inFlight is the number of pages waiting for Telegraf's outputs.
 func (a *AuditPull) inFlight() int {

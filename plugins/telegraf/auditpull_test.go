@@ -639,6 +639,68 @@ func TestDryRunNeverMovesTheCheckpoint(t *testing.T) {
 	}
 }
 
+// A dry run may be allowed to read the checkpoint directory only: it
+// creates and writes nothing there, and still names what a bad checkpoint
+// leaves to roll back to.
+func TestDryRunOnlyReadsTheCheckpointDirectory(t *testing.T) {
+	f := newFixture(t, 60)
+	for _, tc := range []struct {
+		name     string
+		setup    func(t *testing.T, dir string)
+		startErr []string // "" : Start succeeds and the events are shown
+	}{
+		{name: "a missing directory stays missing", setup: func(*testing.T, string) {}},
+		{name: "a corrupt checkpoint names its fallback", startErr: []string{"audit.json", "audit.json.prev"},
+			setup: func(t *testing.T, dir string) {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "audit.json"), []byte("{not json"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			tc.setup(t, dir)
+			before, _ := os.Stat(dir)
+			d, l := f.plugin(t, dir)
+			d.Stream = "audit"
+			d.SetDryRun(true)
+			if err := d.Init(); err != nil {
+				t.Fatal(err)
+			}
+			s := newSink()
+			s.decide = func(telegraf.Metric) bool { return false } // as telegraf --test does
+			err := d.Start(s.acc(l))
+			if len(tc.startErr) > 0 {
+				if err == nil {
+					d.Stop()
+					t.Fatal("the dry run started over a corrupt checkpoint")
+				}
+				for _, w := range tc.startErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("Start: %v; want it to name %s", err, w)
+					}
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Start: %v", err)
+				}
+				waitFor(t, "the dry run's events", func() bool { n, _ := s.counts(); return n >= len(f.Truth()) })
+				d.Stop()
+			}
+			after, err := os.Stat(dir)
+			switch {
+			case before == nil && err == nil:
+				t.Fatal("the dry run created the checkpoint directory")
+			case before != nil && !after.ModTime().Equal(before.ModTime()):
+				t.Fatal("the dry run wrote in the checkpoint directory")
+			}
+		})
+	}
+}
+
 func TestStatisticsMeasurement(t *testing.T) {
 	f := newFixture(t, 100)
 	a, l := f.plugin(t, t.TempDir())
