@@ -85,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	plugin.SetDryRun(*dryRun)
 
 	s := shim.New()
-	if err := s.AddInput(plugin); err != nil { // runs Init: config errors name the option
+	if err := s.AddInput(&shimInput{plugin, log}); err != nil { // runs Init: config errors name the option
 		log.Errorf("%v", err)
 		return 1
 	}
@@ -264,6 +264,31 @@ func escapeBasic(v string) (string, error) {
 		return "", fmt.Errorf("the TOML encoder wrote an unexpected string: %d bytes", len(b))
 	}
 	return quoted[1 : len(quoted)-1], nil
+}
+
+// shimInput is the plugin with its reported errors logged as "E! " lines.
+// The shim's accumulator logs them through Telegraf's logger, whose lines
+// begin with a timestamp: inputs.execd then finds no level and logs each
+// as stderr "...".
+type shimInput struct {
+	*auditpull.AuditPull
+	log telegraf.Logger
+}
+
+func (s *shimInput) Start(acc telegraf.Accumulator) error {
+	return s.AuditPull.Start(errorLogger{acc, s.log})
+}
+
+type errorLogger struct {
+	telegraf.Accumulator
+	log telegraf.Logger
+}
+
+// AddError words the line as Telegraf's accumulator does.
+func (e errorLogger) AddError(err error) {
+	if err != nil {
+		e.log.Errorf("Error in plugin: %v", err)
+	}
 }
 
 // lineLogger writes "E! message" lines, the format inputs.execd reads from

@@ -188,6 +188,24 @@ func TestShimWritesEveryEventAsLineProtocolAndSavesThePosition(t *testing.T) {
 	}
 }
 
+// inputs.execd takes a stderr line's level from its "E! " prefix; a line
+// without one is logged as stderr "...", whatever it says.
+func TestShimReportsTheInputsErrorsAsErrorLines(t *testing.T) {
+	f := newFixture(t, 10)
+	p := start(t, []string{tokenEnv + "=np-tok-refused"}, "--config", f.conf(t, t.TempDir(), ""))
+	waitFor(t, p, "the refused token reported", func() bool { return strings.Contains(p.stderr.String(), "polling stopped") })
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+	for _, line := range strings.Split(strings.TrimSpace(p.stderr.String()), "\n") {
+		if strings.Contains(line, "polling stopped") && !strings.HasPrefix(line, "E! Error in plugin: ") {
+			t.Errorf("the input's error is not an error line: %q", line)
+		}
+		if line != "" && !slices.Contains([]string{"E!", "W!", "I!", "D!"}, line[:2]) {
+			t.Errorf("stderr line without a level inputs.execd understands: %q", line)
+		}
+	}
+}
+
 func TestShimDryRunLeavesTheCheckpointAlone(t *testing.T) {
 	f := newFixture(t, 60)
 	dir := t.TempDir()
