@@ -76,8 +76,9 @@ func (a *AuditPull) SetDryRun(on bool) { a.dryRun = on }
 // flush_interval tick, and a tick later than shutdown_timeout leaves them
 // unsaved, to be written again by the next run. The auditpull build sets it
 // in --once and service mode to send the process SIGUSR1, the agent's own
-// flush signal; nothing else may, since a process that does not catch
-// SIGUSR1 dies of it.
+// flush signal, which it catches for the agent's whole run; --test and the
+// execd shim set none, since a process that does not catch SIGUSR1 dies of
+// it.
 func (a *AuditPull) SetOutputFlusher(flush func()) { a.flushOutputs = flush }
 
 // Init validates the configuration completely: the options are translated
@@ -171,7 +172,9 @@ func (a *AuditPull) Stop() {
 		a.Log.Warnf("%d page(s) not yet delivered by the outputs %s after asking them to flush (is an output failing?); "+
 			"they will be read again at the next start", left, wait)
 	default:
-		// Seen in --once as every event written again at each run.
+		// Where the outputs cannot be asked to flush (Windows, another
+		// build), this is how --once comes to write every event again at
+		// each run: say what to change.
 		a.Log.Warnf("%d page(s) not yet delivered by the outputs after %s; they will be read again at the next start. "+
 			"Until the inputs have stopped, outputs write only every flush_interval: keep flush_interval + flush_jitter "+
 			"below shutdown_timeout", left, wait)
