@@ -878,3 +878,28 @@ func qualtricsPlugin(t *testing.T, srvURL string) (*AuditPull, *testLog) {
 	a.Log = l
 	return a, l
 }
+
+// Two inputs of one account (one per output, routed with tags; a service
+// and a --once cron job) would share one checkpoint, each moving it past
+// pages only the other had delivered. The second is refused at Start,
+// naming the checkpoint and the fix, until the first has stopped.
+func TestASecondInputOfTheSameStreamIsRefusedAtStart(t *testing.T) {
+	f := newFixture(t, 30)
+	dir := t.TempDir()
+	a, la := f.plugin(t, dir)
+	sa := start(t, a, la, nil)
+	b, lb := f.plugin(t, dir)
+	if err := b.Init(); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Start(newSink().acc(lb))
+	if err == nil || !strings.Contains(err.Error(), "in use by another input") || !strings.Contains(err.Error(), dir) {
+		b.Stop()
+		t.Fatalf("the second input started: %v", err)
+	}
+	waitFor(t, "the first input to deliver", func() bool { _, n := sa.counts(); return n >= len(f.Truth()) })
+	a.Stop()
+	again, l := f.plugin(t, dir)
+	start(t, again, l, nil)
+	again.Stop()
+}
