@@ -4,7 +4,25 @@
 // over a newest-first result, only the 10,000 most recent records reachable
 // per query, user_uuids in groups of at most 500, and 2000 requests per 5
 // minutes per IP: one budget per API host in a process, whatever the token.
-// Where the document is silent, see package pagenum.
+//
+// Where the document is silent, see package pagenum; in short:
+//   - The timestamp unit: the document shows `"timestamp": integer` and
+//     names no unit. Assumed: Unix seconds, in timestamp_from and
+//     timestamp_to as in the records. Detected: a record whose timestamp is
+//     too large to be seconds is read as milliseconds (an API answering a
+//     query in seconds with records in milliseconds); anything larger still
+//     is an error. Not detectable: an API reading its filters in
+//     milliseconds as well would take the seconds sent for January 1970 and
+//     answer every window with nothing, which no answer tells apart from a
+//     quiet organisation.
+//   - The page size served: pages are counted in metadata.per_page, the
+//     size the API says it serves, which may be fewer than asked; a page
+//     that cannot be counted (short of its size while metadata.total says
+//     more follow, with no per_page) is an error, not a guess.
+//   - metadata.total absent, null or not a count, and "data": null where
+//     metadata.total counts records on the page, are errors (retried and
+//     reported), never a last page; "data": null on a page that holds no
+//     records is an empty page.
 package nordpass
 
 import (
@@ -18,6 +36,7 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/auditpull/auditpull/core/source/internal/pagenum"
 	"github.com/auditpull/auditpull/core/source/internal/streamkey"
 	"github.com/auditpull/auditpull/internal/jsonscan"
@@ -123,7 +142,7 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 	return []core.Source{&Source{
 		api: pagenum.Endpoint{
 			HTTP: req, URL: p.base + queryPath, Op: "nordpass activities query", Source: Name,
-			PerPage: perPage, Cap: pagenum.Reachable(Cap, perPage), Decode: decodePage, Classify: classify,
+			PerPage: perPage, Cap: Cap, Decode: decodePage, Classify: classify,
 		},
 		token:  p.Token,
 		groups: groups,
@@ -184,7 +203,7 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 }
 
 // decodePage reads one response in a single pass; see jsonscan.Scanner.
-func decodePage(b []byte) (core.Page, error) { return pagenum.DecodeData(b, "event", decodeEvent) }
+func decodePage(b []byte) (jsonpage.Data, error) { return pagenum.DecodeData(b, "event", decodeEvent) }
 
 // decodeEvent takes the fields the core needs as it reads the event (an
 // object) and hashes the record's canonical fields into its id: NordPass

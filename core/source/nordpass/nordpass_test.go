@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,5 +199,54 @@ func TestBrokenResponsesAreRetriedNotDelivered(t *testing.T) {
 				t.Fatal("the broken response should have been retried")
 			}
 		})
+	}
+}
+
+// An answer the source cannot count pages by is retried, never taken for
+// the window's last page: the record on it is delivered from the answer
+// that can be counted, or not at all, and nothing after it is skipped.
+func TestAnswersThatCannotBeCountedAreRetriedNeverTakenForTheLastPage(t *testing.T) {
+	rec := fmt.Sprintf(`{"type":"user","action":"login","timestamp":%d}`, now0.Add(-time.Hour).Unix())
+	cases := []struct{ name, body string }{
+		{"total null", `{"data":[` + rec + `],"metadata":{"total":null,"per_page":100,"current_page":1,"total_pages":3}}`},
+		{"total not a number", `{"data":[` + rec + `],"metadata":{"total":"n/a","per_page":100,"current_page":1,"total_pages":3}}`},
+		{"a page short of the size asked while more follow, without per_page", `{"data":[` + rec + `],"metadata":{"total":150}}`},
+		{"a page short of its per_page while more follow", `{"data":[` + rec + `],"metadata":{"total":150,"per_page":100}}`},
+		{"data null while the total counts records", `{"data":null,"metadata":{"total":1,"per_page":100,"current_page":1,"total_pages":1}}`},
+		{"a timestamp in microseconds", fmt.Sprintf(`{"data":[{"type":"user","timestamp":%d}],"metadata":{"total":1}}`, now0.Add(-time.Hour).UnixMicro())},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 {
+					fmt.Fprint(w, c.body)
+					return
+				}
+				fmt.Fprint(w, `{"data":[],"metadata":{"total":0,"per_page":100,"current_page":1,"total_pages":0}}`)
+			}))
+			defer srv.Close()
+			p := poller(t, srv.URL, sim.NewFakeClock(now0), map[string]any{"initial_lookback": "2h"})
+			got, err := testkit.Drain(p, -1)
+			if err != nil || len(got) != 0 || calls.Load() < 2 || p.Metrics().Retries.Load() == 0 {
+				t.Fatalf("delivered %v, %v after %d calls; want the answer retried", got, err, calls.Load())
+			}
+		})
+	}
+}
+
+// Backends that render an empty list as null answer an empty window with
+// "data": null; with a total of 0 that is all it says.
+func TestAnEmptyWindowAnsweredWithDataNullCompletes(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		fmt.Fprint(w, `{"data":null,"metadata":{"total":0,"per_page":100,"current_page":1,"total_pages":0}}`)
+	}))
+	defer srv.Close()
+	p := poller(t, srv.URL, sim.NewFakeClock(now0), map[string]any{"initial_lookback": "2h", "retry.max_attempts": 2})
+	got, err := testkit.Drain(p, -1)
+	if err != nil || len(got) != 0 || calls.Load() != 1 || p.Metrics().Retries.Load() != 0 {
+		t.Fatalf("delivered %v, %v after %d calls; want the window read in one", got, err, calls.Load())
 	}
 }

@@ -29,6 +29,11 @@
 //     asked one second wider, per_page 1–100 and page; response data[] and
 //     metadata.total; pages numbered over a newest-first result; only the
 //     10,000 most recent records per query; 2000 requests per 5 minutes).
+//     What the shared reader (package pagenum) does where those rules are
+//     silent holds here too: pages are counted in the metadata.per_page
+//     the API says it serves, record timestamps too large to be seconds
+//     are read as milliseconds, and data null is an empty page only where
+//     metadata.total puts no records.
 //     The filters are sent as member_emails, organization_uuids and
 //     categories; categories as msp_access, msp_user_management,
 //     organization_management, integrations, billing and settings.
@@ -60,6 +65,7 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 	"github.com/auditpull/auditpull/core/source/internal/pagenum"
 	"github.com/auditpull/auditpull/core/source/internal/reauth"
 	"github.com/auditpull/auditpull/core/source/internal/streamkey"
@@ -294,7 +300,7 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 	return []core.Source{&Source{
 		api: pagenum.Endpoint{
 			HTTP: req, URL: p.base + p.Path, Op: op, Source: Name,
-			PerPage: perPage, Cap: pagenum.Reachable(pagenum.Cap, perPage), Decode: decodePage, Classify: classify,
+			PerPage: perPage, Cap: pagenum.Cap, Decode: decodePage, Classify: classify,
 		},
 		// A refused token is replaced once: it may have expired in flight,
 		// or the clocks may disagree by a little.
@@ -401,7 +407,7 @@ func authHint(msg string) string {
 
 // decodePage reads one response (the Enterprise API's shape) in a single
 // pass; see jsonscan.Scanner.
-func decodePage(b []byte) (core.Page, error) { return pagenum.DecodeData(b, "entry", decodeEvent) }
+func decodePage(b []byte) (jsonpage.Data, error) { return pagenum.DecodeData(b, "entry", decodeEvent) }
 
 // decodeEvent reads the fields the core needs as it reads the entry. The
 // id hashes the whole entry (compacted, so formatting never changes it):

@@ -272,7 +272,9 @@ func (p *page) read(s *jsonscan.Scanner, acts bool) (err error) {
 		p.next, err = s.OptStr()
 		return err
 	}
-	p.events, p.isArray, err = jsonpage.Events(s, "activity", decodeEvent)
+	var found jsonpage.Found
+	p.events, found, err = jsonpage.Events(s, "activity", decodeEvent)
+	p.isArray = found == jsonpage.Array
 	return err
 }
 

@@ -357,7 +357,7 @@ func (s *Source) pageURL(q core.Query, cursor string) (string, error) {
 // path.
 func (s *Source) decodePage(b []byte) (core.Page, error) {
 	page := core.Page{Total: -1}
-	var isArray bool
+	var found jsonpage.Found
 	err := jsonpage.ParsePage(b, func(sc *jsonscan.Scanner) error {
 		return sc.FirstMembers([]string{"result"}, func(int) error {
 			return sc.FirstMembers([]string{"elements", "nextPage"}, func(i int) (err error) {
@@ -365,7 +365,7 @@ func (s *Source) decodePage(b []byte) (core.Page, error) {
 					page.Next, err = sc.OptStr()
 					return err
 				}
-				page.Events, isArray, err = jsonpage.Events(sc, "event", s.decodeEvent)
+				page.Events, found, err = jsonpage.Events(sc, "event", s.decodeEvent)
 				return err
 			})
 		})
@@ -373,7 +373,7 @@ func (s *Source) decodePage(b []byte) (core.Page, error) {
 	switch {
 	case err != nil:
 		return core.Page{}, err
-	case !isArray:
+	case found != jsonpage.Array:
 		return core.Page{}, fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
 	}
 	return page, nil

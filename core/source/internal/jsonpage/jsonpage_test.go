@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/internal/jsonscan"
 )
 
@@ -42,6 +43,63 @@ func TestTextsTakesTheFirstOfEachKeyAndLeavesMissingOnesEmpty(t *testing.T) {
 			})
 			if err != nil || a != tc.wantA || b != tc.wantB {
 				t.Errorf("%q, %q, %v; want %q, %q", a, b, err, tc.wantA, tc.wantB)
+			}
+		})
+	}
+}
+
+func TestEventsTellsAnArrayFromNullAndFromAnythingElse(t *testing.T) {
+	decode := func(s *jsonscan.Scanner) (core.Event, error) { return core.Event{}, s.Skip() }
+	for _, tc := range []struct {
+		name, body string
+		found      Found
+		events     int
+	}{
+		{"an array", `[{},{}]`, Array, 2},
+		{"an empty array", `[]`, Array, 0},
+		{"null: no events, said so", `null`, Null, 0},
+		{"an object", `{"a":[{}]}`, Missing, 0},
+		{"a string", `"[]"`, Missing, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var evs []core.Event
+			var found Found
+			err := jsonscan.Scan([]byte(tc.body), func(s *jsonscan.Scanner) (err error) {
+				evs, found, err = Events(s, "event", decode)
+				return err
+			})
+			if err != nil || found != tc.found || len(evs) != tc.events {
+				t.Errorf("%d events, found %d, %v; want %d, %d", len(evs), found, err, tc.events, tc.found)
+			}
+		})
+	}
+}
+
+func TestATokenIsAStringOrNullAndAnythingElseIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want, err string
+	}{
+		{"a string", `"tok-2"`, "tok-2", ""},
+		{"an empty string: no more pages", `""`, "", ""},
+		{"null: no more pages", `null`, "", ""},
+		{"a number", `42`, "", "nextToken is not a string: 42"},
+		{"an object", `{"id":"a1"}`, "", `nextToken is not a string: {"id":"a1"}`},
+		{"false", `false`, "", "nextToken is not a string: false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got string
+			err := jsonscan.Scan([]byte(tc.body), func(s *jsonscan.Scanner) (err error) {
+				got, err = Token(s, "nextToken")
+				return err
+			})
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Errorf("%q, %v; want the error %q", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("%q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}

@@ -12,18 +12,20 @@ import (
 )
 
 // Endpoint is an API that answers a POSTed JSON query with one numbered
-// page of {"data": [...], "metadata": {"total": n}}, as both NordPass APIs
-// do.
+// page of {"data": [...], "metadata": {"total": n, "per_page": n}}, as both
+// NordPass APIs do.
 type Endpoint struct {
 	HTTP *core.Requester
 	URL  string
 	// Op names the request in errors and logs.
 	Op string
 	// Source is the registered name, which names a bad stored cursor.
-	Source       string
+	Source string
+	// PerPage is the page size asked for; Cap the API's documented cap
+	// (not Reachable: the pages may be counted in another size, see Turn).
 	PerPage, Cap int
 	// Decode reads a 200 answer's body (see DecodeData).
-	Decode func(body []byte) (core.Page, error)
+	Decode func(body []byte) (jsonpage.Data, error)
 	// Classify maps any other answer to a classified error; to is the
 	// request's timestamp_to (see BadRequest).
 	Classify func(r *core.Response, to int64) error
@@ -62,24 +64,25 @@ func (e *Endpoint) Fetch(ctx context.Context, q core.Query, body func(Request) a
 		if r.Status != http.StatusOK {
 			return e.Classify(r, to)
 		}
-		p, err := e.Decode(r.Body)
+		d, err := e.Decode(r.Body)
+		if err == nil {
+			out, err = Turn(page, e.PerPage, e.Cap, d)
+		}
 		if err != nil {
 			return &core.TransientError{Op: e.Op, Err: err}
 		}
-		out = p
-		out.Next = Next(page, p.Total, e.PerPage, e.Cap)
 		return nil
 	})
 	return out, err
 }
 
 // DecodeData reads a page in one pass (see jsonpage.DataPage); noun names
-// an element of data in errors. A page without metadata.total is an error
-// (see ErrNoTotal).
-func DecodeData(b []byte, noun string, decode func(s *jsonscan.Scanner) (core.Event, error)) (core.Page, error) {
-	p, hasTotal, err := jsonpage.DataPage(b, noun, decode)
-	if err == nil && !hasTotal {
-		return core.Page{}, ErrNoTotal(b)
+// an element of data in errors. A page without a usable metadata.total is
+// an error (see ErrNoTotal).
+func DecodeData(b []byte, noun string, decode func(s *jsonscan.Scanner) (core.Event, error)) (jsonpage.Data, error) {
+	d, err := jsonpage.DataPage(b, noun, decode)
+	if err == nil && d.Total < 0 {
+		return jsonpage.Data{}, ErrNoTotal(b)
 	}
-	return p, err
+	return d, err
 }

@@ -3,8 +3,12 @@
 // most recent records of a query are reachable. The rules come from the
 // NordPass Activity Logs document; where it is silent (the bounds'
 // inclusiveness, whether metadata.total is capped, what a page straddling
-// the cap returns, how far behind the API's clock may be), every choice
-// here is safe under each reading, and test/sim has a switch for each.
+// the cap returns, how far behind the API's clock may be, the page size
+// served, the timestamps' unit), every choice here is safe under each
+// reading, and test/sim has a switch for each. An answer no reading makes
+// sense of (no usable metadata.total, a page that cannot be counted, data
+// null where records should be) is an error the core retries and reports,
+// never the window's last page.
 package pagenum
 
 import (
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
 )
 
 // The Enterprise API's documented limits, which the MSP API is assumed to
@@ -77,7 +82,8 @@ func Page(cursor, where string) (int, error) {
 
 // Next returns the cursor of the page after page, or "" when the query has
 // no more pages within reach: never past total_pages, and never a page that
-// would reach past the cap.
+// would reach past the cap. perPage is the size the API numbers its pages
+// in (see Turn).
 func Next(page, total, perPage, capN int) string {
 	totalPages := (total + perPage - 1) / perPage
 	if page < totalPages && (page+1)*perPage <= capN {
@@ -86,11 +92,61 @@ func Next(page, total, perPage, capN int) string {
 	return ""
 }
 
-// ErrNoTotal is a page without metadata.total: without it neither the
-// pages nor the cap can be judged, so it is an answer to retry, never a
-// last page.
+// Turn judges the answer d to the request for page, in pages of asked, and
+// returns the page for the core with the cursor of the next one.
+//
+// The API numbers its pages in the size it serves, which the document
+// does not promise is the size asked for (per_page 1 to 100 is what may
+// be asked; the MSP API's limits are not documented at all). Counted in
+// the asked size, pages of a smaller served size would be skipped; so
+// pages are counted in metadata.per_page when the answer gives one, and an
+// answer that cannot be counted is an error rather than a guess:
+//   - a page holding more records than its page size;
+//   - a page short of its page size while metadata.total says more
+//     records follow it (with no metadata.per_page the served size cannot
+//     be told, and setting page_size to what the API serves is the cure);
+//   - data null while metadata.total puts records on this page (null for
+//     no records is what some backends render, and is read as empty).
+//
+// The planner splits a window at Reachable(capN, asked) records, what
+// pages of the asked size reach, and reports what a window it cannot split
+// holds beyond that. Pages of a smaller served size reach fewer: a first
+// page holding more than they reach reports its total raised by the
+// difference, so that the planner splits the window rather than read it
+// short of its oldest records, and counts exactly the unreachable ones
+// when it cannot.
+func Turn(page, asked, capN int, d jsonpage.Data) (core.Page, error) {
+	size := asked
+	if d.PerPage > 0 {
+		size = d.PerPage
+	}
+	n := len(d.Events)
+	sizeFrom := "asked"
+	if d.PerPage > 0 {
+		sizeFrom = "of metadata.per_page"
+	}
+	switch {
+	case d.Found == jsonpage.Null && (page-1)*size < d.Total:
+		return core.Page{}, fmt.Errorf("page %d has data null, but metadata.total %d puts records on it (pages of %d)", page, d.Total, size)
+	case n > size:
+		return core.Page{}, fmt.Errorf("page %d holds %d records, more than the page size %d %s", page, n, size, sizeFrom)
+	case n < size && page*size < d.Total && page*size <= capN && d.PerPage > 0:
+		return core.Page{}, fmt.Errorf("page %d holds %d records, fewer than metadata.per_page %d, though metadata.total %d says more follow it", page, n, size, d.Total)
+	case n < size && page*size < d.Total && page*size <= capN:
+		return core.Page{}, fmt.Errorf("page %d holds %d records, fewer than the %d asked, though metadata.total %d says more follow it, and the answer has no metadata.per_page to count pages by: if the API serves at most %d records a page, set page_size to %d", page, n, size, d.Total, n, n)
+	}
+	out := core.Page{Events: d.Events, Total: d.Total, Next: Next(page, d.Total, size, capN)}
+	if gap := Reachable(capN, asked) - Reachable(capN, size); page == 1 && gap > 0 && d.Total > Reachable(capN, size) {
+		out.Total += gap
+	}
+	return out, nil
+}
+
+// ErrNoTotal is a page without a usable metadata.total (absent, null, or
+// not a count): without it neither the pages nor the cap can be judged, so
+// it is an answer to retry, never a last page.
 func ErrNoTotal(body []byte) error {
-	return fmt.Errorf("response has no metadata.total: %s", core.Snippet(body))
+	return fmt.Errorf("response has no metadata.total that is a count: %s", core.Snippet(body))
 }
 
 // ToInFuture tells the reason NordPass gives for a timestamp_to past its

@@ -3,10 +3,14 @@ package pagenum
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditpull/auditpull/core"
+	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
+	"github.com/auditpull/auditpull/internal/jsonscan"
 )
 
 func TestNextNeverAsksPastTheLastPageOrTheCap(t *testing.T) {
@@ -77,6 +81,110 @@ func TestABadRequestIsTransientOnlyWhenTheAPIsClockIsBehind(t *testing.T) {
 		var te *core.TransientError
 		if got := errors.As(err, &te); got != c.transient {
 			t.Errorf("%s: %v; transient %v, want %v", c.name, err, got, c.transient)
+		}
+	}
+}
+
+func TestAPageWithoutAUsableTotalIsNeverALastPage(t *testing.T) {
+	event := func(s *jsonscan.Scanner) (core.Event, error) { return core.Event{}, s.Skip() }
+	cases := []struct {
+		name string
+		meta string
+		want int // -1: refused
+	}{
+		{"a count", `{"total":250}`, 250},
+		{"a count as a string of digits", `{"total":"250"}`, 250},
+		{"no total", `{"per_page":30,"total_pages":9}`, -1},
+		{"null", `{"total":null,"total_pages":9}`, -1},
+		{"a word", `{"total":"n/a","total_pages":9}`, -1},
+		{"negative", `{"total":-1}`, -1},
+		{"an object", `{"total":{"value":250}}`, -1},
+		{"no metadata", `null`, -1},
+	}
+	for _, c := range cases {
+		d, err := DecodeData([]byte(`{"data":[],"metadata":`+c.meta+`}`), "event", event)
+		switch {
+		case c.want < 0 && (err == nil || !strings.Contains(err.Error(), "no metadata.total that is a count")):
+			t.Errorf("%s: total %d, %v; want it refused", c.name, d.Total, err)
+		case c.want >= 0 && (err != nil || d.Total != c.want):
+			t.Errorf("%s: total %d, %v; want %d", c.name, d.Total, err, c.want)
+		}
+	}
+}
+
+func TestPagesAreCountedInTheSizeTheAPIServes(t *testing.T) {
+	evs := func(n int) []core.Event { return make([]core.Event, n) }
+	cases := []struct {
+		name        string
+		page, asked int
+		d           jsonpage.Data
+		next        string
+		total       int    // the total reported to the planner
+		err         string // a part of the error; "" for none
+	}{
+		{"served as asked", 1, 100, jsonpage.Data{Events: evs(100), Total: 250, PerPage: 100}, "2", 250, ""},
+		{"served as asked, no per_page", 1, 100, jsonpage.Data{Events: evs(100), Total: 250}, "2", 250, ""},
+		{"fewer served: pages of metadata.per_page", 4, 100, jsonpage.Data{Events: evs(50), Total: 250, PerPage: 50}, "5", 250, ""},
+		{"fewer served: the last page", 5, 100, jsonpage.Data{Events: evs(50), Total: 250, PerPage: 50}, "", 250, ""},
+		{"a short last page", 3, 100, jsonpage.Data{Events: evs(50), Total: 250}, "", 250, ""},
+		{"a short page with more to come, no per_page: the size cannot be told", 1, 100, jsonpage.Data{Events: evs(50), Total: 250},
+			"", 0, "fewer than the 100 asked, though metadata.total 250 says more follow it, and the answer has no metadata.per_page to count pages by: if the API serves at most 50 records a page, set page_size to 50"},
+		{"a page short of its metadata.per_page with more to come", 1, 100, jsonpage.Data{Events: evs(40), Total: 250, PerPage: 50}, "", 0, "fewer than metadata.per_page 50"},
+		{"more records than the page size", 1, 30, jsonpage.Data{Events: evs(31), Total: 250}, "", 0, "page 1 holds 31 records, more than the page size 30 asked"},
+		{"more records than metadata.per_page", 1, 100, jsonpage.Data{Events: evs(60), Total: 250, PerPage: 50}, "", 0, "more than the page size 50 of metadata.per_page"},
+		{"no page past the cap in the size served", 333, 100, jsonpage.Data{Events: evs(30), Total: 20000, PerPage: 30}, "", 20000, ""},
+		{"pages of 30 reach 9,990 of a cap the asked pages of 100 reach whole: the planner is told 10 more", 1, 100,
+			jsonpage.Data{Events: evs(30), Total: 9995, PerPage: 30}, "2", 10005, ""},
+		{"a total beyond the cap is raised the same", 1, 100, jsonpage.Data{Events: evs(30), Total: 20000, PerPage: 30}, "2", 20010, ""},
+		{"only the first page is raised", 2, 100, jsonpage.Data{Events: evs(30), Total: 9995, PerPage: 30}, "3", 9995, ""},
+		{"data null with no records", 1, 100, jsonpage.Data{Found: jsonpage.Null, Total: 0}, "", 0, ""},
+		{"data null on a page past the records", 3, 30, jsonpage.Data{Found: jsonpage.Null, Total: 60}, "", 60, ""},
+		{"data null where records should be", 2, 30, jsonpage.Data{Found: jsonpage.Null, Total: 60}, "", 0, "page 2 has data null, but metadata.total 60 puts records on it"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.d.Found == jsonpage.Missing {
+				c.d.Found = jsonpage.Array
+			}
+			p, err := Turn(c.page, c.asked, Cap, c.d)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("%+v, %v; want an error with %q", p, err, c.err)
+				}
+				return
+			}
+			if err != nil || p.Next != c.next || p.Total != c.total {
+				t.Fatalf("next %q total %d, %v; want %q, %d", p.Next, p.Total, err, c.next, c.total)
+			}
+		})
+	}
+}
+
+func TestRecordTimestampsAreSecondsOrMilliseconds(t *testing.T) {
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		ts   int64
+		want time.Time
+		err  string
+	}{
+		{"Unix seconds", at.Unix(), at, ""},
+		{"milliseconds", at.UnixMilli() + 250, at.Add(250 * time.Millisecond), ""},
+		{"the first second of 1973 in milliseconds is still read as milliseconds", 100_000_000_000, time.UnixMilli(100_000_000_000).UTC(), ""},
+		{"microseconds", at.UnixMicro(), time.Time{}, "with timestamp " + strconv.FormatInt(at.UnixMicro(), 10) + ", neither Unix seconds nor milliseconds"},
+		{"zero", 0, time.Time{}, "without timestamp"},
+		{"negative", -5, time.Time{}, "without timestamp"},
+	}
+	for _, c := range cases {
+		got, err := Time(c.ts)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("%s: %s, %v; want the error %q", c.name, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("%s: %s, %v; want %s", c.name, got, err, c.want)
 		}
 	}
 }
