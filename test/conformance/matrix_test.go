@@ -75,6 +75,14 @@ var nordPassAxes = []axis{
 		r("empty", func(o *simOptions) {}),
 		r("refused", func(o *simOptions) { o.nordpass.RefusePastLastPage = true }),
 	}},
+	{"page size served", []reading{
+		r("as asked", func(o *simOptions) {}),
+		r("at most 24, said in metadata.per_page", func(o *simOptions) { o.nordpass.ServedPerPage = 24 }),
+	}},
+	{"record timestamps", []reading{
+		r("Unix seconds", func(o *simOptions) {}),
+		r("milliseconds", func(o *simOptions) { o.nordpass.MillisecondTimestamps = true }),
+	}},
 }
 
 func oloidReading(name string, f func(c *sim.OLOIDConfig)) reading {

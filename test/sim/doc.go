@@ -94,6 +94,18 @@
 //     page 1 is always answered); default false; 000: "The page number must
 //     be at least 1 and cannot exceed the total number of available
 //     pages."
+//   - NordPassReadings.ServedPerPage; 0 (pages of the per_page asked), n
+//     (at most n records a page whatever is asked, pages numbered in that
+//     size, which metadata.per_page and total_pages follow); default 0; 000:
+//     "You can manage the number of records returned by utilizing the
+//     per_page filtering option, which allows for a range of 1 to 100
+//     records per request.", 003 (the MSP API's page limits): "After
+//     completing these steps, you will be able to access logs via rest
+//     API."
+//   - NordPassReadings.MillisecondTimestamps; false (a record's timestamp
+//     in Unix seconds), true (in milliseconds; timestamp_from and
+//     timestamp_to stay in seconds); default false; 000: `"timestamp":
+//     integer` (no unit is named).
 //
 // OLOID (OLOIDConfig):
 //

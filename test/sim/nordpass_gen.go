@@ -99,11 +99,12 @@ type npGen struct {
 	prefixes   [][]byte // per action, `{"type":…,"action":…,"timestamp":`
 	cumWeights []int
 	admins     int
+	tsUnit     int64 // a rendered timestamp is the Unix second times tsUnit
 }
 
 func newNPGen(cfg NordPassConfig) *npGen {
 	rnd := rand.New(rand.NewPCG(uint64(cfg.Seed), 1))
-	g := &npGen{org: cfg.Org, userIdx: make(map[string]int, cfg.Users)}
+	g := &npGen{org: cfg.Org, userIdx: make(map[string]int, cfg.Users), tsUnit: cfg.NordPassReadings.tsUnit()}
 	if g.org == "" {
 		g.org = newUUID(rnd)
 	}
@@ -234,7 +235,7 @@ func (g *npGen) event(rnd *rand.Rand, dst []byte, ts int64) (rec, []byte) {
 
 	start := len(dst)
 	dst = append(dst, g.prefixes[ai]...)
-	dst = strconv.AppendInt(dst, ts, 10)
+	dst = strconv.AppendInt(dst, ts*g.tsUnit, 10)
 	dst = append(dst, g.orgUser...)
 	dst = append(dst, g.users[u].json...)
 	dst = append(dst, `,"initiator":`...)
@@ -326,7 +327,7 @@ func (g *npGen) renderPlain(dst []byte, ts int64, typ, action string, user int) 
 	dst = append(dst, `,"action":`...)
 	dst = append(dst, jsonString(action)...)
 	dst = append(dst, `,"timestamp":`...)
-	dst = strconv.AppendInt(dst, ts, 10)
+	dst = strconv.AppendInt(dst, ts*g.tsUnit, 10)
 	dst = append(dst, g.orgUser...)
 	dst = append(dst, g.users[user].json...)
 	return append(dst, `,"initiator":null,"metadata":[]}`...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -776,6 +777,69 @@ func TestNordPassPastLastPage(t *testing.T) {
 			r := f.post(t, testToken, q)
 			if r.status != tt.status || tt.body != "" && string(r.body) != tt.body {
 				t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.body)
+			}
+		})
+	}
+}
+
+func TestNordPassServedPageSize(t *testing.T) {
+	q := query{From: t0.Add(-72 * time.Hour).Unix(), To: t0.Unix(), PerPage: 30}
+	tests := []struct {
+		name   string
+		served int
+		want   string // the metadata of page 1
+		pages  int    // pages holding records
+	}{
+		{"as asked by default", 0, `{"total":100,"per_page":30,"current_page":1,"total_pages":4}`, 4},
+		{"capped below the size asked: pages numbered in the size served", 24, `{"total":100,"per_page":24,"current_page":1,"total_pages":5}`, 5},
+		{"a cap above the size asked changes nothing", 50, `{"total":100,"per_page":30,"current_page":1,"total_pages":4}`, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, NordPassConfig{Seed: 5, Count: 100, NordPassReadings: NordPassReadings{ServedPerPage: tt.served}})
+			r := f.post(t, testToken, q)
+			var p struct{ Data, Metadata json.RawMessage }
+			if r.status != 200 || json.Unmarshal(r.body, &p) != nil || string(p.Metadata) != tt.want {
+				t.Fatalf("got %d metadata %s, want %s", r.status, p.Metadata, tt.want)
+			}
+			pq := q
+			pages := 0
+			for pq.Page = 1; len(f.fetch(t, pq).Data) > 0; pq.Page++ {
+				pages++
+			}
+			all := f.readAll(t, q)
+			if pages != tt.pages || !maps.Equal(multiset(all), multiset(f.np.Truth(time.Unix(q.From, 0), time.Unix(q.To+1, 0)))) {
+				t.Fatalf("%d pages holding %d records, want %d pages holding all 100", pages, len(all), tt.pages)
+			}
+		})
+	}
+}
+
+func TestNordPassTimestampUnit(t *testing.T) {
+	tests := []struct {
+		name string
+		ms   bool
+		unit int64
+	}{
+		{"Unix seconds by default", false, 1},
+		{"milliseconds in the records, the filters in seconds", true, 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, NordPassConfig{Seed: 5, Count: 100, NordPassReadings: NordPassReadings{MillisecondTimestamps: tt.ms}})
+			at := t0.Add(-time.Hour).Truncate(time.Second)
+			added := f.np.AddEvent(at, time.Time{}, "user", "login", 0)
+			all := f.readAll(t, query{From: t0.Add(-72 * time.Hour).Unix(), To: t0.Unix()})
+			if len(all) != 101 {
+				t.Fatalf("read %d records with second filters, want 101", len(all))
+			}
+			for _, raw := range all {
+				if ts := decodeEvent(t, raw).Timestamp; ts%tt.unit != 0 || ts/tt.unit < t0.Add(-72*time.Hour).Unix() || ts/tt.unit > t0.Unix() {
+					t.Fatalf("timestamp %d is not a time of the history in units of %d", ts, tt.unit)
+				}
+			}
+			if ts := decodeEvent(t, added.JSON).Timestamp; ts != at.Unix()*tt.unit {
+				t.Fatalf("AddEvent's timestamp %d, want %d", ts, at.Unix()*tt.unit)
 			}
 		})
 	}

@@ -60,7 +60,7 @@ type npEvents interface {
 // the query endpoint, which the Enterprise and MSP APIs share. The zero
 // value is the simulator's first reading: both bounds inclusive, an exact
 // total, a page straddling the cap cut at the cap, an empty page past the
-// last.
+// last, pages of the size asked, timestamps in seconds.
 type NordPassReadings struct {
 	// FromExclusive and ToExclusive make timestamp_from and timestamp_to
 	// exclusive: the records of that second are left out.
@@ -76,6 +76,21 @@ type NordPassReadings struct {
 	// value exceeds the total number of available pages") instead of an
 	// empty page. Page 1 is answered even when nothing matches.
 	RefusePastLastPage bool
+	// ServedPerPage, when positive, is the most records a page holds
+	// whatever per_page asks: pages are numbered in the size served, and
+	// metadata.per_page (and total_pages) say that size.
+	ServedPerPage int
+	// MillisecondTimestamps writes each record's timestamp in milliseconds;
+	// timestamp_from and timestamp_to stay in seconds.
+	MillisecondTimestamps bool
+}
+
+// tsUnit is what a record's Unix second is multiplied by when rendered.
+func (r NordPassReadings) tsUnit() int64 {
+	if r.MillisecondTimestamps {
+		return 1000
+	}
+	return 1
 }
 
 // NordPassTotal is what metadata.total counts.
@@ -291,6 +306,9 @@ func (e *npEndpoint) parse(body []byte) (npQuery, string) {
 		return q, reasonPerPageRange
 	case has:
 		q.perPage = perPage
+	}
+	if n := int64(e.readings.ServedPerPage); n > 0 && q.perPage > n {
+		q.perPage = n
 	}
 	page, has, ok := intField(fields, "page")
 	switch {

@@ -432,11 +432,12 @@ type mspGen struct {
 	orgs     []string
 	orgNames []string
 	cum      []int
+	tsUnit   int64 // a rendered timestamp is the Unix second times tsUnit
 }
 
 func newMSPGen(cfg NordPassMSPConfig) *mspGen {
 	rnd := rand.New(rand.NewPCG(uint64(cfg.Seed), 31))
-	g := &mspGen{}
+	g := &mspGen{tsUnit: cfg.NordPassReadings.tsUnit()}
 	for i := range cfg.Members {
 		first, last := personName(i)
 		g.members = append(g.members, newNPUser(newUUID(rnd), first+"."+last+"@msp-partner.example.net"))
@@ -502,7 +503,7 @@ func (g *mspGen) render(rnd *rand.Rand, dst []byte, ts int64, category, action s
 	dst = append(dst, `,"action":`...)
 	dst = append(dst, jsonString(action)...)
 	dst = append(dst, `,"timestamp":`...)
-	dst = strconv.AppendInt(dst, ts, 10)
+	dst = strconv.AppendInt(dst, ts*g.tsUnit, 10)
 	dst = append(dst, `,"organization_uuid":`...)
 	orgID := ""
 	if org >= 0 {

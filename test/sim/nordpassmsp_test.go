@@ -336,3 +336,17 @@ func TestNordPassMSPValidationAndFilters(t *testing.T) {
 		}
 	})
 }
+
+func TestNordPassMSPTimestampUnit(t *testing.T) {
+	m := NewNordPassMSP(NordPassMSPConfig{Seed: 1, Count: 100, Clock: NewFakeClock(t0), RateLimit: -1,
+		NordPassReadings: NordPassReadings{MillisecondTimestamps: true}})
+	at := t0.Add(-time.Hour).Truncate(time.Second)
+	if ts := decodeEvent(t, m.AddEvent(at, time.Time{}, "msp_access", "login", 0, -1).JSON).Timestamp; ts != at.UnixMilli() {
+		t.Fatalf("timestamp %d, want milliseconds %d", ts, at.UnixMilli())
+	}
+	for _, r := range m.All() {
+		if ts := decodeEvent(t, r.JSON).Timestamp; ts != r.Time.UnixMilli() {
+			t.Fatalf("timestamp %d of a record at %s, want milliseconds", ts, r.Time)
+		}
+	}
+}

@@ -250,3 +250,35 @@ func TestAnEmptyWindowAnsweredWithDataNullCompletes(t *testing.T) {
 		t.Fatalf("delivered %v, %v after %d calls; want the window read in one", got, err, calls.Load())
 	}
 }
+
+// An API that serves fewer records a page than asked numbers its pages in
+// the size served: counted in the size asked, every page after the first
+// few would be skipped.
+func TestPagesAreCountedInTheSizeTheAPIServes(t *testing.T) {
+	for _, served := range []int{24, 50} {
+		t.Run(fmt.Sprintf("at most %d of the 100 asked", served), func(t *testing.T) {
+			clock := sim.NewFakeClock(now0)
+			org := testkit.NewOrg(t, sim.NordPassConfig{Seed: 4, Count: 1000, From: now0.Add(-24 * time.Hour), To: now0.Add(-time.Hour),
+				Clock: clock, RateLimit: -1, NordPassReadings: sim.NordPassReadings{ServedPerPage: served}}, token)
+			got, err := testkit.Drain(poller(t, org.Base, clock, nil), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testkit.SameMultiset(t, got, org.Truth())
+		})
+	}
+}
+
+// The document says `"timestamp": integer` and names no unit. Read as
+// seconds, a millisecond timestamp lies 50,000 years ahead and every
+// record would be dropped as outside its window, with nothing said.
+func TestMillisecondTimestampsAreReadAsMilliseconds(t *testing.T) {
+	clock := sim.NewFakeClock(now0)
+	org := testkit.NewOrg(t, sim.NordPassConfig{Seed: 4, Count: 500, From: now0.Add(-24 * time.Hour), To: now0.Add(-time.Hour),
+		Clock: clock, RateLimit: -1, NordPassReadings: sim.NordPassReadings{MillisecondTimestamps: true}}, token)
+	got, err := testkit.Drain(poller(t, org.Base, clock, nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.SameMultiset(t, got, org.Truth())
+}

@@ -364,3 +364,29 @@ func TestEveryConfigRuleNamesItsKey(t *testing.T) {
 		})
 	}
 }
+
+// The MSP API's page sizes and timestamp unit are assumed to be the
+// Enterprise API's: under every reading the shared reader copes with,
+// every entry is delivered once.
+func TestEveryEntryIsDeliveredWhateverThePageSizeServedAndTheTimestampUnit(t *testing.T) {
+	k := testkeys.EC()
+	tests := []struct {
+		name     string
+		readings sim.NordPassReadings
+	}{
+		{"pages of the size asked, Unix seconds", sim.NordPassReadings{}},
+		{"pages of 24 of the 100 asked", sim.NordPassReadings{ServedPerPage: 24}},
+		{"timestamps in milliseconds", sim.NordPassReadings{MillisecondTimestamps: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, sim.NordPassMSPConfig{Seed: 1, Count: 600, NordPassReadings: tt.readings}, k.Public(), testkeys.PKCS8(k))
+			got, err := testkit.Drain(r.Poller(), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testkit.SameMultiset(t, got, testkit.Strings(r.m.Truth(now0.Add(-48*time.Hour), now0.Add(-time.Minute))))
+		})
+	}
+}
