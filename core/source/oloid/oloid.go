@@ -24,6 +24,12 @@
 //     (HTTP 400 while continuing a window, e.g. after a long outage), the
 //     window is read again from its first page, once, with a warning: its
 //     events may then be delivered twice (at-least-once), never lost.
+//   - The page's shape ("the actual response structure may vary"): the
+//     activities and the nextToken are each taken from data, or else from
+//     the top level. "activities": null is a page without activities (the
+//     page carries no count it could hide records from). Only an absent,
+//     null or empty nextToken ends the window; one that is not a string (a
+//     number, an object) is an error, retried and reported, never the end.
 //   - Whether a page can repeat records of the previous one (offset-based
 //     cursors do when records are inserted while paging): a record whose id
 //     was on the previous page of the same window is dropped.
@@ -219,62 +225,69 @@ func (s *Source) query(ctx context.Context, q core.Query, cursor, tok string) (c
 }
 
 // decodePage reads one response in a single pass; see jsonscan.Scanner.
-// The activities are in data, or at the top level ("the actual response
-// structure may vary"); the first of repeated keys counts, as with a
-// lookup by path.
+// OLOID documents {"data":{"activities":[…],"nextToken":…},"message":…}
+// and warns that "the actual response structure may vary": the activities
+// and the nextToken are each taken from data, or else from the top level,
+// so that an answer putting either beside data rather than in it loses no
+// page. The first of repeated keys counts, as with a lookup by path.
 func decodePage(b []byte) (core.Page, error) {
 	var inData, atTop page
-	var sawData bool
 	var top []byte
 	err := jsonpage.ParsePage(b, func(s *jsonscan.Scanner) error {
 		return s.FirstMembers([]string{"data", "activities", "nextToken"}, func(i int) (err error) {
 			switch i {
 			case 0:
-				sawData = true
 				return s.FirstMembers([]string{"activities", "nextToken"}, func(i int) error {
-					return inData.read(s, i == 0)
+					return inData.read(s, i == 0, "data.nextToken")
 				})
 			case 1:
-				// Decoded only if there is no data member, as the events
+				// Decoded only if data holds no activities, as the events
 				// in data are the page.
 				top, err = s.Raw()
 				return err
 			}
-			return atTop.read(s, false)
+			return atTop.read(s, false, "nextToken")
 		})
 	})
-	if err == nil && !sawData && top != nil {
-		err = jsonpage.ParsePage(top, func(s *jsonscan.Scanner) error { return atTop.read(s, true) })
+	if err == nil && inData.found != jsonpage.Array && top != nil {
+		err = jsonpage.ParsePage(top, func(s *jsonscan.Scanner) error { return atTop.read(s, true, "") })
 	}
-	p := atTop
-	if sawData {
-		p = inData
+	if err != nil {
+		return core.Page{}, err
+	}
+	p := core.Page{Total: -1, Next: inData.next}
+	if p.Next == "" {
+		p.Next = atTop.next
 	}
 	switch {
-	case err != nil:
-		return core.Page{}, err
-	case !p.isArray:
+	case inData.found == jsonpage.Array:
+		p.Events = inData.events
+	case atTop.found == jsonpage.Array:
+		p.Events = atTop.events
+	case inData.found == jsonpage.Null || atTop.found == jsonpage.Null:
+		// No activities, rendered as null: an empty page, which ends the
+		// window unless a nextToken says more follow.
+	default:
 		return core.Page{}, fmt.Errorf("response has no data.activities array: %s", core.Snippet(b))
 	}
-	return core.Page{Total: -1, Next: p.next, Events: p.events}, nil
+	return p, nil
 }
 
 // page collects the activities and the next token of one container.
 type page struct {
-	isArray bool
-	events  []core.Event
-	next    string
+	found  jsonpage.Found
+	events []core.Event
+	next   string
 }
 
-// read reads the activities array (acts) or the next token.
-func (p *page) read(s *jsonscan.Scanner, acts bool) (err error) {
+// read reads the activities array (acts) or the next token, named name in
+// errors.
+func (p *page) read(s *jsonscan.Scanner, acts bool, name string) (err error) {
 	if !acts {
-		p.next, err = s.OptStr()
+		p.next, err = jsonpage.Token(s, name)
 		return err
 	}
-	var found jsonpage.Found
-	p.events, found, err = jsonpage.Events(s, "activity", decodeEvent)
-	p.isArray = found == jsonpage.Array
+	p.events, p.found, err = jsonpage.Events(s, "activity", decodeEvent)
 	return err
 }
 

@@ -434,3 +434,105 @@ func TestBaseURLMayNameAnEndpointAndMustBeHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// tokenLogin answers a login with a bare token.
+func tokenLogin(w http.ResponseWriter) { fmt.Fprint(w, `{"AccessToken":"t"}`) }
+
+// ids reads the id of each delivered activity.
+func ids(t *testing.T, got []string) string {
+	t.Helper()
+	var out []string
+	for _, g := range got {
+		var e struct{ ID string }
+		if err := json.Unmarshal([]byte(g), &e); err != nil {
+			t.Fatalf("event %s: %v", g, err)
+		}
+		out = append(out, e.ID)
+	}
+	return strings.Join(out, ",")
+}
+
+// "The actual response structure may vary": the activities and the
+// nextToken are each read from data or from beside it, so no shape ends
+// the window before its last page.
+func TestEveryPageIsReadWhereverTheAnswerPutsActivitiesAndNextToken(t *testing.T) {
+	ms := now0.Add(-30 * time.Minute).UnixMilli()
+	a1 := fmt.Sprintf(`[{"id":"a1","timestamp":%d}]`, ms)
+	a2 := fmt.Sprintf(`[{"id":"a2","timestamp":%d}]`, ms+1)
+	cases := []struct{ name, first, last string }{
+		{"both in data, as documented", `{"data":{"activities":` + a1 + `,"nextToken":"p2"},"message":"ok"}`, `{"data":{"activities":` + a2 + `,"nextToken":null},"message":"ok"}`},
+		{"both at the top level", `{"activities":` + a1 + `,"nextToken":"p2","message":"ok"}`, `{"activities":` + a2 + `,"message":"ok"}`},
+		{"activities in data, nextToken beside it", `{"data":{"activities":` + a1 + `},"nextToken":"p2","message":"ok"}`, `{"data":{"activities":` + a2 + `},"nextToken":null}`},
+		{"activities beside data, nextToken in it", `{"data":{"nextToken":"p2"},"activities":` + a1 + `}`, `{"data":{"nextToken":""},"activities":` + a2 + `}`},
+		{"data's nextToken null, the top level's set", `{"data":{"activities":` + a1 + `,"nextToken":null},"nextToken":"p2"}`, `{"data":{"activities":` + a2 + `,"nextToken":null},"nextToken":null}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			base := stubServer(t, tokenLogin, func(w http.ResponseWriter, _ *http.Request, b map[string]any) {
+				if b["nextToken"] == "p2" {
+					fmt.Fprint(w, c.last)
+					return
+				}
+				fmt.Fprint(w, c.first)
+			})
+			p := newRig(t, base, "initial_lookback", "1h").Poller()
+			defer p.Close(context.Background())
+			got, err := testkit.Drain(p, -1)
+			if err != nil || ids(t, got) != "a1,a2" {
+				t.Fatalf("delivered %s, err %v; want a1,a2", ids(t, got), err)
+			}
+		})
+	}
+}
+
+// Only an absent, null or empty nextToken ends the window. A number or an
+// object may be a token this source does not know how to send back:
+// taking it for the end would lose every page after it, unreported.
+func TestANextTokenThatIsNotAStringIsAnErrorNeverTheEnd(t *testing.T) {
+	ms := now0.Add(-30 * time.Minute).UnixMilli()
+	for _, tok := range []string{`42`, `{"id":"a1","timestamp":1662388800000}`, `true`} {
+		t.Run(tok, func(t *testing.T) {
+			base := stubServer(t, tokenLogin, func(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
+				fmt.Fprintf(w, `{"data":{"activities":[{"id":"a1","timestamp":%d}],"nextToken":%s}}`, ms, tok)
+			})
+			p := newRig(t, base, "initial_lookback", "1h").Poller()
+			defer p.Close(context.Background())
+			got, err := testkit.Drain(p, -1)
+			if len(got) != 0 || err == nil || !strings.Contains(err.Error(), "data.nextToken is not a string: "+tok) {
+				t.Fatalf("delivered %s, err %v; want nothing delivered and the token named", ids(t, got), err)
+			}
+		})
+	}
+}
+
+// Backends that render an empty list as null send "activities": null for
+// a page without activities; OLOID's pages carry no count to contradict it.
+func TestActivitiesNullIsAnEmptyPage(t *testing.T) {
+	ms := now0.Add(-30 * time.Minute).UnixMilli()
+	cases := []struct {
+		name  string
+		pages map[string]string
+		want  string
+	}{
+		{"an empty window", map[string]string{"": `{"data":{"activities":null,"nextToken":null},"message":"ok"}`}, ""},
+		{"an empty window, both at the top level", map[string]string{"": `{"activities":null,"message":"ok"}`}, ""},
+		{"an empty page with a nextToken is followed", map[string]string{
+			"":   `{"data":{"activities":null,"nextToken":"p2"}}`,
+			"p2": fmt.Sprintf(`{"data":{"activities":[{"id":"a1","timestamp":%d}],"nextToken":null}}`, ms),
+		}, "a1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			base := stubServer(t, tokenLogin, func(w http.ResponseWriter, _ *http.Request, b map[string]any) {
+				tok, _ := b["nextToken"].(string)
+				fmt.Fprint(w, c.pages[tok])
+			})
+			p := newRig(t, base, "initial_lookback", "1h").Poller()
+			defer p.Close(context.Background())
+			got, err := testkit.Drain(p, -1)
+			if err != nil || ids(t, got) != c.want || p.Metrics().Retries.Load() != 0 {
+				t.Fatalf("delivered %q, err %v, %d retries; want %q", ids(t, got), err, p.Metrics().Retries.Load(), c.want)
+			}
+		})
+	}
+}
