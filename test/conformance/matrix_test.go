@@ -129,6 +129,11 @@ var oloidAxes = []axis{
 		oloidReading(`nextToken ""`, func(c *sim.OLOIDConfig) { c.NoMoreToken = sim.OLOIDNoMoreEmpty }),
 		oloidReading("no nextToken", func(c *sim.OLOIDConfig) { c.NoMoreToken = sim.OLOIDNoMoreAbsent }),
 	}},
+	{"response shape", []reading{
+		oloidReading("data{activities, nextToken}", func(c *sim.OLOIDConfig) { c.Shape = sim.OLOIDShapeData }),
+		oloidReading("activities, nextToken at the top level", func(c *sim.OLOIDConfig) { c.Shape = sim.OLOIDShapeTop }),
+		oloidReading("data{activities}, nextToken beside it", func(c *sim.OLOIDConfig) { c.Shape = sim.OLOIDShapeMixed }),
+	}},
 }
 
 var qualtricsAxes = []axis{

@@ -139,6 +139,10 @@
 //     (no nextToken field); default OLOIDNoMoreNull; 001: "nextToken
 //     (string): Token for retrieving the next page of results." and "The
 //     actual response structure may vary."
+//   - Shape; OLOIDShapeData (data{activities, nextToken}, as documented),
+//     OLOIDShapeTop (both at the top level), OLOIDShapeMixed
+//     (data{activities} with the nextToken beside data); default
+//     OLOIDShapeData; 001: "The actual response structure may vary."
 //
 // Qualtrics (QualtricsConfig):
 //

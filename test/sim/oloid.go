@@ -65,6 +65,23 @@ const (
 	OLOIDNoMoreAbsent
 )
 
+// OLOIDShape is where a /filterActivity answer puts its activities and
+// its nextToken.
+type OLOIDShape int
+
+const (
+	// OLOIDShapeData is the documented answer: {"data":{"activities":[…],
+	// "nextToken":…},"message":…}.
+	OLOIDShapeData OLOIDShape = iota
+	// OLOIDShapeTop puts both at the top level: {"activities":[…],
+	// "nextToken":…,"message":…}.
+	OLOIDShapeTop
+	// OLOIDShapeMixed keeps the activities in data and puts the
+	// nextToken beside it: {"data":{"activities":[…]},"nextToken":…,
+	// "message":…}.
+	OLOIDShapeMixed
+)
+
 // Defaults of the simulated OLOID API. The List Activity Logs page documents
 // none of these numbers; they are the simulator's choices.
 const (
@@ -101,7 +118,8 @@ const (
 // choices are settings so that clients can be tested against each reading:
 // whether start and end are inclusive (default: both inclusive), the order
 // of activities (default: newest first, as "the most recent activity logs"
-// suggests), the login's path and answer, and how the last page ends.
+// suggests), the login's path and answer, how the last page ends and where
+// a page puts its activities and nextToken.
 // nextToken is a keyset cursor (the last activity served, as DynamoDB's
 // LastEvaluatedKey), valid only with the start and end it was issued for.
 type OLOIDConfig struct {
@@ -145,6 +163,9 @@ type OLOIDConfig struct {
 	// NoMoreToken is how the last page's nextToken is written (default
 	// null).
 	NoMoreToken OLOIDNoMore
+	// Shape is where a page puts its activities and nextToken (default
+	// the documented data{activities, nextToken}).
+	Shape OLOIDShape
 
 	// Readings as for every vendor; the credential is the Authorization
 	// header.
@@ -467,15 +488,23 @@ func (o *OLOID) filterActivity(w http.ResponseWriter, r *http.Request) {
 	if !o.cfg.EndExclusive {
 		to = to.Add(time.Millisecond)
 	}
-	buf := append(make([]byte, 0, 32<<10), `{"data":{"activities":[`...)
+	open := `{"data":{"activities":[`
+	if o.cfg.Shape == OLOIDShapeTop {
+		open = `{"activities":[`
+	}
+	buf := append(make([]byte, 0, 32<<10), open...)
 	var last storeKey
 	n, more := o.store.seek(from, to, !o.cfg.Ascending, q.after, q.limit, nil, func(j []byte, k storeKey) {
-		if len(buf) > len(`{"data":{"activities":[`) {
+		if len(buf) > len(open) {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, j...)
 		last = k
 	})
+	buf = append(buf, ']')
+	if o.cfg.Shape == OLOIDShapeMixed {
+		buf = append(buf, '}')
+	}
 	next := n == q.limit
 	if o.cfg.NextTokenOnlyWhenMore {
 		next = more
@@ -485,16 +514,18 @@ func (o *OLOID) filterActivity(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
 		epoch := o.epoch
 		o.mu.Unlock()
-		buf = append(buf, `],"nextToken":`...)
+		buf = append(buf, `,"nextToken":`...)
 		buf = append(buf, jsonString(encodeOLOIDCursor(q.start, q.end, last, epoch))...)
 	case o.cfg.NoMoreToken == OLOIDNoMoreAbsent:
-		buf = append(buf, ']')
 	case o.cfg.NoMoreToken == OLOIDNoMoreEmpty:
-		buf = append(buf, `],"nextToken":""`...)
+		buf = append(buf, `,"nextToken":""`...)
 	default:
-		buf = append(buf, `],"nextToken":null`...)
+		buf = append(buf, `,"nextToken":null`...)
 	}
-	buf = append(buf, `},"message":"Activity logs retrieved successfully"}`...)
+	if o.cfg.Shape == OLOIDShapeData {
+		buf = append(buf, '}')
+	}
+	buf = append(buf, `,"message":"Activity logs retrieved successfully"}`...)
 	if !damaged(r.Context()) {
 		o.markServed()
 	}

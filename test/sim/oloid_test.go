@@ -504,3 +504,74 @@ func TestOLOIDLastPage(t *testing.T) {
 		})
 	}
 }
+
+func TestOLOIDResponseShapes(t *testing.T) {
+	// 15 activities read 10 at a time: a full page with a nextToken, then
+	// the last.
+	tests := []struct {
+		name  string
+		shape OLOIDShape
+		first string // the first page with its activities counted and its nextToken as "t"
+		last  string
+	}{
+		{"in data by default, as documented", OLOIDShapeData,
+			`{"data":{"activities":10,"nextToken":"t"},"message":"m"}`, `{"data":{"activities":5,"nextToken":null},"message":"m"}`},
+		{"both at the top level", OLOIDShapeTop,
+			`{"activities":10,"message":"m","nextToken":"t"}`, `{"activities":5,"message":"m","nextToken":null}`},
+		{"activities in data, nextToken beside it", OLOIDShapeMixed,
+			`{"data":{"activities":10},"message":"m","nextToken":"t"}`, `{"data":{"activities":5},"message":"m","nextToken":null}`},
+	}
+	at := t0.Add(-time.Hour)
+	// counted renders a page with its activities counted, its nextToken
+	// "t" and its message "m", and returns the token.
+	counted := func(t *testing.T, b []byte) (string, string) {
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(b, &top); err != nil {
+			t.Fatal(err)
+		}
+		var next string
+		fix := func(m map[string]json.RawMessage) {
+			var acts []json.RawMessage
+			if json.Unmarshal(m["activities"], &acts) == nil && m["activities"] != nil {
+				m["activities"] = json.RawMessage(strconv.Itoa(len(acts)))
+			}
+			if json.Unmarshal(m["nextToken"], &next) == nil && next != "" {
+				m["nextToken"] = json.RawMessage(`"t"`)
+			}
+			if m["message"] != nil {
+				m["message"] = json.RawMessage(`"m"`)
+			}
+		}
+		fix(top)
+		if d, ok := top["data"]; ok {
+			var data map[string]json.RawMessage
+			if err := json.Unmarshal(d, &data); err != nil {
+				t.Fatal(err)
+			}
+			fix(data)
+			top["data"], _ = json.Marshal(data)
+		}
+		out, _ := json.Marshal(top)
+		return string(out), next
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newOLOIDFixture(t, OLOIDConfig{Seed: 1, Shape: tt.shape, NextTokenOnlyWhenMore: true})
+			for i := range 15 {
+				f.o.AddEvent(at.Add(time.Duration(i)*time.Millisecond), time.Time{}, "LOGIN", 0)
+			}
+			tok := "Bearer " + f.login(t)
+			body := map[string]any{"start": at.UnixMilli(), "end": at.Add(time.Second).UnixMilli(), "limit": 10}
+			status, b := f.call(t, OLOIDActivityPath, tok, body)
+			first, next := counted(t, b)
+			if status != 200 || first != tt.first {
+				t.Fatalf("first page: %d %s, want %s", status, first, tt.first)
+			}
+			body["nextToken"] = next
+			status, b = f.call(t, OLOIDActivityPath, tok, body)
+			if last, _ := counted(t, b); status != 200 || last != tt.last {
+				t.Fatalf("last page: %d %s, want %s", status, last, tt.last)
+			}
+		})
+	}
+}
