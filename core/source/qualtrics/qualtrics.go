@@ -19,6 +19,11 @@
 //     it points at the configured scheme and host (credentials never go
 //     anywhere else); a URL to another host is reduced to its skipToken,
 //     sent to the configured host; a bare token is sent as skipToken.
+//   - How a page says it is the last: nextPage null, "" or absent ends the
+//     window; a nextPage that is not a string (a number, an object) is an
+//     error, retried and reported, never the end. "elements": null is a
+//     page without events (the page carries no count it could hide
+//     records from).
 //   - How long a skipToken stays valid: it is stored in the checkpoint with
 //     its window and used only with that window. If the API refuses it
 //     (HTTP 400 while continuing a window), the window is read again from
@@ -354,7 +359,7 @@ func (s *Source) pageURL(q core.Query, cursor string) (string, error) {
 
 // decodePage reads one List Events response in a single pass; see
 // jsonscan.Scanner. The first of repeated keys counts, as with a lookup by
-// path.
+// path. elements null is a page without events.
 func (s *Source) decodePage(b []byte) (core.Page, error) {
 	page := core.Page{Total: -1}
 	var found jsonpage.Found
@@ -362,7 +367,7 @@ func (s *Source) decodePage(b []byte) (core.Page, error) {
 		return sc.FirstMembers([]string{"result"}, func(int) error {
 			return sc.FirstMembers([]string{"elements", "nextPage"}, func(i int) (err error) {
 				if i == 1 {
-					page.Next, err = sc.OptStr()
+					page.Next, err = jsonpage.Token(sc, "nextPage")
 					return err
 				}
 				page.Events, found, err = jsonpage.Events(sc, "event", s.decodeEvent)
@@ -373,7 +378,7 @@ func (s *Source) decodePage(b []byte) (core.Page, error) {
 	switch {
 	case err != nil:
 		return core.Page{}, err
-	case found != jsonpage.Array:
+	case found == jsonpage.Missing:
 		return core.Page{}, fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
 	}
 	return page, nil

@@ -470,3 +470,81 @@ func TestEveryConfigRuleNamesItsKey(t *testing.T) {
 		})
 	}
 }
+
+// stubbed polls the activity type login from a server answering the n-th
+// request (from 1) with answer(n, req), and returns the poller and what
+// each request asked for (its path, and its skipToken if any).
+func stubbed(t *testing.T, answer func(n int, req *http.Request) string) (*core.Poller, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		p := req.URL.Path
+		if s := req.URL.Query().Get("skipToken"); s != "" {
+			p += " skipToken=" + s
+		}
+		seen = append(seen, p)
+		fmt.Fprint(w, answer(len(seen), req))
+	}))
+	t.Cleanup(srv.Close)
+	r := newRig(t, "initial_lookback", "1h")
+	r.Cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "api_token": apiToken, "activity_types": []any{"login"}}
+	p := r.Poller()
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// loginEvent renders an event of the login type with id at ts.
+func loginEvent(id, ts string) string {
+	return fmt.Sprintf(`{"id":%q,"timestamp":%s,"descriptor":{"userId":"UR_1"}}`, id, ts)
+}
+
+var recent = `"` + now0.Add(-30*time.Minute).Format("2006-01-02T15:04:05.000Z") + `"`
+
+// Only null, an empty string or no nextPage ends the window. A number or
+// an object may be a token this source does not know how to send back:
+// taking it for the end would lose every page after it, unreported.
+func TestANextPageThatIsNotAStringIsAnErrorNeverTheEnd(t *testing.T) {
+	for _, next := range []string{`100`, `{"skipToken":"tok-2"}`, `true`} {
+		t.Run(next, func(t *testing.T) {
+			p, _ := stubbed(t, func(int, *http.Request) string {
+				return `{"result":{"elements":[` + loginEvent("a", recent) + `],"nextPage":` + next + `}}`
+			})
+			got, err := testkit.Drain(p, -1)
+			if len(got) != 0 || err == nil || !strings.Contains(err.Error(), "nextPage is not a string: "+next) {
+				t.Fatalf("delivered %d events, err %v; want nothing delivered and the nextPage named", len(got), err)
+			}
+		})
+	}
+}
+
+// Backends that render an empty list as null send "elements": null for a
+// page without events; Qualtrics' pages carry no count to contradict it.
+func TestElementsNullIsAnEmptyPage(t *testing.T) {
+	cases := []struct {
+		name  string
+		pages []string
+		want  int
+	}{
+		{"an empty window", []string{`{"result":{"elements":null,"nextPage":null}}`}, 0},
+		{"an empty page with a nextPage is followed", []string{
+			`{"result":{"elements":null,"nextPage":"tok-2"}}`,
+			`{"result":{"elements":[` + loginEvent("a", recent) + `],"nextPage":null}}`,
+		}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, seen := stubbed(t, func(n int, _ *http.Request) string { return c.pages[min(n, len(c.pages))-1] })
+			got, err := testkit.Drain(p, -1)
+			if err != nil || len(got) != c.want || len(seen()) != len(c.pages) || p.Metrics().Retries.Load() != 0 {
+				t.Fatalf("delivered %d events, err %v, requests %v, %d retries; want %d in %d requests", len(got), err, seen(), p.Metrics().Retries.Load(), c.want, len(c.pages))
+			}
+		})
+	}
+}
