@@ -38,7 +38,9 @@
 //     article cognitoToken.AuthenticationResult.AccessToken. The
 //     AccessToken and ExpiresIn are taken from either, and from the top
 //     level, "AuthenticationResult" (Cognito's own shape) or "data" (the
-//     shape of /filterActivity), whatever the keys' case.
+//     shape of /filterActivity), whatever the keys' case. ExpiresIn is
+//     read as seconds whether an integer, a fraction or a number in a
+//     string; absent or unreadable, the token is taken to last an hour.
 //   - The login path's case: OLOID's articles say /login and /Login. The
 //     source tries /login, and /Login when the API answers that it has no
 //     such resource (404, or API Gateway's 403 "Missing Authentication
@@ -438,8 +440,10 @@ func (s *session) login(ctx context.Context) (string, time.Duration, error) {
 // loginNode is any object of a login answer that may hold the tokens;
 // encoding/json matches the keys whatever their case.
 type loginNode struct {
-	AccessToken          string
-	ExpiresIn            int64
+	AccessToken string
+	// ExpiresIn is read by reauth.Lifetime: seconds as a number, whole or
+	// not, or in a string.
+	ExpiresIn            any
 	ChallengeName        string
 	AuthenticationResult *loginNode
 	CognitoToken         *loginNode
@@ -515,8 +519,8 @@ func (s *session) loginAt(ctx context.Context, path string) (string, time.Durati
 			return &core.AuthError{Op: opLogin, Status: r.Status, Reason: reason}
 		}
 		tok = found.AccessToken
-		if found.ExpiresIn > 0 {
-			life = time.Duration(found.ExpiresIn) * time.Second
+		if exp := reauth.Lifetime(found.ExpiresIn); exp > 0 {
+			life = exp
 		}
 		return nil
 	})

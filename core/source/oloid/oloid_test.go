@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -532,6 +533,50 @@ func TestActivitiesNullIsAnEmptyPage(t *testing.T) {
 			got, err := testkit.Drain(p, -1)
 			if err != nil || ids(t, got) != c.want || p.Metrics().Retries.Load() != 0 {
 				t.Fatalf("delivered %q, err %v, %d retries; want %q", ids(t, got), err, p.Metrics().Retries.Load(), c.want)
+			}
+		})
+	}
+}
+
+// The login's ExpiresIn is read as seconds whether it comes as an
+// integer, with a fraction, or in a string: a form the source could not
+// read failed the login, and with it the stream, although the answer held
+// an AccessToken.
+func TestTheLoginsExpiresInIsReadInEveryForm(t *testing.T) {
+	for name, expiresIn := range map[string]string{
+		"an integer":             `600`,
+		"with a fraction":        `600.0`,
+		"in a string":            `"600"`,
+		"absent: one hour":       ``,
+		"not a number: one hour": `"soon"`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logins atomic.Int32
+			exp := ""
+			if expiresIn != "" {
+				exp = `,"ExpiresIn":` + expiresIn
+			}
+			base := stubServer(t, func(w http.ResponseWriter) {
+				fmt.Fprintf(w, `{"cognitoToken":{"AccessToken":"tok-%d"%s},"user":{}}`, logins.Add(1), exp)
+			}, emptyPage)
+			r := newRig(t, base, "initial_lookback", "1h")
+			p := r.Poller()
+			defer p.Close(context.Background())
+			if _, err := testkit.Drain(p, -1); err != nil {
+				t.Fatal(err)
+			}
+			// Nine minutes on, a token of ten minutes is inside the last
+			// tenth of its life and renewed; one of an hour is not.
+			r.Clock.Advance(9 * time.Minute)
+			if _, err := testkit.Drain(p, -1); err != nil {
+				t.Fatal(err)
+			}
+			want := int32(2)
+			if expiresIn == "" || expiresIn == `"soon"` {
+				want = 1
+			}
+			if logins.Load() != want {
+				t.Fatalf("%d logins, want %d", logins.Load(), want)
 			}
 		})
 	}

@@ -675,23 +675,10 @@ func (o *oauth) request(ctx context.Context) (string, time.Duration, error) {
 			return &core.RequestError{Op: opToken, Status: r.Status, Reason: fmt.Sprintf("token_type %q is not bearer", tt)}
 		}
 		tok = at
-		if exp := expiresIn(ans.ExpiresIn); exp > 0 {
-			life = time.Duration(exp) * time.Second
+		if exp := reauth.Lifetime(ans.ExpiresIn); exp > 0 {
+			life = exp
 		}
 		return nil
 	})
 	return tok, life, err
-}
-
-// expiresIn reads expires_in, a number of seconds (some servers send it as
-// a string), as gjson did.
-func expiresIn(v any) int64 {
-	switch x := v.(type) {
-	case float64:
-		return int64(x)
-	case string:
-		n, _ := strconv.ParseFloat(x, 64)
-		return int64(n)
-	}
-	return 0
 }

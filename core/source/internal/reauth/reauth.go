@@ -7,6 +7,9 @@ package reauth
 
 import (
 	"errors"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/auditpull/auditpull/core"
 )
@@ -42,4 +45,29 @@ func Once[T any](r Renewal, try func() (T, string, error)) (T, error) {
 		return zero, &core.AuthError{Op: ae.Op, Status: ae.Status, Reason: ae.Reason + ": " + r.Hint(ae.Reason)}
 	}
 	return out, err
+}
+
+// maxLifetime bounds a lifetime read from an answer: a larger one is no
+// lifetime at all, and cannot overflow a time.Duration.
+const maxLifetime = 366 * 24 * time.Hour
+
+// Lifetime reads how long a credential lasts, in seconds, as a login or
+// token answer gives it (expires_in, ExpiresIn) once decoded by
+// encoding/json into an any: a number, whole or not, or a number in a
+// string, which some servers send. Anything else, and a lifetime not above
+// zero or beyond a year, is 0, for the caller's default: a token renewed
+// too early costs a login, a login refused for its lifetime's form costs
+// the stream.
+func Lifetime(v any) time.Duration {
+	var secs float64
+	switch x := v.(type) {
+	case float64:
+		secs = x
+	case string:
+		secs, _ = strconv.ParseFloat(strings.TrimSpace(x), 64)
+	}
+	if !(secs > 0) || secs > maxLifetime.Seconds() {
+		return 0
+	}
+	return time.Duration(secs * float64(time.Second))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditpull/auditpull/core"
 )
@@ -61,5 +62,29 @@ func TestOnce(t *testing.T) {
 				t.Errorf("final AuthError: %v; want %v", final, tc.wantFinal)
 			}
 		})
+	}
+}
+
+func TestLifetimeReadsSecondsAsNumberOrString(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    any
+		want time.Duration
+	}{
+		{"a whole number", 3600.0, time.Hour},
+		{"a fraction", 90.5, 90500 * time.Millisecond},
+		{"a string", "3600", time.Hour},
+		{"a string with a fraction and spaces", " 3600.0 ", time.Hour},
+		{"absent", nil, 0},
+		{"zero", 0.0, 0},
+		{"negative", -5.0, 0},
+		{"not a number", "soon", 0},
+		{"NaN", "NaN", 0},
+		{"beyond a year", 1e12, 0},
+		{"an object", map[string]any{"seconds": 3600.0}, 0},
+	} {
+		if got := Lifetime(tc.v); got != tc.want {
+			t.Errorf("%s: Lifetime(%#v) = %s, want %s", tc.name, tc.v, got, tc.want)
+		}
 	}
 }
