@@ -155,6 +155,18 @@ var qualtricsAxes = []axis{
 			}
 		}),
 	}},
+	{"event timestamps", []reading{
+		r("UTC with Z, as the example", func(o *simOptions) {}),
+		r("two hours east with a basic offset (+0200)", func(o *simOptions) {
+			prev := o.qualtrics
+			o.qualtrics = func(c *sim.QualtricsConfig) {
+				if prev != nil {
+					prev(c)
+				}
+				c.Timestamps = sim.QualtricsTimestampsBasicOffset
+			}
+		}),
+	}},
 }
 
 func axesOf(vendor string) []axis {

@@ -153,4 +153,9 @@
 //     true (every full page carries one, so the last page may be empty);
 //     default false; 002: "Using this field causes the method to return
 //     additional results from the previous method call"
+//   - Timestamps; QualtricsTimestampsZ (2020-11-13T19:13:40.793Z),
+//     QualtricsTimestampsBasicOffset (two hours east of UTC with a basic
+//     offset: 2020-11-13T21:13:40.793+0200); default QualtricsTimestampsZ;
+//     002: `"timestamp":"2020-11-13T19:13:40.793Z"` (the example is the
+//     only form shown; no format is named)
 package sim

@@ -97,6 +97,9 @@ type QualtricsConfig struct {
 	// page may be empty; by default nextPage is null as soon as no events
 	// remain.
 	NextPageOnFullPage bool
+	// Timestamps is how an event's timestamp is written (default: in UTC
+	// with Z, as the document shows).
+	Timestamps QualtricsTimestamps
 	// Brand is the brand (organization) id; Datacenter the value of each
 	// event's "datacenter".
 	Brand, Datacenter string
@@ -105,6 +108,18 @@ type QualtricsConfig struct {
 	// header, or the bearer token when there is none.
 	Readings
 }
+
+// QualtricsTimestamps is how an event's timestamp is written.
+type QualtricsTimestamps int
+
+const (
+	// QualtricsTimestampsZ writes 2020-11-13T19:13:40.793Z, as the List
+	// Events example does.
+	QualtricsTimestampsZ QualtricsTimestamps = iota
+	// QualtricsTimestampsBasicOffset writes the time two hours east of UTC
+	// with an ISO-8601 basic offset: 2020-11-13T21:13:40.793+0200.
+	QualtricsTimestampsBasicOffset
+)
 
 // Qualtrics simulates the Qualtrics activity log endpoints (List Events,
 // List Activity Types) and the OAuth client-credentials token endpoint. The
@@ -654,10 +669,17 @@ type qualtricsGen struct {
 	brand  string
 	dc     string
 	types  []string
+	// An event's timestamp is written in zone with layout.
+	zone   *time.Location
+	layout string
 }
 
 func newQualtricsGen(cfg QualtricsConfig) *qualtricsGen {
-	g := &qualtricsGen{brand: cfg.Brand, dc: cfg.Datacenter, types: cfg.EventTypes}
+	g := &qualtricsGen{brand: cfg.Brand, dc: cfg.Datacenter, types: cfg.EventTypes,
+		zone: time.UTC, layout: "2006-01-02T15:04:05.000Z07:00"}
+	if cfg.Timestamps == QualtricsTimestampsBasicOffset {
+		g.zone, g.layout = time.FixedZone("UTC+2", 2*60*60), "2006-01-02T15:04:05.000-0700"
+	}
 	rnd := rand.New(rand.NewPCG(uint64(cfg.Seed), 21))
 	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	for i := range cfg.Users {
@@ -709,7 +731,7 @@ func (g *qualtricsGen) render(rnd *rand.Rand, dst []byte, t int64, typ string, u
 	dst = append(dst, `{"id":"`...)
 	dst = appendUUID(dst, rnd)
 	dst = append(dst, `","timestamp":"`...)
-	dst = time.Unix(0, t).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+	dst = time.Unix(0, t).In(g.zone).AppendFormat(dst, g.layout)
 	dst = append(dst, `","datacenter":`...)
 	dst = append(dst, jsonString(g.dc)...)
 	dst = append(dst, `,"source":`...)

@@ -408,3 +408,29 @@ func TestQualtricsLastPage(t *testing.T) {
 		})
 	}
 }
+
+func TestQualtricsTimestamps(t *testing.T) {
+	// times reads every event's timestamp, in order, with layout, and
+	// checks it is written in the zone offset.
+	times := func(t *testing.T, ts QualtricsTimestamps, layout, offset string) []time.Time {
+		f := newQualtricsFixture(t, QualtricsConfig{Seed: 2, Count: 50, EventTypes: []string{"login"}, Timestamps: ts})
+		var out []time.Time
+		for _, raw := range f.q.Truth(t0.Add(-30*24*time.Hour), t0.Add(time.Hour)) {
+			var e struct{ Timestamp string }
+			if err := json.Unmarshal(raw, &e); err != nil {
+				t.Fatal(err)
+			}
+			at, err := time.Parse(layout, e.Timestamp)
+			if err != nil || !strings.HasSuffix(e.Timestamp, offset) {
+				t.Fatalf("timestamp %q: %v; want %s with the zone %s", e.Timestamp, err, layout, offset)
+			}
+			out = append(out, at)
+		}
+		return out
+	}
+	z := times(t, QualtricsTimestampsZ, "2006-01-02T15:04:05.000Z07:00", "Z")
+	basic := times(t, QualtricsTimestampsBasicOffset, "2006-01-02T15:04:05.000-0700", "+0200")
+	if len(z) != 50 || !slices.EqualFunc(z, basic, time.Time.Equal) {
+		t.Fatalf("%d times in UTC with Z, %d with a basic offset; want the same 50 instants", len(z), len(basic))
+	}
+}

@@ -19,6 +19,12 @@
 //     it points at the configured scheme and host (credentials never go
 //     anywhere else); a URL to another host is reduced to its skipToken,
 //     sent to the configured host; a bare token is sent as skipToken.
+//   - The form of an event's timestamp (the example shows
+//     2020-11-13T19:13:40.793Z): every ISO-8601 date-time that names its
+//     time zone is read, as RFC 3339 (Z, ±hh:mm) or with a basic offset
+//     (±hhmm, ±hh). One without a zone, a number or anything else is an
+//     error naming the event and what came (retried, then reported): read
+//     as UTC, a local time would move events across windows by hours.
 //   - How a page says it is the last: nextPage null, "" or absent ends the
 //     window; a nextPage that is not a string (a number, an object) is an
 //     error, retried and reported, never the end. "elements": null is a
@@ -392,7 +398,7 @@ func (s *Source) decodeEvent(sc *jsonscan.Scanner) (core.Event, error) {
 		case "id":
 			id, err = sc.Text()
 		case "timestamp":
-			ts, err = sc.OptStr()
+			ts, err = sc.Text()
 		case "descriptor":
 			userID, username = "", ""
 			err = jsonpage.Texts(sc, []string{"userId", "username"}, &userID, &username)
@@ -405,15 +411,38 @@ func (s *Source) decodeEvent(sc *jsonscan.Scanner) (core.Event, error) {
 		return core.Event{}, err
 	}
 	raw := sc.Since(start)
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return core.Event{}, fmt.Errorf("event without an ISO-8601 timestamp: %s", core.Snippet(raw))
-	}
 	if id == "" {
 		return core.Event{}, fmt.Errorf("event without an id: %s", core.Snippet(raw))
 	}
-	e := core.Event{ID: id, Time: t.UTC(), Type: s.typ, Raw: raw, User: core.Fields("user_id", userID, "username", username)}
+	t, err := eventTime(ts)
+	if err != nil {
+		return core.Event{}, fmt.Errorf("event %q: %w", id, err)
+	}
+	e := core.Event{ID: id, Time: t, Type: s.typ, Raw: raw, User: core.Fields("user_id", userID, "username", username)}
 	return e, nil
+}
+
+// zoned are the layouts of an ISO-8601 date-time with a time zone: RFC
+// 3339 (Z or ±hh:mm), then the basic offsets ±hhmm and ±hh. Fractional
+// seconds are read with each.
+var zoned = []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05Z07"}
+
+// eventTime reads an event's timestamp. Qualtrics shows
+// "2020-11-13T19:13:40.793Z" and says ISO-8601, which allows more than
+// RFC 3339: every form that names its time zone is read. One that names
+// none is local time of an unknown place, and reading it as UTC would be a
+// guess that moves events across windows by hours: it is an error, as is
+// anything else, naming what came.
+func eventTime(ts string) (time.Time, error) {
+	for _, layout := range zoned {
+		if t, err := time.Parse(layout, ts); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05", ts); err == nil {
+		return time.Time{}, fmt.Errorf("timestamp %q has no time zone: reading it as UTC would be a guess", ts)
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q is not an ISO-8601 date-time with a time zone, such as 2020-11-13T19:13:40.793Z", ts)
 }
 
 // activityTypes lists the brand's activity types (GET /logs/activitytypes),
