@@ -15,10 +15,14 @@
 // more when the API answers 401. 429 with Retry-After is honoured.
 //
 // What Qualtrics does not document, and how this source copes:
-//   - nextPage may be a full URL or a bare token: a URL is followed only if
-//     it points at the configured scheme and host (credentials never go
-//     anywhere else); a URL to another host is reduced to its skipToken,
-//     sent to the configured host; a bare token is sent as skipToken.
+//   - nextPage may be a URL or a bare token: a URL, absolute or relative
+//     (resolved against the URL of the page it came with), is followed
+//     only if it points at the configured scheme and host (credentials
+//     never go anywhere else); a URL to another host is reduced to its
+//     skipToken, sent to the configured host, and one without a skipToken
+//     is an error; a bare token is sent as skipToken. A nextPage is taken
+//     for a URL when it starts with a scheme, "/" or "?", or carries
+//     "skipToken=".
 //   - The form of an event's timestamp (the example shows
 //     2020-11-13T19:13:40.793Z): every ISO-8601 date-time that names its
 //     time zone is read, as RFC 3339 (Z, ±hh:mm) or with a basic offset
@@ -342,25 +346,45 @@ func (s *Source) pageURL(q core.Query, cursor string) (string, error) {
 	if cursor == "" {
 		return endpoint + "?" + v.Encode(), nil
 	}
-	if !strings.HasPrefix(cursor, "https://") && !strings.HasPrefix(cursor, "http://") {
-		v.Set("skipToken", cursor)
+	return s.follow(opLogs, endpoint, v, cursor)
+}
+
+// follow turns a nextPage into the URL of the next request to endpoint,
+// the URL (without query) of the page it came with; v is the query a bare
+// skipToken is sent with. A URL, absolute or relative to endpoint, is
+// followed as it is if it points at the configured scheme and host, so
+// that credentials never go anywhere else; one pointing elsewhere is
+// reduced to its skipToken.
+func (c *client) follow(op, endpoint string, v url.Values, next string) (string, error) {
+	if !isURL(next) {
+		v.Set("skipToken", next)
 		return endpoint + "?" + v.Encode(), nil
 	}
-	u, err := url.Parse(cursor)
+	base, _ := url.Parse(endpoint)
+	ref, err := url.Parse(next)
 	if err != nil {
-		return "", &core.RequestError{Op: opLogs, Status: http.StatusOK, Reason: "nextPage is not a URL: " + core.Snippet([]byte(cursor))}
+		return "", &core.RequestError{Op: op, Status: http.StatusOK, Reason: "nextPage is not a URL: " + core.Snippet([]byte(next))}
 	}
-	if u.Scheme == s.base.Scheme && strings.EqualFold(u.Host, s.base.Host) {
-		return cursor, nil
+	u := base.ResolveReference(ref)
+	if u.Scheme == c.base.Scheme && strings.EqualFold(u.Host, c.base.Host) {
+		return u.String(), nil
 	}
 	tok := u.Query().Get("skipToken")
 	if tok == "" {
-		return "", &core.RequestError{Op: opLogs, Status: http.StatusOK,
+		return "", &core.RequestError{Op: op, Status: http.StatusOK,
 			Reason: fmt.Sprintf("nextPage points to %s://%s, not the configured API host, and carries no skipToken; credentials are not sent there", u.Scheme, u.Host)}
 	}
-	s.log.Debug("nextPage points to another host; sending its skipToken to the configured host", "host", u.Host)
+	c.log.Debug("nextPage points to another host; sending its skipToken to the configured host", "host", u.Host)
 	v.Set("skipToken", tok)
 	return endpoint + "?" + v.Encode(), nil
+}
+
+// isURL tells a nextPage that is a URL, absolute or relative
+// ("/API/v3/logs?…&skipToken=…", "?skipToken=…"), from a bare skipToken,
+// which is opaque but never has a path or a query of its own.
+func isURL(next string) bool {
+	return strings.HasPrefix(next, "https://") || strings.HasPrefix(next, "http://") ||
+		strings.HasPrefix(next, "/") || strings.HasPrefix(next, "?") || strings.Contains(next, "skipToken=")
 }
 
 // decodePage reads one List Events response in a single pass; see
@@ -482,16 +506,9 @@ func (c *client) activityTypes(ctx context.Context) ([]string, error) {
 		if nextPage == "" {
 			break
 		}
-		u, err := url.Parse(nextPage)
-		if err != nil || u.Scheme != c.base.Scheme || !strings.EqualFold(u.Host, c.base.Host) {
-			q := url.Values{}
-			q.Set("skipToken", nextPage)
-			if err == nil && u.Query().Get("skipToken") != "" {
-				q.Set("skipToken", u.Query().Get("skipToken"))
-			}
-			nextPage = c.base.String() + typesPath + "?" + q.Encode()
+		if next, err = c.follow(op, c.base.String()+typesPath, url.Values{}, nextPage); err != nil {
+			return nil, err
 		}
-		next = nextPage
 	}
 	if len(types) == 0 {
 		return nil, &core.RequestError{Op: op, Status: http.StatusOK, Reason: `the brand lists no activity types; name them in qualtrics.activity_types instead of "all"`}

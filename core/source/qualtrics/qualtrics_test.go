@@ -213,6 +213,10 @@ func TestNextPageIsFollowedOnlyToTheConfiguredHost(t *testing.T) {
 		{"a bare token becomes skipToken", func(string) string { return "tok-2" }, "/API/v3/logs skipToken=tok-2", ""},
 		{"a URL to another host is reduced to its skipToken", func(string) string { return "https://elsewhere.example/API/v3/logs?skipToken=tok-3" }, "/API/v3/logs skipToken=tok-3", ""},
 		{"a URL to another host without a skipToken stops the stream", func(string) string { return "https://elsewhere.example/next" }, "", "not the configured API host"},
+		{"a path relative to the host is followed on the configured host", func(string) string { return "/API/v3/logs/next?cursor=p2" }, "/API/v3/logs/next", ""},
+		{"a path relative to the page is resolved against it", func(string) string { return "logs?activityType=login&skipToken=tok-4" }, "/API/v3/logs skipToken=tok-4", ""},
+		{"a query relative to the page is resolved against it", func(string) string { return "?activityType=login&skipToken=tok-5" }, "/API/v3/logs skipToken=tok-5", ""},
+		{"a URL without a scheme to another host is reduced to its skipToken", func(string) string { return "//elsewhere.example/API/v3/logs?skipToken=tok-6" }, "/API/v3/logs skipToken=tok-6", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
