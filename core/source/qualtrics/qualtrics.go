@@ -43,7 +43,12 @@
 //     then repeat the previous page's last records): a record whose id was
 //     on the previous page of the same window is dropped.
 //   - The shape of GET /logs/activitytypes: the types are taken from
-//     result.elements (strings, or objects with activityType, name or id).
+//     result.elements (strings, or objects with activityType, name or id;
+//     null is a page without types), following nextPage as List Events
+//     does. A listing that has not ended after 100 pages, or whose
+//     nextPage leads back to a page already read, stops the start with an
+//     error saying to name the types: a listing cut short would leave the
+//     types not yet listed unread, unreported.
 //   - The OAuth scope: sent only when qualtrics.scope is set; without it
 //     Qualtrics grants the client's own scopes.
 //   - With "all", the types are listed at each start: a type that appears
@@ -469,52 +474,72 @@ func eventTime(ts string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("timestamp %q is not an ISO-8601 date-time with a time zone, such as 2020-11-13T19:13:40.793Z", ts)
 }
 
+// maxTypePages bounds the activity-type listing: a brand's types fit on a
+// page or two, so a listing still going after this many pages is broken.
+const maxTypePages = 100
+
 // activityTypes lists the brand's activity types (GET /logs/activitytypes),
-// following nextPage like List Events does.
+// following nextPage like List Events does. A listing that does not end,
+// or comes back to a page already read, is an error: stopping there would
+// leave the types not yet listed unread without a word.
 func (c *client) activityTypes(ctx context.Context) ([]string, error) {
 	const op = "qualtrics list activity types"
 	next := c.base.String() + typesPath
 	var types []string
-	for range 100 {
+	read := map[string]bool{}
+	for len(read) < maxTypePages {
+		read[next] = true
 		var nextPage string
 		err := c.get(ctx, op, next, func(b []byte) error {
 			// A short list read once at start: encoding/json, not the
 			// page decoder's scanner.
 			var r struct {
 				Result struct {
-					Elements []json.RawMessage `json:"elements"`
-					NextPage any               `json:"nextPage"`
+					Elements json.RawMessage `json:"elements"`
+					NextPage any             `json:"nextPage"`
 				} `json:"result"`
 			}
 			if err := json.Unmarshal(b, &r); err != nil {
 				return fmt.Errorf("unparsable response: %s", core.Snippet(b))
 			}
-			if r.Result.Elements == nil {
+			var elements []json.RawMessage
+			if r.Result.Elements == nil || json.Unmarshal(r.Result.Elements, &elements) != nil {
 				return fmt.Errorf("response has no result.elements array: %s", core.Snippet(b))
 			}
-			for _, e := range r.Result.Elements {
+			for _, e := range elements {
 				if name := typeName(e); name != "" && !slices.Contains(types, name) {
 					types = append(types, name)
 				}
 			}
-			nextPage, _ = r.Result.NextPage.(string)
+			switch v := r.Result.NextPage.(type) {
+			case nil:
+			case string:
+				nextPage = v
+			default:
+				return fmt.Errorf("nextPage is not a string: %s", jsonText(v))
+			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 		if nextPage == "" {
-			break
+			if len(types) == 0 {
+				return nil, &core.RequestError{Op: op, Status: http.StatusOK, Reason: `the brand lists no activity types; name them in qualtrics.activity_types instead of "all"`}
+			}
+			slices.Sort(types)
+			return types, nil
 		}
 		if next, err = c.follow(op, c.base.String()+typesPath, url.Values{}, nextPage); err != nil {
 			return nil, err
 		}
+		if read[next] {
+			return nil, &core.RequestError{Op: op, Status: http.StatusOK,
+				Reason: `the activity-type listing's nextPage leads back to a page already read; name the types in qualtrics.activity_types instead of "all"`}
+		}
 	}
-	if len(types) == 0 {
-		return nil, &core.RequestError{Op: op, Status: http.StatusOK, Reason: `the brand lists no activity types; name them in qualtrics.activity_types instead of "all"`}
-	}
-	slices.Sort(types)
-	return types, nil
+	return nil, &core.RequestError{Op: op, Status: http.StatusOK,
+		Reason: fmt.Sprintf(`the activity-type listing did not end after %d pages (%d types so far); name the types in qualtrics.activity_types instead of "all"`, maxTypePages, len(types))}
 }
 
 // get sends an authenticated GET and hands a 200 body to use; a token

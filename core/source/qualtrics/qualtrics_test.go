@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -548,6 +549,70 @@ func TestElementsNullIsAnEmptyPage(t *testing.T) {
 			got, err := testkit.Drain(p, -1)
 			if err != nil || len(got) != c.want || len(seen()) != len(c.pages) || p.Metrics().Retries.Load() != 0 {
 				t.Fatalf("delivered %d events, err %v, requests %v, %d retries; want %d in %d requests", len(got), err, seen(), p.Metrics().Retries.Load(), c.want, len(c.pages))
+			}
+		})
+	}
+}
+
+// With "all", every type the listing names becomes a stream; a listing
+// cut short would leave the rest unread without a word, so a listing that
+// does not end, or cannot be followed, stops the start with an error.
+func TestTheActivityTypeListingIsReadToItsEndOrTheStartStops(t *testing.T) {
+	page := func(next string, types ...string) string {
+		var els []string
+		for _, t := range types {
+			els = append(els, fmt.Sprintf(`{"activityType":%q}`, t))
+		}
+		return fmt.Sprintf(`{"result":{"elements":[%s],"nextPage":%s}}`, strings.Join(els, ","), next)
+	}
+	cases := []struct {
+		name string
+		// answer is the listing's page of skipToken n (0: the first).
+		answer  func(n int) string
+		streams []string
+		err     string
+	}{
+		{"pages followed to the last", func(n int) string {
+			if n == 0 {
+				return page(`"2"`, "login", "survey_access")
+			}
+			return page(`null`, "data_deletion")
+		}, []string{"x/data_deletion", "x/login", "x/survey_access"}, ""},
+		{"a page of elements null", func(n int) string {
+			if n == 0 {
+				return `{"result":{"elements":null,"nextPage":"2"}}`
+			}
+			return page(`null`, "login")
+		}, []string{"x/login"}, ""},
+		{"a listing that never ends", func(n int) string { return page(fmt.Sprintf(`"%d"`, n+1), fmt.Sprintf("type_%d", n)) },
+			nil, `did not end after 100 pages (100 types so far); name the types in qualtrics.activity_types`},
+		{"a nextPage leading back to a page already read", func(n int) string { return page(`"2"`, "login") },
+			nil, `nextPage leads back to a page already read`},
+		{"a nextPage that is not a string", func(int) string { return page(`2`, "login") },
+			nil, `nextPage is not a string: 2`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				n, _ := strconv.Atoi(req.URL.Query().Get("skipToken"))
+				fmt.Fprint(w, c.answer(n))
+			}))
+			defer srv.Close()
+			r := newRig(t, "stream", "x")
+			r.Cfg["qualtrics"] = map[string]any{"base_url": srv.URL + "/API/v3", "api_token": apiToken, "activity_types": []any{"all"}}
+			p, err := r.Open()
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("started with %v, err %v; want an error with %q", p.Streams(), err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			if !slices.Equal(p.Streams(), c.streams) {
+				t.Fatalf("streams %v, want %v", p.Streams(), c.streams)
 			}
 		})
 	}
