@@ -33,6 +33,14 @@
 //   - Whether a page can repeat records of the previous one (offset-based
 //     cursors do when records are inserted while paging): a record whose id
 //     was on the previous page of the same window is dropped.
+//   - An activity without an id (OLOID documents one): its id is a hash
+//     of its content ("sha256:…"). Two identical activities are two
+//     events, so such an id on the previous page is not taken for a
+//     repeat, and the core numbers the copies ("<hash>-2", …) as it does
+//     NordPass's (SourceInfo.ContentIDs; an id of OLOID's own is numbered
+//     only if the API served its activity twice past the previous-page
+//     check). A hashed activity an offset cursor repeats is then delivered
+//     twice: at least once, never lost.
 //   - The login response's shape: OLOID's help pages show
 //     {"cognitoToken":{"AccessToken","ExpiresIn",…},"user":{…}}, another
 //     article cognitoToken.AuthenticationResult.AccessToken. The
@@ -161,12 +169,15 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 			Hint: func(string) string {
 				return "a freshly issued access token was refused too; check that the API client may read activity logs and that oloid.base_url is the tenant's API"
 			}},
-		pages: tokenpage.Reader{Log: env.Logger, Refused: "OLOID refused the stored nextToken"},
+		pages: tokenpage.Reader{Log: env.Logger, Refused: "OLOID refused the stored nextToken", ContentID: isContentID},
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          Name + "-" + streamkey.Safe(host) + "-" + streamkey.Safe(p.Tenant),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Millisecond,
+			// Activities without an id get a content hash, shared by
+			// genuine copies; OLOID's own ids are unique.
+			ContentIDs: true,
 		},
 	}}, nil
 }
@@ -329,11 +340,17 @@ func decodeEvent(s *jsonscan.Scanner) (core.Event, error) {
 		// Not expected (the API documents an id); a content hash keeps
 		// de-duplication working, and the core counts copies of equal hashes.
 		sum := sha256.Sum256(s.CompactSince(start))
-		e.ID = "sha256:" + hex.EncodeToString(sum[:16])
+		e.ID = contentIDPrefix + hex.EncodeToString(sum[:16])
 	}
 	e.User = core.Fields("user_id", userID, "user_name", userName)
 	return e, nil
 }
+
+// contentIDPrefix marks the id of an activity without one: a hash of its
+// content, shared by identical activities.
+const contentIDPrefix = "sha256:"
+
+func isContentID(id string) bool { return strings.HasPrefix(id, contentIDPrefix) }
 
 // parseTime reads milliseconds since the epoch, as a number or a numeric
 // string, or an RFC 3339 string ("the actual response structure may vary").

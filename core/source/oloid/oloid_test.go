@@ -581,3 +581,35 @@ func TestTheLoginsExpiresInIsReadInEveryForm(t *testing.T) {
 		})
 	}
 }
+
+// An activity without an id (OLOID documents one) gets a content hash,
+// which two genuine identical activities share: on consecutive pages the
+// second is another event, not a repeat of the previous page, and every
+// copy is delivered under an id of its own.
+func TestIdenticalActivitiesWithoutAnIdAreEachDeliveredUnderIdsOfTheirOwn(t *testing.T) {
+	ms := now0.Add(-30 * time.Minute).UnixMilli()
+	next := map[string]string{"": `"p2"`, "p2": `"p3"`, "p3": `null`}
+	base := stubServer(t, tokenLogin, func(w http.ResponseWriter, _ *http.Request, b map[string]any) {
+		tok, _ := b["nextToken"].(string)
+		fmt.Fprintf(w, `{"data":{"activities":[{"timestamp":%d,"activityType":"DOOR_OPEN","details":{"userId":"u1"}}],"nextToken":%s}}`, ms, next[tok])
+	})
+	p := newRig(t, base, "initial_lookback", "1h", "page_size", 1).Poller()
+	defer p.Close(context.Background())
+	var ids []string
+	for {
+		b, err := testkit.NextOrCaughtUp(p, testkit.ReadLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			break
+		}
+		for _, e := range b.Events {
+			ids = append(ids, e.ID)
+		}
+		b.Ack(nil)
+	}
+	if len(ids) != 3 || !strings.HasPrefix(ids[0], "sha256:") || ids[1] != ids[0]+"-2" || ids[2] != ids[0]+"-3" {
+		t.Fatalf("delivered ids %v; want the three copies as <hash>, <hash>-2, <hash>-3", ids)
+	}
+}

@@ -26,6 +26,11 @@ type Reader struct {
 	Refused string
 	// Attrs are logged with it, before the window and the vendor's reason.
 	Attrs []any
+	// ContentID tells an id that hashes a record's content (nil: none
+	// does). Two genuine records can be identical and share such an id,
+	// so a repeat of the previous page's is not a repeat: the core counts
+	// the copies (SourceInfo.ContentIDs).
+	ContentID func(id string) bool
 
 	prev      map[string]struct{} // ids on the previous page of the window
 	restarted [2]int64            // window whose refused token was dropped
@@ -42,7 +47,7 @@ type Reader struct {
 //
 // Records outside [q.From, q.To) are dropped, so the request may ask for
 // wider bounds than the window; and so is a record whose id was on the
-// previous page of the window.
+// previous page of the window, unless the id is a content hash.
 func (r *Reader) Fetch(ctx context.Context, q core.Query, fetch func(ctx context.Context, cursor string) (core.Page, error)) (core.Page, error) {
 	if q.Cursor == "" {
 		r.prev = nil
@@ -72,6 +77,9 @@ func (r *Reader) keep(evs []core.Event, q core.Query) []core.Event {
 	out := evs[:0]
 	for _, e := range evs {
 		_, repeat := r.prev[e.ID]
+		if repeat && r.ContentID != nil && r.ContentID(e.ID) {
+			repeat = false
+		}
 		ids[e.ID] = struct{}{}
 		if repeat || e.Time.Before(q.From) || !e.Time.Before(q.To) {
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,10 @@ func TestFetch(t *testing.T) {
 			{"p2", []answer{{"p2", []core.Event{ev("b", 2), ev("c", 3)}, nil}}, []string{"c"}, nil},
 			{"p3", []answer{{"p3", []core.Event{ev("a", 1)}, nil}}, []string{"a"}, nil},
 		}},
+		{"a content hash on the previous page is another genuine copy, kept", []step{
+			{"", []answer{{"", []core.Event{ev("a", 1), ev("hash:x", 2)}, nil}}, []string{"a", "hash:x"}, nil},
+			{"p2", []answer{{"p2", []core.Event{ev("a", 1), ev("hash:x", 2)}, nil}}, []string{"hash:x"}, nil},
+		}},
 		{"a window's first page forgets the previous window's last page", []step{
 			{"", []answer{{"", []core.Event{ev("a", 1)}, nil}}, []string{"a"}, nil},
 			{"", []answer{{"", []core.Event{ev("a", 1)}, nil}}, []string{"a"}, nil},
@@ -73,7 +78,8 @@ func TestFetch(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &Reader{Log: core.NopLogger{}, Refused: "the vendor refused the stored token"}
+			r := &Reader{Log: core.NopLogger{}, Refused: "the vendor refused the stored token",
+				ContentID: func(id string) bool { return strings.HasPrefix(id, "hash:") }}
 			for i, st := range tc.steps {
 				q := window
 				q.Cursor = st.cursor
