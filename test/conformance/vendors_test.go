@@ -109,7 +109,7 @@ const testToken = "np-test-token-7f3a"
 
 // serve runs a simulator until the test ends. Go's testing keeps a
 // finished parallel test, with its cleanup functions, until its parent
-// ends: the cleanup lets go of the simulator, so that the 5,808 cells of
+// ends: the cleanup lets go of the simulator, so that the 18,528 cells of
 // the full matrix do not each keep two days of history in memory.
 func serve(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
