@@ -731,7 +731,8 @@ func (p *Poller) waitReports(ctx context.Context) error {
 	if !p.stallWarned && reports == p.stallReports && time.Since(p.stallSince) >= p.stallAfter {
 		p.stallWarned = true
 		p.log.Warn("reading is paused: the host holds max_undelivered_pages pages and has reported none for "+p.stallAfter.String()+
-			"; an output that batches more than max_undelivered_pages × page_size events with no period never writes them",
+			" (its outputs fail or hang, or wait for more events than max_undelivered_pages × page_size before they write, "+
+			"as a Benthos batching count with no period does)",
 			"max_undelivered_pages", p.maxOut)
 	}
 	return nil
