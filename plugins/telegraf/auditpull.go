@@ -254,26 +254,28 @@ func (a *AuditPull) inFlight() int {
 	return len(a.pending)
 }
 
-// waitSettled waits until no page is pending or d has passed, and returns
-// how many are still pending. It runs once, at shutdown: polling is
-// simpler than a signal from every delivery report.
+// waitSettled waits until Telegraf has reported every page or d has
+// passed, and returns how many are still pending.
 //
 // With a flusher it asks the outputs to flush at once, and again with a
 // doubling pause while pages are pending: the last metrics may still be
 // on their way to the output buffers at the first request, and an output
 // that is failing is not retried faster than that.
 func (a *AuditPull) waitSettled(d time.Duration) int {
-	now := time.Now()
-	deadline, nextFlush, pause := now.Add(d), now, flushRetryFirst
-	for a.inFlight() > 0 && now.Before(deadline) {
-		if a.flushOutputs != nil && !now.Before(nextFlush) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	settled := make(chan struct{})
+	go func() { _ = a.poller.WaitReported(ctx); close(settled) }()
+	for pause := flushRetryFirst; ; pause = min(2*pause, flushRetryMax) {
+		if a.flushOutputs != nil && a.inFlight() > 0 {
 			a.flushOutputs()
-			nextFlush, pause = now.Add(pause), min(2*pause, flushRetryMax)
 		}
-		time.Sleep(10 * time.Millisecond)
-		now = time.Now()
+		select {
+		case <-settled:
+			return a.inFlight()
+		case <-time.After(pause):
+		}
 	}
-	return a.inFlight()
 }
 
 // The pauses between two flush requests of one Stop.
