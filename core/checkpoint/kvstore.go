@@ -19,7 +19,8 @@ type KVStoreOptions struct {
 	Name string
 	// Key names the entry holding a stream's checkpoint. The default
 	// escapes the stream name into one flat key, which stores backed by
-	// files need.
+	// files need. It must escape '#' (url.PathEscape does): the copy of a
+	// checkpoint is its key + "#copy", which then names no stream's entry.
 	Key func(stream string) string
 	// Lease, if set, guards every stream: Load first takes the stream's
 	// lease, waiting while another process holds it, and Save refuses to
@@ -36,7 +37,7 @@ type KVStoreOptions struct {
 // Stores may write in place: the Benthos file cache truncates the file,
 // then writes it, so a process killed between the two leaves an empty
 // checkpoint, and a stream that would stop until a person removed it. Each
-// save therefore writes a copy first (key + ".copy"), then the checkpoint:
+// save therefore writes a copy first (key + "#copy"), then the checkpoint:
 // a kill tears at most one of the two, and Load takes the copy when the
 // checkpoint is not JSON (the core's checkpoints are JSON documents; a torn
 // one is not). Both are the same save, so the fall-back repeats nothing.
@@ -63,7 +64,13 @@ func NewKVStore(kv KV, opts KVStoreOptions) *KVStore {
 	return &KVStore{kv: kv, opts: opts}
 }
 
-func (s *KVStore) copyKey(stream string) string { return s.opts.Key(stream) + ".copy" }
+// copyKey names the copy of a stream's checkpoint. Earlier releases named
+// it key + ".copy", which is also the key of a stream named "<stream>.copy"
+// ('.' is not escaped): two such tenants in one cache overwrote each
+// other's checkpoint. legacyCopyKey is read only for an entry torn before
+// the upgrade, whose copy has no new name yet.
+func (s *KVStore) copyKey(stream string) string       { return s.opts.Key(stream) + "#copy" }
+func (s *KVStore) legacyCopyKey(stream string) string { return s.opts.Key(stream) + ".copy" }
 
 func (s *KVStore) Load(ctx context.Context, stream string) ([]byte, error) {
 	if s.opts.Lease != nil {
@@ -77,11 +84,16 @@ func (s *KVStore) Load(ctx context.Context, stream string) ([]byte, error) {
 		// it is how an operator starts a stream over.
 		return data, err
 	}
-	copied, err := s.kv.Get(ctx, s.copyKey(stream))
+	copyKey := s.copyKey(stream)
+	copied, err := s.kv.Get(ctx, copyKey)
+	if errors.Is(err, ErrNotFound) {
+		copyKey = s.legacyCopyKey(stream)
+		copied, err = s.kv.Get(ctx, copyKey)
+	}
 	switch {
 	case err == nil && json.Valid(copied):
 		s.opts.Log.Warn("checkpoint entry is torn (a process killed while writing it); resuming from its copy, the same save",
-			"stream", stream, "key", s.opts.Key(stream), "copy", s.copyKey(stream))
+			"stream", stream, "key", s.opts.Key(stream), "copy", copyKey)
 		return copied, nil
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, err

@@ -104,8 +104,8 @@ func TestKVStoreSurvivesAKillDuringASave(t *testing.T) {
 		want    string
 		warning bool // the load says it fell back to the copy
 	}{
-		{"killed writing the copy, nothing written yet", "checkpoint:s.copy", 0, previous, false},
-		{"killed writing the copy, half written", "checkpoint:s.copy", len(this) / 2, previous, false},
+		{"killed writing the copy, nothing written yet", "checkpoint:s#copy", 0, previous, false},
+		{"killed writing the copy, half written", "checkpoint:s#copy", len(this) / 2, previous, false},
 		{"killed writing the checkpoint, nothing written yet", "checkpoint:s", 0, this, true},
 		{"killed writing the checkpoint, half written", "checkpoint:s", len(this) / 2, this, true},
 		{"killed writing the checkpoint, all but the last byte", "checkpoint:s", len(this) - 1, this, true},
@@ -132,9 +132,9 @@ func TestKVStoreSurvivesAKillDuringASave(t *testing.T) {
 	t.Run("both torn is a corrupt checkpoint naming both keys", func(t *testing.T) {
 		kv := NewMemoryKV()
 		_ = kv.Set(ctx, "checkpoint:s", []byte(`{"sa`), 0)
-		_ = kv.Set(ctx, "checkpoint:s.copy", nil, 0)
+		_ = kv.Set(ctx, "checkpoint:s#copy", nil, 0)
 		_, err := NewKVStore(kv, KVStoreOptions{}).Load(ctx, "s")
-		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `"checkpoint:s.copy"`) {
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `"checkpoint:s#copy"`) {
 			t.Fatalf("Load: %v; want ErrCorrupt naming the copy", err)
 		}
 	})
@@ -147,13 +147,13 @@ func TestKVStoreSurvivesAKillDuringASave(t *testing.T) {
 	})
 	t.Run("a removed checkpoint starts over even beside its copy", func(t *testing.T) {
 		kv := NewMemoryKV()
-		_ = kv.Set(ctx, "checkpoint:s.copy", []byte(this), 0)
+		_ = kv.Set(ctx, "checkpoint:s#copy", []byte(this), 0)
 		if _, err := NewKVStore(kv, KVStoreOptions{}).Load(ctx, "s"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Load: %v; want ErrNotFound", err)
 		}
 	})
 	t.Run("an unreachable store while reading the copy is not corruption", func(t *testing.T) {
-		kv := unreachableKey{KV: NewMemoryKV(), key: "checkpoint:s.copy"}
+		kv := unreachableKey{KV: NewMemoryKV(), key: "checkpoint:s#copy"}
 		_ = kv.Set(ctx, "checkpoint:s", nil, 0)
 		if _, err := NewKVStore(kv, KVStoreOptions{}).Load(ctx, "s"); !errors.Is(err, errUnreachable) {
 			t.Fatalf("Load: %v; want the store's error", err)
@@ -196,4 +196,46 @@ func (k unreachableKey) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, errUnreachable
 	}
 	return k.KV.Get(ctx, key)
+}
+
+// Copies are named so that no stream's copy is another stream's entry:
+// tenants "acme" and "acme.copy" in one cache keep their own checkpoints.
+// A copy written under the earlier name (key + ".copy") still rescues an
+// entry torn before the upgrade.
+func TestKVStoreCopiesNameNoOtherStream(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a stream named like another's copy keeps its own checkpoint", func(t *testing.T) {
+		kv := NewMemoryKV()
+		st := NewKVStore(kv, KVStoreOptions{})
+		for _, stream := range []string{"acme.copy", "acme", "acme#copy", "acme"} {
+			if err := st.Save(ctx, stream, []byte(`{"stream":"`+stream+`"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, stream := range []string{"acme", "acme.copy", "acme#copy"} {
+			got, err := st.Load(ctx, stream)
+			if want := `{"stream":"` + stream + `"}`; err != nil || string(got) != want {
+				t.Errorf("Load(%q) = %s, %v; want %s", stream, got, err, want)
+			}
+		}
+	})
+	t.Run("a copy under the earlier name rescues an entry torn before the upgrade", func(t *testing.T) {
+		kv := NewMemoryKV()
+		_ = kv.Set(ctx, "checkpoint:s", []byte(`{"sa`), 0)
+		_ = kv.Set(ctx, "checkpoint:s.copy", []byte(`{"save":1}`), 0)
+		log := &testLog{}
+		got, err := NewKVStore(kv, KVStoreOptions{Log: log}).Load(ctx, "s")
+		if err != nil || string(got) != `{"save":1}` || !log.has("checkpoint:s.copy") {
+			t.Fatalf("Load: %s, %v; want the earlier copy, named in the warning; log:\n%s", got, err, log)
+		}
+	})
+	t.Run("the copy under the current name wins over the earlier one", func(t *testing.T) {
+		kv := NewMemoryKV()
+		_ = kv.Set(ctx, "checkpoint:s", nil, 0)
+		_ = kv.Set(ctx, "checkpoint:s.copy", []byte(`{"save":1}`), 0)
+		_ = kv.Set(ctx, "checkpoint:s#copy", []byte(`{"save":2}`), 0)
+		if got, err := NewKVStore(kv, KVStoreOptions{}).Load(ctx, "s"); err != nil || string(got) != `{"save":2}` {
+			t.Fatalf("Load: %s, %v; want save 2", got, err)
+		}
+	})
 }

@@ -396,7 +396,7 @@ func TestRestartResumesFromCacheCheckpoint(t *testing.T) {
 		t.Run(kind+", checkpoint torn by a kill", func(t *testing.T) {
 			c := newSharedCache(t, kind)
 			_, logs := restartTest(t, 6, "checkpoint: {cache: state}", c.resources, func(stream string) {
-				if cp, ok := c.get(t, checkpointKey(stream)+".copy"); !ok || !strings.Contains(cp, `"version":2`) {
+				if cp, ok := c.get(t, checkpointKey(stream)+"#copy"); !ok || !strings.Contains(cp, `"version":2`) {
 					t.Fatalf("no copy of the checkpoint beside it: %q", cp)
 				}
 				c.set(t, checkpointKey(stream), "", time.Hour)
@@ -415,7 +415,7 @@ func TestCheckpointOutlivesTheCachesDefaultTTL(t *testing.T) {
 	rs := startRedis(t)
 	resources := fmt.Sprintf("cache_resources:\n  - label: state\n    redis:\n      url: redis://%s\n      default_ttl: 2s\n", rs.addr)
 	restartTest(t, 5, "checkpoint: {cache: state}", resources, func(stream string) {
-		for _, key := range []string{checkpointKey(stream), checkpointKey(stream) + ".copy"} {
+		for _, key := range []string{checkpointKey(stream), checkpointKey(stream) + "#copy"} {
 			if ttl := redisCommand(t, rs.addr, "TTL", key); ttl != ":-1" {
 				t.Errorf("%s has TTL %s, want none (:-1)", key, ttl)
 			}
