@@ -182,7 +182,7 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 		p.clock = RealClock
 	}
 	if p.store == nil {
-		st, err := OpenStore(cfg.Checkpoint)
+		st, err := OpenStore(cfg.Checkpoint, p.log)
 		if err != nil {
 			return nil, err
 		}
@@ -299,7 +299,7 @@ func (p *Poller) retryOpen(ctx context.Context) error {
 }
 
 // OpenStore builds the core's own checkpoint stores.
-func OpenStore(c CheckpointConfig) (checkpoint.Store, error) {
+func OpenStore(c CheckpointConfig, log Logger) (checkpoint.Store, error) {
 	switch c.Type {
 	case "memory":
 		return checkpoint.NewMemory(), nil
@@ -308,7 +308,7 @@ func OpenStore(c CheckpointConfig) (checkpoint.Store, error) {
 		if err != nil {
 			return nil, &ConfigError{Key: "checkpoint.path", Msg: err.Error()}
 		}
-		return st.SyncEvery(c.SyncInterval.D()), nil
+		return st.SyncEvery(c.SyncInterval.D()).LogTo(log), nil
 	}
 	return nil, &ConfigError{Key: "checkpoint.type", Msg: fmt.Sprintf("%q must be provided by the host", c.Type)}
 }
@@ -317,11 +317,11 @@ func OpenStore(c CheckpointConfig) (checkpoint.Store, error) {
 // checkpoints and never writes them, and a file store creates, probes and
 // writes nothing in checkpoint.path, which a dry run may only be allowed
 // to read.
-func OpenStoreReadOnly(c CheckpointConfig) (checkpoint.Store, error) {
+func OpenStoreReadOnly(c CheckpointConfig, log Logger) (checkpoint.Store, error) {
 	if c.Type == "file" {
-		return checkpoint.ReadOnlyFile(c.Path), nil
+		return checkpoint.ReadOnlyFile(c.Path, log), nil
 	}
-	st, err := OpenStore(c)
+	st, err := OpenStore(c, log)
 	if err != nil {
 		return nil, err
 	}

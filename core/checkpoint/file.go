@@ -33,9 +33,13 @@ import (
 // A clean stop syncs every journal that needs it.
 // A crash of the process therefore loses no save; a crash of the machine
 // loses at most the saves of the last d, which only means re-reading those
-// pages. Load prefers the journal's last complete line: a torn last line
-// (the machine died mid-write) is skipped, anything else that does not
-// check out is ErrCorrupt.
+// pages. Load prefers the journal's newest line that checks out: every
+// line is a whole checkpoint with its own checksum, and a machine that
+// died may leave any line written since the last fsync cut short, zeroed
+// or missing (file systems write a file's pages back in any order). Lines
+// that do not check out are skipped with a warning; an older save only
+// means pages are read again. Only a journal with no line that checks out
+// and no file beside it is ErrCorrupt.
 type File struct {
 	dir       string
 	syncEvery time.Duration
@@ -44,6 +48,7 @@ type File struct {
 	mu       sync.Mutex
 	journals map[string]*journal
 	leftover []string // temp files found at start: a killed process's unfinished writes
+	log      Logger
 
 	write func(*os.File, []byte) (int, error) // (*os.File).Write; tests cut it short
 }
@@ -75,8 +80,8 @@ const foldLines = 8
 // that a killed process never leaves half a line with another after it.
 var lines = sync.Pool{New: func() any { return new([]byte) }}
 
-// ErrCorrupt means a stored checkpoint does not check out: a person must
-// look, the store never falls back to an older one by itself.
+// ErrCorrupt means a stored checkpoint does not check out and the store
+// holds no intact save of it to resume from: a person must look.
 var ErrCorrupt = errors.New("corrupt checkpoint")
 
 // NewFile creates dir if needed and checks that it is writable, so a bad
@@ -92,7 +97,7 @@ func NewFile(dir string) (*File, error) {
 	}
 	_ = probe.Close()
 	_ = os.Remove(probe.Name())
-	s := &File{dir: dir, now: time.Now, journals: map[string]*journal{}, write: (*os.File).Write}
+	s := &File{dir: dir, now: time.Now, journals: map[string]*journal{}, write: (*os.File).Write, log: NopLogger{}}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		// The names saveDurable's CreateTemp makes: .<key>.json.tmp-<digits>.
@@ -108,6 +113,12 @@ func NewFile(dir string) (*File, error) {
 // makes every save durable.
 func (s *File) SyncEvery(d time.Duration) *File {
 	s.syncEvery = d
+	return s
+}
+
+// LogTo sends the store's warnings (a damaged journal line skipped) to log.
+func (s *File) LogTo(log Logger) *File {
+	s.log = log
 	return s
 }
 
@@ -135,9 +146,23 @@ func (s *File) Load(_ context.Context, key string) ([]byte, error) {
 	jb, err := os.ReadFile(s.journalPath(key))
 	switch {
 	case err == nil:
-		rec, ok, err := lastRecord(jb)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v; %s holds the last durable checkpoint: remove the journal to resume from it", ErrCorrupt, s.journalPath(key), err, s.Path(key))
+		rec, ok, damaged, after := lastRecord(jb)
+		switch {
+		case ok && after > 0:
+			s.log.Warn("checkpoint journal ends in lines that do not check out (a machine that lost power, or damage on disk); "+
+				"resuming from its newest intact save: the pages of the saves after it are read again, none is lost",
+				"journal", s.journalPath(key), "damaged_lines", damaged)
+		case ok && damaged > 0:
+			s.log.Warn("checkpoint journal has lines that do not check out (a machine that lost power, or damage on disk); "+
+				"skipped: its newest save checks out", "journal", s.journalPath(key), "damaged_lines", damaged)
+		case damaged > 0:
+			if _, serr := os.Stat(s.Path(key)); serr != nil {
+				return nil, fmt.Errorf("%w: %s: none of its %d line(s) checks out, and there is no %s to resume from",
+					ErrCorrupt, s.journalPath(key), damaged, s.Path(key))
+			}
+			s.log.Warn("checkpoint journal has no line that checks out (a machine that lost power, or damage on disk); "+
+				"resuming from the last durable checkpoint: pages saved after it are read again, none is lost",
+				"journal", s.journalPath(key), "damaged_lines", damaged, "file", s.Path(key))
 		}
 		if ok {
 			return rec, nil
@@ -204,10 +229,10 @@ func (j *journal) newest() ([]byte, error) {
 	_, err := j.f.ReadAt(b, j.line)
 	rec, ok := []byte(nil), false
 	if err == nil {
-		rec, ok, err = lastRecord(b)
+		rec, ok, _, _ = lastRecord(b)
 	}
 	if err == nil && !ok {
-		err = errors.New("torn")
+		err = errors.New("no line checks out")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: newest line: %w", j.f.Name(), err)
@@ -357,32 +382,30 @@ func appendRecord(dst, data []byte) []byte {
 	return append(dst, '\n')
 }
 
-// lastRecord returns the newest complete line of a journal. Only the very
-// end may be damaged (a write cut short by a power loss): a bad last line
-// is skipped, a bad line before a good one is an error.
-func lastRecord(b []byte) (rec []byte, ok bool, err error) {
-	var bad error
-	for n := 1; len(b) > 0; n++ {
+// lastRecord returns the newest line of a journal that checks out, how
+// many complete lines do not, and how many of those come after it. A line
+// that checks out is trusted wherever the damage lies (see File); a last
+// line without its newline is a write that never finished, skipped without
+// counting: the next start cuts it off.
+func lastRecord(b []byte) (rec []byte, ok bool, damaged, after int) {
+	for len(b) > 0 {
 		line, rest, complete := bytes.Cut(b, []byte{'\n'})
 		b = rest
-		if bad != nil {
-			return nil, false, bad
-		}
 		if !complete {
-			break // torn: the write of this line never finished
+			break
 		}
 		if len(line) < 9 || line[8] != ' ' {
-			bad = fmt.Errorf("line %d is not a journal record", n)
+			damaged, after = damaged+1, after+1
 			continue
 		}
-		want, perr := strconv.ParseUint(string(line[:8]), 16, 32)
-		if perr != nil || uint32(want) != crc32.Checksum(line[9:], castagnoli) {
-			bad = fmt.Errorf("line %d fails its checksum", n)
+		want, err := strconv.ParseUint(string(line[:8]), 16, 32)
+		if err != nil || uint32(want) != crc32.Checksum(line[9:], castagnoli) {
+			damaged, after = damaged+1, after+1
 			continue
 		}
-		rec, ok = line[9:], true
+		rec, ok, after = line[9:], true, 0
 	}
-	return rec, ok, nil
+	return rec, ok, damaged, after
 }
 
 // sweep removes the temp files a killed process left behind mid-write

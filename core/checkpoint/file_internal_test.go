@@ -1,12 +1,14 @@
 package checkpoint
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -400,5 +402,76 @@ func TestLeftoverTempFilesOfAKeyAreRemovedBeforeItsFirstSave(t *testing.T) {
 				t.Errorf("a new temp file %s was left", e.Name())
 			}
 		}
+	}
+}
+
+// A power loss can leave a whole last journal line that fails its checksum
+// (the end of an unsynced line reached the disk, its start did not). The
+// next run loads the line before it and appends after the damaged one; a
+// kill before its fold leaves a damaged line before a good one, and the
+// start after that loads the good one, the killed process's save.
+func TestAKillAfterADamagedJournalLineLosesNoSave(t *testing.T) {
+	if d := os.Getenv("AUDITPULL_DAMAGED_JOURNAL_DIR"); d != "" {
+		s, err := NewFile(d)
+		if err != nil {
+			os.Exit(2)
+		}
+		s.SyncEvery(time.Second)
+		s.write = func(f *os.File, b []byte) (int, error) {
+			n, err := f.Write(b)
+			os.Stdout.WriteString("appended\n") // killed here, before the fold
+			time.Sleep(time.Minute)
+			return n, err
+		}
+		if err := s.Lock("k"); err != nil {
+			os.Exit(3)
+		}
+		if _, err := s.Load(context.Background(), "k"); err != nil {
+			os.Stdout.WriteString("load: " + err.Error() + "\n")
+			os.Exit(4)
+		}
+		_ = s.Save(context.Background(), "k", []byte(`{"v":3}`))
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	s := &File{dir: dir}
+	if err := os.WriteFile(s.Path("k"), []byte(`{"v":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := appendRecord(nil, []byte(`{"v":2}`))
+	l3 := appendRecord(nil, []byte(`{"v":2,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`))
+	for i := 0; i < len(l3)-10; i++ {
+		l3[i] = 0
+	}
+	if err := os.WriteFile(s.journalPath("k"), append(j, l3...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestAKillAfterADamagedJournalLineLosesNoSave$")
+	cmd.Env = append(os.Environ(), "AUDITPULL_DAMAGED_JOURNAL_DIR="+dir)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if line != "appended\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	s2, err := NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.Lock("k"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s2.Load(context.Background(), "k")
+	if err != nil {
+		t.Fatalf("the start after the kill cannot load the checkpoint it loaded before: %v", err)
+	}
+	if string(b) != `{"v":3}` {
+		t.Fatalf("loaded %s, want the killed process's save {\"v\":3}", b)
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -147,29 +150,49 @@ func TestJournaledFileStore(t *testing.T) {
 		}
 	})
 
+	// Every line is a whole checkpoint with its checksum, and a machine
+	// that lost power may leave any line written since the last fsync cut
+	// short, zeroed or missing: the newest line that checks out wins, with
+	// a warning when lines were skipped. An older save only re-reads pages.
+	v3 := fmt.Sprintf("%08x {\"v\":3}", crc32.Checksum([]byte(`{"v":3}`), crc32.MakeTable(crc32.Castagnoli)))
+	zeroed := strings.Repeat("\x00", 24)
 	damaged := []struct {
 		name    string
-		journal string
+		journal string // %s: the journal's own lines, the newest {"v":2}
+		noFile  bool   // <key>.json removed
 		want    string // "" when Load must fail with ErrCorrupt
+		warning string // "" when Load must not warn
 	}{
-		{"a line cut short by a power loss is skipped", "%s\n{\"v\":", `{"v":2}`},
-		{"a last line that fails its checksum is skipped", "%s\n00000000 {\"v\":3}\n", `{"v":2}`},
-		{"a bad line before a good one is corruption", "00000000 {\"v\":0}\n%s\n", ""},
-		{"a line that is no record is corruption", "garbage\n%s\n", ""},
-		{"an empty journal leaves the durable file", "", `{"v":1}`},
+		{"a line cut short by a power loss is skipped", "%s\n{\"v\":", false, `{"v":2}`, ""},
+		{"a last line that fails its checksum is skipped, and pages after the save in force are read again", "%s\n00000000 {\"v\":3}\n", false, `{"v":2}`, "read again"},
+		{"a bad line before a good one is skipped: the good one is newer", "00000000 {\"v\":0}\n%s\n", false, `{"v":2}`, "its newest save checks out"},
+		{"a line that is no record is skipped", "garbage\n%s\n", false, `{"v":2}`, "its newest save checks out"},
+		{"zeroes a power loss left mid-journal are skipped for the line after them", "%s\n" + zeroed + "\"v\":2.5}\n" + v3 + "\n", false, `{"v":3}`, "its newest save checks out"},
+		{"a journal none of whose lines checks out falls back to the durable file", "garbage\n00000000 {\"v\":3}\n", false, `{"v":1}`, "resuming from the last durable checkpoint"},
+		{"a journal none of whose lines checks out, without a file, is corruption", "garbage\n", true, "", ""},
+		{"an empty journal leaves the durable file", "", false, `{"v":1}`, ""},
 	}
 	for _, tc := range damaged {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := journaled(t, dir)
 			save(t, s, `{"v":1}`, `{"v":2}`)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
 			j, _ := os.ReadFile(s.Path("k") + ".journal")
 			content := tc.journal
 			content = strings.Replace(content, "%s", strings.TrimSuffix(string(j), "\n"), 1)
 			if err := os.WriteFile(s.Path("k")+".journal", []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := journaled(t, dir).Load(ctx, "k")
+			if tc.noFile {
+				if err := os.Remove(s.Path("k")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			log := &warnings{}
+			got, err := journaled(t, dir).LogTo(log).Load(ctx, "k")
 			if tc.want == "" {
 				if !errors.Is(err, checkpoint.ErrCorrupt) || !strings.Contains(err.Error(), s.Path("k")+".journal") {
 					t.Fatalf("want ErrCorrupt naming the journal, got %v (%s)", err, got)
@@ -179,8 +202,34 @@ func TestJournaledFileStore(t *testing.T) {
 			if err != nil || string(got) != tc.want {
 				t.Fatalf("loaded %s, %v; want %s", got, err, tc.want)
 			}
+			switch warned := log.String(); {
+			case tc.warning == "" && warned != "":
+				t.Errorf("warned %q; want no warning", warned)
+			case tc.warning != "" && (!strings.Contains(warned, tc.warning) || !strings.Contains(warned, s.Path("k")+".journal")):
+				t.Errorf("warned %q; want a warning saying %q and naming the journal", warned, tc.warning)
+			}
 		})
 	}
+}
+
+// warnings records a store's warnings.
+type warnings struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *warnings) Debug(string, ...any) {}
+func (w *warnings) Info(string, ...any)  {}
+func (w *warnings) Warn(msg string, kv ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fmt.Fprintf(&w.b, "%s %v\n", msg, kv)
+}
+func (w *warnings) Error(msg string, kv ...any) { w.Warn(msg, kv...) }
+func (w *warnings) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 // BenchmarkFileSave compares a durable save with journaled ones: saves

@@ -11,10 +11,10 @@ func ReadOnly(st Store) Store { return readOnly{st} }
 // creating dir, probing it or writing anything there (Save writes
 // nothing): a dry run may be allowed to read the directory only. A missing
 // directory holds no checkpoints.
-func ReadOnlyFile(dir string) Store {
+func ReadOnlyFile(dir string, log Logger) Store {
 	// Load, Where and Fallback only read dir's files; nothing here can
 	// reach the methods that write.
-	f := &File{dir: dir}
+	f := &File{dir: dir, log: log}
 	return readOnlyFile{readOnly{f}, f}
 }
 

@@ -54,7 +54,7 @@ func TestReadOnlyFileReadsTheCheckpointsAndWritesNothing(t *testing.T) {
 			tc.setup(t, dir)
 			before := readOnlyDirState(t, dir)
 
-			s := checkpoint.ReadOnlyFile(dir)
+			s := checkpoint.ReadOnlyFile(dir, checkpoint.NopLogger{})
 			b, err := s.Load(ctx, "k")
 			switch {
 			case tc.want == "" && !errors.Is(err, checkpoint.ErrNotFound):

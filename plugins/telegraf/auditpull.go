@@ -108,8 +108,9 @@ func (a *AuditPull) Start(acc telegraf.Accumulator) error {
 		}
 	}
 	var store checkpoint.Store
+	log := coreLogger(a.Log)
 	if a.dryRun {
-		st, err := core.OpenStoreReadOnly(a.cfg.Checkpoint)
+		st, err := core.OpenStoreReadOnly(a.cfg.Checkpoint, log)
 		if err != nil {
 			return err
 		}
@@ -117,7 +118,7 @@ func (a *AuditPull) Start(acc telegraf.Accumulator) error {
 		a.Log.Info("dry run: the checkpoint is read but not written")
 	}
 	p, err := core.NewPoller(context.Background(), a.cfg, core.Options{
-		Logger: coreLogger(a.Log),
+		Logger: log,
 		Store:  store,
 		// Telegraf starts its inputs one after another: a vendor that is
 		// down must not hold up the agent (the read loop retries).
