@@ -18,7 +18,7 @@ import (
 // default".
 type Config struct {
 	Source string `config:"source" doc:"The API to read; its settings go in the section of the same name." example:"nordpass"`
-	Stream string `config:"stream" doc:"The checkpoint key. By default it is derived from the source, the account (region or base URL) and the filters, so two differently filtered inputs never share a checkpoint. Name it to keep the checkpoint when the URL changes, or to let replicas share one stream." example:"nordpass-prod"`
+	Stream string `config:"stream" doc:"The checkpoint key. By default it is derived from the source, the API's region or base URL (OLOID: and the tenant) and the filters, so two differently filtered inputs never share a checkpoint. The credential is not part of it: give each account in one region its own name, and a new name when an input moves to another account, or it resumes from the first account's checkpoint and skips the new one's history before it. Name it also to keep the checkpoint when the URL changes, or to let replicas share one stream." example:"nordpass-prod"`
 
 	InitialLookback     Duration `config:"initial_lookback" check:"nonneg" doc:"How far back a first run (no checkpoint yet) starts. Default: the source's (NordPass, OLOID, Qualtrics 7 days; NordPass MSP 30 days)." example:"30d"`
 	StartTime           string   `config:"start_time" doc:"An explicit start for the first run, RFC 3339; wins over initial_lookback. Ignored once a checkpoint exists." example:"2026-01-31T00:00:00Z"`
