@@ -119,6 +119,9 @@ func (p *Poller) detach(t *tenant, handOver bool) {
 	if handOver {
 		_ = p.flush(ctx) // logged by flush; the new reader re-reads what a failed write missed
 	}
+	// Under saveMu too: a background save that passed mayWrite writes
+	// before the lease is given back, never after.
+	p.saveMu.Lock()
 	p.mu.Lock()
 	kept := p.streams[:0]
 	for _, s := range p.streams {
@@ -133,6 +136,7 @@ func (p *Poller) detach(t *tenant, handOver bool) {
 		delete(p.dirty, s)
 	}
 	p.mu.Unlock()
+	p.saveMu.Unlock()
 	if !t.leaveBy.IsZero() {
 		p.leaving--
 	}
@@ -150,7 +154,10 @@ func (p *Poller) detach(t *tenant, handOver bool) {
 // mayWrite reports whether s's checkpoint may be written: not once its
 // tenant is detached, nor while its lease is not confirmed.
 func (p *Poller) mayWrite(s *stream) (ok, retry bool) {
-	if s.detached {
+	p.mu.Lock()
+	detached := s.detached
+	p.mu.Unlock()
+	if detached {
 		return false, false
 	}
 	if p.share != nil && s.tenant != nil && !p.share.Holds(s.tenant.key) {
