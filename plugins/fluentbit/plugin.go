@@ -227,7 +227,7 @@ func (in *instance) commitLater() {
 
 // commit acks the pages Fluent Bit has had time to make durable, and
 // writes the checkpoint before returning. Every Go input is a threaded
-// input (Fluent Bit 2.1 and later), so an append only copies the records
+// input (Fluent Bit 2.0 and later), so an append only copies the records
 // into the instance's ring buffer; the engine thread moves ring buffers
 // into chunks every 250 ms, and skips an input paused by its buffer limits
 // (mem_buf_limit, storage). A page is acked once the input has been

@@ -1,7 +1,7 @@
 // Package fluentbit tests the Fluent Bit input (plugins/fluentbit) the way
 // Fluent Bit runs it. harness/harness.c loads in_auditpull.so through Fluent
 // Bit's Go proxy ABI — the >= 4.1 form with per-instance contexts and the
-// 2.1–4.0 form without — calls it on a timer from one thread per instance,
+// 2.2–4.0 form without — calls it on a timer from one thread per instance,
 // checks every buffer, and writes the records as NDJSON; the tests run it
 // against the in-process simulator (test/sim) and compare the exact multiset
 // of delivered events with the simulator's truth.

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Every Go input is a threaded input in Fluent Bit 2.1 and later: a collect
+// Every Go input is a threaded input in Fluent Bit 2.0 and later: a collect
 // appended by the proxy sits in the instance's ring buffer until the
 // engine moves it into a chunk, up to 250 ms later. A kill in between
 // loses the ring buffer. The harness kills itself at exactly that moment,
@@ -68,7 +68,7 @@ func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 		wantInfoLog bool
 	}{
 		{name: "fluent bit 4.1 and later", abi: "4.1", wantInfoLog: true},
-		{name: "fluent bit 2.1 to 4.0", abi: "2.1", wantInfoLog: true},
+		{name: "fluent bit 2.2 to 4.0", abi: "2.1", wantInfoLog: true},
 		{name: "log_level error hides the info lines", abi: "4.1", extra: []string{"log_level=error"}},
 		{name: "a build without metrics", abi: "4.1", noMetrics: true, wantInfoLog: true},
 	}

@@ -24,7 +24,7 @@ func TestDeliversExactlyTheSimulatorsEvents(t *testing.T) {
 		interval  int
 	}{
 		{name: "fluent bit 4.1 calls the ctx callbacks", abi: "4.1"},
-		{name: "fluent bit 2.1 to 4.0 call the plain callbacks", abi: "2.1"},
+		{name: "fluent bit 2.2 to 4.0 call the plain callbacks", abi: "2.1"},
 		{name: "a host without cleanup callback frees the buffer itself", abi: "4.1", noCleanup: true},
 		{name: "on fluent bit's one-second timer", abi: "4.1", interval: 1000},
 	}
