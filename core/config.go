@@ -119,7 +119,7 @@ var UcfgOptions = []ucfg.Option{ucfg.PathSep(".")}
 func ParseMap(m map[string]any) (*Config, error) {
 	raw, err := ucfgFrom(m)
 	if err != nil {
-		return nil, unpackErr(err, "", reflect.TypeOf(Config{}))
+		return nil, unpackErr(err, "", "", reflect.TypeOf(Config{}))
 	}
 	return Parse(raw)
 }
@@ -229,6 +229,21 @@ func checkKeys(cfg *ucfg.Config, t reflect.Type, prefix string, extra []string) 
 		head, _, _ := strings.Cut(key, ".")
 		if slices.Contains(extra, head) {
 			continue
+		}
+		// A section where a value belongs ({a: b} for a list) flattens to
+		// keys under the option: name the option and what it takes, not a
+		// key nobody wrote.
+		parts := strings.Split(key, ".")
+		for n := 1; n < len(parts); n++ {
+			leaf := strings.Join(parts[:n], ".")
+			if _, ok := allowed[leaf]; !ok {
+				continue
+			}
+			for _, o := range schemaOf(t, "", "") {
+				if o.Key == leaf {
+					return &ConfigError{Key: prefix + leaf, Msg: want(o)}
+				}
+			}
 		}
 		var known []string
 		for k := range allowed {

@@ -61,6 +61,14 @@ func TestConfigRejectsBadInputNamingTheKey(t *testing.T) {
 		// Hosts size a queue from it (Telegraf's tracking channel): a huge
 		// value made Start panic, taking the host down.
 		{"pages in flight beyond any queue", with(base(), "max_undelivered_pages", 1<<60), "max_undelivered_pages", "at most 10000"},
+		// A source's section is a child of the whole configuration: its
+		// keys are named once, with what they accept, as in a tenant.
+		{"wrong type in a source section", with(base(), "nordpass", map[string]any{"token": []any{"x"}}), "nordpass.token", "must be a string"},
+		{"wrong type in a flat source key", map[string]any{"source": "oloid", "oloid.base_url": "https://api.example.com", "oloid.client_id": []any{"a"}, "oloid.tenant": "t", "oloid.client_secret": "s"}, "oloid.client_id", "must be a string"},
+		{"unreadable secret file", with(base(), "nordpass", map[string]any{"token": "file:/nonexistent/token"}), "nordpass.token", "reading secret file"},
+		{"unreadable secret file in a tenant", with(base(), "tenants", "- stream: a\n  nordpass: {token: 'file:/nonexistent/token'}"), "tenants[0].nordpass.token", "reading secret file"},
+		{"bad duration in a nested source section", map[string]any{"source": "nordpass_msp", "nordpass_msp.base_url": "https://msp.example.com", "nordpass_msp.path": "/logs", "nordpass_msp.private_key": "k", "nordpass_msp.jwt.lifetime": "soon"}, "nordpass_msp.jwt.lifetime", "must be a duration"},
+		{"a section where a list belongs", with(base(), "nordpass", map[string]any{"token": "x", "user_uuids": map[string]any{"a": "b"}}), "nordpass.user_uuids", "must be a list of strings"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -214,7 +214,7 @@ func unpackWithDefaults(cfg *ucfg.Config, v any, prefix string) error {
 		return fmt.Errorf("auditpull: bad schema default: %w", err) // a bug, not a user error
 	}
 	if err := cfg.Unpack(v, UcfgOptions...); err != nil {
-		return unpackErr(err, prefix, reflect.TypeOf(v))
+		return unpackErr(err, cfg.Path("."), prefix, reflect.TypeOf(v))
 	}
 	return checkRules(reflect.ValueOf(v), prefix)
 }
@@ -284,8 +284,11 @@ func checkValue(key, rules string, v reflect.Value) error {
 }
 
 // unpackErr names the key of a ucfg unpacking error from its structured
-// path, and says what the key accepts from the schema.
-func unpackErr(err error, prefix string, t reflect.Type) error {
+// path, and says what the key accepts from the schema. own is the path of
+// the section that was unpacked (a source's section is a child of the
+// whole configuration, so ucfg's path already holds its name, which prefix
+// names again).
+func unpackErr(err error, own, prefix string, t reflect.Type) error {
 	var ue ucfg.Error
 	if !errors.As(err, &ue) {
 		return err
@@ -294,13 +297,23 @@ func unpackErr(err error, prefix string, t reflect.Type) error {
 	if ce := (*ConfigError)(nil); errors.As(ue.Reason(), &ce) {
 		return ce
 	}
-	key := stripIndexes(ue.Path())
+	key := ue.Path()
+	if own != "" {
+		if key == own {
+			key = ""
+		}
+		key = strings.TrimPrefix(key, own+".")
+	}
+	key = stripIndexes(key)
 	if key == "" {
 		return &ConfigError{Key: strings.TrimSuffix(prefix, "."), Msg: ue.Message()}
 	}
 	msg := ue.Reason().Error()
 	for _, o := range schemaOf(t, "", "") {
-		if o.Key == key {
+		// A secret of the right type that cannot be read (a missing file,
+		// an unset variable) says so itself; "must be a string" would
+		// send the user looking for the wrong mistake.
+		if o.Key == key && (o.Kind != KindSecret || errors.Is(ue.Reason(), ucfg.ErrTypeMismatch)) {
 			msg = fmt.Sprintf("%s (%s)", want(o), msg)
 		}
 	}

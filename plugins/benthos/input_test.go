@@ -554,6 +554,13 @@ func TestInvalidConfigIsALintErrorNamingTheField(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a bad value in a source section names its key once", func(t *testing.T) {
+		conf := "auditpull:\n  source: nordpass_msp\n  nordpass_msp: {base_url: 'https://msp.example.com', path: /logs, private_key: k, jwt: {issuer: i, lifetime: soon}}\n"
+		err := service.NewEnvironment().NewStreamBuilder().AddInputYAML(conf)
+		if err == nil || !strings.Contains(err.Error(), "config: nordpass_msp.jwt.lifetime: must be a duration") {
+			t.Fatalf("want nordpass_msp.jwt.lifetime named once with what it takes, got: %v", err)
+		}
+	})
 	t.Run("a valid config passes", func(t *testing.T) {
 		conf := "auditpull:\n  source: nordpass\n  nordpass: {token: abc}\n  checkpoint: {cache: c}\n"
 		if err := service.NewEnvironment().NewStreamBuilder().AddInputYAML(conf); err != nil {

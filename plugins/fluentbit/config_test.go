@@ -50,6 +50,35 @@ func TestPropertiesAreTheCoreKeys(t *testing.T) {
 	}
 }
 
+// An error on a source's property names it as the user wrote it in the
+// [INPUT] section, once.
+func TestABadSourcePropertyIsNamedAsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    map[string]string
+		key  string
+		msg  string
+	}{
+		{"an unreadable secret file", map[string]string{"source": "nordpass", "nordpass.token": "file:/nonexistent/token"}, "nordpass.token", "reading secret file"},
+		{"a bad duration in a nested section", map[string]string{
+			"source": "nordpass_msp", "nordpass_msp.base_url": "https://msp.example.com", "nordpass_msp.path": "/logs",
+			"nordpass_msp.private_key": "k", "nordpass_msp.jwt.lifetime": "5 minutes",
+		}, "nordpass_msp.jwt.lifetime", "must be a duration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _, err := readConfig(props(tc.m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = core.ParseMap(m)
+			var ce *core.ConfigError
+			if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(ce.Msg, tc.msg) {
+				t.Errorf("want the property %s named with %q, got: %v", tc.key, tc.msg, err)
+			}
+		})
+	}
+}
+
 func TestUnderscoredPropertyIsRejected(t *testing.T) {
 	_, _, err := readConfig(props(map[string]string{"source": "nordpass", "nordpass_token": "secret"}))
 	var ce *core.ConfigError

@@ -301,6 +301,7 @@ func TestInitErrorNamesTheOption(t *testing.T) {
 		{"unknown source", "source", func(a *AuditPull) { a.Source = "lastpass" }},
 		{"token is required", "nordpass.token", func(a *AuditPull) { a.NordPass.Token = config.Secret{} }},
 		{"token without Bearer", "nordpass.token", func(a *AuditPull) { a.NordPass.Token = config.NewSecret([]byte("Bearer " + testToken)) }},
+		{"unreadable token file", "nordpass.token", func(a *AuditPull) { a.NordPass.Token = config.NewSecret([]byte("file:/nonexistent/token")) }},
 		{"unknown region", "nordpass.region", func(a *AuditPull) { a.NordPass.Region = "asia" }},
 		{"plain http to a remote host", "nordpass.base_url", func(a *AuditPull) { a.NordPass.BaseURL = "http://api.example.com" }},
 		{"user uuid", "nordpass.user_uuids.0", func(a *AuditPull) { a.NordPass.UserUUIDs = []string{"me"} }},
