@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -355,15 +356,42 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // CheckTokenURL refuses to send a credential in clear text anywhere but to
 // this machine: tokens go only over https, except to loopback addresses.
+// It refuses credentials in the URL itself (user:password@): sources name
+// streams, checkpoint files and log lines after the URL.
 func CheckTokenURL(key, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &ConfigError{Key: key, Msg: fmt.Sprintf("%q is not an http(s) URL", raw)}
+		return nil, &ConfigError{Key: key, Msg: fmt.Sprintf("%q is not an http(s) URL", redactURL(raw))}
+	}
+	if u.User != nil {
+		return nil, &ConfigError{Key: key, Msg: "credentials do not belong in the URL (user:password@host): the URL names the stream's checkpoint and shows in logs; give the API's credentials in the source's own settings, a proxy's in http.proxy_url"}
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return nil, &ConfigError{Key: key, Msg: "must be https: credentials are sent in clear text over http (http is allowed only to loopback addresses)"}
 	}
 	return u, nil
+}
+
+// redactURL is raw fit to quote in an error, even when it does not parse:
+// whatever stands between "://" and the last "@" (a user and password) is
+// replaced, and the query and fragment, which may carry keys, are dropped.
+// An "@" further on (in a path or query) redacts more than the userinfo,
+// which only costs an error message some detail.
+func redactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		scheme, rest = "", raw
+	} else {
+		scheme += "://"
+	}
+	user := ""
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		user, rest = "[redacted]@", rest[at+1:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return scheme + user + rest
 }
 
 func isLoopback(host string) bool {

@@ -77,6 +77,7 @@ var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 type parsed struct {
 	*Settings
 	base string // the API's URL, without the endpoint's path
+	host string // its host and path, for the rate budget and stream names
 }
 
 // check checks the `nordpass` section (and page_size).
@@ -88,9 +89,10 @@ func check(cfg *core.Config, s *Settings) (*parsed, error) {
 	if s.BaseURL != "" {
 		base = strings.TrimRight(s.BaseURL, "/")
 		base = strings.TrimSuffix(base, queryPath)
-		if _, err := core.CheckTokenURL("nordpass.base_url", base); err != nil {
-			return nil, err
-		}
+	}
+	u, err := core.CheckTokenURL("nordpass.base_url", base)
+	if err != nil {
+		return nil, err
 	}
 	if !s.Token.IsSet() {
 		return nil, &core.ConfigError{Key: "nordpass.token", Msg: "required: the API token from the Business Admin Panel (inline, ${ENV_VAR} or file:/path)"}
@@ -106,7 +108,7 @@ func check(cfg *core.Config, s *Settings) (*parsed, error) {
 	if err := pagenum.CheckLimits(cfg, "NordPass"); err != nil {
 		return nil, err
 	}
-	return &parsed{Settings: s, base: base}, nil
+	return &parsed{Settings: s, base: base, host: streamkey.Host(u)}, nil
 }
 
 func init() {
@@ -123,7 +125,7 @@ type Source struct {
 
 // open builds the source.
 func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, error) {
-	host := strings.TrimPrefix(strings.TrimPrefix(p.base, "https://"), "http://")
+	host := p.host
 	// "per IP address": every token this process uses shares the budget.
 	req, err := env.Requester(DefaultRate, core.LimiterKey(host, ""))
 	if err != nil {

@@ -120,6 +120,7 @@ var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 type parsed struct {
 	*Settings
 	base       string
+	host       string // base's host and path, for the rate budget and stream names
 	key        crypto.Signer
 	method     jwt.SigningMethod
 	lifetime   time.Duration
@@ -136,9 +137,11 @@ func check(cfg *core.Config, s *Settings) (*parsed, error) {
 		return nil, &core.ConfigError{Key: "nordpass_msp.base_url", Msg: "required: the MSP API's URL from the integration guide in the MSP Admin Panel (it is not public)"}
 	}
 	p.base = strings.TrimRight(s.BaseURL, "/")
-	if _, err := core.CheckTokenURL("nordpass_msp.base_url", p.base); err != nil {
+	u, err := core.CheckTokenURL("nordpass_msp.base_url", p.base)
+	if err != nil {
 		return nil, err
 	}
+	p.host = streamkey.Host(u)
 	switch {
 	case s.Path == "":
 		return nil, &core.ConfigError{Key: "nordpass_msp.path", Msg: "required: the Activity Log endpoint's path from the integration guide in the MSP Admin Panel (it is not public), e.g. /…/activities"}
@@ -280,7 +283,7 @@ type filters struct {
 
 // open builds the source.
 func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, error) {
-	host := strings.TrimPrefix(strings.TrimPrefix(p.base, "https://"), "http://")
+	host := p.host
 	// Assumed per IP like the Enterprise API's limit: every key this
 	// process uses against the host shares the budget.
 	req, err := env.Requester(pagenum.Rate, core.LimiterKey(host, ""))

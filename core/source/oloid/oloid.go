@@ -111,6 +111,7 @@ type Settings struct {
 type parsed struct {
 	*Settings
 	base string // no trailing slash or endpoint path
+	host string // its host and path, for the rate budget and stream names
 }
 
 // check checks the `oloid` section and normalises the base URL.
@@ -122,7 +123,8 @@ func check(_ *core.Config, s *Settings) (*parsed, error) {
 	for _, p := range []string{activityPath, loginPath} {
 		base = strings.TrimSuffix(base, p)
 	}
-	if _, err := core.CheckTokenURL("oloid.base_url", base); err != nil {
+	u, err := core.CheckTokenURL("oloid.base_url", base)
+	if err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(s.ClientID) == "" {
@@ -134,7 +136,7 @@ func check(_ *core.Config, s *Settings) (*parsed, error) {
 	if !s.ClientSecret.IsSet() {
 		return nil, &core.ConfigError{Key: "oloid.client_secret", Msg: "required: the API client's secret (inline, env:NAME or file:/path; sent as Password)"}
 	}
-	return &parsed{Settings: s, base: base}, nil
+	return &parsed{Settings: s, base: base, host: streamkey.Host(u)}, nil
 }
 
 func init() {
@@ -154,7 +156,7 @@ type Source struct {
 
 // open builds the source.
 func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, error) {
-	host := strings.TrimPrefix(strings.TrimPrefix(p.base, "https://"), "http://")
+	host := p.host
 	req, err := env.Requester(DefaultRate, core.LimiterKey(host, p.ClientID+"\x00"+p.Tenant))
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ package streamkey
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"regexp"
 )
 
@@ -24,3 +25,8 @@ func Digest(filter []byte) string {
 	sum := sha256.Sum256(filter)
 	return "-" + hex.EncodeToString(sum[:4])
 }
+
+// Host is the account part of a stream name for an API at u: its host and
+// path, taken from the parsed URL so that nothing else of the URL (a
+// user:password, a query) can become part of a checkpoint's name.
+func Host(u *url.URL) string { return u.Host + u.EscapedPath() }
