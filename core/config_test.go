@@ -97,9 +97,14 @@ func TestConfigAcceptsSecretsInlineFromEnvAndFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("NP_TOKEN", "from-env")
+	t.Setenv("NP_TOKEN_NL", " from-env\n")
 	for _, tc := range []struct{ given, want string }{
 		{"inline-token", "inline-token"},
+		// A YAML block scalar (token: |) ends the value with a line break.
+		{"inline-token\n", "inline-token"},
+		{" \tinline-token \r\n", "inline-token"},
 		{"env:NP_TOKEN", "from-env"},
+		{"env:NP_TOKEN_NL", "from-env"},
 		// Hosts expand ${VAR} themselves; the core takes "$" literally.
 		{"ab${HOME}cd$$", "ab${HOME}cd$$"},
 		{"file:" + file, "from-file"},

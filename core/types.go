@@ -59,8 +59,8 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 //
 // In configuration a secret is given inline (hosts expand their own
 // ${ENV_VAR} references before auditpull sees the value), as "env:NAME" to
-// read an environment variable, or as "file:/path/to/file" whose trimmed
-// content is used.
+// read an environment variable, or as "file:/path/to/file"; whichever it
+// is, the value is used without surrounding whitespace.
 type Secret struct{ v string }
 
 // NewSecret wraps a value.
@@ -72,8 +72,11 @@ func NewSecret(v string) Secret { return Secret{v: v} }
 // credential.
 var storeReference = regexp.MustCompile(`^@\{\w+:\w+\}$`)
 
-// Unpack implements ucfg.StringUnpacker.
+// Unpack implements ucfg.StringUnpacker. Surrounding whitespace is never
+// part of a credential, wherever the value comes from: a YAML block scalar
+// (token: |) or a pasted line keeps a line break that no API would take.
 func (s *Secret) Unpack(v string) error {
+	v = strings.TrimSpace(v)
 	if storeReference.MatchString(v) {
 		return errors.New("a secret-store reference (@{store:key}) the host did not resolve: Telegraf resolves them only in the input's own options, not inside tenants; give the value, ${VAR}, env:NAME or file:/path")
 	}
@@ -82,7 +85,7 @@ func (s *Secret) Unpack(v string) error {
 		if !set || val == "" {
 			return fmt.Errorf("environment variable %s (named by env:) is not set", name)
 		}
-		v = val
+		v = strings.TrimSpace(val)
 	} else if path, ok := strings.CutPrefix(v, "file:"); ok {
 		path = strings.TrimPrefix(path, "//")
 		b, err := os.ReadFile(path)
