@@ -127,6 +127,40 @@ func TestConfigAcceptsSecretsInlineFromEnvAndFile(t *testing.T) {
 	}
 }
 
+// A secret sent in a header cannot hold a control character: net/http
+// refuses to send it, and each poll would fail as a transport error, for
+// ever, without naming the setting. Such a value is refused at start,
+// naming the key and never showing the value.
+func TestASecretSentInAHeaderRefusesControlCharacters(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  map[string]any
+		key  string
+	}{
+		{"a line break inside the token", with(base(), "nordpass", map[string]any{"token": "np-to\nken-value"}), "nordpass.token"},
+		{"a header smuggled in the token", with(base(), "nordpass", map[string]any{"token": "np\"to\\ken$x\r\nX-Evil: 1"}), "nordpass.token"},
+		{"a NUL in the API token", map[string]any{"source": "qualtrics", "qualtrics.datacenter": "iad1", "qualtrics.api_token": "q-tok\x00en-value", "qualtrics.activity_types": []any{"login"}}, "qualtrics.api_token"},
+		{"in a tenant", with(base(), "tenants", []any{map[string]any{"stream": "acme", "nordpass": map[string]any{"token": "np-to\x7fken-value"}}}), "tenants[0].nordpass.token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := core.ParseMap(tc.cfg)
+			var ce *core.ConfigError
+			if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(ce.Msg, "control character") {
+				t.Fatalf("want a ConfigError naming %s, got %v", tc.key, err)
+			}
+			for _, part := range []string{"np-to", "ken-value", "X-Evil", "q-tok"} {
+				if strings.Contains(err.Error(), part) {
+					t.Errorf("the error shows the value: %v", err)
+				}
+			}
+		})
+	}
+	// A secret that no header carries may hold what it likes.
+	if _, err := core.ParseMap(map[string]any{"source": "oloid", "oloid.base_url": "https://api.example.com", "oloid.client_id": "c", "oloid.tenant": "t", "oloid.client_secret": "pass\tword"}); err != nil {
+		t.Errorf("oloid.client_secret (sent in a JSON body) refused: %v", err)
+	}
+}
+
 // A Telegraf secret-store reference reaches the core only where Telegraf
 // does not resolve them (inside tenants): sent as the credential, it would
 // read as a refused token, so it is a configuration error naming the key.

@@ -21,7 +21,9 @@ import (
 //	example:"…"       a value to show
 //	advanced:"true"   hidden from the short docs
 //	enum:"eu,us"      the allowed values
-//	check:"positive"  positive, nonneg, min=N or max=N (comma-separated)
+//	check:"positive"  positive, nonneg, min=N or max=N (comma-separated);
+//	                  header: a secret sent in an HTTP header, which no
+//	                  control character may be part of
 //	required:"true"   must be given (when its section is)
 //	hosts:"benthos"   only these hosts use it (all when absent)
 //	kind:"duration"   the kind, where the Go type does not say (hosts' own types)
@@ -258,7 +260,13 @@ func checkRules(v reflect.Value, prefix string) error {
 }
 
 func checkValue(key, rules string, v reflect.Value) error {
-	if rules == "" || !v.IsValid() || (v.Kind() != reflect.Int && v.Kind() != reflect.Int64) {
+	if rules == "" || !v.IsValid() {
+		return nil
+	}
+	if v.Type() == secretType || v.Kind() == reflect.String {
+		return checkText(key, rules, v)
+	}
+	if v.Kind() != reflect.Int && v.Kind() != reflect.Int64 {
 		return nil
 	}
 	n := v.Int()
@@ -281,6 +289,33 @@ func checkValue(key, rules string, v reflect.Value) error {
 		}
 	}
 	return nil
+}
+
+// checkText applies the rules of a text (a secret or a string).
+func checkText(key, rules string, v reflect.Value) error {
+	text := v.String()
+	if v.Type() == secretType {
+		text = v.Interface().(Secret).Reveal()
+	}
+	for rule := range strings.SplitSeq(rules, ",") {
+		// A value a header cannot carry would fail every request, as a
+		// transport error retried for ever; the value is never echoed.
+		if rule == "header" && !validHeaderValue(text) {
+			return &ConfigError{Key: key, Msg: "holds a line break or another control character, which an HTTP header cannot carry; give the value alone (a YAML block scalar such as \"token: |\" adds a line break)"}
+		}
+	}
+	return nil
+}
+
+// validHeaderValue is httpguts.ValidHeaderFieldValue: no control
+// characters but a tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // unpackErr names the key of a ucfg unpacking error from its structured

@@ -67,7 +67,7 @@ var regions = map[string]string{
 type Settings struct {
 	Region    string      `config:"region" default:"eu" enum:"eu,us" doc:"The NordPass data center of the organization."`
 	BaseURL   string      `config:"base_url" doc:"Overrides the region's API URL (a proxy, or the auditpull simulator). Tokens are sent only over https, except to loopback addresses." example:"https://api-activities.eu.nordpass.com"`
-	Token     core.Secret `config:"token" required:"true" doc:"The API token created in the NordPass Business Admin Panel, sent as the Authorization header without Bearer. Give it from the environment or a file (file:/path) rather than inline." example:"${NORDPASS_TOKEN}"`
+	Token     core.Secret `config:"token" required:"true" check:"header" doc:"The API token created in the NordPass Business Admin Panel, sent as the Authorization header without Bearer. Give it from the environment or a file (file:/path) rather than inline." example:"${NORDPASS_TOKEN}"`
 	UserUUIDs []string    `config:"user_uuids" doc:"Read only these members' activity (any number of user UUIDs; sent in groups of 500)."`
 }
 

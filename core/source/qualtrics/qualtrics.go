@@ -106,7 +106,7 @@ type Settings struct {
 	Datacenter     string      `config:"datacenter" doc:"Datacenter ID from Account Settings > Qualtrics IDs (iad1, fra1, ...): the API is https://{datacenter}.qualtrics.com/API/v3. Or base_url instead." example:"iad1"`
 	BaseURL        string      `config:"base_url" doc:"Overrides the datacenter's URL (a proxy, or the auditpull simulator)."`
 	ActivityTypes  []string    `config:"activity_types" doc:"Activity types to read, each its own stream with its own checkpoint, or [all] for every type the brand lists." example:"all"`
-	APIToken       core.Secret `config:"api_token" doc:"An API token (sent as X-API-TOKEN), from the environment or file:/path; or an OAuth client below." example:"${QUALTRICS_API_TOKEN}"`
+	APIToken       core.Secret `config:"api_token" check:"header" doc:"An API token (sent as X-API-TOKEN), from the environment or file:/path; or an OAuth client below." example:"${QUALTRICS_API_TOKEN}"`
 	ClientID       string      `config:"client_id" doc:"OAuth client id (client credentials), instead of api_token."`
 	ClientSecret   core.Secret `config:"client_secret" doc:"OAuth client secret."`
 	Scope          string      `config:"scope" doc:"OAuth scope requested. Default: none (the client's own)."`
