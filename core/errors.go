@@ -49,6 +49,8 @@ func (e *AuthError) Error() string {
 
 // RequestError is a request the vendor rejects as invalid (HTTP 400…): a bug
 // or a configuration the vendor does not accept. Retrying will not help.
+// Status 0 is a request that could not be sent at all (a header no
+// request can carry).
 type RequestError struct {
 	Op     string
 	Status int
@@ -56,6 +58,9 @@ type RequestError struct {
 }
 
 func (e *RequestError) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("%s: request not sent: %s", e.Op, e.Reason)
+	}
 	return fmt.Sprintf("%s: request rejected (HTTP %d): %s", e.Op, e.Status, e.Reason)
 }
 

@@ -254,6 +254,9 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 	if err != nil {
 		return err
 	}
+	if err := checkHeaders(op, req.Header); err != nil {
+		return err
+	}
 	r.metrics.Requests.Add(1)
 	resp, err := r.client.Do(req)
 	if err != nil {
@@ -277,6 +280,21 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 		return err
 	}
 	r.metrics.success(r.clock.Now())
+	return nil
+}
+
+// checkHeaders refuses a request whose header cannot be sent: net/http
+// would fail it as a transport error, which is retried for ever, while only
+// the setting it came from (a token with a line break) can be fixed. The
+// value is a credential more often than not: only the header is named.
+func checkHeaders(op string, h http.Header) error {
+	for name, vs := range h {
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				return &RequestError{Op: op, Reason: fmt.Sprintf("the %s header holds a line break or another control character, which no request can carry; check the setting it comes from (the source's credential)", name)}
+			}
+		}
+	}
 	return nil
 }
 

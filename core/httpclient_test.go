@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,6 +85,33 @@ func TestATenantsRequestFailsAtOnceInsteadOfSleepingInTheSharedLoop(t *testing.T
 				t.Fatalf("want one attempt and a transient error, got %v after %d requests, waits %v", err, n.Load(), *waits)
 			}
 		})
+	}
+}
+
+// A header net/http cannot send fails every attempt alike: the request is
+// a fatal error naming the header (the value is a credential), not a
+// transient one retried for ever.
+func TestARequestWithAnUnsendableHeaderFailsForGoodNamingTheHeader(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { n.Add(1) }))
+	defer srv.Close()
+	r, waits := testRequester(t, 5)
+	err := r.Do(context.Background(), "test", func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+		if err == nil {
+			req.Header.Set("Authorization", "np-token-value\n")
+		}
+		return req, err
+	}, func(*Response) error { return nil })
+	var re *RequestError
+	if !errors.As(err, &re) || !IsFatal(err) || !strings.Contains(err.Error(), "Authorization header") {
+		t.Fatalf("want a fatal RequestError naming the header, got %v", err)
+	}
+	if strings.Contains(err.Error(), "np-token-value") {
+		t.Errorf("the error shows the value: %v", err)
+	}
+	if n.Load() != 0 || len(*waits) != 0 {
+		t.Errorf("%d requests sent, %d retries; want none", n.Load(), len(*waits))
 	}
 }
 
