@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type Requester struct {
 	api     *apiClock
 	before  func(context.Context) error // Options.BeforeRequest
 	sleep   func(ctx context.Context, d time.Duration) error
+	// secrets are the source's configured secrets, as error text may hold
+	// them (redactForms).
+	secrets []string
 }
 
 // Rate is a request budget: Requests per Period.
@@ -70,6 +74,7 @@ func NewRequester(cfg *Config, budget Rate, limiterKey string, m *Metrics, log L
 		log:     log,
 		clock:   RealClock,
 		sleep:   sleepCtx,
+		secrets: redactForms(secretsOf(cfg.checked)),
 	}
 	if cfg.RateLimit.Requests > 0 {
 		budget = Rate{Requests: cfg.RateLimit.Requests, Period: cfg.RateLimit.Period.D()}
@@ -184,7 +189,9 @@ func buildTransport(h HTTPConfig, log Logger) (*http.Transport, error) {
 // Do sends the request build makes, retrying transient failures, and hands
 // every other response to decode. decode returns nil when the response was
 // used, a *TransientError to retry (e.g. a body that does not parse), or a
-// classified error to give up with.
+// classified error to give up with. Every error Do logs or returns is
+// scrubbed of the source's secrets and of the credentials in the failed
+// request's headers, which error bodies may echo.
 func (r *Requester) Do(ctx context.Context, op string, build func(ctx context.Context) (*http.Request, error), decode func(*Response) error) error {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = r.retry.InitialBackoff.D()
@@ -233,7 +240,14 @@ func (r *Requester) Do(ctx context.Context, op string, build func(ctx context.Co
 	}
 }
 
-func (r *Requester) once(ctx context.Context, op string, build func(context.Context) (*http.Request, error), decode func(*Response) error) error {
+// once sends one attempt; its error is scrubbed (see Do).
+func (r *Requester) once(ctx context.Context, op string, build func(context.Context) (*http.Request, error), decode func(*Response) error) (err error) {
+	var sent http.Header
+	defer func() {
+		if err != nil {
+			err = r.redact(err, sent)
+		}
+	}()
 	if r.budget != nil {
 		if err := r.budget.wait(ctx); err != nil {
 			return err
@@ -254,6 +268,7 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 	if err != nil {
 		return err
 	}
+	sent = req.Header
 	if err := checkHeaders(op, req.Header); err != nil {
 		return err
 	}
@@ -281,6 +296,17 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 	}
 	r.metrics.success(r.clock.Now())
 	return nil
+}
+
+// redact scrubs err of the configured secrets and of the credentials in
+// the headers of the request that failed (nil if none was built).
+func (r *Requester) redact(err error, sent http.Header) error {
+	forms := r.secrets
+	if cred := headerSecrets(sent); len(cred) > 0 {
+		forms = append(redactForms(cred), r.secrets...)
+		slices.SortStableFunc(forms, longestFirst)
+	}
+	return redactError(err, forms)
 }
 
 // checkHeaders refuses a request whose header cannot be sent: net/http

@@ -34,6 +34,11 @@ func RegisterTyped[S, P any](name, doc string, check func(cfg *Config, s *S) (P,
 				if p, err = parse(env.Config); err != nil {
 					return nil, err
 				}
+				// The Requester scrubs errors of the secrets it finds in
+				// the checked section; the caller's Config stays as it is.
+				c := *env.Config
+				c.checked = p
+				env.Config = &c
 			}
 			return open(ctx, env, p)
 		},
