@@ -521,6 +521,69 @@ func TestRecordsInsertedWhilePagingAreNeitherLostNorDoubled(t *testing.T) {
 	testkit.SameMultiset(t, got, want)
 }
 
+// Identical records are one content id: a genuine copy that starts a page
+// looks like a repeat of the previous page's last record. When the total
+// grew by a record that landed behind the read position, nothing shifted,
+// and every copy is delivered (the previous page, read again, is
+// unchanged).
+func TestACopyStartingAPageIsNotTakenForARepeatWhenNothingShifted(t *testing.T) {
+	h := newHarness(t, 3, 10000)
+	ts := t0.Add(-6 * time.Hour)
+	h.src.add("a", ts.Add(time.Minute), ts.Add(time.Minute))
+	for range 4 {
+		h.src.add("dup", ts, ts) // pages of 3: a, dup, dup | dup, dup, b
+	}
+	h.src.add("b", ts.Add(-time.Minute), ts.Add(-time.Minute))
+	h.src.onFetch = func(n int) {
+		if n == 1 {
+			old := ts.Add(-2 * time.Hour) // older than page 2: shifts nothing
+			h.src.add("old", old, old)
+		}
+	}
+	p := h.poller()
+	defer p.Close(context.Background())
+	testkit.SameMultiset(t, drain(t, p), []string{"a", "b", "dup", "dup-2", "dup-3", "dup-4", "old"})
+}
+
+// A window read whole because it held fewer records than the API returns
+// can grow past that cap while it is paged; the API then stops before its
+// oldest records. The rest of it is read again as a piece of its own: none
+// is lost, and only the records of the second where the first read
+// stopped may come twice.
+func TestAWindowGrowingPastTheCapWhilePagedReadsItsOlderPartAgain(t *testing.T) {
+	h := newHarness(t, 10, 100)
+	want := h.history(95, t0.Add(-10*time.Minute)) // under the cap of 100: no split
+	h.extra["poll_interval"] = "30s"
+	h.src.onFetch = func(n int) {
+		if n == 1 {
+			for i := 0; i < 10; i++ {
+				ts := t0.Add(-2*time.Minute - time.Duration(i)*time.Second)
+				h.src.add(fmt.Sprintf("ins%02d", i), ts, ts)
+			}
+		}
+	}
+	for i := 0; i < 10; i++ {
+		want = append(want, fmt.Sprintf("ins%02d", i))
+	}
+	p := h.poller()
+	defer p.Close(context.Background())
+	got := drain(t, p)
+	for i := 0; i < 12; i++ {
+		h.clock.Advance(30 * time.Second)
+		got = append(got, drain(t, p)...)
+	}
+	if missing := testkit.Minus(want, got); len(missing) > 0 {
+		t.Fatalf("lost %d records: %v", len(missing), missing)
+	}
+	// One record a minute: the second where the first read stopped holds one.
+	if extra := testkit.Minus(got, want); len(extra) > 1 {
+		t.Fatalf("%d records delivered twice, want at most the one of the boundary second: %v", len(extra), extra)
+	}
+	if p.Metrics().WindowSplits.Load() == 0 {
+		t.Error("the re-read is not counted in window_splits")
+	}
+}
+
 func TestFatalErrorStopsTheStreamAndKeepsTheCheckpoint(t *testing.T) {
 	h := newHarness(t, 10, 10000)
 	for i := 0; i < 25; i++ {

@@ -28,6 +28,7 @@ type stream struct {
 	seen       map[string]seenEntry
 	seenShared bool      // seen is referenced by a snapshot: copy before writing
 	prevPage   []string  // ids of the previous page, to detect shifted pages
+	prevCursor string    // the cursor that read it, to read it again
 	run        copyRun   // copies read of each id at the newest timestamp read
 	nextPlan   time.Time // earliest start of the next window (poll interval)
 	nextSweep  time.Time // earliest start of the next sweep (zero: the first window is one)
@@ -262,7 +263,11 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 		s.updateProgress(p.clock.Now())
 		p.publishProgress()
 	}()
-	first := w.Page == ""
+	first, cursor := w.Page == "", w.Page
+	// The piece was under the cap at its first page and records that became
+	// visible since took it past: the API stops at the cap, and its oldest
+	// records would be on no page.
+	grewPastCap := !first && s.info.Cap > 0 && w.Total >= 0 && w.Total < s.info.Cap && page.Total >= s.info.Cap
 	// At the cap, not only above it: a vendor may cap metadata.total itself
 	// (NordPass does not say), and then a total of exactly the cap is all a
 	// window holding more can show. Splitting a window that held exactly
@@ -280,20 +285,36 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 				"total", page.Total, "pieces", len(pieces))
 			return nil, nil
 		}
-		// A capped total hides how many more there are: the count is a
-		// lower bound then, and may be 0 although records are lost.
+		// A capped total hides how many more there are: the count is too
+		// low then, and may be 0 although records are lost; and where the
+		// API's bounds include the neighbouring seconds, their records
+		// count too, though the pieces beside this one read them.
 		lost := page.Total - s.info.Cap
 		p.metrics.Unreachable.Add(int64(lost))
-		p.log.Error("at least as many records share one timestamp as the API can return; delivering the reachable ones",
-			"stream", s.key, "at", pc.From.Format(time.RFC3339), "total", page.Total, "cap", s.info.Cap, "unreachable_at_least", lost)
+		p.log.Error("the API holds at least as many records in this second as it can return (counting, where its bounds include them, "+
+			"the neighbouring seconds'); delivering the reachable ones",
+			"stream", s.key, "at", pc.From.Format(time.RFC3339), "total", page.Total, "cap", s.info.Cap, "unreachable", lost)
 	}
-	events := s.filter(page, pc, first)
+	skip, err := s.shift(ctx, page, pc, first)
+	if err != nil {
+		return nil, err
+	}
+	var oldest time.Time
+	if grewPastCap {
+		oldest = oldestIn(page.Events, pc)
+	}
+	events := s.filter(page, pc, skip)
+	s.prevCursor = cursor
 	if first {
 		w.Total = page.Total
 	}
-	w.Page = page.Next
-	if page.Next == "" {
-		s.finishPartition()
+	if grewPastCap && !oldest.IsZero() {
+		s.rereadOlder(pc, oldest, page.Total)
+	} else {
+		w.Page = page.Next
+		if page.Next == "" {
+			s.finishPartition()
+		}
 	}
 	b := p.newBatch(s, events)
 	if len(events) == 0 {
@@ -303,9 +324,43 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	return b, nil
 }
 
+// rereadOlder ends the read of the current piece's partition at this page,
+// whose records are the piece's oldest read so far (pages are newest
+// first), and reads the rest of it, from the piece's start to the end of
+// this page's oldest second, as a piece of its own: its first page splits
+// it if it is still over the cap. The records of that last second that
+// were already delivered come again (at-least-once, with the same ids);
+// the other partitions of the piece are read whole as before.
+func (s *stream) rereadOlder(pc pieceState, oldest time.Time, total int) {
+	w := s.win
+	prec := s.info.Precision
+	to := minTime(oldest.Truncate(prec).Add(prec), pc.To)
+	rest := []pieceState{{From: pc.From, To: to, Part: w.Partition}}
+	if to.Before(pc.To) && w.Partition+1 < s.info.Partitions {
+		rest = append(rest, pieceState{From: to, To: pc.To, Part: w.Partition + 1})
+	}
+	w.Pieces = append(rest, w.Pieces[1:]...)
+	w.Page, w.Total, s.prevPage, s.prevCursor = "", -1, nil, ""
+	s.run.reset(time.Time{})
+	s.p.metrics.WindowSplits.Add(1)
+	s.p.log.Info("records that became visible while a window was read took it past what the API returns; reading its older part again",
+		"stream", s.key, "from", pc.From.Format(time.RFC3339), "to", to.Format(time.RFC3339), "total", total, "cap", s.info.Cap)
+}
+
+// oldestIn is the time of the oldest of evs inside pc; zero if none is.
+func oldestIn(evs []Event, pc pieceState) time.Time {
+	var oldest time.Time
+	for _, e := range evs {
+		if !e.Time.Before(pc.From) && e.Time.Before(pc.To) && (oldest.IsZero() || e.Time.Before(oldest)) {
+			oldest = e.Time
+		}
+	}
+	return oldest
+}
+
 func (s *stream) finishPartition() {
 	w := s.win
-	w.Page, w.Total, s.prevPage = "", -1, nil
+	w.Page, w.Total, s.prevPage, s.prevCursor = "", -1, nil, ""
 	s.run.reset(time.Time{})
 	w.Partition++
 	if w.Partition < s.info.Partitions {
@@ -318,7 +373,10 @@ func (s *stream) finishPartition() {
 		w.Partition = w.Pieces[0].Part
 		return
 	}
-	// Window done: keep only what a later sweep may read again.
+	// Window done: everything in it was read, also where a piece re-read
+	// for its last partition ended before the window (rereadOlder).
+	s.cursor = maxTime(s.cursor, w.To)
+	// Keep only what a later sweep may read again.
 	s.final = w.Final
 	cut := s.final.UnixMilli()
 	if s.seenShared {
@@ -384,15 +442,10 @@ func (s *stream) split(pc pieceState, total int) []pieceState {
 //     delivered only if this read has seen more copies of it than were
 //     delivered before. Counting (not a plain seen-set) matters because
 //     content-hash ids are not unique: two genuine events can be identical.
-func (s *stream) filter(page Page, pc pieceState, first bool) []Event {
+func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 	w := s.win
-	evs := page.Events
-	if !first && s.info.PageNumbered && w.Total >= 0 && page.Total > w.Total {
-		skip := shifted(s.prevPage, evs, page.Total-w.Total)
-		evs = evs[skip:]
-		s.p.metrics.DuplicatesSuppressed.Add(int64(skip))
-		w.Total = page.Total
-	}
+	evs := page.Events[skip:]
+	s.p.metrics.DuplicatesSuppressed.Add(int64(skip))
 	if s.info.PageNumbered {
 		s.prevPage = s.prevPage[:0]
 		for _, e := range page.Events {
@@ -483,6 +536,37 @@ func (r *copyRun) restore(st *runState) {
 	for _, c := range st.IDs {
 		r.ids[c.ID] = c.N
 	}
+}
+
+// shift returns how many leading records of a numbered page repeat the
+// previous page's tail, pushed onto it by records inserted ahead of the
+// read position (the total grew).
+//
+// With content ids, identical records are one id: a genuine copy that
+// starts this page looks like a repeat of the previous page's last record
+// when the records that made the total grow landed behind the read
+// position, and skipping it would lose it. Reading the previous page again
+// tells the two apart: a shift changed it. A previous page of identical
+// records only can't tell; it is taken as unchanged, so the doubt costs a
+// duplicate, never a record.
+func (s *stream) shift(ctx context.Context, page Page, pc pieceState, first bool) (int, error) {
+	w := s.win
+	if first || !s.info.PageNumbered || w.Total < 0 || page.Total <= w.Total {
+		return 0, nil
+	}
+	skip := shifted(s.prevPage, page.Events, page.Total-w.Total)
+	if skip > 0 && s.info.ContentIDs {
+		again, err := s.src.Fetch(ctx, Query{From: pc.From, To: pc.To, Partition: w.Partition, Cursor: s.prevCursor})
+		if err != nil {
+			return 0, err
+		}
+		s.fetches++
+		if slices.EqualFunc(again.Events, s.prevPage, func(e Event, id string) bool { return e.ID == id }) {
+			skip = 0
+		}
+	}
+	w.Total = page.Total
+	return skip, nil
 }
 
 // shifted returns how many leading records of cur repeat the tail of prev,
