@@ -584,6 +584,44 @@ func TestAWindowGrowingPastTheCapWhilePagedReadsItsOlderPartAgain(t *testing.T) 
 	}
 }
 
+// The pieces that re-read a window grown past the cap are saved and
+// loaded like any other: a restart at any page of it loses nothing.
+func TestARestartWhileAGrownWindowIsReadAgainLosesNothing(t *testing.T) {
+	for _, after := range []int{1, 2, 3, 5, 8} {
+		t.Run(fmt.Sprintf("restart after %d pages", after), func(t *testing.T) {
+			h := newHarness(t, 10, 100)
+			want := h.history(95, t0.Add(-10*time.Minute))
+			h.extra["poll_interval"] = "30s"
+			h.src.onFetch = func(n int) {
+				if n == 1 {
+					for i := 0; i < 10; i++ {
+						ts := t0.Add(-2*time.Minute - time.Duration(i)*time.Second)
+						h.src.add(fmt.Sprintf("ins%02d", i), ts, ts)
+					}
+				}
+			}
+			for i := 0; i < 10; i++ {
+				want = append(want, fmt.Sprintf("ins%02d", i))
+			}
+			p := h.poller()
+			got := takePages(t, p, after, func() {})
+			if err := p.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			p = h.poller()
+			defer p.Close(context.Background())
+			got = append(got, drain(t, p)...)
+			for i := 0; i < 12; i++ {
+				h.clock.Advance(30 * time.Second)
+				got = append(got, drain(t, p)...)
+			}
+			if missing := testkit.Minus(want, got); len(missing) > 0 {
+				t.Fatalf("lost %d records: %v", len(missing), missing)
+			}
+		})
+	}
+}
+
 func TestFatalErrorStopsTheStreamAndKeepsTheCheckpoint(t *testing.T) {
 	h := newHarness(t, 10, 10000)
 	for i := 0; i < 25; i++ {

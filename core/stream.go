@@ -336,7 +336,12 @@ func (s *stream) rereadOlder(pc pieceState, oldest time.Time, total int) {
 	prec := s.info.Precision
 	to := minTime(oldest.Truncate(prec).Add(prec), pc.To)
 	rest := []pieceState{{From: pc.From, To: to, Part: w.Partition}}
-	if to.Before(pc.To) && w.Partition+1 < s.info.Partitions {
+	if to.Before(pc.To) {
+		// Pieces are contiguous (the checkpoint keeps only where each
+		// starts): the part this partition has read stays, to be read by
+		// the next partitions only. After the last partition, its Part is
+		// past them all: finishPartition passes it by, and a restart, which
+		// cannot tell that from a changed partitioning, reads it again.
 		rest = append(rest, pieceState{From: to, To: pc.To, Part: w.Partition + 1})
 	}
 	w.Pieces = append(rest, w.Pieces[1:]...)
@@ -369,14 +374,15 @@ func (s *stream) finishPartition() {
 	// A sweep re-reads time behind the cursor: the cursor never moves back.
 	s.cursor = maxTime(s.cursor, w.Pieces[0].To)
 	w.Pieces = w.Pieces[1:]
+	for len(w.Pieces) > 0 && w.Pieces[0].Part >= s.info.Partitions {
+		s.cursor = maxTime(s.cursor, w.Pieces[0].To) // read by every partition already (rereadOlder)
+		w.Pieces = w.Pieces[1:]
+	}
 	if len(w.Pieces) > 0 {
 		w.Partition = w.Pieces[0].Part
 		return
 	}
-	// Window done: everything in it was read, also where a piece re-read
-	// for its last partition ended before the window (rereadOlder).
-	s.cursor = maxTime(s.cursor, w.To)
-	// Keep only what a later sweep may read again.
+	// Window done: keep only what a later sweep may read again.
 	s.final = w.Final
 	cut := s.final.UnixMilli()
 	if s.seenShared {
