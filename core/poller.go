@@ -433,8 +433,10 @@ func (p *Poller) Streams() []string {
 func (p *Poller) Metrics() *Metrics { return p.metrics }
 
 // Next blocks until a batch is ready, ctx ends, or the poll fails. A fatal
-// error (see IsFatal) is returned by every later call; other errors mean
-// "reported, will be retried on the next call". Once the store's lease is
+// error (see IsFatal) is returned once the host has reported every batch it
+// holds (the ones it rejects meanwhile are returned again first), and by
+// every later call; other errors mean "reported, will be retried on the
+// next call". Once the store's lease is
 // lost (a checkpoint.KVStore with a Leaser), every call returns an error
 // wrapping checkpoint.ErrLeaseLost: the host closes this poller and waits
 // for the stream with a new one.
@@ -498,10 +500,22 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 			p.mu.Unlock()
 			return nil, ErrClosed
 		}
-		if p.failed != nil {
-			err := p.failed
+		if p.failed != nil && len(p.redeliver) == 0 {
+			if p.withHost == 0 {
+				err := p.failed
+				p.mu.Unlock()
+				return nil, err
+			}
+			// The pages the host holds still move the checkpoint when it
+			// acknowledges them, and one it rejects must be sent again from
+			// here, needing no request: left to the next run, it would be
+			// read again with every page acknowledged after it. The failure
+			// is reported once the host has settled them all.
 			p.mu.Unlock()
-			return nil, err
+			if err := p.waitWake(ctx, nil); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := p.saveErr; err != nil {
 			p.saveErr = nil
@@ -530,6 +544,7 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 					err = p.failed
 					p.mu.Unlock()
 					p.log.Error("source stopped", "source", p.cfg.Source, "error", err.Error())
+					continue // reported once the host has settled the pages it holds
 				} else if ctx.Err() == nil {
 					p.metrics.Errors.Add(1)
 				}
@@ -599,7 +614,7 @@ func (p *Poller) next(ctx context.Context) (*Batch, error) {
 				err = p.failed
 				p.mu.Unlock()
 				p.log.Error("stream stopped; the checkpoint stays where delivery ended", "stream", s.key, "error", err.Error())
-				return nil, err
+				continue // reported once the host has settled the pages it holds
 			}
 			s.retryAt = time.Now().Add(min(p.cfg.PollInterval.D(), p.cfg.Retry.MaxBackoff.D()))
 			s.replanUnread(p.clock.Now())

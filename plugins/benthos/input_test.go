@@ -298,7 +298,7 @@ func TestARejectionCausedByTheShutdownIsNoVerdictOnThePage(t *testing.T) {
 		keep    bool
 	}{
 		{"an output giving up on its context", live, fmt.Errorf("write: %w", context.Canceled), true},
-		{"an output timing out on its context", live, fmt.Errorf("write: %w", context.DeadlineExceeded), true},
+		{"an output's request timing out (net/http's timeout matches DeadlineExceeded)", live, fmt.Errorf("write: %w", context.DeadlineExceeded), false},
 		{"an output not connected", live, service.ErrNotConnected, true},
 		{"a component closed before the page was written", live, fmt.Errorf("send: %w", errors.New("type was closed")), true},
 		{"a resource input stopped with the page", live, errors.New("message failed to reach a target destination"), true},
@@ -755,7 +755,7 @@ func TestPagesInTheOutputWhenATokenIsRevokedAreNotDeliveredAgain(t *testing.T) {
 	})
 	s.np.SetTokenState(testToken, sim.TokenInvalid)
 	close(releaseOne) // a slot frees: the next request meets the revoked token
-	waitFor(t, 30*time.Second, "the stop", func() bool { return strings.Contains(r1.logs.String(), "a person must fix the cause") })
+	waitFor(t, 30*time.Second, "the stop", func() bool { return strings.Contains(r1.logs.String(), "stream stopped; the checkpoint stays") })
 	close(release)
 	waitFor(t, 10*time.Second, "the held pages acknowledged", func() bool { return len(out1.ackedBatches()) >= 10 })
 	r1.stop(5 * time.Second)

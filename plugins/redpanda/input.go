@@ -307,12 +307,15 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 // Benthos is shutting down, which says nothing about the page, rather than
 // by an output that refused it. Benthos cancels the context of ReadBatch
 // when it begins to stop; before that, an output gives up on its own
-// context, or a component between the input and the output that is
-// stopped first (an input resource's wrapper, a resource input, a switch)
-// rejects with the engine's own errors, which public code cannot name: the
-// chain's messages are matched instead, the same in both engines.
+// context (canceled), or a component between the input and the output
+// that is stopped first (an input resource's wrapper, a resource input, a
+// switch) rejects with the engine's own errors, which public code cannot
+// name: the chain's messages are matched instead, the same in both
+// engines. A deadline is no sign of a shutdown: an output's request that
+// timed out (net/http's client timeout matches context.DeadlineExceeded)
+// is an ordinary rejection.
 func shutdownRejection(readCtx context.Context, err error) bool {
-	if readCtx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, service.ErrNotConnected) {
+	if readCtx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, service.ErrNotConnected) {
 		return true
 	}
 	for ; err != nil; err = errors.Unwrap(err) {
