@@ -64,7 +64,7 @@ type RetryConfig struct {
 
 // HTTPConfig is the transport: proxy and TLS.
 type HTTPConfig struct {
-	ProxyURL           string `config:"proxy_url" doc:"HTTP proxy for the API requests. Default: the HTTPS_PROXY and NO_PROXY environment variables." example:"http://proxy.internal:3128"`
+	ProxyURL           Secret `config:"proxy_url" doc:"HTTP proxy for the API requests; a secret, as it may hold the proxy's credentials (http://user:password@proxy:3128), so env:NAME and file:/path work too. Default: the HTTPS_PROXY and NO_PROXY environment variables." example:"http://proxy.internal:3128"`
 	CAFile             string `config:"ca_file" doc:"PEM file of certificate authorities to trust instead of the system's (e.g. a TLS-inspecting proxy)."`
 	CertFile           string `config:"cert_file" doc:"PEM client certificate, with key_file."`
 	KeyFile            string `config:"key_file" doc:"PEM key of cert_file."`

@@ -74,7 +74,7 @@ func NewRequester(cfg *Config, budget Rate, limiterKey string, m *Metrics, log L
 		log:     log,
 		clock:   RealClock,
 		sleep:   sleepCtx,
-		secrets: redactForms(secretsOf(cfg.checked)),
+		secrets: redactForms(append(secretsOf(cfg.checked), proxySecrets(cfg.HTTP.ProxyURL)...)),
 	}
 	if cfg.RateLimit.Requests > 0 {
 		budget = Rate{Requests: cfg.RateLimit.Requests, Period: cfg.RateLimit.Period.D()}
@@ -153,8 +153,8 @@ func buildTransport(h HTTPConfig, log Logger) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 32
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if h.ProxyURL != "" {
-		u, err := url.Parse(h.ProxyURL)
+	if h.ProxyURL.IsSet() {
+		u, err := url.Parse(h.ProxyURL.Reveal())
 		if err != nil || u.Host == "" {
 			return nil, &ConfigError{Key: "http.proxy_url", Msg: "not a URL (e.g. http://proxy.internal:3128)"}
 		}
@@ -296,6 +296,21 @@ func (r *Requester) once(ctx context.Context, op string, build func(context.Cont
 	}
 	r.metrics.success(r.clock.Now())
 	return nil
+}
+
+// proxySecrets are the credentials a proxy URL carries: the URL whole and
+// its password, which a proxy's error page may quote.
+func proxySecrets(proxy Secret) []string {
+	if !proxy.IsSet() {
+		return nil
+	}
+	out := []string{proxy.Reveal()}
+	if u, err := url.Parse(proxy.Reveal()); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw)
+		}
+	}
+	return out
 }
 
 // redact scrubs err of the configured secrets and of the credentials in

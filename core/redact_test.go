@@ -148,12 +148,15 @@ func (l *logLines) Warn(msg string, kv ...any) { l.lines = append(l.lines, fmt.S
 func TestRequesterScrubsWhatItLogsAndReturns(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
-		fmt.Fprintf(w, "upstream said: Authorization: %s; X-Session-Key: %s; config-secret-1", r.Header.Get("Authorization"), r.Header.Get("X-Session-Key"))
+		fmt.Fprintf(w, "upstream said: Authorization: %s; X-Session-Key: %s; config-secret-1; via proxy-pass-1", r.Header.Get("Authorization"), r.Header.Get("X-Session-Key"))
 	}))
 	defer srv.Close()
 	cfg := defaultConfig()
 	cfg.Retry = RetryConfig{MaxAttempts: 3, InitialBackoff: Duration(1), MaxBackoff: Duration(1)}
 	cfg.checked = &struct{ Password Secret }{NewSecret("config-secret-1")}
+	// The server is its own proxy: plain http requests reach it through
+	// the proxy URL as absolute-form requests, which it serves alike.
+	cfg.HTTP.ProxyURL = NewSecret("http://proxy-user:proxy-pass-1@" + srv.Listener.Addr().String())
 	log := &logLines{}
 	r, err := NewRequester(&cfg, Rate{}, "", &Metrics{}, log)
 	if err != nil {
@@ -176,7 +179,7 @@ func TestRequesterScrubsWhatItLogsAndReturns(t *testing.T) {
 	if len(log.lines) != 2 {
 		t.Errorf("want 2 retry warnings, got %q", log.lines)
 	}
-	for _, s := range []string{"header-token-1", "session-key-1", "config-secret-1"} {
+	for _, s := range []string{"header-token-1", "session-key-1", "config-secret-1", "proxy-pass-1"} {
 		if strings.Contains(text, s) {
 			t.Errorf("%s shows in:\n%s", s, text)
 		}

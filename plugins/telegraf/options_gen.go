@@ -50,11 +50,11 @@ type RetryOptions struct {
 
 // HTTPOptions is [inputs.auditpull.http].
 type HTTPOptions struct {
-	ProxyURL           string `toml:"proxy_url"`
-	CAFile             string `toml:"ca_file"`
-	CertFile           string `toml:"cert_file"`
-	KeyFile            string `toml:"key_file"`
-	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
+	ProxyURL           config.Secret `toml:"proxy_url"`
+	CAFile             string        `toml:"ca_file"`
+	CertFile           string        `toml:"cert_file"`
+	KeyFile            string        `toml:"key_file"`
+	InsecureSkipVerify bool          `toml:"insecure_skip_verify"`
 }
 
 // CheckpointOptions is [inputs.auditpull.checkpoint].
