@@ -419,7 +419,7 @@ func TestAKillAfterADamagedJournalLineLosesNoSave(t *testing.T) {
 		s.SyncEvery(time.Second)
 		s.write = func(f *os.File, b []byte) (int, error) {
 			n, err := f.Write(b)
-			os.Stdout.WriteString("appended\n") // killed here, before the fold
+			_, _ = os.Stdout.WriteString("appended\n") // killed here, before the fold
 			time.Sleep(time.Minute)
 			return n, err
 		}
@@ -427,7 +427,7 @@ func TestAKillAfterADamagedJournalLineLosesNoSave(t *testing.T) {
 			os.Exit(3)
 		}
 		if _, err := s.Load(context.Background(), "k"); err != nil {
-			os.Stdout.WriteString("load: " + err.Error() + "\n")
+			_, _ = os.Stdout.WriteString("load: " + err.Error() + "\n")
 			os.Exit(4)
 		}
 		_ = s.Save(context.Background(), "k", []byte(`{"v":3}`))
