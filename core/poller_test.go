@@ -551,27 +551,10 @@ func TestACopyStartingAPageIsNotTakenForARepeatWhenNothingShifted(t *testing.T) 
 // is lost, and only the records of the second where the first read
 // stopped may come twice.
 func TestAWindowGrowingPastTheCapWhilePagedReadsItsOlderPartAgain(t *testing.T) {
-	h := newHarness(t, 10, 100)
-	want := h.history(95, t0.Add(-10*time.Minute)) // under the cap of 100: no split
-	h.extra["poll_interval"] = "30s"
-	h.src.onFetch = func(n int) {
-		if n == 1 {
-			for i := 0; i < 10; i++ {
-				ts := t0.Add(-2*time.Minute - time.Duration(i)*time.Second)
-				h.src.add(fmt.Sprintf("ins%02d", i), ts, ts)
-			}
-		}
-	}
-	for i := 0; i < 10; i++ {
-		want = append(want, fmt.Sprintf("ins%02d", i))
-	}
+	h, want := grownWindow(t)
 	p := h.poller()
 	defer p.Close(context.Background())
-	got := drain(t, p)
-	for i := 0; i < 12; i++ {
-		h.clock.Advance(30 * time.Second)
-		got = append(got, drain(t, p)...)
-	}
+	got := h.pollLive(t, p, 12)
 	if missing := testkit.Minus(want, got); len(missing) > 0 {
 		t.Fatalf("lost %d records: %v", len(missing), missing)
 	}
@@ -589,20 +572,7 @@ func TestAWindowGrowingPastTheCapWhilePagedReadsItsOlderPartAgain(t *testing.T) 
 func TestARestartWhileAGrownWindowIsReadAgainLosesNothing(t *testing.T) {
 	for _, after := range []int{1, 2, 3, 5, 8} {
 		t.Run(fmt.Sprintf("restart after %d pages", after), func(t *testing.T) {
-			h := newHarness(t, 10, 100)
-			want := h.history(95, t0.Add(-10*time.Minute))
-			h.extra["poll_interval"] = "30s"
-			h.src.onFetch = func(n int) {
-				if n == 1 {
-					for i := 0; i < 10; i++ {
-						ts := t0.Add(-2*time.Minute - time.Duration(i)*time.Second)
-						h.src.add(fmt.Sprintf("ins%02d", i), ts, ts)
-					}
-				}
-			}
-			for i := 0; i < 10; i++ {
-				want = append(want, fmt.Sprintf("ins%02d", i))
-			}
+			h, want := grownWindow(t)
 			p := h.poller()
 			got := takePages(t, p, after, func() {})
 			if err := p.Close(context.Background()); err != nil {
@@ -610,16 +580,44 @@ func TestARestartWhileAGrownWindowIsReadAgainLosesNothing(t *testing.T) {
 			}
 			p = h.poller()
 			defer p.Close(context.Background())
-			got = append(got, drain(t, p)...)
-			for i := 0; i < 12; i++ {
-				h.clock.Advance(30 * time.Second)
-				got = append(got, drain(t, p)...)
-			}
+			got = append(got, h.pollLive(t, p, 12)...)
 			if missing := testkit.Minus(want, got); len(missing) > 0 {
 				t.Fatalf("lost %d records: %v", len(missing), missing)
 			}
 		})
 	}
+}
+
+// grownWindow is a window of 95 records, one a minute, read whole under a
+// cap of 100, in which 10 more records become visible once its first page
+// is read; want is all 105.
+func grownWindow(t *testing.T) (h *harness, want []string) {
+	h = newHarness(t, 10, 100)
+	want = h.history(95, t0.Add(-10*time.Minute))
+	h.extra["poll_interval"] = "30s"
+	h.src.onFetch = func(n int) {
+		if n == 1 {
+			for i := 0; i < 10; i++ {
+				ts := t0.Add(-2*time.Minute - time.Duration(i)*time.Second)
+				h.src.add(fmt.Sprintf("ins%02d", i), ts, ts)
+			}
+		}
+	}
+	for i := 0; i < 10; i++ {
+		want = append(want, fmt.Sprintf("ins%02d", i))
+	}
+	return h, want
+}
+
+// pollLive drains p, then polls times more, 30 s apart.
+func (h *harness) pollLive(t *testing.T, p *core.Poller, times int) []string {
+	t.Helper()
+	got := drain(t, p)
+	for range times {
+		h.clock.Advance(30 * time.Second)
+		got = append(got, drain(t, p)...)
+	}
+	return got
 }
 
 func TestFatalErrorStopsTheStreamAndKeepsTheCheckpoint(t *testing.T) {

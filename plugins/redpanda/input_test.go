@@ -724,52 +724,67 @@ func TestRefusedTokenStopsTheStreamAndSaysWhy(t *testing.T) {
 }
 
 // A credential refused mid-run stops the stream while pages are still in
-// the output. Their acknowledgements still move the checkpoint: once the
-// token is fixed, the next run delivers exactly the rest, none of them
-// again.
+// the output. Their acknowledgements still move the checkpoint, and one the
+// output rejects meanwhile is sent again from memory before the stream
+// reports its stop (left to the next run, it would be read again with every
+// page acknowledged after it): once the token is fixed, the next run
+// delivers exactly the rest, none of them again.
 func TestPagesInTheOutputWhenATokenIsRevokedAreNotDeliveredAgain(t *testing.T) {
-	s := startSim(t, 800, 11)
-	conf := inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+t.TempDir()+"}", "max_undelivered_pages: 8")
-	// The output acknowledges two pages, then holds the next eight (the
-	// whole read-ahead) until the stream has stopped.
-	releaseOne, release := make(chan struct{}), make(chan struct{})
-	out1 := newCollector()
-	out1.decide = func(ctx context.Context, call int, _ batchInfo) error {
-		gate := release
-		switch {
-		case call <= 2:
-			return nil
-		case call == 3:
-			gate = releaseOne
-		}
-		select {
-		case <-gate:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	r1 := startRun(t, conf, "", out1)
-	waitFor(t, 30*time.Second, "a full read-ahead in the output", func() bool {
-		out1.mu.Lock()
-		defer out1.mu.Unlock()
-		return len(out1.seen) >= 10
-	})
-	s.np.SetTokenState(testToken, sim.TokenInvalid)
-	close(releaseOne) // a slot frees: the next request meets the revoked token
-	waitFor(t, 30*time.Second, "the stop", func() bool { return strings.Contains(r1.logs.String(), "stream stopped; the checkpoint stays") })
-	close(release)
-	waitFor(t, 10*time.Second, "the held pages acknowledged", func() bool { return len(out1.ackedBatches()) >= 10 })
-	r1.stop(5 * time.Second)
-	got1 := out1.ackedBag()
+	for _, tc := range []struct {
+		name   string
+		reject int // the output call that rejects its page once; 0: none
+	}{
+		{"every held page acknowledged", 0},
+		{"a held page rejected, then acknowledged when sent again", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSim(t, 800, 11)
+			conf := inputConf(s.srv.baseURL(), s.start, "checkpoint: {path: "+t.TempDir()+"}", "max_undelivered_pages: 8")
+			// The output acknowledges two pages, then holds the next eight
+			// (the whole read-ahead) until the stream has stopped.
+			releaseOne, release := make(chan struct{}), make(chan struct{})
+			out1 := newCollector()
+			out1.decide = func(ctx context.Context, call int, _ batchInfo) error {
+				gate := release
+				switch {
+				case call <= 2:
+					return nil
+				case call == 3:
+					gate = releaseOne
+				}
+				select {
+				case <-gate:
+					if call == tc.reject {
+						return errNack
+					}
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			r1 := startRun(t, conf, "", out1)
+			waitFor(t, 30*time.Second, "a full read-ahead in the output", func() bool {
+				out1.mu.Lock()
+				defer out1.mu.Unlock()
+				return len(out1.seen) >= 10
+			})
+			s.np.SetTokenState(testToken, sim.TokenInvalid)
+			close(releaseOne) // a slot frees: the next request meets the revoked token
+			waitFor(t, 30*time.Second, "the stop", func() bool { return strings.Contains(r1.logs.String(), "stream stopped; the checkpoint stays") })
+			close(release)
+			waitFor(t, 10*time.Second, "the held pages acknowledged", func() bool { return len(out1.ackedBatches()) >= 10 })
+			r1.stop(5 * time.Second)
+			got1 := out1.ackedBag()
 
-	s.np.SetTokenState(testToken, sim.TokenValid)
-	out2 := newCollector()
-	r2 := startRun(t, conf, "", out2)
-	waitFor(t, 30*time.Second, "the rest", func() bool { return got1.size()+out2.ackedCount() >= len(s.truth) })
-	time.Sleep(1500 * time.Millisecond) // more polls: nothing may come twice
-	r2.stop(5 * time.Second)
-	requireSameBag(t, "runs 1 and 2 together", got1.add(out2.ackedBag()), bagOf(s.truth))
+			s.np.SetTokenState(testToken, sim.TokenValid)
+			out2 := newCollector()
+			r2 := startRun(t, conf, "", out2)
+			waitFor(t, 30*time.Second, "the rest", func() bool { return got1.size()+out2.ackedCount() >= len(s.truth) })
+			time.Sleep(1500 * time.Millisecond) // more polls: nothing may come twice
+			r2.stop(5 * time.Second)
+			requireSameBag(t, "runs 1 and 2 together", got1.add(out2.ackedBag()), bagOf(s.truth))
+		})
+	}
 }
 
 func TestReadmeDocumentsEveryOption(t *testing.T) {
