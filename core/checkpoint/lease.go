@@ -469,16 +469,27 @@ func (l *Leaser) Close() {
 	if started {
 		<-l.done
 	}
+	// One TTL for them all, a few at a time: past a TTL the entries have
+	// expired anyway (in stores that honour TTLs), and a cache that hangs
+	// must not hold the stop of an input of many tenants for a TTL each.
+	ctx, cancel := context.WithTimeout(context.Background(), l.ttl)
+	defer cancel()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, closeParallel)
 	for _, s := range streams {
-		// Past a TTL the entry has expired anyway, in stores that honour TTLs.
-		ctx, cancel := context.WithTimeout(context.Background(), l.ttl)
-		err := l.release(ctx, l.key(s))
-		cancel()
-		if err != nil {
-			l.log.Warn("could not remove the stream's lease; another process takes over when it expires", "stream", s, "error", err.Error())
-		}
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if err := l.release(ctx, l.key(s)); err != nil {
+				l.log.Warn("could not remove the stream's lease; another process takes over when it expires", "stream", s, "error", err.Error())
+			}
+		})
 	}
+	wg.Wait()
 }
+
+// closeParallel is how many leases Close gives back at once.
+const closeParallel = 8
 
 // release deletes key if the entry there is still this process's.
 func (l *Leaser) release(ctx context.Context, key string) error {

@@ -283,6 +283,29 @@ func TestMemoryKV(t *testing.T) {
 	}
 }
 
+// A stop gives the leases back within one TTL in all, however many there
+// are: a cache that hangs must not hold it for a TTL per stream.
+func TestCloseGivesTheLeasesBackWithinOneTTLWhenTheCacheHangs(t *testing.T) {
+	shared := NewMemoryKV()
+	l, kv, log := newTestLeaser(t, shared)
+	ctx := context.Background()
+	const n = 20
+	for i := range n {
+		if err := l.Acquire(ctx, fmt.Sprintf("s%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv.hang.Store(true)
+	start := time.Now()
+	l.Close()
+	if d := time.Since(start); d > 3*testTTL {
+		t.Fatalf("Close took %s for %d leases with a hung cache; want about one TTL (%s), not one each", d, n, testTTL)
+	}
+	if !log.has("could not remove the stream's lease") {
+		t.Errorf("no warning for the leases left in the cache; log:\n%s", log)
+	}
+}
+
 // newTestLeaser returns a leaser over its own view of shared, which the
 // test can make fail or slow, and its log.
 func newTestLeaser(t *testing.T, shared KV) (*Leaser, *faultyKV, *testLog) {
@@ -342,6 +365,7 @@ type faultyKV struct {
 	KV
 	fail    atomic.Bool  // every operation fails
 	slowAck atomic.Int64 // a Set is acknowledged this long after it lands
+	hang    atomic.Bool  // a Get answers only when its context ends
 }
 
 func (k *faultyKV) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
@@ -354,6 +378,10 @@ func (k *faultyKV) Add(ctx context.Context, key string, value []byte, ttl time.D
 func (k *faultyKV) Get(ctx context.Context, key string) ([]byte, error) {
 	if k.fail.Load() {
 		return nil, errUnreachable
+	}
+	if k.hang.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	return k.KV.Get(ctx, key)
 }
