@@ -553,8 +553,9 @@ func (r *copyRun) restore(st *runState) {
 // when the records that made the total grow landed behind the read
 // position, and skipping it would lose it. Reading the previous page again
 // tells the two apart: a shift changed it. A previous page of identical
-// records only can't tell; it is taken as unchanged, so the doubt costs a
-// duplicate, never a record.
+// records only can't tell, nor can a total that moved again between the
+// two reads; both are taken as no shift, so the doubt costs a duplicate,
+// never a record.
 func (s *stream) shift(ctx context.Context, page Page, pc pieceState, first bool) (int, error) {
 	w := s.win
 	if first || !s.info.PageNumbered || w.Total < 0 || page.Total <= w.Total {
@@ -567,7 +568,9 @@ func (s *stream) shift(ctx context.Context, page Page, pc pieceState, first bool
 			return 0, err
 		}
 		s.fetches++
-		if slices.EqualFunc(again.Events, s.prevPage, func(e Event, id string) bool { return e.ID == id }) {
+		// Records added between the two reads make the comparison say
+		// nothing: taken as no shift too.
+		if again.Total != page.Total || slices.EqualFunc(again.Events, s.prevPage, func(e Event, id string) bool { return e.ID == id }) {
 			skip = 0
 		}
 	}
