@@ -527,13 +527,7 @@ func TestRecordsInsertedWhilePagingAreNeitherLostNorDoubled(t *testing.T) {
 // and every copy is delivered (the previous page, read again, is
 // unchanged).
 func TestACopyStartingAPageIsNotTakenForARepeatWhenNothingShifted(t *testing.T) {
-	h := newHarness(t, 3, 10000)
-	ts := t0.Add(-6 * time.Hour)
-	h.src.add("a", ts.Add(time.Minute), ts.Add(time.Minute))
-	for range 4 {
-		h.src.add("dup", ts, ts) // pages of 3: a, dup, dup | dup, dup, b
-	}
-	h.src.add("b", ts.Add(-time.Minute), ts.Add(-time.Minute))
+	h, ts := copiesAcrossAPage(t)
 	h.src.onFetch = func(n int) {
 		if n == 1 {
 			old := ts.Add(-2 * time.Hour) // older than page 2: shifts nothing
@@ -586,6 +580,20 @@ func TestARestartWhileAGrownWindowIsReadAgainLosesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// copiesAcrossAPage is a history of four identical records, "dup" at ts,
+// between "a" a minute later and "b" a minute earlier, read in pages of 3:
+// a, dup, dup | dup, dup, b.
+func copiesAcrossAPage(t *testing.T) (h *harness, ts time.Time) {
+	h = newHarness(t, 3, 10000)
+	ts = t0.Add(-6 * time.Hour)
+	h.src.add("a", ts.Add(time.Minute), ts.Add(time.Minute))
+	for range 4 {
+		h.src.add("dup", ts, ts)
+	}
+	h.src.add("b", ts.Add(-time.Minute), ts.Add(-time.Minute))
+	return h, ts
 }
 
 // grownWindow is a window of 95 records, one a minute, read whole under a
@@ -753,13 +761,7 @@ const v1AfterFirstPage = `{"version":1,"stream":"%s","cursor":"%s","window":{"fr
 	`"run":{"t":%[4]d,"ids":[{"id":"dup","n":2}]}},"updated":"%[3]s"}`
 
 func TestAVersion1CheckpointResumesWhereItStoppedAndIsSavedAsVersion2(t *testing.T) {
-	h := newHarness(t, 3, 10000)
-	ts := t0.Add(-6 * time.Hour)
-	h.src.add("a", ts.Add(time.Minute), ts.Add(time.Minute))
-	for range 4 {
-		h.src.add("dup", ts, ts) // pages of 3: a, dup, dup | dup, dup, b
-	}
-	h.src.add("b", ts.Add(-time.Minute), ts.Add(-time.Minute))
+	h, ts := copiesAcrossAPage(t)
 	from, to := t0.Add(-24*time.Hour).Format(time.RFC3339), t0.Add(-time.Minute).Format(time.RFC3339)
 	ctx := context.Background()
 	if err := h.store.Save(ctx, h.name, fmt.Appendf(nil, v1AfterFirstPage, h.name, from, to, ts.UnixMilli())); err != nil {
@@ -876,13 +878,7 @@ func TestIdenticalCopiesGetNumberedIDsInTheMiddleOfAWindow(t *testing.T) {
 func TestIdenticalCopiesAcrossPagesAndRestartsGetDistinctIDs(t *testing.T) {
 	for _, restart := range []bool{false, true} {
 		t.Run(map[bool]string{false: "across a page boundary", true: "across a restart between those pages"}[restart], func(t *testing.T) {
-			h := newHarness(t, 3, 10000)
-			ts := t0.Add(-6 * time.Hour)
-			h.src.add("a", ts.Add(time.Minute), ts.Add(time.Minute))
-			for range 4 {
-				h.src.add("dup", ts, ts) // pages of 3: a, dup, dup | dup, dup, b
-			}
-			h.src.add("b", ts.Add(-time.Minute), ts.Add(-time.Minute))
+			h, _ := copiesAcrossAPage(t)
 			p := h.poller()
 			got := takePages(t, p, 1, func() {})
 			if restart {
