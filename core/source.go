@@ -34,7 +34,8 @@ type SourceInfo struct {
 	// Precision is the resolution of the API's time filter.
 	Precision time.Duration
 	// Cap is the most records one query can reach (0: unlimited). Windows
-	// holding more are split before they are read.
+	// whose first page reports a Total at or above it are split before
+	// they are read.
 	Cap int
 	// Partitions is the number of separate queries needed to cover a window
 	// (NordPass: user_uuids in groups of 500). At least 1.
@@ -62,7 +63,9 @@ type Page struct {
 	Events []Event
 	// Next is the cursor of the following page; "" when this was the last.
 	Next string
-	// Total is the number of records the query matches (-1: unknown).
+	// Total is the number of records the query matches (-1: unknown). An
+	// API that does not count may answer Cap for a first page that could
+	// be all a capped query returns, to have the window split.
 	Total int
 }
 

@@ -291,8 +291,8 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 		// count too, though the pieces beside this one read them.
 		lost := page.Total - s.info.Cap
 		p.metrics.Unreachable.Add(int64(lost))
-		p.log.Error("the API holds at least as many records in this second as it can return (counting, where its bounds include them, "+
-			"the neighbouring seconds'); delivering the reachable ones",
+		p.log.Error("the API holds at least as many records at this instant (its finest time unit) as one query returns (counting, "+
+			"where its bounds include them, the neighbouring instants'); delivering the reachable ones",
 			"stream", s.key, "at", pc.From.Format(time.RFC3339), "total", page.Total, "cap", s.info.Cap, "unreachable", lost)
 	}
 	skip, err := s.shift(ctx, page, pc, first)

@@ -134,6 +134,10 @@ var oloidAxes = []axis{
 		oloidReading("activities, nextToken at the top level", func(c *sim.OLOIDConfig) { c.Shape = sim.OLOIDShapeTop }),
 		oloidReading("data{activities}, nextToken beside it", func(c *sim.OLOIDConfig) { c.Shape = sim.OLOIDShapeMixed }),
 	}},
+	{"limit", []reading{
+		oloidReading("a page's size", func(c *sim.OLOIDConfig) {}),
+		oloidReading("the whole query's cap", func(c *sim.OLOIDConfig) { c.LimitCapsQuery = true }),
+	}},
 }
 
 var qualtricsAxes = []axis{

@@ -143,6 +143,10 @@
 //     OLOIDShapeTop (both at the top level), OLOIDShapeMixed
 //     (data{activities} with the nextToken beside data); default
 //     OLOIDShapeData; 001: "The actual response structure may vary."
+//   - LimitCapsQuery; false (limit is a page's size), true (limit caps the
+//     whole query: its first limit activities and no nextToken); default
+//     false; 001: "limit (number, optional): Maximum number of results to
+//     return."
 //
 // Qualtrics (QualtricsConfig):
 //

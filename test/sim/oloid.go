@@ -166,6 +166,10 @@ type OLOIDConfig struct {
 	// Shape is where a page puts its activities and nextToken (default
 	// the documented data{activities, nextToken}).
 	Shape OLOIDShape
+	// LimitCapsQuery reads limit ("Maximum number of results to return")
+	// as a cap on the whole query: the first limit activities in the
+	// served order, and never a nextToken. By default it is a page's size.
+	LimitCapsQuery bool
 
 	// Readings as for every vendor; the credential is the Authorization
 	// header.
@@ -508,6 +512,9 @@ func (o *OLOID) filterActivity(w http.ResponseWriter, r *http.Request) {
 	next := n == q.limit
 	if o.cfg.NextTokenOnlyWhenMore {
 		next = more
+	}
+	if o.cfg.LimitCapsQuery {
+		next = false
 	}
 	switch {
 	case next:

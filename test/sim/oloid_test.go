@@ -456,6 +456,7 @@ func TestOLOIDLastPage(t *testing.T) {
 		{"no more written as an empty string", OLOIDConfig{NextTokenOnlyWhenMore: true, NoMoreToken: OLOIDNoMoreEmpty}, 3, `{"activities":10,"nextToken":""}`},
 		{"no more written by leaving nextToken out", OLOIDConfig{NextTokenOnlyWhenMore: true, NoMoreToken: OLOIDNoMoreAbsent}, 3, `{"activities":10}`},
 		{"an empty last page written without nextToken", OLOIDConfig{NoMoreToken: OLOIDNoMoreAbsent}, 4, `{"activities":[]}`},
+		{"limit read as the query's cap: the newest 10 and no nextToken", OLOIDConfig{LimitCapsQuery: true}, 1, `{"activities":10,"nextToken":null}`},
 	}
 	at := t0.Add(-time.Hour)
 	for _, tt := range tests {
@@ -498,8 +499,11 @@ func TestOLOIDLastPage(t *testing.T) {
 				}
 				break
 			}
+			if tt.cfg.LimitCapsQuery {
+				want = want[:10]
+			}
 			if !slices.EqualFunc(got, want, bytes.Equal) {
-				t.Fatalf("read %d activities, want the 30", len(got))
+				t.Fatalf("read %d activities, want %d", len(got), len(want))
 			}
 		})
 	}

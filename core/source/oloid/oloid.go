@@ -58,6 +58,13 @@
 //     with Retry-After is honoured.
 //   - Maximum window: none is documented, so windows are not limited
 //     (max_window can limit them).
+//   - Whether limit ("Maximum number of results to return") sizes a page or
+//     caps the whole query: a window's first page that is full and carries
+//     no nextToken may be all a capped query returns, so the window is
+//     split and its halves read instead (SourceInfo.Cap). Under the page
+//     reading that costs a few requests for a window holding exactly limit
+//     activities; under the cap reading, reading the page as the window's
+//     end lost every activity past it.
 package oloid
 
 import (
@@ -162,10 +169,11 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 		return nil, err
 	}
 	auth := newSession(req, p.base, env.Clock, p.ClientID, p.Tenant, p.ClientSecret)
+	limit := env.PageSize(DefaultLimit)
 	return []core.Source{&Source{
 		http:  req,
 		url:   p.base + activityPath,
-		limit: env.PageSize(DefaultLimit),
+		limit: limit,
 		auth:  auth,
 		renewal: reauth.Renewal{Log: env.Logger, Note: "OLOID refused the access token; logging in again", Drop: auth.Drop,
 			Hint: func(string) string {
@@ -177,6 +185,7 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 			Stream:          Name + "-" + streamkey.Safe(host) + "-" + streamkey.Safe(p.Tenant),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Millisecond,
+			Cap:             limit,
 			// Activities without an id get a content hash, shared by
 			// genuine copies; OLOID's own ids are unique.
 			ContentIDs: true,
@@ -210,11 +219,38 @@ type request struct {
 	NextToken string `json:"nextToken,omitempty"`
 }
 
+// burstLimit is the limit asked for a one-millisecond piece. Where limit
+// caps the whole query, the core splits a window down to single
+// milliseconds, and one holding more than page_size activities is read
+// whole only with a larger limit. OLOID documents no maximum: a first page
+// refused at this limit (400) is asked again at page_size's.
+const burstLimit = 1000
+
 func (s *Source) query(ctx context.Context, q core.Query, cursor, tok string) (core.Page, error) {
+	limit := s.limit
+	if q.To.Sub(q.From) <= time.Millisecond {
+		limit = max(limit, burstLimit)
+	}
+	page, err := s.ask(ctx, q, cursor, tok, limit)
+	var re *core.RequestError
+	if limit != s.limit && cursor == "" && errors.As(err, &re) && re.Status == http.StatusBadRequest {
+		limit = s.limit
+		page, err = s.ask(ctx, q, cursor, tok, limit)
+	}
+	if err == nil && cursor == "" && page.Next == "" && len(page.Events) >= limit {
+		// A full first page without a nextToken may be all a capped query
+		// returns: at the cap, the core splits the window. Counted before
+		// the records outside the window are dropped.
+		page.Total = s.limit
+	}
+	return page, err
+}
+
+func (s *Source) ask(ctx context.Context, q core.Query, cursor, tok string, limit int) (core.Page, error) {
 	// One millisecond early and up to the window's end: tokenpage.Reader
 	// drops records outside [From, To), so the bounds' undocumented
 	// inclusiveness cannot lose a record.
-	payload, _ := json.Marshal(request{Start: q.From.UnixMilli() - 1, End: q.To.UnixMilli(), Limit: s.limit, NextToken: cursor})
+	payload, _ := json.Marshal(request{Start: q.From.UnixMilli() - 1, End: q.To.UnixMilli(), Limit: limit, NextToken: cursor})
 	var out core.Page
 	err := s.http.Do(ctx, opQuery, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))

@@ -613,3 +613,110 @@ func TestIdenticalActivitiesWithoutAnIdAreEachDeliveredUnderIdsOfTheirOwn(t *tes
 		t.Fatalf("delivered ids %v; want the three copies as <hash>, <hash>-2, <hash>-3", ids)
 	}
 }
+
+// OLOID's limit is the "Maximum number of results to return": a page's
+// size, or a cap on the whole query, which then answers its first limit
+// activities and no nextToken. Read as the window's end, such a page lost
+// every activity past it. A window whose first page is full and ends the
+// query is split and its halves read; a single millisecond is asked with a
+// larger limit. Every reading delivers every activity once, a millisecond
+// holding more than a page included.
+func TestEveryActivityIsReadWhetherLimitSizesAPageOrCapsTheQuery(t *testing.T) {
+	readings := []struct {
+		name string
+		cfg  sim.OLOIDConfig
+	}{
+		{"a page's size, every full page with a nextToken", sim.OLOIDConfig{}},
+		{"a page's size, a nextToken only when more follow", sim.OLOIDConfig{NextTokenOnlyWhenMore: true}},
+		{"the whole query's cap", sim.OLOIDConfig{LimitCapsQuery: true}},
+		{"the whole query's cap, oldest first", sim.OLOIDConfig{LimitCapsQuery: true, Ascending: true}},
+	}
+	for _, rd := range readings {
+		t.Run(rd.name, func(t *testing.T) {
+			r := newRig(t, "", "initial_lookback", "1h", "page_size", 100)
+			cfg := rd.cfg
+			cfg.Seed, cfg.Count, cfg.From, cfg.To, cfg.Clock, cfg.Bursts = 5, 250, now0.Add(-time.Hour), now0.Add(-2*time.Minute), r.Clock, -1
+			o := sim.NewOLOID(cfg)
+			o.AddClient(clientID, tenant, secret)
+			burst := now0.Add(-20 * time.Minute)
+			for i := range 150 {
+				o.AddEvent(burst, time.Time{}, "LOGIN", i%10)
+			}
+			r.Cfg["oloid.base_url"] = simServer(t, o, nil)
+			p := r.Poller()
+			defer p.Close(context.Background())
+			got, err := testkit.Drain(p, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, b := range o.Truth(now0.Add(-time.Hour), now0.Add(-time.Minute)) {
+				want = append(want, string(b))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if len(want) != 400 || !slices.Equal(got, want) {
+				t.Fatalf("delivered %d activities (%d distinct), want the %d", len(got), len(slices.Compact(slices.Clone(got))), len(want))
+			}
+			if u := p.Metrics().Unreachable.Load(); u != 0 {
+				t.Fatalf("%d reported unreachable", u)
+			}
+		})
+	}
+}
+
+// An API that caps the query and refuses a limit above page_size cannot
+// give a millisecond holding more than page_size activities whole: the
+// reachable ones are delivered, the rest reported, and reading goes on.
+func TestAMillisecondBeyondACappedQueryIsReportedAndReadingGoesOn(t *testing.T) {
+	r := newRig(t, "", "initial_lookback", "1h", "page_size", 100)
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 6, Count: 50, From: now0.Add(-time.Hour), To: now0.Add(-30 * time.Minute), Clock: r.Clock, Bursts: -1, LimitCapsQuery: true})
+	o.AddClient(clientID, tenant, secret)
+	burst := now0.Add(-20 * time.Minute)
+	for i := range 150 {
+		o.AddEvent(burst, time.Time{}, "LOGIN", i%10)
+	}
+	o.AddEvent(burst.Add(time.Millisecond), time.Time{}, "LOGOUT", 0)
+	inner := sim.NewServer().Mount(sim.OLOIDPrefix, o)
+	var refused atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		var q struct{ Limit int }
+		if json.Unmarshal(b, &q) == nil && q.Limit > 100 {
+			refused.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"message":"limit must be at most 100"}`)
+			return
+		}
+		req.Body = io.NopCloser(strings.NewReader(string(b)))
+		inner.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.Cfg["oloid.base_url"] = srv.URL + sim.OLOIDPrefix
+	p := r.Poller()
+	defer p.Close(context.Background())
+	got, err := testkit.Drain(p, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every activity outside the burst once, and of the burst what a query
+	// capped at 100 returns beside its neighbours (the bounds reach one
+	// millisecond either side).
+	fromBurst := 0
+	for _, b := range o.Truth(now0.Add(-time.Hour), now0) {
+		n := strings.Count(strings.Join(got, "\n"), string(b))
+		switch {
+		case strings.Contains(string(b), fmt.Sprint(burst.UnixMilli())):
+			fromBurst += n
+		case n != 1:
+			t.Errorf("delivered %d times: %s", n, b)
+		}
+	}
+	if len(got) != 50+fromBurst+1 || fromBurst < 99 || fromBurst > 100 || refused.Load() == 0 {
+		t.Fatalf("delivered %d activities, %d of the burst (want 50, 99 or 100 of the burst, and the one after it); %d larger limits refused",
+			len(got), fromBurst, refused.Load())
+	}
+	if !strings.Contains(r.Log.Text(), "delivering the reachable ones") {
+		t.Fatalf("nothing reported:\n%s", r.Log.Text())
+	}
+}
