@@ -22,6 +22,12 @@ type Event struct {
 	// one small allocation per event instead of a hash table.
 	User []Field
 	Raw  json.RawMessage
+	// AlsoIn, when positive, is one more than another partition whose
+	// query may return this record too, where the vendor's filter may
+	// match it by either of two of its fields (NordPass: its user and its
+	// initiator in different groups of user_uuids). The poller delivers
+	// each copy from the first partition that returns it.
+	AlsoIn int
 }
 
 // Field is one named value.

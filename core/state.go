@@ -64,6 +64,10 @@ type windowState struct {
 	// timestamp of the current piece, so numbering goes on across a
 	// restart (see copyRun).
 	Run *runState
+	// Cross counts the copies of each record that a partition read before
+	// the current one returned and a later one may return too (see
+	// Event.AlsoIn).
+	Cross []runCopy
 }
 
 type runState struct {
@@ -147,6 +151,7 @@ type windowV2 struct {
 	Live      bool      `json:"live,omitempty"`
 	Final     *int64    `json:"final,omitempty"` // in Unit, like From and To
 	Run       *runState `json:"run,omitempty"`
+	Cross     []runCopy `json:"cross,omitempty"`
 }
 
 // seenV2 holds the seen records column by column: a record is an id and
@@ -185,7 +190,8 @@ func encodeState(st *checkpointState) []byte {
 	if w := st.Window; w != nil {
 		u := windowUnit(w)
 		fw := &windowV2{Unit: u, From: w.From.UnixNano() / u, To: w.To.UnixNano() / u, Reread: w.Reread.UnixNano() / u,
-			Pieces: make([]int64, len(w.Pieces)), Partition: w.Partition, Page: w.Page, Total: w.Total, Live: w.Live, Run: w.Run}
+			Pieces: make([]int64, len(w.Pieces)), Partition: w.Partition, Page: w.Page, Total: w.Total, Live: w.Live, Run: w.Run,
+			Cross: w.Cross}
 		if !w.Final.IsZero() {
 			v := w.Final.UnixNano() / u
 			fw.Final = &v
@@ -264,7 +270,7 @@ func decodeV2(b []byte) (*checkpointState, error) {
 			return fromNanos(v * u)
 		}
 		w := &windowState{From: at(fw.From), To: at(fw.To), Reread: at(fw.Reread), Pieces: make([]pieceState, len(fw.Pieces)),
-			Partition: fw.Partition, Page: fw.Page, Total: fw.Total, Live: fw.Live, Run: fw.Run}
+			Partition: fw.Partition, Page: fw.Page, Total: fw.Total, Live: fw.Live, Run: fw.Run, Cross: fw.Cross}
 		if fw.Final != nil {
 			w.Final = at(*fw.Final)
 		}
@@ -372,6 +378,11 @@ func checkState(st *checkpointState) error {
 	for i, p := range w.Pieces {
 		if !p.From.Before(p.To) || p.Part < 0 || i > 0 && !p.From.Equal(w.Pieces[i-1].To) {
 			return fmt.Errorf("corrupt (inconsistent window piece)")
+		}
+	}
+	for _, c := range w.Cross {
+		if c.ID == "" || c.N < 1 {
+			return fmt.Errorf("corrupt (a record counted %d times)", c.N)
 		}
 	}
 	return nil

@@ -30,6 +30,7 @@ type stream struct {
 	prevPage   []string  // ids of the previous page, to detect shifted pages
 	prevCursor string    // the cursor that read it, to read it again
 	run        copyRun   // copies read of each id at the newest timestamp read
+	cross      crossRead // copies of records a later partition may return too
 	nextPlan   time.Time // earliest start of the next window (poll interval)
 	nextSweep  time.Time // earliest start of the next sweep (zero: the first window is one)
 	retryAt    time.Time // wall time: a failed poll is retried after a backoff
@@ -74,13 +75,15 @@ func (s *stream) restore(st *checkpointState) {
 		// current piece rather than skip part of it.
 		s.p.log.Warn("checkpoint partition out of range; re-reading the current piece", "stream", s.key)
 		w.Partition, w.Page, w.Total = w.Pieces[0].Part%s.info.Partitions, "", -1
+		w.Cross = nil
 	}
 	for _, r := range st.Seen {
 		s.seen[r.ID] = seenEntry{t: r.T, n: r.N, r: r.R}
 	}
 	if w := s.win; w != nil {
 		s.run.restore(w.Run)
-		w.Run = nil
+		s.cross.restore(w.Cross)
+		w.Run, w.Cross = nil, nil
 	}
 }
 
@@ -88,7 +91,7 @@ func (s *stream) snapshot() *snapshot {
 	s.seenShared = true
 	w := s.win.clone()
 	if w != nil {
-		w.Run = s.run.state()
+		w.Run, w.Cross = s.run.state(), s.cross.state()
 	}
 	return &snapshot{cursor: s.cursor, final: s.final, highWater: s.highWater, window: w, seen: s.seen}
 }
@@ -380,8 +383,14 @@ func (s *stream) finishPartition() {
 	}
 	if len(w.Pieces) > 0 {
 		w.Partition = w.Pieces[0].Part
+		if w.Partition == 0 {
+			// A piece of its own, not the rest of one whose partitions
+			// were read before it was cut: its records are new to all.
+			s.cross = crossRead{}
+		}
 		return
 	}
+	s.cross = crossRead{}
 	// Window done: keep only what a later sweep may read again.
 	s.final = w.Final
 	cut := s.final.UnixMilli()
@@ -469,6 +478,10 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 		if s.info.ContentIDs {
 			copyNo = s.run.next(e)
 		}
+		if e.AlsoIn > 0 && s.cross.returned(e, copyNo, w.Partition) {
+			dups++
+			continue
+		}
 		if e.Time.Before(w.Reread) || !e.Time.Before(tailFrom) {
 			en := s.seen[e.ID]
 			en.r++
@@ -541,6 +554,49 @@ func (r *copyRun) restore(st *runState) {
 	r.t = time.UnixMilli(st.T).UTC()
 	for _, c := range st.IDs {
 		r.ids[c.ID] = c.N
+	}
+}
+
+// crossRead remembers, for a piece read partition by partition, the
+// records an earlier partition returned that a later one may return too
+// (Event.AlsoIn): how many copies of each id. Whether the vendor's filter
+// returns such a record from one partition or from both is undocumented,
+// so a later partition delivers the copies the earlier one did not return.
+type crossRead struct{ n map[string]int32 }
+
+// returned reports whether an earlier partition returned this copy of e;
+// if e's other partition comes later, it remembers the copy instead.
+func (c *crossRead) returned(e Event, copyNo int32, part int) bool {
+	if other := e.AlsoIn - 1; other < part {
+		return copyNo <= c.n[e.ID]
+	}
+	if c.n == nil {
+		c.n = map[string]int32{}
+	}
+	c.n[e.ID] = max(c.n[e.ID], copyNo)
+	return false
+}
+
+// state renders the set for a checkpoint, sorted; nil when empty.
+func (c *crossRead) state() []runCopy {
+	if len(c.n) == 0 {
+		return nil
+	}
+	out := make([]runCopy, 0, len(c.n))
+	for id, n := range c.n {
+		out = append(out, runCopy{ID: id, N: n})
+	}
+	slices.SortFunc(out, func(a, b runCopy) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (c *crossRead) restore(st []runCopy) {
+	c.n = nil
+	for _, r := range st {
+		if c.n == nil {
+			c.n = make(map[string]int32, len(st))
+		}
+		c.n[r.ID] = r.N
 	}
 }
 

@@ -85,6 +85,16 @@ var nordPassAxes = []axis{
 	}},
 }
 
+// userUUIDsAxis is NordPass's alone: the MSP API has no user filter.
+var userUUIDsAxis = axis{"user_uuids", []reading{
+	r("unset", func(o *simOptions) {}),
+	r("every member, matching the user", func(o *simOptions) { o.filterUsers = true }),
+	r("every member, matching the user or initiator", func(o *simOptions) {
+		o.filterUsers, o.nordpass.UserFilter = true, sim.MatchUserOrInitiator
+	}),
+	r("every member, matching who acted", func(o *simOptions) { o.filterUsers, o.nordpass.UserFilter = true, sim.MatchActor }),
+}}
+
 func oloidReading(name string, f func(c *sim.OLOIDConfig)) reading {
 	return r(name, func(o *simOptions) {
 		prev := o.oloid
@@ -174,7 +184,8 @@ var qualtricsAxes = []axis{
 }
 
 func axesOf(vendor string) []axis {
-	own := map[string][]axis{"nordpass": nordPassAxes, "nordpass_msp": nordPassAxes, "oloid": oloidAxes, "qualtrics": qualtricsAxes}[vendor]
+	own := map[string][]axis{"nordpass": append(slices.Clone(nordPassAxes), userUUIDsAxis), "nordpass_msp": nordPassAxes,
+		"oloid": oloidAxes, "qualtrics": qualtricsAxes}[vendor]
 	return append(slices.Clone(own), sharedAxes...)
 }
 

@@ -30,10 +30,13 @@ type simOptions struct {
 	cap      int // 0: the vendor's documented cap
 	// The readings of what the vendor documents leave open (see the
 	// matrix); zero values are the simulator's defaults.
-	readings  sim.Readings
-	nordpass  sim.NordPassReadings
-	oloid     func(*sim.OLOIDConfig)
-	qualtrics func(*sim.QualtricsConfig)
+	readings sim.Readings
+	nordpass sim.NordPassReadings
+	// filterUsers sets nordpass.user_uuids to every member of an
+	// organization of 1,100 (three groups of at most 500).
+	filterUsers bool
+	oloid       func(*sim.OLOIDConfig)
+	qualtrics   func(*sim.QualtricsConfig)
 }
 
 type simEnv struct {
@@ -121,20 +124,36 @@ func serve(t *testing.T, h http.Handler) *httptest.Server {
 }
 
 func startNordPass(t *testing.T, o simOptions) *simEnv {
-	np := sim.NewNordPass(sim.NordPassConfig{
+	cfg := sim.NordPassConfig{
 		Seed: 42, Count: o.count, From: o.from, To: o.to, Clock: o.clock,
 		RateLimit: -1, Cap: o.cap, Readings: o.readings, NordPassReadings: o.nordpass,
-	})
+	}
+	if o.filterUsers {
+		cfg.Users = 1100
+	}
+	np := sim.NewNordPass(cfg)
 	np.AddToken(testToken, sim.TokenValid)
 	srv := serve(t, sim.NewServer().Mount(sim.NordPassPrefix, np))
 	users := np.UserUUIDs()
+	section := map[string]any{"base_url": srv.URL + sim.NordPassPrefix, "token": testToken}
+	if o.filterUsers {
+		all := make([]any, len(users))
+		for i, u := range users {
+			all[i] = u
+		}
+		section["user_uuids"] = all
+	}
 	env := &simEnv{
-		section:  map[string]any{"base_url": srv.URL + sim.NordPassPrefix, "token": testToken},
+		section:  section,
 		truth:    np.Truth,
 		faults:   np.Faults(),
 		pageSize: 100,
 		cap:      10000,
 		addLate: func(ts, visible time.Time) []byte {
+			if o.filterUsers {
+				// An admin acting on a member, likely of another group.
+				return np.AddInitiated(ts, visible, "member_management", "member_suspended", 900, 1).JSON
+			}
 			return np.AddEvent(ts, visible, "item", "item_shared", 3).JSON
 		},
 		addBurst: func(ts time.Time, n int) [][]byte {

@@ -106,6 +106,14 @@
 //     in Unix seconds), true (in milliseconds; timestamp_from and
 //     timestamp_to stay in seconds); default false; 000: `"timestamp":
 //     integer` (no unit is named).
+//   - NordPassReadings.UserFilter; MatchUser (the record's user),
+//     MatchUserOrInitiator (its user or its initiator), MatchActor (its
+//     initiator where it has one, else its user); default MatchUser; 000:
+//     "The user_uuids is an optional filter that, if not provided, will
+//     return information for all users based on other filter criteria."
+//     (the answer names only "user"; 003 on the logs: "Every log entry
+//     includes a timestamp, the action initiator, and the user's IP
+//     address").
 //
 // OLOID (OLOIDConfig):
 //

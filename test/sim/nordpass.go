@@ -180,9 +180,18 @@ func (np *NordPass) UserUUIDs() []string {
 // its metadata []. Use it for late events and for events that arrive while
 // a client pages through a window.
 func (np *NordPass) AddEvent(ts, visibleAt time.Time, typ, action string, userIdx int) Record {
+	return np.AddInitiated(ts, visibleAt, typ, action, userIdx, -1)
+}
+
+// AddInitiated is AddEvent for an action member initiatorIdx took on
+// member userIdx (none if negative): the record names both.
+func (np *NordPass) AddInitiated(ts, visibleAt time.Time, typ, action string, userIdx, initiatorIdx int) Record {
 	u := np.gen.users[userIdx]
 	r := Record{Time: time.Unix(ts.Unix(), 0).UTC(), UserUUID: u.uuid}.visibleFrom(visibleAt)
-	r.JSON = np.gen.renderPlain(nil, r.Time.Unix(), typ, action, userIdx)
+	if initiatorIdx >= 0 {
+		r.InitiatorUUID = np.gen.users[initiatorIdx].uuid
+	}
+	r.JSON = np.gen.renderPlain(nil, r.Time.Unix(), typ, action, userIdx, initiatorIdx)
 	np.store.Add(r)
 	return r
 }

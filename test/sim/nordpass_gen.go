@@ -248,7 +248,11 @@ func (g *npGen) event(rnd *rand.Rand, dst []byte, ts int64) (rec, []byte) {
 	dst = g.appendMeta(dst, rnd, a.meta, msp)
 	dst = append(dst, '}')
 	end := len(dst)
-	return rec{t: ts * 1e9, vis: ts * 1e9, user: g.users[u].uuid, json: dst[start:end:end]}, dst
+	x := rec{t: ts * 1e9, vis: ts * 1e9, user: g.users[u].uuid, json: dst[start:end:end]}
+	if initiator >= 0 {
+		x.init = g.users[initiator].uuid
+	}
+	return x, dst
 }
 
 func (g *npGen) pickAction(rnd *rand.Rand) int {
@@ -319,9 +323,9 @@ func appendUUIDField(dst []byte, rnd *rand.Rand, k string) []byte {
 	return append(dst, `",`...)
 }
 
-// renderPlain renders an event with the given type and action, no
-// initiator and [] metadata (for AddEvent).
-func (g *npGen) renderPlain(dst []byte, ts int64, typ, action string, user int) []byte {
+// renderPlain renders an event with the given type and action, the given
+// initiator (none if negative) and [] metadata (for AddEvent).
+func (g *npGen) renderPlain(dst []byte, ts int64, typ, action string, user, initiator int) []byte {
 	dst = append(dst, `{"type":`...)
 	dst = append(dst, jsonString(typ)...)
 	dst = append(dst, `,"action":`...)
@@ -330,7 +334,13 @@ func (g *npGen) renderPlain(dst []byte, ts int64, typ, action string, user int) 
 	dst = strconv.AppendInt(dst, ts*g.tsUnit, 10)
 	dst = append(dst, g.orgUser...)
 	dst = append(dst, g.users[user].json...)
-	return append(dst, `,"initiator":null,"metadata":[]}`...)
+	dst = append(dst, `,"initiator":`...)
+	if initiator >= 0 {
+		dst = append(dst, g.users[initiator].json...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, `,"metadata":[]}`...)
 }
 
 // newUUID returns a random (version 4) UUID drawn from rnd.

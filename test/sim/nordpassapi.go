@@ -83,6 +83,10 @@ type NordPassReadings struct {
 	// MillisecondTimestamps writes each record's timestamp in milliseconds;
 	// timestamp_from and timestamp_to stay in seconds.
 	MillisecondTimestamps bool
+	// UserFilter is what user_uuids matches a record by (NordPass; the MSP
+	// API has no such filter): its user (default), its user or initiator,
+	// or whoever acted.
+	UserFilter UserMatch
 }
 
 // tsUnit is what a record's Unix second is multiplied by when rendered.
@@ -359,7 +363,7 @@ func (e *npEndpoint) page(buf []byte, q npQuery) ([]byte, string) {
 	if q.keep != nil {
 		total = int64(e.store.filtered(time.Unix(from, 0), time.Unix(to, 0), true, q.keep, int(offset), int(limit), emit))
 	} else {
-		total = int64(e.store.Query(Query{From: time.Unix(from, 0), To: time.Unix(to, 0), Users: q.users, Offset: int(offset), Limit: int(limit)}, emit))
+		total = int64(e.store.Query(Query{From: time.Unix(from, 0), To: time.Unix(to, 0), Users: q.users, Match: e.readings.UserFilter, Offset: int(offset), Limit: int(limit)}, emit))
 	}
 	if e.readings.Total == NordPassTotalCapped {
 		total = min(total, int64(e.cap))

@@ -17,6 +17,9 @@ type Record struct {
 	VisibleAt time.Time
 	// UserUUID is the user the event is filed under (for user filters).
 	UserUUID string
+	// InitiatorUUID is who acted on that user, if someone else did (an
+	// admin): a user filter may match it too (Query.Match).
+	InitiatorUUID string
 	// JSON is the record exactly as the API serves it, byte for byte. It is
 	// shared with the store and must not be modified.
 	JSON []byte
@@ -28,6 +31,7 @@ type rec struct {
 	t, vis int64 // Unix nanoseconds
 	id     uint64
 	user   string
+	init   string // the initiator, where a filter may match it
 	json   []byte
 }
 
@@ -74,7 +78,7 @@ func NewStore(clock Clock) *Store {
 // with the same Time, r goes after those already present (so it is served
 // first by a newest-first API).
 func (s *Store) Add(r Record) {
-	x := rec{t: r.Time.UnixNano(), user: r.UserUUID, json: r.JSON}
+	x := rec{t: r.Time.UnixNano(), user: r.UserUUID, init: r.InitiatorUUID, json: r.JSON}
 	x.vis = x.t
 	if !r.VisibleAt.IsZero() {
 		x.vis = max(x.t, r.VisibleAt.UnixNano())
@@ -192,10 +196,11 @@ func (r Record) visibleFrom(v time.Time) Record {
 
 func (x rec) record() Record {
 	return Record{
-		Time:      time.Unix(0, x.t).UTC(),
-		VisibleAt: time.Unix(0, x.vis).UTC(),
-		UserUUID:  x.user,
-		JSON:      x.json,
+		Time:          time.Unix(0, x.t).UTC(),
+		VisibleAt:     time.Unix(0, x.vis).UTC(),
+		UserUUID:      x.user,
+		InitiatorUUID: x.init,
+		JSON:          x.json,
 	}
 }
 
@@ -203,12 +208,38 @@ func (x rec) record() Record {
 type Query struct {
 	// From and To bound the records' Time: [From, To).
 	From, To time.Time
-	// Users, when not nil, keeps only records filed under these users.
+	// Users, when not nil, keeps only records filed under these users, as
+	// Match says.
 	Users map[string]bool
+	Match UserMatch
 	// Ascending serves oldest first; the default is newest first.
 	Ascending bool
 	// Offset and Limit select the page among the matching records.
 	Offset, Limit int
+}
+
+// UserMatch is what a user filter matches a record by.
+type UserMatch int
+
+const (
+	// MatchUser keeps the records filed under one of the users.
+	MatchUser UserMatch = iota
+	// MatchUserOrInitiator keeps them and those one of the users initiated
+	// (an admin's action on another member).
+	MatchUserOrInitiator
+	// MatchActor keeps the records of what one of the users did: the
+	// initiator's where there is one, else the user's.
+	MatchActor
+)
+
+func (m UserMatch) keeps(users map[string]bool, x *rec) bool {
+	switch {
+	case m == MatchUserOrInitiator:
+		return users[x.user] || x.init != "" && users[x.init]
+	case m == MatchActor && x.init != "":
+		return users[x.init]
+	}
+	return users[x.user]
 }
 
 // Query calls emit with the JSON of each record of the requested page, in
@@ -235,7 +266,7 @@ func (s *Store) Query(q Query, emit func(json []byte)) (total int) {
 	if q.Users != nil {
 		// Filters are rare and narrow, so a per-user index is not worth its
 		// upkeep: walk the range.
-		match := func(x *rec) bool { return x.vis <= now && q.Users[x.user] }
+		match := func(x *rec) bool { return x.vis <= now && q.Match.keeps(q.Users, x) }
 		return rule.offsetPage(s.walk(lo, hi, desc, match), q.Offset, q.Limit, emit)
 	}
 	hidden := s.hidden(from, to, now)

@@ -120,7 +120,10 @@ type Source struct {
 	api    pagenum.Endpoint
 	token  core.Secret
 	groups [][]string
-	info   core.SourceInfo
+	// groupOf is one more than the group of each user UUID (lower case),
+	// when there are several groups.
+	groupOf map[string]int
+	info    core.SourceInfo
 }
 
 // open builds the source.
@@ -136,18 +139,28 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 	slices.Sort(uuids)
 	uuids = slices.Compact(uuids)
 	var groups [][]string
+	var groupOf map[string]int
 	for len(uuids) > 0 {
 		n := min(MaxUUIDs, len(uuids))
 		groups = append(groups, uuids[:n])
 		uuids = uuids[n:]
+	}
+	if len(groups) > 1 {
+		groupOf = map[string]int{}
+		for i, g := range groups {
+			for _, u := range g {
+				groupOf[strings.ToLower(u)] = i + 1
+			}
+		}
 	}
 	return []core.Source{&Source{
 		api: pagenum.Endpoint{
 			HTTP: req, URL: p.base + queryPath, Op: "nordpass activities query", Source: Name,
 			PerPage: perPage, Cap: Cap, Decode: decodePage, Classify: classify,
 		},
-		token:  p.Token,
-		groups: groups,
+		token:   p.Token,
+		groups:  groups,
+		groupOf: groupOf,
 		info: core.SourceInfo{
 			Source:          Name,
 			Stream:          streamKey(p.Settings, host),
@@ -192,6 +205,52 @@ type request struct {
 
 // Fetch reads one page of the window (see pagenum.Endpoint).
 func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
+	page, err := s.fetch(ctx, q)
+	if s.groupOf != nil {
+		for i := range page.Events {
+			s.markOtherGroup(&page.Events[i], q.Partition)
+		}
+	}
+	return page, err
+}
+
+// markOtherGroup sets e.AlsoIn when e's user and its initiator are in
+// different groups of user_uuids. NordPass does not say whether the filter
+// matches a record's user alone, or its initiator (an admin acting on a
+// member) too, or the one who acted: such a record may come from either
+// group's query, or from both.
+func (s *Source) markOtherGroup(e *core.Event, part int) {
+	var user, initiator string
+	for _, f := range e.User {
+		if f.Name == "user_uuid" {
+			user = f.Value
+		}
+	}
+	_ = jsonscan.Scan(e.Raw, func(sc *jsonscan.Scanner) error {
+		return sc.Object(func(k string) error {
+			if k != "initiator" || sc.Kind() != '{' {
+				return sc.Skip()
+			}
+			return sc.Object(func(k string) (err error) {
+				if k == "uuid" {
+					initiator, err = sc.OptStr()
+					return err
+				}
+				return sc.Skip()
+			})
+		})
+	})
+	g, h := s.groupOf[strings.ToLower(user)], s.groupOf[strings.ToLower(initiator)]
+	switch {
+	case g == 0 || h == 0 || g == h:
+	case g == part+1:
+		e.AlsoIn = h
+	case h == part+1:
+		e.AlsoIn = g
+	}
+}
+
+func (s *Source) fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	return s.api.Fetch(ctx, q, func(r pagenum.Request) any {
 		body := request{From: r.From, To: r.To, PerPage: s.api.PerPage, Page: r.Page}
 		if len(s.groups) > 0 {

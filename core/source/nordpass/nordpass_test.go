@@ -282,3 +282,87 @@ func TestMillisecondTimestampsAreReadAsMilliseconds(t *testing.T) {
 	}
 	testkit.SameMultiset(t, got, org.Truth())
 }
+
+// NordPass does not say whether user_uuids matches a record's user alone,
+// its user or its initiator (an admin acting on a member), or whoever
+// acted. Sent in groups of 500, a record whose user and initiator are in
+// different groups may come from both queries, or from either: every
+// reading delivers each record the whole filter matches once, a restart
+// between two groups' queries included.
+func TestEveryReadingOfUserUUIDsDeliversEachRecordOnce(t *testing.T) {
+	readings := []struct {
+		name  string
+		match sim.UserMatch
+	}{
+		{"the record's user", sim.MatchUser},
+		{"its user or its initiator", sim.MatchUserOrInitiator},
+		{"whoever acted", sim.MatchActor},
+	}
+	for _, rd := range readings {
+		for _, stopAfter := range []int{0, 30, 70} {
+			t.Run(fmt.Sprintf("%s, stopped after %d pages", rd.name, stopAfter), func(t *testing.T) {
+				clock := sim.NewFakeClock(now0)
+				np := sim.NewNordPass(sim.NordPassConfig{Seed: 3, Count: 6000, Users: 1300, From: now0.Add(-24 * time.Hour), To: now0, Clock: clock,
+					RateLimit: -1, NordPassReadings: sim.NordPassReadings{UserFilter: rd.match}})
+				np.AddToken(token, sim.TokenValid)
+				srv := httptest.NewServer(sim.NewServer().Mount(sim.NordPassPrefix, np))
+				defer srv.Close()
+				users := np.UserUUIDs()
+				// Admins (the first members) act on members of every group.
+				for i := range 40 {
+					np.AddInitiated(now0.Add(-time.Duration(i+1)*time.Minute), time.Time{}, "member_management", "member_suspended", 600+i*17, i%3)
+				}
+				filter := map[string]bool{}
+				anyUsers := make([]any, 1100) // three groups: 500, 500, 100
+				for i, u := range users[:1100] {
+					filter[u], anyUsers[i] = true, u
+				}
+				var want []string
+				cross := 0
+				for _, r := range np.All() {
+					if r.Time.Before(now0.Add(-7*24*time.Hour)) || !r.Time.Before(now0.Add(-time.Minute)) {
+						continue
+					}
+					matched := filter[r.UserUUID]
+					switch {
+					case rd.match == sim.MatchUserOrInitiator:
+						matched = matched || filter[r.InitiatorUUID]
+					case rd.match == sim.MatchActor && r.InitiatorUUID != "":
+						matched = filter[r.InitiatorUUID]
+					}
+					if matched {
+						want = append(want, string(r.JSON))
+					}
+					if r.InitiatorUUID != "" && r.InitiatorUUID != r.UserUUID && filter[r.UserUUID] && filter[r.InitiatorUUID] {
+						cross++
+					}
+				}
+				r := testkit.NewRig(t, clock, map[string]any{
+					"source": "nordpass", "nordpass.base_url": srv.URL + sim.NordPassPrefix, "nordpass.token": token,
+					"nordpass.user_uuids": anyUsers, "checkpoint.type": "memory", "rate_limit.enabled": false, "page_size": 50,
+				})
+				var got []string
+				if stopAfter > 0 {
+					p := r.Poller()
+					got, _ = testkit.Drain(p, stopAfter)
+					if err := p.Close(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p := r.Poller()
+				defer p.Close(context.Background())
+				rest, err := testkit.Drain(p, -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, rest...)
+				sort.Strings(got)
+				sort.Strings(want)
+				if cross < 40 || !slices.Equal(got, want) {
+					t.Fatalf("delivered %d records (%d distinct), want %d; %d records name a user and an initiator of the filter",
+						len(got), len(slices.Compact(slices.Clone(got))), len(want), cross)
+				}
+			})
+		}
+	}
+}
