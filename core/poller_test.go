@@ -35,6 +35,10 @@ type fakeSource struct {
 	onQuery func(q core.Query, behind bool)
 	newest  time.Time
 	fetches int
+	// shuffle serves the records of one timestamp in a new order at every
+	// request, as an API with several replicas may.
+	shuffle bool
+	queries []core.Query
 }
 
 type fakeRec struct {
@@ -97,6 +101,21 @@ func (f *fakeSource) Fetch(_ context.Context, q core.Query) (core.Page, error) {
 		}
 	}
 	sort.SliceStable(m, func(i, j int) bool { return m[i].t.After(m[j].t) })
+	if f.shuffle {
+		for i := 0; i < len(m); {
+			j := i
+			for j < len(m) && m[j].t.Equal(m[i].t) {
+				j++
+			}
+			run := m[i:j]
+			k := (f.fetches * 3) % len(run)
+			slices.Reverse(run[:k])
+			slices.Reverse(run[k:])
+			slices.Reverse(run)
+			i = j
+		}
+	}
+	f.queries = append(f.queries, q)
 	page := 1
 	if q.Cursor != "" {
 		if _, err := fmt.Sscan(q.Cursor, &page); err != nil {
@@ -1161,5 +1180,70 @@ func TestAHostThatReportsNothingWithTheReadAheadFullIsExplainedInTheLog(t *testi
 		b.Ack(nil)
 	case <-time.After(testkit.ReadLimit):
 		t.Fatal("reading did not go on after the ack")
+	}
+}
+
+// An API may serve the records of one timestamp in a new order at every
+// request: paging by offset through a run that a page boundary splits
+// then repeats some of its records and skips others. The run's instant is
+// read again by itself once the read ends, and what it holds beyond what
+// was delivered goes out: every record once, two identical copies
+// included, across a restart at any page.
+func TestARunOfOneTimestampSplitByAPageBoundaryIsReadAgainWhole(t *testing.T) {
+	run := t0.Add(-2 * time.Hour)
+	for stopAfter := range 5 {
+		t.Run(fmt.Sprintf("stopped after %d pages", stopAfter), func(t *testing.T) {
+			h := newHarness(t, 10, 10000)
+			h.src.shuffle = true
+			var want []string
+			for i := range 6 {
+				ts := run.Add(time.Duration(i+1) * time.Minute)
+				id := fmt.Sprintf("new%d", i)
+				h.src.add(id, ts, ts)
+				want = append(want, id)
+			}
+			for i := range 7 {
+				id := fmt.Sprintf("tie%d", i)
+				h.src.add(id, run, run)
+				want = append(want, id)
+			}
+			h.src.add("same", run, run)
+			h.src.add("same", run, run)
+			want = append(want, "same", "same-2")
+			for i := range 9 {
+				ts := run.Add(-time.Duration(i+1) * time.Minute)
+				id := fmt.Sprintf("old%d", i)
+				h.src.add(id, ts, ts)
+				want = append(want, id)
+			}
+			ctx := context.Background()
+			var got []string
+			if stopAfter > 0 {
+				p := h.poller()
+				for range stopAfter {
+					b, err := p.Next(ctx)
+					if err != nil || b == nil {
+						t.Fatalf("page: %v", err)
+					}
+					for _, e := range b.Events {
+						got = append(got, e.ID)
+					}
+					b.Ack(nil)
+				}
+				if err := p.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := h.poller()
+			defer p.Close(ctx)
+			got = append(got, drain(t, p)...)
+			testkit.SameMultiset(t, got, want)
+			rechecked := slices.ContainsFunc(h.src.queries, func(q core.Query) bool {
+				return q.From.Equal(run) && q.To.Equal(run.Add(time.Second))
+			})
+			if !rechecked {
+				t.Fatalf("the run's second was not read again: %v", h.src.queries)
+			}
+		})
 	}
 }

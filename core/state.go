@@ -68,6 +68,14 @@ type windowState struct {
 	// the current one returned and a later one may return too (see
 	// Event.AlsoIn).
 	Cross []runCopy
+	// TrailAt is the instant of the previous page's last records, whose run
+	// the next page may go on with (see tieRuns).
+	TrailAt time.Time
+	// Recheck lists the instants whose records a page boundary split: each
+	// is read again by itself once the partition's read of the piece ends.
+	// Checking is set while that happens (Page is then the recheck's).
+	Recheck  []time.Time
+	Checking bool
 }
 
 type runState struct {
@@ -107,6 +115,7 @@ func (w *windowState) clone() *windowState {
 	}
 	c := *w
 	c.Pieces = append([]pieceState(nil), w.Pieces...)
+	c.Recheck = slices.Clone(w.Recheck)
 	return &c
 }
 
@@ -152,6 +161,10 @@ type windowV2 struct {
 	Final     *int64    `json:"final,omitempty"` // in Unit, like From and To
 	Run       *runState `json:"run,omitempty"`
 	Cross     []runCopy `json:"cross,omitempty"`
+	// Trail and Recheck are Unix nanoseconds.
+	Held     *int64  `json:"trail,omitempty"`
+	Recheck  []int64 `json:"recheck,omitempty"`
+	Checking bool    `json:"checking,omitempty"`
 }
 
 // seenV2 holds the seen records column by column: a record is an id and
@@ -191,7 +204,10 @@ func encodeState(st *checkpointState) []byte {
 		u := windowUnit(w)
 		fw := &windowV2{Unit: u, From: w.From.UnixNano() / u, To: w.To.UnixNano() / u, Reread: w.Reread.UnixNano() / u,
 			Pieces: make([]int64, len(w.Pieces)), Partition: w.Partition, Page: w.Page, Total: w.Total, Live: w.Live, Run: w.Run,
-			Cross: w.Cross}
+			Cross: w.Cross, Held: optNanos(w.TrailAt), Checking: w.Checking}
+		for _, t := range w.Recheck {
+			fw.Recheck = append(fw.Recheck, t.UnixNano())
+		}
 		if !w.Final.IsZero() {
 			v := w.Final.UnixNano() / u
 			fw.Final = &v
@@ -270,7 +286,11 @@ func decodeV2(b []byte) (*checkpointState, error) {
 			return fromNanos(v * u)
 		}
 		w := &windowState{From: at(fw.From), To: at(fw.To), Reread: at(fw.Reread), Pieces: make([]pieceState, len(fw.Pieces)),
-			Partition: fw.Partition, Page: fw.Page, Total: fw.Total, Live: fw.Live, Run: fw.Run, Cross: fw.Cross}
+			Partition: fw.Partition, Page: fw.Page, Total: fw.Total, Live: fw.Live, Run: fw.Run, Cross: fw.Cross,
+			TrailAt: fromOptNanos(fw.Held), Checking: fw.Checking}
+		for _, n := range fw.Recheck {
+			w.Recheck = append(w.Recheck, fromNanos(n))
+		}
 		if fw.Final != nil {
 			w.Final = at(*fw.Final)
 		}
@@ -379,6 +399,9 @@ func checkState(st *checkpointState) error {
 		if !p.From.Before(p.To) || p.Part < 0 || i > 0 && !p.From.Equal(w.Pieces[i-1].To) {
 			return fmt.Errorf("corrupt (inconsistent window piece)")
 		}
+	}
+	if w.Checking && len(w.Recheck) == 0 {
+		return fmt.Errorf("corrupt (rechecking no instant)")
 	}
 	for _, c := range w.Cross {
 		if c.ID == "" || c.N < 1 {

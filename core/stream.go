@@ -31,6 +31,7 @@ type stream struct {
 	prevCursor string    // the cursor that read it, to read it again
 	run        copyRun   // copies read of each id at the newest timestamp read
 	cross      crossRead // copies of records a later partition may return too
+	trail      []string  // ids of the previous page's last run, at win.TrailAt (see tieRuns)
 	nextPlan   time.Time // earliest start of the next window (poll interval)
 	nextSweep  time.Time // earliest start of the next sweep (zero: the first window is one)
 	retryAt    time.Time // wall time: a failed poll is retried after a backoff
@@ -213,7 +214,7 @@ func minTime(a, b time.Time) time.Time {
 // not yet hold its newest events until its clock caught up.
 func (s *stream) replanUnread(now time.Time) {
 	w := s.win
-	if w == nil || w.Page != "" || w.Partition != w.Pieces[0].Part || len(w.Pieces) != 1 ||
+	if w == nil || w.Page != "" || w.Checking || w.Partition != w.Pieces[0].Part || len(w.Pieces) != 1 ||
 		!w.Pieces[0].From.Equal(w.From) || !w.Pieces[0].To.Equal(w.To) {
 		return
 	}
@@ -251,6 +252,10 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	}
 	w := s.win
 	pc := w.Pieces[0]
+	if w.Checking {
+		at := w.Recheck[0]
+		pc = pieceState{From: at, To: at.Add(s.info.Precision), Part: w.Partition}
+	}
 	if !w.Live {
 		ctx = withBackfill(ctx)
 	}
@@ -270,13 +275,15 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	// The piece was under the cap at its first page and records that became
 	// visible since took it past: the API stops at the cap, and its oldest
 	// records would be on no page.
-	grewPastCap := !first && s.info.Cap > 0 && w.Total >= 0 && w.Total < s.info.Cap && page.Total >= s.info.Cap
+	grewPastCap := !first && !w.Checking && s.info.Cap > 0 && w.Total >= 0 && w.Total < s.info.Cap && page.Total >= s.info.Cap
 	// At the cap, not only above it: a vendor may cap metadata.total itself
 	// (NordPass does not say), and then a total of exactly the cap is all a
 	// window holding more can show. Splitting a window that held exactly
 	// the cap costs a few requests; not splitting one that held more loses
 	// records without a word.
-	if first && s.info.Cap > 0 && page.Total >= s.info.Cap {
+	// A recheck reads again an instant of a piece read already: the piece's
+	// first page did what follows for it.
+	if first && !w.Checking && s.info.Cap > 0 && page.Total >= s.info.Cap {
 		if pieces := s.split(pc, page.Total); pieces != nil {
 			for i := range pieces {
 				pieces[i].Part = w.Partition
@@ -298,6 +305,9 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 			"where its bounds include them, the neighbouring instants'); delivering the reachable ones",
 			"stream", s.key, "at", pc.From.Format(time.RFC3339), "total", page.Total, "cap", s.info.Cap, "unreachable", lost)
 	}
+	if w.Checking && first {
+		s.startRecheck(pc.From)
+	}
 	skip, err := s.shift(ctx, page, pc, first)
 	if err != nil {
 		return nil, err
@@ -311,13 +321,26 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	if first {
 		w.Total = page.Total
 	}
-	if grewPastCap && !oldest.IsZero() {
+	switch {
+	case grewPastCap && !oldest.IsZero():
 		s.rereadOlder(pc, oldest, page.Total)
-	} else {
+	case page.Next != "":
 		w.Page = page.Next
-		if page.Next == "" {
+	case w.Checking:
+		// The instant is read again whole: the next one, or the read is
+		// over.
+		s.forget(w.Recheck[0], nil)
+		w.Recheck = w.Recheck[1:]
+		s.restartRead()
+		if len(w.Recheck) == 0 {
+			w.Checking = false
 			s.finishPartition()
 		}
+	case len(w.Recheck) > 0:
+		s.restartRead()
+		w.Checking = true
+	default:
+		s.finishPartition()
 	}
 	b := p.newBatch(s, events)
 	if len(events) == 0 {
@@ -348,8 +371,7 @@ func (s *stream) rereadOlder(pc pieceState, oldest time.Time, total int) {
 		rest = append(rest, pieceState{From: to, To: pc.To, Part: w.Partition + 1})
 	}
 	w.Pieces = append(rest, w.Pieces[1:]...)
-	w.Page, w.Total, s.prevPage, s.prevCursor = "", -1, nil, ""
-	s.run.reset(time.Time{})
+	s.restartRead()
 	s.p.metrics.WindowSplits.Add(1)
 	s.p.log.Info("records that became visible while a window was read took it past what the API returns; reading its older part again",
 		"stream", s.key, "from", pc.From.Format(time.RFC3339), "to", to.Format(time.RFC3339), "total", total, "cap", s.info.Cap)
@@ -366,10 +388,30 @@ func oldestIn(evs []Event, pc pieceState) time.Time {
 	return oldest
 }
 
-func (s *stream) finishPartition() {
+// restartRead resets what paging one query keeps, for a new query.
+func (s *stream) restartRead() {
 	w := s.win
 	w.Page, w.Total, s.prevPage, s.prevCursor = "", -1, nil, ""
 	s.run.reset(time.Time{})
+	if !w.TrailAt.IsZero() {
+		// Only a grown window's re-read ends a read after a page with more
+		// to follow, and it reads the instant again.
+		s.forget(w.TrailAt, s.trail)
+		w.TrailAt, s.trail = time.Time{}, nil
+	}
+}
+
+// recheck adds instant t to those read again at the end of the read.
+func (s *stream) recheck(t time.Time) {
+	w := s.win
+	if !slices.ContainsFunc(w.Recheck, t.Equal) {
+		w.Recheck = append(slices.Clone(w.Recheck), t)
+	}
+}
+
+func (s *stream) finishPartition() {
+	w := s.win
+	s.restartRead()
 	w.Partition++
 	if w.Partition < s.info.Partitions {
 		return
@@ -467,6 +509,10 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 			s.prevPage = append(s.prevPage, e.ID)
 		}
 	}
+	var trailAt time.Time
+	if !w.Checking {
+		evs, trailAt = s.tieRuns(evs, pc, page.Next != "")
+	}
 	out := evs[:0] // filtered in place: the page is ours
 	tailFrom := w.Final
 	dups := 0
@@ -482,7 +528,7 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 			dups++
 			continue
 		}
-		if e.Time.Before(w.Reread) || !e.Time.Before(tailFrom) {
+		if w.Checking || e.Time.Equal(trailAt) || e.Time.Before(w.Reread) || !e.Time.Before(tailFrom) {
 			en := s.seen[e.ID]
 			en.r++
 			if en.r <= en.n {
@@ -507,6 +553,110 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 		s.p.metrics.DuplicatesSuppressed.Add(int64(dups))
 	}
 	return out
+}
+
+// tieRuns keeps a run of records of one instant whole across a page
+// boundary. An API may serve such records in a different order at each
+// request (a search engine with several replicas can): a run split between
+// two pages then repeats some of its records and skips others. So the
+// records of a page's last instant, when more pages follow, are counted as
+// they are delivered (seen), and the instant is kept (TrailAt). If the next
+// page starts with the same instant, its records of that instant are
+// dropped, and the instant is read again by itself once the read ends
+// (Recheck), in one request where the run fits a page: that read delivers
+// the copies not delivered yet. more says pages follow this one. It
+// returns the records left to filter, and the instant whose records filter
+// counts (zero: none).
+func (s *stream) tieRuns(evs []Event, pc pieceState, more bool) ([]Event, time.Time) {
+	w := s.win
+	in := func(e Event) bool { return !e.Time.Before(pc.From) && e.Time.Before(pc.To) }
+	if !w.TrailAt.IsZero() {
+		first := slices.IndexFunc(evs, in)
+		switch {
+		case first < 0 && more:
+			return evs, time.Time{} // nothing of the piece on this page
+		case first >= 0 && evs[first].Time.Equal(w.TrailAt):
+			s.recheck(w.TrailAt)
+			i := first
+			for i < len(evs) && (!in(evs[i]) || evs[i].Time.Equal(w.TrailAt)) {
+				i++
+			}
+			if i == len(evs) && more {
+				return nil, time.Time{} // the page is all the run, which may go on
+			}
+			evs = evs[i:]
+		case !slices.ContainsFunc(w.Recheck, w.TrailAt.Equal):
+			// The run ended with the page: nothing to read again. (Had
+			// it gone on, its counts wait for the recheck.)
+			s.forget(w.TrailAt, s.trail)
+		}
+		w.TrailAt, s.trail = time.Time{}, nil
+	}
+	if !more {
+		return evs, time.Time{}
+	}
+	last := -1
+	for i, e := range evs {
+		if in(e) {
+			last = i
+		}
+	}
+	if last < 0 {
+		return evs, time.Time{}
+	}
+	at := evs[last].Time
+	for i := last; i >= 0 && (!in(evs[i]) || evs[i].Time.Equal(at)); i-- {
+		if in(evs[i]) {
+			s.trail = append(s.trail, evs[i].ID)
+		}
+	}
+	w.TrailAt = at
+	return evs, at
+}
+
+// counted reports whether the seen set counts the deliveries of records at
+// t anyway: in the overlap a sweep reads again.
+func (s *stream) counted(t time.Time) bool {
+	return t.Before(s.win.Reread) || !t.Before(s.win.Final)
+}
+
+// forget drops what the seen set counted of the records ids at t only
+// because a page boundary fell there (nil ids, as after a restart: every
+// record at t).
+func (s *stream) forget(t time.Time, ids []string) {
+	if s.counted(t) {
+		return
+	}
+	ms := t.UnixMilli()
+	drop := func(id string) {
+		if e, ok := s.seen[id]; ok && e.t == ms {
+			if s.seenShared {
+				s.setSeen(id, e) // copies the set
+			}
+			delete(s.seen, id)
+		}
+	}
+	if ids != nil {
+		for _, id := range ids {
+			drop(id)
+		}
+		return
+	}
+	for id := range s.seen {
+		drop(id)
+	}
+}
+
+// startRecheck makes the records of t read by the recheck count from
+// zero, against the copies delivered.
+func (s *stream) startRecheck(t time.Time) {
+	ms := t.UnixMilli()
+	for id, e := range s.seen {
+		if e.t == ms && e.r != 0 {
+			e.r = 0
+			s.setSeen(id, e)
+		}
+	}
 }
 
 // copyRun numbers identical records (content ids): it counts the copies

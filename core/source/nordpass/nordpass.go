@@ -252,7 +252,7 @@ func (s *Source) markOtherGroup(e *core.Event, part int) {
 
 func (s *Source) fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	return s.api.Fetch(ctx, q, func(r pagenum.Request) any {
-		body := request{From: r.From, To: r.To, PerPage: s.api.PerPage, Page: r.Page}
+		body := request{From: r.From, To: r.To, PerPage: r.PerPage, Page: r.Page}
 		if len(s.groups) > 0 {
 			body.UserUUIDs = s.groups[q.Partition]
 		}

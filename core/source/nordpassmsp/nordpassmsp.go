@@ -371,7 +371,7 @@ func (s *Source) Fetch(ctx context.Context, q core.Query) (core.Page, error) {
 	return reauth.Once(s.renewal, func() (core.Page, string, error) {
 		var used string
 		page, err := s.api.Fetch(ctx, q, func(r pagenum.Request) any {
-			return request{From: r.From, To: r.To, PerPage: s.api.PerPage, Page: r.Page, filters: s.filters}
+			return request{From: r.From, To: r.To, PerPage: r.PerPage, Page: r.Page, filters: s.filters}
 		}, func(ctx context.Context, req *http.Request) error {
 			tok, err := s.signer.Token(ctx)
 			if err != nil {

@@ -94,6 +94,9 @@ func TestLogsInWithTheAPIClientAndSendsTheTokenAsBearer(t *testing.T) {
 		t.Fatalf("%d queries for 100 events in pages of 25", len(queries))
 	}
 	for i, q := range queries {
+		if q["end"].(float64)-q["start"].(float64) == 2 {
+			continue // a millisecond a page boundary split, read again by itself
+		}
 		if !strings.HasPrefix(auths[i], "Bearer oloid-at-") || q["limit"] != 25.0 {
 			t.Fatalf("query %d: Authorization %q, body %v", i, auths[i], q)
 		}
@@ -369,7 +372,10 @@ func TestARefusedNextTokenRestartsTheWindowOnceWithAWarning(t *testing.T) {
 		defer p.Close(context.Background())
 		got, err := testkit.Drain(p, -1)
 		var re *core.RequestError
-		if !errors.As(err, &re) || !strings.Contains(err.Error(), "Invalid nextToken") || len(got) != 2 {
+		// The restarted window's first page repeats the record the
+		// previous page ended with: taken for its run going on, it is not
+		// delivered again.
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "Invalid nextToken") || len(got) != 1 {
 			t.Fatalf("got %d events and %v", len(got), err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/source/internal/jsonpage"
@@ -35,6 +36,7 @@ type Endpoint struct {
 type Request struct {
 	From, To int64 // see Bounds
 	Page     int
+	PerPage  int // the page size to ask for
 }
 
 // Fetch reads the page q.Cursor names, asking for the window one second
@@ -47,7 +49,13 @@ func (e *Endpoint) Fetch(ctx context.Context, q core.Query, body func(Request) a
 		return core.Page{}, err
 	}
 	from, to := Bounds(q)
-	payload, _ := json.Marshal(body(Request{From: from, To: to, Page: page}))
+	asked := e.PerPage
+	if q.To.Sub(q.From) <= time.Second {
+		// One second: the core reads a run of one timestamp that a page
+		// boundary split again by itself, whole where it fits a page.
+		asked = max(asked, MaxPerPage)
+	}
+	payload, _ := json.Marshal(body(Request{From: from, To: to, Page: page, PerPage: asked}))
 	var out core.Page
 	err = e.HTTP.Do(ctx, e.Op, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(payload))
@@ -66,7 +74,7 @@ func (e *Endpoint) Fetch(ctx context.Context, q core.Query, body func(Request) a
 		}
 		d, err := e.Decode(r.Body)
 		if err == nil {
-			out, err = Turn(page, e.PerPage, e.Cap, d)
+			out, err = Turn(page, asked, e.Cap, d)
 		}
 		if err != nil {
 			return &core.TransientError{Op: e.Op, Err: err}
