@@ -300,12 +300,19 @@ type org struct {
 // default settle delay has passed), under /o0, /o1, … of one server.
 func newOrgs(t *testing.T, count int, tokens ...string) []org {
 	t.Helper()
+	return newOrgsLike(t, sim.NordPassConfig{Count: count}, tokens...)
+}
+
+// newOrgsLike is newOrgs with the organizations' other settings from cfg.
+func newOrgsLike(t *testing.T, cfg sim.NordPassConfig, tokens ...string) []org {
+	t.Helper()
 	to := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
 	from := to.Add(-72 * time.Hour)
 	srv := sim.NewServer()
 	var orgs []org
 	for i, tok := range tokens {
-		np := sim.NewNordPass(sim.NordPassConfig{Seed: int64(1000 + i), Count: count, From: from, To: to})
+		cfg.Seed, cfg.From, cfg.To = int64(1000+i), from, to
+		np := sim.NewNordPass(cfg)
 		np.AddToken(tok, sim.TokenValid)
 		prefix := fmt.Sprintf("/o%d", i)
 		srv.Mount(prefix, np)
