@@ -13,7 +13,14 @@ import (
 // keeps a reader (version 1: state_v1.go), and a newer one is refused
 // rather than guessed at. runState is saved as it is: a change to it is a
 // new version, which freezes a copy of it for its predecessor's reader.
-const stateVersion = 2
+//
+// Version 3 is version 2 with a window's runs of one timestamp still to be
+// read again (trail, recheck, checking) and its cross-group counts
+// (cross). A release that reads version 2 would ignore them and misread
+// the window's page, so a checkpoint holding any of them is written as
+// version 3, which such a release refuses; every other is written as
+// version 2, which it reads.
+const stateVersion = 3
 
 // checkpointState is what a stream persists: everything a restart needs to
 // continue exactly where delivery stopped. Every time in it is UTC and fits
@@ -198,7 +205,7 @@ func windowUnit(w *windowState) int64 {
 // encodeState renders st in the current format. st must pass checkState,
 // as every state read or built by a stream does.
 func encodeState(st *checkpointState) []byte {
-	f := stateV2{Version: stateVersion, Stream: st.Stream, Cursor: optNanos(st.Cursor), Final: optNanos(st.Final),
+	f := stateV2{Version: 2, Stream: st.Stream, Cursor: optNanos(st.Cursor), Final: optNanos(st.Final),
 		HighWater: optNanos(st.HighWater), Updated: optNanos(st.Updated)}
 	if w := st.Window; w != nil {
 		u := windowUnit(w)
@@ -207,6 +214,9 @@ func encodeState(st *checkpointState) []byte {
 			Cross: w.Cross, Held: optNanos(w.TrailAt), Checking: w.Checking}
 		for _, t := range w.Recheck {
 			fw.Recheck = append(fw.Recheck, t.UnixNano())
+		}
+		if fw.Held != nil || len(fw.Recheck) > 0 || fw.Checking || len(fw.Cross) > 0 {
+			f.Version = stateVersion
 		}
 		if !w.Final.IsZero() {
 			v := w.Final.UnixNano() / u
@@ -350,7 +360,7 @@ func decodeState(b []byte, stream string) (*checkpointState, error) {
 	switch {
 	case v.Version == 1:
 		st, err = decodeV1(b)
-	case v.Version == stateVersion:
+	case v.Version == 2 || v.Version == stateVersion:
 		st, err = decodeV2(b)
 	case v.Version > stateVersion:
 		return nil, fmt.Errorf("written by a newer release (checkpoint version %d; this build reads versions 1 to %d)", v.Version, stateVersion)

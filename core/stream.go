@@ -406,6 +406,8 @@ func (s *stream) recheck(t time.Time) {
 	w := s.win
 	if !slices.ContainsFunc(w.Recheck, t.Equal) {
 		w.Recheck = append(slices.Clone(w.Recheck), t)
+		s.p.log.Debug("a run of one timestamp went on across a page boundary; it is read again by itself once this read ends",
+			"stream", s.key, "at", t.Format(time.RFC3339Nano))
 	}
 }
 
