@@ -14,12 +14,14 @@ import (
 // rather than guessed at. runState is saved as it is: a change to it is a
 // new version, which freezes a copy of it for its predecessor's reader.
 //
-// Version 3 is version 2 with a window's runs of one timestamp still to be
-// read again (trail, recheck, checking) and its cross-group counts
-// (cross). A release that reads version 2 would ignore them and misread
-// the window's page, so a checkpoint holding any of them is written as
-// version 3, which such a release refuses; every other is written as
-// version 2, which it reads.
+// Version 3 is version 2 with a window's runs of one timestamp to read
+// again (recheck, checking), the last run of its previous page (trail) and
+// its cross-group counts (cross). A release that reads version 2 ignores
+// them: the last two only cost it duplicates, but it would never read the
+// runs again, whose records on the following pages were not delivered,
+// and would take a recheck's page for the window's. So a checkpoint with
+// runs to read again is written as version 3, which such a release
+// refuses; every other as version 2, which it reads.
 const stateVersion = 3
 
 // checkpointState is what a stream persists: everything a restart needs to
@@ -215,7 +217,7 @@ func encodeState(st *checkpointState) []byte {
 		for _, t := range w.Recheck {
 			fw.Recheck = append(fw.Recheck, t.UnixNano())
 		}
-		if fw.Held != nil || len(fw.Recheck) > 0 || fw.Checking || len(fw.Cross) > 0 {
+		if len(fw.Recheck) > 0 || fw.Checking {
 			f.Version = stateVersion
 		}
 		if !w.Final.IsZero() {
