@@ -516,7 +516,6 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 		evs, trailAt = s.tieRuns(evs, pc, page.Next != "")
 	}
 	out := evs[:0] // filtered in place: the page is ours
-	tailFrom := w.Final
 	dups := 0
 	for _, e := range evs {
 		if e.Time.Before(pc.From) || !e.Time.Before(pc.To) {
@@ -530,7 +529,7 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 			dups++
 			continue
 		}
-		if w.Checking || e.Time.Equal(trailAt) || e.Time.Before(w.Reread) || !e.Time.Before(tailFrom) {
+		if w.Checking || e.Time.Equal(trailAt) || s.counted(e.Time) {
 			en := s.seen[e.ID]
 			en.r++
 			if en.r <= en.n {
@@ -597,11 +596,9 @@ func (s *stream) tieRuns(evs []Event, pc pieceState, more bool) ([]Event, time.T
 	if !more {
 		return evs, time.Time{}
 	}
-	last := -1
-	for i, e := range evs {
-		if in(e) {
-			last = i
-		}
+	last := len(evs) - 1
+	for last >= 0 && !in(evs[last]) {
+		last--
 	}
 	if last < 0 {
 		return evs, time.Time{}
@@ -617,7 +614,8 @@ func (s *stream) tieRuns(evs []Event, pc pieceState, more bool) ([]Event, time.T
 }
 
 // counted reports whether the seen set counts the deliveries of records at
-// t anyway: in the overlap a sweep reads again.
+// t anyway: in the overlap regions a sweep reads again (before Reread, and
+// from the window's Final on).
 func (s *stream) counted(t time.Time) bool {
 	return t.Before(s.win.Reread) || !t.Before(s.win.Final)
 }
