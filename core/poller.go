@@ -974,7 +974,17 @@ func (p *Poller) flush(ctx context.Context) error {
 			continue
 		}
 		data := s.encode(snaps[i], p.clock.Now())
-		if err := p.store.Save(ctx, s.key, data); err != nil {
+		save := func() error { return p.store.Save(ctx, s.key, data) }
+		var err error
+		if p.share != nil && s.tenant != nil {
+			err = p.share.Write(s.tenant.key, save)
+			if errors.Is(err, checkpoint.ErrLeaseLost) {
+				continue // lost since mayWrite: its new reader owns the checkpoint
+			}
+		} else {
+			err = save()
+		}
+		if err != nil {
 			err = &CheckpointError{Where: p.store.Where(s.key), Err: fmt.Errorf("save failed: %w", err)}
 			p.log.Error("checkpoint not saved; events since the last save will be re-read after a restart", "stream", s.key, "error", err.Error())
 			p.metrics.Errors.Add(1)

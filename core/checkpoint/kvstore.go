@@ -102,9 +102,13 @@ func (s *KVStore) Load(ctx context.Context, stream string) ([]byte, error) {
 }
 
 func (s *KVStore) Save(ctx context.Context, stream string, data []byte) error {
-	if s.opts.Lease != nil && !s.opts.Lease.Holds(stream) {
-		return ErrLeaseLost
+	if s.opts.Lease != nil {
+		return s.opts.Lease.Write(stream, func() error { return s.save(ctx, stream, data) })
 	}
+	return s.save(ctx, stream, data)
+}
+
+func (s *KVStore) save(ctx context.Context, stream string, data []byte) error {
 	if err := s.kv.Set(ctx, s.copyKey(stream), data, 0); err != nil {
 		return err
 	}

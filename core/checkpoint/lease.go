@@ -86,6 +86,7 @@ type Leaser struct {
 
 	mu      sync.Mutex
 	held    map[string]time.Time // stream → last confirmation
+	writing map[string]int       // stream → checkpoint writes in progress (Write)
 	torn    map[string]time.Time // key → first seen unreadable, while it stays so
 	lost    chan struct{}        // closed when any held lease is lost
 	lostErr error
@@ -106,18 +107,19 @@ func NewLeaser(kv KV, ttl time.Duration, opts LeaseOptions) *Leaser {
 		panic("checkpoint: a lease TTL must be positive")
 	}
 	l := &Leaser{
-		kv:     kv,
-		ttl:    ttl,
-		key:    opts.Key,
-		owner:  ownerID(),
-		log:    opts.Log,
-		onLost: opts.OnLost,
-		wait:   min(max(ttl/6, 100*time.Millisecond), 5*time.Second),
-		held:   map[string]time.Time{},
-		torn:   map[string]time.Time{},
-		lost:   make(chan struct{}),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		kv:      kv,
+		ttl:     ttl,
+		key:     opts.Key,
+		owner:   ownerID(),
+		log:     opts.Log,
+		onLost:  opts.OnLost,
+		wait:    min(max(ttl/6, 100*time.Millisecond), 5*time.Second),
+		held:    map[string]time.Time{},
+		writing: map[string]int{},
+		torn:    map[string]time.Time{},
+		lost:    make(chan struct{}),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if l.key == nil {
 		l.key = func(stream string) string { return "lease:" + url.PathEscape(stream) }
@@ -343,8 +345,56 @@ func (l *Leaser) ours(entry []byte) bool {
 func (l *Leaser) Holds(stream string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.holds(stream)
+}
+
+func (l *Leaser) holds(stream string) bool {
 	t, ok := l.held[stream]
 	return ok && l.lostErr == nil && time.Since(t) < l.ttl*3/4
+}
+
+// Write runs write, a write of the stream's checkpoint, if the stream's
+// lease is held, and returns ErrLeaseLost otherwise. A loss is declared
+// (logged, Lost closed, OnLost called) only once the writes in progress
+// have ended, so that once a reader says it lost a stream nothing more of
+// that stream's checkpoint is written, not even a write that had begun.
+// A write still hanging no longer holds the declaration back after a TTL
+// (the whole Leaser lost) or a quarter of one (one stream of several lost,
+// so that the others' renewals are not held up).
+func (l *Leaser) Write(stream string, write func() error) error {
+	l.mu.Lock()
+	if !l.holds(stream) {
+		l.mu.Unlock()
+		return ErrLeaseLost
+	}
+	l.writing[stream]++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		if l.writing[stream]--; l.writing[stream] == 0 {
+			delete(l.writing, stream)
+		}
+		l.mu.Unlock()
+	}()
+	return write()
+}
+
+// awaitWrites waits, for at most limit, until no write of stream (of any
+// stream, if stream is "") is in progress.
+func (l *Leaser) awaitWrites(stream string, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		l.mu.Lock()
+		n := l.writing[stream]
+		if stream == "" {
+			n = len(l.writing)
+		}
+		l.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (l *Leaser) renewLoop() {
@@ -373,6 +423,7 @@ func (l *Leaser) renewLoop() {
 				delete(l.held, s)
 				l.mu.Unlock()
 				if still {
+					l.awaitWrites(s, l.ttl/4)
 					l.log.Error("lost a stream's lease: stopping it here; its new holder continues from the checkpoint", "stream", s, "error", err.Error())
 					l.onLost(s, err)
 				}
@@ -440,11 +491,13 @@ func (l *Leaser) extend(ctx context.Context, stream, key string, confirmed time.
 
 func (l *Leaser) markLost(err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.lostErr != nil {
+		l.mu.Unlock()
 		return
 	}
-	l.lostErr = err
+	l.lostErr = err // no write starts from now on
+	l.mu.Unlock()
+	l.awaitWrites("", l.ttl)
 	close(l.lost)
 	l.log.Error("lost the stream's lease: stopping this reader; the new holder continues from the checkpoint", "error", err.Error())
 }

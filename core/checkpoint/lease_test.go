@@ -197,6 +197,84 @@ func TestLeaseTakenByAnotherOwnerIsLostAtTheNextRenewal(t *testing.T) {
 	}
 }
 
+// Once a holder declares a lease lost, nothing more of the stream's
+// checkpoint is written: a write in progress when the loss is noticed ends
+// before the declaration, and no write starts after it. Both ways of
+// losing are covered: the whole Leaser, and one stream of a Share's.
+func TestNoCheckpointWriteOutlivesTheDeclaredLossOfTheLease(t *testing.T) {
+	t.Parallel()
+	for _, perStream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("per_stream=%v", perStream), func(t *testing.T) {
+			t.Parallel()
+			kv := NewMemoryKV()
+			var declared atomic.Bool
+			lostStream := make(chan struct{})
+			opts := LeaseOptions{Log: &testLog{}}
+			if perStream {
+				opts.OnLost = func(string, error) { declared.Store(true); close(lostStream) }
+			}
+			l := NewLeaser(kv, testTTL, opts)
+			t.Cleanup(l.Close)
+			lost := l.Lost()
+			if perStream {
+				lost = lostStream
+			}
+			ctx := context.Background()
+			if err := l.Acquire(ctx, "s"); err != nil {
+				t.Fatal(err)
+			}
+			writing, release := make(chan struct{}), make(chan struct{})
+			var endedBeforeLoss atomic.Bool
+			go func() {
+				_ = l.Write("s", func() error {
+					close(writing)
+					<-release
+					if !perStream {
+						declared.Store(isClosed(l.Lost()))
+					}
+					endedBeforeLoss.Store(!declared.Load())
+					return nil
+				})
+			}()
+			<-writing
+			intruder := fmt.Sprintf(`{"owner":"intruder","expires":%q}`, time.Now().Add(testTTL).UTC().Format(time.RFC3339Nano))
+			if err := kv.Set(ctx, l.key("s"), []byte(intruder), testTTL); err != nil {
+				t.Fatal(err)
+			}
+			// At the next renewal the loss is noticed: no write starts from
+			// then on, but the loss is not declared while the write runs.
+			deadline := time.Now().Add(testTTL)
+			for !errors.Is(l.Write("s", func() error { return nil }), ErrLeaseLost) {
+				if time.Now().After(deadline) {
+					t.Fatal("writes are still allowed a TTL after the lease was taken")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if isClosed(lost) {
+				t.Fatal("the loss was declared while a checkpoint write was in progress")
+			}
+			close(release)
+			select {
+			case <-lost:
+			case <-time.After(testTTL):
+				t.Fatal("the loss was not declared after the write ended")
+			}
+			if !endedBeforeLoss.Load() {
+				t.Error("the write ended after the loss was declared")
+			}
+		})
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 func TestLeaseAcquire(t *testing.T) {
 	t.Parallel()
 	t.Run("an unreachable store is an error, not a wait", func(t *testing.T) {

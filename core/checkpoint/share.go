@@ -300,6 +300,11 @@ func (s *Share) Claim(ctx context.Context, item string) (held bool, holder strin
 // other process can have taken it: checkpoints are written only then.
 func (s *Share) Holds(item string) bool { return s.leases.Holds(item) }
 
+// Write runs write, a write of item's checkpoint, only while its lease is
+// held; a loss of the lease is declared once such writes have ended (see
+// Leaser.Write).
+func (s *Share) Write(item string, write func() error) error { return s.leases.Write(item, write) }
+
 // Lost reports whether item's lease was lost since it was claimed.
 func (s *Share) Lost(item string) bool {
 	s.mu.Lock()
