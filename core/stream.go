@@ -26,9 +26,12 @@ type stream struct {
 	highWater  time.Time
 	win        *windowState
 	seen       map[string]seenEntry
-	seenShared bool      // seen is referenced by a snapshot: copy before writing
-	prevPage   []string  // ids of the previous page, to detect shifted pages
-	prevCursor string    // the cursor that read it, to read it again
+	seenShared bool     // seen is referenced by a snapshot: copy before writing
+	prevPage   []string // ids of the previous page, to detect shifted pages
+	prevCursor string   // the cursor that read it, to read it again
+	// readInside says a page of the current query held a record of its
+	// piece (see passed); a restart forgets it, and TrailAt then tells.
+	readInside bool
 	run        copyRun   // copies read of each id at the newest timestamp read
 	cross      crossRead // copies of records a later partition may return too
 	trail      []string  // ids of the previous page's last run, at win.TrailAt (see tieRuns)
@@ -295,15 +298,9 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 				"total", page.Total, "pieces", len(pieces))
 			return nil, nil
 		}
-		// A capped total hides how many more there are: the count is too
-		// low then, and may be 0 although records are lost; and where the
-		// API's bounds include the neighbouring seconds, their records
-		// count too, though the pieces beside this one read them.
-		lost := page.Total - s.info.Cap
-		p.metrics.Unreachable.Add(int64(lost))
-		p.log.Error("the API holds at least as many records at this instant (its finest time unit) as one query returns (counting, "+
-			"where its bounds include them, the neighbouring instants'); delivering the reachable ones",
-			"stream", s.key, "at", pc.From.Format(time.RFC3339), "total", page.Total, "cap", s.info.Cap, "unreachable", lost)
+		// An instant the API's finest unit cannot split: its reachable
+		// records are read, and what the cap hid is reported once the
+		// read ends (reportCapped).
 	}
 	if w.Checking && first {
 		s.startRecheck(pc.From)
@@ -316,6 +313,16 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	if grewPastCap {
 		oldest = oldestIn(page.Events, pc)
 	}
+	// Read before filter drops the records outside the piece.
+	reachedAll := passed(page.Events, pc, s.readInside || !w.TrailAt.IsZero())
+	s.readInside = s.readInside || slices.ContainsFunc(page.Events, pc.holds)
+	if reachedAll && s.info.PageNumbered && page.Next != "" {
+		// The pages after this one hold older records only: the previous
+		// second's, which sources ask for where the API's bound may be
+		// exclusive. Reading on would drop them all, up to the cap.
+		page.Next = ""
+	}
+	reachedAll = reachedAll && page.Next == ""
 	events := s.filter(page, pc, skip)
 	s.prevCursor = cursor
 	if first {
@@ -337,9 +344,11 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 			s.finishPartition()
 		}
 	case len(w.Recheck) > 0:
+		s.reportCapped(pc, reachedAll)
 		s.restartRead()
 		w.Checking = true
 	default:
+		s.reportCapped(pc, reachedAll)
 		s.finishPartition()
 	}
 	b := p.newBatch(s, events)
@@ -377,6 +386,52 @@ func (s *stream) rereadOlder(pc pieceState, oldest time.Time, total int) {
 		"stream", s.key, "from", pc.From.Format(time.RFC3339), "to", to.Format(time.RFC3339), "total", total, "cap", s.info.Cap)
 }
 
+// reportCapped reports, once a partition's read of a piece has ended,
+// the records of an instant (the API's finest unit, so not split) that
+// the API's cap put out of reach. Sources ask one unit wider than the
+// piece where the API's bounds may be exclusive, so the total can count
+// the neighbouring instants' records, which the pieces beside this one
+// read; when the last page shows that only those were cut (reachedAll,
+// see passed), nothing is reported. Otherwise the count is the total
+// beyond the cap: it may include a neighbour's records, and is too low,
+// even 0, when the API caps the total itself.
+func (s *stream) reportCapped(pc pieceState, reachedAll bool) {
+	w := s.win
+	if s.info.Cap <= 0 || w.Total < s.info.Cap || pc.To.Sub(pc.From) > s.info.Precision || reachedAll {
+		return
+	}
+	lost := w.Total - s.info.Cap
+	s.p.metrics.Unreachable.Add(int64(lost))
+	s.p.log.Error("the API holds at least as many records at this instant (its finest time unit) as one query returns; "+
+		"the reachable ones were delivered", "stream", s.key, "at", pc.From.Format(time.RFC3339Nano), "total", w.Total,
+		"cap", s.info.Cap, "unreachable", lost)
+}
+
+// passed reports whether a page, evs, shows that every record of pc that
+// its query returns came on it or before it. APIs serve records in time
+// order, one way or the other, so the piece's records are one stretch of
+// the answer: a last record outside the piece, after a record on the
+// piece's side of it (inside the piece, or beyond it the other way), shows
+// that stretch is behind. inBefore says an earlier page of the query held
+// a record of the piece. A page whose records
+// all lie on one side of the piece shows nothing by itself.
+func passed(evs []Event, pc pieceState, inBefore bool) bool {
+	if len(evs) == 0 {
+		return false
+	}
+	last := evs[len(evs)-1].Time
+	switch {
+	case last.Before(pc.From):
+		return inBefore || slices.ContainsFunc(evs, func(e Event) bool { return !e.Time.Before(pc.From) })
+	case !last.Before(pc.To):
+		return inBefore || slices.ContainsFunc(evs, func(e Event) bool { return e.Time.Before(pc.To) })
+	}
+	return false
+}
+
+// holds reports whether e is inside the piece.
+func (pc pieceState) holds(e Event) bool { return !e.Time.Before(pc.From) && e.Time.Before(pc.To) }
+
 // oldestIn is the time of the oldest of evs inside pc; zero if none is.
 func oldestIn(evs []Event, pc pieceState) time.Time {
 	var oldest time.Time
@@ -391,7 +446,7 @@ func oldestIn(evs []Event, pc pieceState) time.Time {
 // restartRead resets what paging one query keeps, for a new query.
 func (s *stream) restartRead() {
 	w := s.win
-	w.Page, w.Total, s.prevPage, s.prevCursor = "", -1, nil, ""
+	w.Page, w.Total, s.prevPage, s.prevCursor, s.readInside = "", -1, nil, "", false
 	s.run.reset(time.Time{})
 	if !w.TrailAt.IsZero() {
 		// Only a grown window's re-read ends a read after a page with more

@@ -2,7 +2,9 @@ package nordpass_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -119,5 +121,68 @@ func TestABackfillOf200DaysNeverAsksForMoreThan90(t *testing.T) {
 	}
 	if span := time.Duration(longest) * time.Second; span > 90*24*time.Hour || span < 80*24*time.Hour {
 		t.Fatalf("the longest request spans %s counting both bounds; want at most 90 days (and windows near it)", span)
+	}
+}
+
+// NordPass does not say whether timestamp_to is inclusive, so a second is
+// asked one second wider. Under an inclusive timestamp_to the query for a
+// second then also returns the next second's records, newest first, and
+// where the two together pass the 10,000 cap, the cap cut off the oldest
+// of the second asked for: 9,000 records at one second and 1,500 at the
+// next lost 500. Every reading of the bounds delivers them all, whether
+// the records carry seconds or milliseconds, across a restart in the
+// middle of the full second, and reports nothing unreachable.
+func TestAFullSecondBesideABurstIsReadWholeUnderEveryReadingOfTheBounds(t *testing.T) {
+	at := now0.Add(-3 * time.Hour)
+	for _, rd := range []struct {
+		name   string
+		bounds sim.NordPassReadings
+	}{
+		{"both inclusive", sim.NordPassReadings{}},
+		{"to exclusive", sim.NordPassReadings{ToExclusive: true}},
+		{"from exclusive", sim.NordPassReadings{FromExclusive: true}},
+		{"both exclusive", sim.NordPassReadings{FromExclusive: true, ToExclusive: true}},
+		{"both inclusive, milliseconds", sim.NordPassReadings{MillisecondTimestamps: true}},
+	} {
+		for _, stopAfter := range []int{0, 60} {
+			t.Run(fmt.Sprintf("%s, stopped after %d pages", rd.name, stopAfter), func(t *testing.T) {
+				// Not in parallel: the rate budget tests beside it need the
+				// machine not to be saturated.
+				clock := sim.NewFakeClock(now0)
+				org := testkit.NewOrg(t, sim.NordPassConfig{Seed: 9, Count: 50, From: now0.Add(-6 * time.Hour), To: now0.Add(-time.Hour),
+					Clock: clock, RateLimit: -1, NordPassReadings: rd.bounds}, token)
+				for i := range 9000 {
+					org.NP.AddEvent(at, time.Time{}, "burst", fmt.Sprintf("first_%d", i), i%7)
+				}
+				for i := range 1500 {
+					org.NP.AddEvent(at.Add(time.Second), time.Time{}, "burst", fmt.Sprintf("next_%d", i), i%7)
+				}
+				r := testkit.NewRig(t, clock, map[string]any{
+					"source": "nordpass", "nordpass.base_url": org.Base, "nordpass.token": token,
+					"checkpoint.type": "memory", "rate_limit.enabled": false, "page_size": 100,
+					"start_time": org.Start.Format(time.RFC3339),
+				})
+				var got []string
+				unreachable := int64(0)
+				if stopAfter > 0 {
+					p := r.Poller()
+					got, _ = testkit.Drain(p, stopAfter)
+					unreachable = p.Metrics().Unreachable.Load()
+					if err := p.Close(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p := r.Poller()
+				defer p.Close(context.Background())
+				rest, err := testkit.Drain(p, -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				testkit.SameMultiset(t, append(got, rest...), org.Truth())
+				if n := unreachable + p.Metrics().Unreachable.Load(); n != 0 {
+					t.Errorf("unreachable = %d, want 0", n)
+				}
+			})
+		}
 	}
 }

@@ -718,7 +718,7 @@ func TestAMillisecondBeyondACappedQueryIsReportedAndReadingGoesOn(t *testing.T) 
 		t.Fatalf("delivered %d activities, %d of the burst (want 50, 99 or 100 of the burst, and the one after it); %d larger limits refused",
 			len(got), fromBurst, refused.Load())
 	}
-	if !strings.Contains(r.Log.Text(), "delivering the reachable ones") {
+	if !strings.Contains(r.Log.Text(), "the reachable ones were delivered") {
 		t.Fatalf("nothing reported:\n%s", r.Log.Text())
 	}
 }

@@ -188,3 +188,31 @@ func TestRecordTimestampsAreSecondsOrMilliseconds(t *testing.T) {
 		}
 	}
 }
+
+// A one-second query is asked again without the next second only on proof
+// that timestamp_to takes that second in, and only when the answer runs to
+// more than one page: under an exclusive timestamp_to the narrower query
+// would leave the second asked for out.
+func TestASecondIsAskedWithoutTheNextOneOnlyOnProofOfAnInclusiveTimestampTo(t *testing.T) {
+	to := time.Unix(1_800_000_001, 0)
+	at := func(d time.Duration) core.Event { return core.Event{Time: to.Add(d)} }
+	for _, c := range []struct {
+		name   string
+		events []core.Event
+		next   string
+		want   bool
+	}{
+		{"a record of the next second, in seconds", []core.Event{at(0), at(-time.Second)}, "2", true},
+		{"a record within the next second, in milliseconds", []core.Event{at(250 * time.Millisecond), at(-time.Second)}, "2", true},
+		{"a record at the next second's start beside one with a fraction", []core.Event{at(0), at(-time.Second + time.Millisecond)}, "2", false},
+		{"records of the asked second only", []core.Event{at(-time.Second), at(-time.Second)}, "2", false},
+		{"a record past the next second", []core.Event{at(time.Second)}, "2", false},
+		{"one page", []core.Event{at(0), at(-time.Second)}, "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := narrows(core.Page{Events: c.events, Next: c.next}, to); got != c.want {
+				t.Errorf("narrows = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
