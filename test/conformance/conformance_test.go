@@ -132,6 +132,7 @@ func TestConformance(t *testing.T) {
 		{"out-of-order acks never commit past an unacked page", outOfOrderAcks},
 		{"late events within settle_delay + overlap arrive exactly once", lateEvents},
 		{"equal timestamps at a window edge are delivered once each", equalTimestampsAtEdge},
+		{"a full second beside a burst is read whole, up to the cap together", burstBesideAFullSecond},
 		{"events inserted while a window is paged are not lost or doubled", insertedWhilePaging},
 		{"every fault type loses nothing", faults},
 		{"a revoked credential stops the stream and keeps the checkpoint", revokedCredential},
@@ -292,6 +293,32 @@ func equalTimestampsAtEdge(t *testing.T, v vendor) {
 		got = append(got, read(t, p, -1)...)
 	}
 	testkit.SameMultiset(t, got, r.want(now0.Add(-3*time.Hour)))
+}
+
+// Two neighbouring seconds that together pass the cap, each within it: a
+// source asking a second one unit wider must not let the neighbour's
+// records push the second's oldest past the cap (under NordPass's
+// inclusive timestamp_to, 9,000 records at one second and 1,500 at the
+// next lost 500), nor report any record unreachable.
+func burstBesideAFullSecond(t *testing.T, v vendor) {
+	if testing.Short() {
+		t.Skip("10,500 records")
+	}
+	r := newRig(t, v, simOptions{count: 50, from: now0.Add(-2 * time.Hour), to: now0.Add(-time.Hour)})
+	r.Set("initial_lookback", "3h")
+	full, burst := 9000, 1500
+	if r.env.cap > 0 {
+		full, burst = r.env.cap*9/10, r.env.cap*15/100
+	}
+	at := now0.Add(-90 * time.Minute).Truncate(time.Second)
+	r.env.addBurst(at, full)
+	r.env.addBurst(at.Add(time.Second), burst)
+	p := r.Poller()
+	defer p.Close(context.Background())
+	testkit.SameMultiset(t, read(t, p, -1), r.want(now0.Add(-3*time.Hour)))
+	if n := p.Metrics().Unreachable.Load(); n != 0 {
+		t.Errorf("unreachable = %d, want 0", n)
+	}
 }
 
 func insertedWhilePaging(t *testing.T, v vendor) {
