@@ -413,8 +413,8 @@ func (s *stream) reportCapped(pc pieceState, reachedAll bool) {
 // the answer: a last record outside the piece, after a record on the
 // piece's side of it (inside the piece, or beyond it the other way), shows
 // that stretch is behind. inBefore says an earlier page of the query held
-// a record of the piece. A page whose records
-// all lie on one side of the piece shows nothing by itself.
+// a record of the piece. A page whose records all lie on one side of the
+// piece shows nothing by itself.
 func passed(evs []Event, pc pieceState, inBefore bool) bool {
 	if len(evs) == 0 {
 		return false
