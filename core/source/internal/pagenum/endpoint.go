@@ -83,8 +83,8 @@ func (e *Endpoint) Fetch(ctx context.Context, q core.Query, body func(Request) a
 // wider query by numbers counted in the narrower one.
 const toInclusiveMark = ";to-inclusive"
 
-// narrows reports whether a one-second query, whose first page p answered
-// r, is to be asked again without the second after it. Under an inclusive
+// narrows reports whether a one-second query ending at to, whose first
+// page is p, is to be asked again without the second after it. Under an inclusive
 // timestamp_to, Bounds' query for the second T takes in T+1 too (T−1,
 // which an inclusive timestamp_from adds, is older: the cap cuts it first,
 // and the core stops paging once it is reached). Newest first, T+1's
@@ -94,7 +94,7 @@ const toInclusiveMark = ";to-inclusive"
 // the cap. A query answered in one page has nothing to gain.
 //
 // That is only right where timestamp_to is inclusive: under an exclusive
-// one it would leave T out. The page tells: a record of the second r.To
+// one it would leave T out. The page tells: a record of the second to
 // names is in the answer only if the API counts that second in. A record
 // at its very start is not proof where records carry milliseconds and the
 // API compares them with timestamp_to×1000, which takes in that instant
