@@ -58,7 +58,12 @@ type windowState struct {
 	Pieces []pieceState
 	// Partition and Page locate the next request inside Pieces[0].
 	Partition int
-	Page      string
+	// Partitions is the source's number of partitions when a piece was
+	// marked read by all of them (Part equal to it, see rereadOlder): a
+	// restart keeps the mark only while the number is the same. 0 in
+	// checkpoints of earlier releases, which read such a piece again.
+	Partitions int
+	Page       string
 	// Total is what the first page of the current piece/partition reported;
 	// a later page reporting more means records were inserted while paging.
 	Total int
@@ -162,14 +167,16 @@ type windowV2 struct {
 	// one starts, the last one at To.
 	Pieces []int64 `json:"pieces"`
 	// Parts holds each piece's first partition to read, when any is not 0.
-	Parts     []int     `json:"parts,omitempty"`
-	Partition int       `json:"partition,omitempty"`
-	Page      string    `json:"page,omitempty"`
-	Total     int       `json:"total"`
-	Live      bool      `json:"live,omitempty"`
-	Final     *int64    `json:"final,omitempty"` // in Unit, like From and To
-	Run       *runState `json:"run,omitempty"`
-	Cross     []runCopy `json:"cross,omitempty"`
+	Parts     []int `json:"parts,omitempty"`
+	Partition int   `json:"partition,omitempty"`
+	// Partitions: see windowState.
+	Partitions int       `json:"partitions,omitempty"`
+	Page       string    `json:"page,omitempty"`
+	Total      int       `json:"total"`
+	Live       bool      `json:"live,omitempty"`
+	Final      *int64    `json:"final,omitempty"` // in Unit, like From and To
+	Run        *runState `json:"run,omitempty"`
+	Cross      []runCopy `json:"cross,omitempty"`
 	// Trail and Recheck are Unix nanoseconds.
 	Held     *int64  `json:"trail,omitempty"`
 	Recheck  []int64 `json:"recheck,omitempty"`
@@ -212,7 +219,7 @@ func encodeState(st *checkpointState) []byte {
 	if w := st.Window; w != nil {
 		u := windowUnit(w)
 		fw := &windowV2{Unit: u, From: w.From.UnixNano() / u, To: w.To.UnixNano() / u, Reread: w.Reread.UnixNano() / u,
-			Pieces: make([]int64, len(w.Pieces)), Partition: w.Partition, Page: w.Page, Total: w.Total, Live: w.Live, Run: w.Run,
+			Pieces: make([]int64, len(w.Pieces)), Partition: w.Partition, Partitions: w.Partitions, Page: w.Page, Total: w.Total, Live: w.Live, Run: w.Run,
 			Cross: w.Cross, Held: optNanos(w.TrailAt), Checking: w.Checking}
 		for _, t := range w.Recheck {
 			fw.Recheck = append(fw.Recheck, t.UnixNano())
@@ -298,7 +305,7 @@ func decodeV2(b []byte) (*checkpointState, error) {
 			return fromNanos(v * u)
 		}
 		w := &windowState{From: at(fw.From), To: at(fw.To), Reread: at(fw.Reread), Pieces: make([]pieceState, len(fw.Pieces)),
-			Partition: fw.Partition, Page: fw.Page, Total: fw.Total, Live: fw.Live, Run: fw.Run, Cross: fw.Cross,
+			Partition: fw.Partition, Partitions: fw.Partitions, Page: fw.Page, Total: fw.Total, Live: fw.Live, Run: fw.Run, Cross: fw.Cross,
 			TrailAt: fromOptNanos(fw.Held), Checking: fw.Checking}
 		for _, n := range fw.Recheck {
 			w.Recheck = append(w.Recheck, fromNanos(n))

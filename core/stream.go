@@ -69,7 +69,11 @@ func (s *stream) restore(st *checkpointState) {
 	}
 	if w := s.win; w != nil {
 		for i := range w.Pieces {
-			if w.Pieces[i].Part >= s.info.Partitions {
+			// Past the last partition: read by every one (rereadOlder),
+			// if the partitioning is the one that marked it; otherwise
+			// read again rather than skipped.
+			read := w.Pieces[i].Part == s.info.Partitions && w.Partitions == s.info.Partitions
+			if w.Pieces[i].Part >= s.info.Partitions && !read {
 				w.Pieces[i].Part = 0
 			}
 		}
@@ -375,9 +379,10 @@ func (s *stream) rereadOlder(pc pieceState, oldest time.Time, total int) {
 		// Pieces are contiguous (the checkpoint keeps only where each
 		// starts): the part this partition has read stays, to be read by
 		// the next partitions only. After the last partition, its Part is
-		// past them all: finishPartition passes it by, and a restart, which
-		// cannot tell that from a changed partitioning, reads it again.
+		// past them all: finishPartition passes it by, and so does a
+		// restart while the number of partitions is the one saved with it.
 		rest = append(rest, pieceState{From: to, To: pc.To, Part: w.Partition + 1})
+		w.Partitions = s.info.Partitions
 	}
 	w.Pieces = append(rest, w.Pieces[1:]...)
 	s.restartRead()
