@@ -146,11 +146,12 @@ func normalize(v any) any {
 		}
 		return s
 	case json.Number:
-		if _, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return "#" + string(x)
+		// By value: "-0" is the integer 0.
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return "#" + strconv.FormatInt(i, 10)
 		}
-		if _, err := strconv.ParseUint(string(x), 10, 64); err == nil {
-			return "#" + string(x)
+		if u, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			return "#" + strconv.FormatUint(u, 10)
 		}
 		f, _ := x.Float64()
 		return "#" + strconv.FormatFloat(f, 'g', -1, 64)
