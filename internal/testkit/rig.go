@@ -83,3 +83,26 @@ func (r *Rig) Poller() *core.Poller {
 	}
 	return p
 }
+
+// DrainAcrossRestart reads the poller Cfg describes until it is caught up,
+// stopping it after stopAfter batches (none if 0) and reading on with a
+// new one from the checkpoint it saved. It returns every raw event and
+// what the pollers counted unreachable; an error reading fails the test.
+func (r *Rig) DrainAcrossRestart(stopAfter int) (got []string, unreachable int64) {
+	r.T.Helper()
+	if stopAfter > 0 {
+		p := r.Poller()
+		got, _ = Drain(p, stopAfter)
+		unreachable = p.Metrics().Unreachable.Load()
+		if err := p.Close(context.Background()); err != nil {
+			r.T.Fatal(err)
+		}
+	}
+	p := r.Poller()
+	defer p.Close(context.Background())
+	rest, err := Drain(p, -1)
+	if err != nil {
+		r.T.Fatal(err)
+	}
+	return append(got, rest...), unreachable + p.Metrics().Unreachable.Load()
+}

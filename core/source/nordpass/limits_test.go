@@ -2,7 +2,6 @@ package nordpass_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,25 +161,10 @@ func TestAFullSecondBesideABurstIsReadWholeUnderEveryReadingOfTheBounds(t *testi
 					"checkpoint.type": "memory", "rate_limit.enabled": false, "page_size": 100,
 					"start_time": org.Start.Format(time.RFC3339),
 				})
-				var got []string
-				unreachable := int64(0)
-				if stopAfter > 0 {
-					p := r.Poller()
-					got, _ = testkit.Drain(p, stopAfter)
-					unreachable = p.Metrics().Unreachable.Load()
-					if err := p.Close(context.Background()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				p := r.Poller()
-				defer p.Close(context.Background())
-				rest, err := testkit.Drain(p, -1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				testkit.SameMultiset(t, append(got, rest...), org.Truth())
-				if n := unreachable + p.Metrics().Unreachable.Load(); n != 0 {
-					t.Errorf("unreachable = %d, want 0", n)
+				got, unreachable := r.DrainAcrossRestart(stopAfter)
+				testkit.SameMultiset(t, got, org.Truth())
+				if unreachable != 0 {
+					t.Errorf("unreachable = %d, want 0", unreachable)
 				}
 			})
 		}

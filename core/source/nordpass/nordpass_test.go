@@ -341,21 +341,7 @@ func TestEveryReadingOfUserUUIDsDeliversEachRecordOnce(t *testing.T) {
 					"source": "nordpass", "nordpass.base_url": srv.URL + sim.NordPassPrefix, "nordpass.token": token,
 					"nordpass.user_uuids": anyUsers, "checkpoint.type": "memory", "rate_limit.enabled": false, "page_size": 50,
 				})
-				var got []string
-				if stopAfter > 0 {
-					p := r.Poller()
-					got, _ = testkit.Drain(p, stopAfter)
-					if err := p.Close(context.Background()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				p := r.Poller()
-				defer p.Close(context.Background())
-				rest, err := testkit.Drain(p, -1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, rest...)
+				got, _ := r.DrainAcrossRestart(stopAfter)
 				sort.Strings(got)
 				sort.Strings(want)
 				if cross < 40 || !slices.Equal(got, want) {
