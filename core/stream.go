@@ -441,7 +441,7 @@ func (pc pieceState) holds(e Event) bool { return !e.Time.Before(pc.From) && e.T
 func oldestIn(evs []Event, pc pieceState) time.Time {
 	var oldest time.Time
 	for _, e := range evs {
-		if !e.Time.Before(pc.From) && e.Time.Before(pc.To) && (oldest.IsZero() || e.Time.Before(oldest)) {
+		if pc.holds(e) && (oldest.IsZero() || e.Time.Before(oldest)) {
 			oldest = e.Time
 		}
 	}
@@ -578,7 +578,7 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 	out := evs[:0] // filtered in place: the page is ours
 	dups := 0
 	for _, e := range evs {
-		if e.Time.Before(pc.From) || !e.Time.Before(pc.To) {
+		if !pc.holds(e) {
 			continue
 		}
 		copyNo := int32(1)
@@ -630,16 +630,15 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 // counts (zero: none).
 func (s *stream) tieRuns(evs []Event, pc pieceState, more bool) ([]Event, time.Time) {
 	w := s.win
-	in := func(e Event) bool { return !e.Time.Before(pc.From) && e.Time.Before(pc.To) }
 	if !w.TrailAt.IsZero() {
-		first := slices.IndexFunc(evs, in)
+		first := slices.IndexFunc(evs, pc.holds)
 		switch {
 		case first < 0 && more:
 			return evs, time.Time{} // nothing of the piece on this page
 		case first >= 0 && evs[first].Time.Equal(w.TrailAt):
 			s.recheck(w.TrailAt)
 			i := first
-			for i < len(evs) && (!in(evs[i]) || evs[i].Time.Equal(w.TrailAt)) {
+			for i < len(evs) && (!pc.holds(evs[i]) || evs[i].Time.Equal(w.TrailAt)) {
 				i++
 			}
 			if i == len(evs) && more {
@@ -657,15 +656,15 @@ func (s *stream) tieRuns(evs []Event, pc pieceState, more bool) ([]Event, time.T
 		return evs, time.Time{}
 	}
 	last := len(evs) - 1
-	for last >= 0 && !in(evs[last]) {
+	for last >= 0 && !pc.holds(evs[last]) {
 		last--
 	}
 	if last < 0 {
 		return evs, time.Time{}
 	}
 	at := evs[last].Time
-	for i := last; i >= 0 && (!in(evs[i]) || evs[i].Time.Equal(at)); i-- {
-		if in(evs[i]) {
+	for i := last; i >= 0 && (!pc.holds(evs[i]) || evs[i].Time.Equal(at)); i-- {
+		if pc.holds(evs[i]) {
 			s.trail = append(s.trail, evs[i].ID)
 		}
 	}
