@@ -498,8 +498,10 @@ func (l *Leaser) markLost(err error) {
 	l.lostErr = err // no write starts from now on
 	l.mu.Unlock()
 	l.awaitWrites("", l.ttl)
-	close(l.lost)
+	// Logged before Lost closes: whoever sees Lost finds the reason in
+	// the log already.
 	l.log.Error("lost the stream's lease: stopping this reader; the new holder continues from the checkpoint", "error", err.Error())
+	close(l.lost)
 }
 
 // Close stops renewing and deletes the lease entries this process still
