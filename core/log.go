@@ -44,6 +44,32 @@ func NewLineLogger(level slog.Leveler, print func(slog.Level, string)) *slog.Log
 	return slog.New(&LineHandler{Level: level, Print: print})
 }
 
+// LevelPrinter is a host logger with one method per level, each taking
+// the line (telegraf.Logger is one).
+type LevelPrinter interface {
+	Error(args ...any)
+	Warn(args ...any)
+	Info(args ...any)
+	Debug(args ...any)
+}
+
+// NewPrinterLogger logs each record as one line through the printer's
+// method of the record's level; the host's logger filters the levels.
+func NewPrinterLogger(p LevelPrinter) *slog.Logger {
+	return NewLineLogger(nil, func(level slog.Level, line string) {
+		switch {
+		case level >= slog.LevelError:
+			p.Error(line)
+		case level >= slog.LevelWarn:
+			p.Warn(line)
+		case level >= slog.LevelInfo:
+			p.Info(line)
+		default:
+			p.Debug(line)
+		}
+	})
+}
+
 func (h *LineHandler) Enabled(_ context.Context, l slog.Level) bool {
 	return h.Level == nil || l >= h.Level.Level()
 }

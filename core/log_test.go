@@ -1,8 +1,11 @@
 package core_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,5 +41,27 @@ func TestLineHandlerRendersKeyValueLinesAndRedactsSecrets(t *testing.T) {
 	log.Debug("hidden")
 	if got != "" {
 		t.Fatalf("a debug line passed an info level: %q", got)
+	}
+}
+
+// printer is a host logger with a method per level (telegraf.Logger's shape).
+type printer []string
+
+func (p *printer) Error(args ...any) { *p = append(*p, "E "+fmt.Sprint(args...)) }
+func (p *printer) Warn(args ...any)  { *p = append(*p, "W "+fmt.Sprint(args...)) }
+func (p *printer) Info(args ...any)  { *p = append(*p, "I "+fmt.Sprint(args...)) }
+func (p *printer) Debug(args ...any) { *p = append(*p, "D "+fmt.Sprint(args...)) }
+
+func TestPrinterLoggerPrintsEachLineThroughTheMethodOfItsLevel(t *testing.T) {
+	var p printer
+	log := core.NewPrinterLogger(&p)
+	log.Error("e", "k", 1)
+	log.Warn("w")
+	log.Info("i", "token", core.NewSecret("s3cr3t"))
+	log.Debug("d")
+	log.Log(context.Background(), slog.LevelDebug-4, "t") // below debug: the host filters, as for debug
+	want := printer{"E e k=1", "W w", "I i token=[redacted]", "D d", "D t"}
+	if !slices.Equal(p, want) {
+		t.Fatalf("got %q, want %q", p, want)
 	}
 }

@@ -83,6 +83,22 @@ var MetricNames = func() []string {
 	return out
 }()
 
+// Fields is Snapshot typed for hosts whose fields keep one type (InfluxDB
+// through Telegraf): whole-numbered metrics (MetricInfo.Whole) as int64,
+// the others as float64.
+func (m *Metrics) Fields() map[string]any {
+	snap := m.Snapshot()
+	out := make(map[string]any, len(snap))
+	for _, info := range MetricInfos {
+		if v := snap[info.Name]; info.Whole() {
+			out[info.Name] = int64(v)
+		} else {
+			out[info.Name] = v
+		}
+	}
+	return out
+}
+
 // Snapshot returns every counter by its exported name (see MetricNames).
 // lag_seconds is how far the committed cursor trails the wall clock;
 // last_success_time is the Unix time of the last successful request.

@@ -66,3 +66,31 @@ func TestEventsAckedCountsOnlyWhatTheHostConfirmed(t *testing.T) {
 	again.Ack(nil)
 	want(30, 20)
 }
+
+// A field's type is fixed in InfluxDB: counters and whole-numbered gauges
+// are integers from the first write, the other gauges fractions.
+func TestFieldsAreTypedByWhetherTheMetricIsWhole(t *testing.T) {
+	m := &core.Metrics{}
+	m.Events.Add(7)
+	fields := m.Fields()
+	if len(fields) != len(core.MetricInfos) {
+		t.Fatalf("%d fields, want one per metric (%d)", len(fields), len(core.MetricInfos))
+	}
+	for _, info := range core.MetricInfos {
+		switch v := fields[info.Name].(type) {
+		case int64:
+			if !info.Whole() {
+				t.Errorf("%s is an integer, but its values are fractions", info.Name)
+			}
+		case float64:
+			if info.Whole() {
+				t.Errorf("%s is a fraction, but its values are whole", info.Name)
+			}
+		default:
+			t.Errorf("%s has type %T", info.Name, v)
+		}
+	}
+	if fields["events"] != int64(7) {
+		t.Fatalf("events = %v, want 7", fields["events"])
+	}
+}

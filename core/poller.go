@@ -21,7 +21,12 @@ type Options struct {
 	Metrics *Metrics
 	// Store overrides cfg.Checkpoint (hosts with their own stores).
 	Store checkpoint.Store
-	Clock Clock
+	// ReadOnly loads the checkpoints and never writes them: a dry run
+	// (Telegraf's --test). A file store then creates, probes and writes
+	// nothing in checkpoint.path, which a dry run may only be allowed to
+	// read.
+	ReadOnly bool
+	Clock    Clock
 	// DeferOpen lets NewPoller return when a source cannot list its streams
 	// yet for a reason that may pass (Qualtrics discovers its activity types
 	// over the network): after one request_timeout it gives up for now, and
@@ -181,12 +186,19 @@ func NewPoller(ctx context.Context, cfg *Config, opts Options) (_ *Poller, err e
 	if p.clock == nil {
 		p.clock = RealClock
 	}
-	if p.store == nil {
-		st, err := OpenStore(cfg.Checkpoint, p.log)
+	switch {
+	case p.store == nil:
+		open := OpenStore
+		if opts.ReadOnly {
+			open = openStoreReadOnly
+		}
+		st, err := open(cfg.Checkpoint, p.log)
 		if err != nil {
 			return nil, err
 		}
 		p.store = st
+	case opts.ReadOnly:
+		p.store = checkpoint.ReadOnly(p.store)
 	}
 	defer func() {
 		if err != nil {
@@ -313,11 +325,8 @@ func OpenStore(c CheckpointConfig, log Logger) (checkpoint.Store, error) {
 	return nil, &ConfigError{Key: "checkpoint.type", Msg: fmt.Sprintf("%q must be provided by the host", c.Type)}
 }
 
-// OpenStoreReadOnly is OpenStore for a dry run: the store loads the saved
-// checkpoints and never writes them, and a file store creates, probes and
-// writes nothing in checkpoint.path, which a dry run may only be allowed
-// to read.
-func OpenStoreReadOnly(c CheckpointConfig, log Logger) (checkpoint.Store, error) {
+// openStoreReadOnly is OpenStore for Options.ReadOnly.
+func openStoreReadOnly(c CheckpointConfig, log Logger) (checkpoint.Store, error) {
 	if c.Type == "file" {
 		return checkpoint.ReadOnlyFile(c.Path, log), nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1253,6 +1254,73 @@ func TestARunOfOneTimestampSplitByAPageBoundaryIsReadAgainWhole(t *testing.T) {
 			})
 			if !rechecked {
 				t.Fatalf("the run's second was not read again: %v", h.src.queries)
+			}
+		})
+	}
+}
+
+// A dry run (Options.ReadOnly) starts from the saved checkpoint, and
+// neither acks nor a clean close move it: the next real run delivers the
+// same events again. A file store's directory is left as it was.
+func TestAReadOnlyPollerLoadsTheCheckpointAndNeverWritesIt(t *testing.T) {
+	for _, store := range []string{"file", "host"} {
+		t.Run(store, func(t *testing.T) {
+			h := newHarness(t, 10, 10000)
+			h.history(25, t0.Add(-time.Hour))
+			dir := t.TempDir()
+			open := func(readOnly bool) *core.Poller {
+				t.Helper()
+				m := map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "file", "checkpoint.path": dir,
+					"settle_delay": "1m", "overlap": "5m", "poll_interval": "1h", "initial_lookback": "1d"}
+				opts := core.Options{Clock: h.clock, ReadOnly: readOnly}
+				if store == "host" {
+					opts.Store = h.store
+				}
+				cfg, err := core.ParseMap(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := core.NewPoller(context.Background(), cfg, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			ctx := context.Background()
+			p := open(false)
+			b, err := p.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Ack(nil)
+			if err := p.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			files := func() map[string]string {
+				out := map[string]string{}
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+					out[e.Name()] = string(data)
+				}
+				return out
+			}
+			before := files()
+
+			p = open(true)
+			if got := drain(t, p); len(got) != 15 {
+				t.Fatalf("the dry run delivered %d events, want the 15 after the checkpoint", len(got))
+			}
+			if err := p.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if after := files(); !maps.Equal(before, after) {
+				t.Fatalf("the dry run changed the checkpoint directory:\nbefore %v\nafter  %v", before, after)
+			}
+			p = open(false)
+			defer p.Close(ctx)
+			if got := drain(t, p); len(got) != 15 {
+				t.Fatalf("after the dry run, a real run delivered %d events, want the same 15", len(got))
 			}
 		})
 	}

@@ -23,7 +23,8 @@ import (
 //	enum:"eu,us"      the allowed values
 //	check:"positive"  positive, nonneg, min=N or max=N (comma-separated);
 //	                  header: a secret sent in an HTTP header, which no
-//	                  control character may be part of
+//	                  control character may be part of; nonempty: a
+//	                  string that must not be "" (a host's own option)
 //	required:"true"   must be given (when its section is)
 //	hosts:"benthos"   only these hosts use it (all when absent)
 //	kind:"duration"   the kind, where the Go type does not say (hosts' own types)
@@ -298,6 +299,9 @@ func checkText(key, rules string, v reflect.Value) error {
 		text = v.Interface().(Secret).Reveal()
 	}
 	for rule := range strings.SplitSeq(rules, ",") {
+		if rule == "nonempty" && text == "" {
+			return &ConfigError{Key: key, Msg: "must not be empty"}
+		}
 		// A value a header cannot carry would fail every request, as a
 		// transport error retried for ever; the value is never echoed.
 		if rule == "header" && !validHeaderValue(text) {

@@ -9,7 +9,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -22,7 +21,6 @@ import (
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/auditpull/auditpull/core"
-	"github.com/auditpull/auditpull/core/checkpoint"
 	_ "github.com/auditpull/auditpull/core/source/all" // every source
 )
 
@@ -57,7 +55,7 @@ type AuditPull struct {
 // TelegrafOptions are the options only this plugin has, declared with the
 // core's schema tags so that sample.conf documents them beside the core's.
 type TelegrafOptions struct {
-	Measurement     string          `toml:"measurement" config:"measurement" default:"auditpull" doc:"Name of the event measurement. Statistics go to <measurement>_stats."`
+	Measurement     string          `toml:"measurement" config:"measurement" default:"auditpull" check:"nonempty" doc:"Name of the event measurement. Statistics go to <measurement>_stats."`
 	StatsInterval   config.Duration `toml:"stats_interval" config:"stats_interval" kind:"duration" default:"60s" check:"nonneg" doc:"How often to emit the statistics measurement; 0s disables it."`
 	ShutdownTimeout config.Duration `toml:"shutdown_timeout" config:"shutdown_timeout" kind:"duration" default:"15s" check:"nonneg" doc:"On shutdown, how long to wait for pages already handed to Telegraf to be written by the outputs, so that their position is saved. Pages still unwritten then are read again at the next start (at-least-once)."`
 }
@@ -85,9 +83,6 @@ func (a *AuditPull) SetOutputFlusher(flush func()) { a.flushOutputs = flush }
 // into the core schema and parsed there, so an error names the option as
 // every auditpull host does ("auditpull config: nordpass.token: required…").
 func (a *AuditPull) Init() error {
-	if a.Measurement == "" {
-		return &core.ConfigError{Key: "measurement", Msg: "must not be empty"}
-	}
 	if err := core.CheckOptions(&a.TelegrafOptions); err != nil {
 		return err
 	}
@@ -107,27 +102,17 @@ func (a *AuditPull) Start(acc telegraf.Accumulator) error {
 			return err
 		}
 	}
-	var store checkpoint.Store
-	log := coreLogger(a.Log)
 	if a.dryRun {
-		st, err := core.OpenStoreReadOnly(a.cfg.Checkpoint, log)
-		if err != nil {
-			return err
-		}
-		store = st
 		a.Log.Info("dry run: the checkpoint is read but not written")
 	}
 	p, err := core.NewPoller(context.Background(), a.cfg, core.Options{
-		Logger: log,
-		Store:  store,
+		Logger:   core.NewPrinterLogger(a.Log),
+		ReadOnly: a.dryRun,
 		// Telegraf starts its inputs one after another: a vendor that is
 		// down must not hold up the agent (the read loop retries).
 		DeferOpen: true,
 	})
 	if err != nil {
-		if store != nil {
-			_ = store.Close()
-		}
 		return err
 	}
 	a.poller = p
@@ -331,39 +316,15 @@ func (a *AuditPull) emitStats(ctx context.Context, acc telegraf.Accumulator) {
 		case <-ctx.Done():
 			return
 		}
-		fields := map[string]any{"pages_in_flight": int64(a.inFlight())}
-		snap := a.poller.Metrics().Snapshot()
-		for _, info := range core.MetricInfos {
-			// A field's type is fixed in InfluxDB: whole numbers stay
-			// integers, the other gauges are fractions.
-			if v := snap[info.Name]; info.Whole() {
-				fields[info.Name] = int64(v)
-			} else {
-				fields[info.Name] = v
-			}
-		}
+		// A field's type is fixed in InfluxDB: whole numbers stay
+		// integers, the other gauges are fractions.
+		fields := a.poller.Metrics().Fields()
+		fields["pages_in_flight"] = int64(a.inFlight())
 		// Read every time: opened with the streams still to be listed
 		// (DeferOpen), the poller names them only once they are.
 		tags := map[string]string{"source": a.cfg.Source, "stream": strings.Join(a.poller.Streams(), ",")}
 		acc.AddFields(a.Measurement+"_stats", fields, tags, time.Now())
 	}
-}
-
-// coreLogger renders the core's records as lines for the injected
-// telegraf.Logger, which prefixes them with the plugin's name.
-func coreLogger(l telegraf.Logger) *slog.Logger {
-	return core.NewLineLogger(nil, func(level slog.Level, line string) {
-		switch {
-		case level >= slog.LevelError:
-			l.Error(line)
-		case level >= slog.LevelWarn:
-			l.Warn(line)
-		case level >= slog.LevelInfo:
-			l.Info(line)
-		default:
-			l.Debug(line)
-		}
-	})
 }
 
 // New returns the plugin with its defaults, as inputs.Add registers it.
