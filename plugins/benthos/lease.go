@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/benthosdev/benthos/v4/public/service"
@@ -15,37 +12,20 @@ import (
 	"github.com/auditpull/auditpull/core/checkpoint"
 )
 
-// Cache keys. Stream keys are escaped so that any stream name is one flat
-// key, which caches backed by files need.
-func checkpointKey(stream string) string { return "auditpull:checkpoint:" + url.PathEscape(stream) }
-func leaseKey(stream string) string      { return "auditpull:lease:" + url.PathEscape(stream) }
+// keyPrefix starts every cache key the input writes.
+const keyPrefix = "auditpull:"
 
 // cacheTimeout bounds one cache operation, so that an unreachable cache
 // shows up as an error instead of a hang.
 const cacheTimeout = 10 * time.Second
 
 // newCacheStore keeps checkpoints in the named cache resource; with a lease
-// TTL, the same cache carries the leases that guard them. An input with
-// tenants gets a Share instead: the replicas divide the tenants, each
-// under its own lease; a single stream is leased whole.
+// TTL, the same cache carries the leases that guard them, and the replicas
+// of an input with tenants divide the tenants (a Share).
 func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tenants []string, log checkpoint.Logger) (*checkpoint.KVStore, *checkpoint.Share) {
-	kv := cacheKV{res: res, name: cache}
-	opts := checkpoint.KVStoreOptions{Name: fmt.Sprintf("cache %q", cache), Key: checkpointKey, Log: log}
-	switch {
-	case ttl > 0 && len(tenants) > 0:
-		// Tenant leases keep leaseKey's names (share keys are the
-		// suffix after "auditpull:"), so a replica of an earlier
-		// release, which leased each tenant whole, still excludes
-		// a new one during a rolling upgrade.
-		share := checkpoint.NewShare(kv, checkpoint.GroupName(tenants), ttl, checkpoint.ShareOptions{
-			Key: func(suffix string) string { return "auditpull:" + suffix },
-			Log: log,
-		})
-		return checkpoint.NewKVStore(kv, opts), share
-	case ttl > 0:
-		opts.Lease = checkpoint.NewLeaser(kv, ttl, checkpoint.LeaseOptions{Key: leaseKey, Log: log})
-	}
-	return checkpoint.NewKVStore(kv, opts), nil
+	return checkpoint.OpenKV(cacheKV{res: res, name: cache}, checkpoint.KVSetup{
+		Name: fmt.Sprintf("cache %q", cache), Prefix: keyPrefix, LeaseTTL: ttl, Tenants: tenants, Log: log,
+	})
 }
 
 // cacheError is a failure of the cache itself (unreachable, timed out).
@@ -117,21 +97,13 @@ func (c cacheKV) do(ctx context.Context, fn func(ctx context.Context, cache serv
 // it otherwise are refused by keepsEntries or named in the README.
 func ttlOption(ttl time.Duration) *time.Duration { return &ttl }
 
-// keepsEntries writes an entry to be kept until deleted and reads it back,
-// so that a cache which drops it at once (a memory cache with compaction
-// on, where a TTL of 0 expires the entry as it is written; the noop cache)
-// stops the input with an error naming the setting instead of restarting
-// every stream from initial_lookback at each reconnection. Caches that keep
-// the entry a while and then evict it (lru, ttlru) cannot be told apart
-// here; the README says they must not hold checkpoints.
+// keepsEntries refuses, naming the setting, a cache that drops an entry
+// written without expiry (see checkpoint.CheckKeeps). Caches that keep the
+// entry a while and then evict it (lru, ttlru) cannot be told apart; the
+// README says they must not hold checkpoints.
 func (c cacheKV) keepsEntries(ctx context.Context) error {
-	key := "auditpull:probe:" + strconv.FormatUint(rand.Uint64(), 36) // one per call: replicas never meet
-	if err := c.Set(ctx, key, []byte("{}"), 0); err != nil {
-		return err
-	}
-	_, err := c.Get(ctx, key)
-	_ = c.Delete(ctx, key) // a probe left behind is harmless, and rare
-	if errors.Is(err, checkpoint.ErrNotFound) {
+	err := checkpoint.CheckKeeps(ctx, c, keyPrefix)
+	if errors.Is(err, checkpoint.ErrForgets) {
 		return &core.ConfigError{Key: "checkpoint." + fieldCache, Msg: fmt.Sprintf(
 			"cache %q does not keep an entry written without expiry (it was gone when read back at once), so it would lose the checkpoints: "+
 				"use a cache that keeps entries (redis, memcached, file, …); a memory cache needs compaction_interval: \"\", "+

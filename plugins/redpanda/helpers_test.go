@@ -25,9 +25,9 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/auditpull/auditpull/test/sim"
-
+	"github.com/auditpull/auditpull/core/checkpoint"
 	"github.com/auditpull/auditpull/internal/testkit"
+	"github.com/auditpull/auditpull/test/sim"
 )
 
 // testToken is what the simulator accepts; tests check that it never shows
@@ -606,3 +606,11 @@ func newSharedCache(t testing.TB, kind string) sharedCache {
 		},
 	}
 }
+
+// checkpointKey and leaseKey name a stream's entries in the cache, as the
+// input writes them.
+func checkpointKey(stream string) string {
+	return checkpoint.KVSetup{Prefix: keyPrefix}.CheckpointKey(stream)
+}
+
+func leaseKey(stream string) string { return checkpoint.KVSetup{Prefix: keyPrefix}.LeaseKey(stream) }
