@@ -12,7 +12,7 @@ import (
 type forgetfulKV struct{ KV }
 
 func (forgetfulKV) Set(context.Context, string, []byte, time.Duration) error { return nil }
-func (forgetfulKV) Get(context.Context, string) ([]byte, error)             { return nil, ErrNotFound }
+func (forgetfulKV) Get(context.Context, string) ([]byte, error)              { return nil, ErrNotFound }
 
 func TestCheckKeepsRefusesOnlyAStoreThatDropsAnEntryAtOnce(t *testing.T) {
 	ctx := context.Background()

@@ -28,16 +28,9 @@ func newCacheStore(res *service.Resources, cache string, ttl time.Duration, tena
 	})
 }
 
-// cacheError is a failure of the cache itself (unreachable, timed out).
-// It is transient: the input reconnects and tries again, unlike a corrupt
-// checkpoint, which the core reports as fatal.
-type cacheError struct{ err error }
-
-func (e *cacheError) Error() string { return e.err.Error() }
-func (e *cacheError) Unwrap() error { return e.err }
-
-// cacheKV is a Benthos cache resource seen as the core's KV. Failures of
-// the cache itself are cacheErrors, which Connect retries soon.
+// cacheKV is a Benthos cache resource seen as the core's KV. A failure of
+// the cache itself (unreachable, timed out) is no error the core takes for
+// fatal, so Connect returns it as it is and Benthos retries soon.
 type cacheKV struct {
 	res  *service.Resources
 	name string
@@ -76,7 +69,7 @@ func (c cacheKV) do(ctx context.Context, fn func(ctx context.Context, cache serv
 	defer cancel()
 	var err error
 	if aerr := c.res.AccessCache(ctx, c.name, func(cache service.Cache) { err = fn(ctx, cache) }); aerr != nil {
-		return &cacheError{fmt.Errorf("cache %q: %w", c.name, aerr)}
+		return fmt.Errorf("cache %q: %w", c.name, aerr)
 	}
 	switch {
 	case err == nil:
@@ -86,7 +79,7 @@ func (c cacheKV) do(ctx context.Context, fn func(ctx context.Context, cache serv
 	case errors.Is(err, service.ErrKeyNotFound):
 		return checkpoint.ErrNotFound
 	}
-	return &cacheError{err}
+	return err
 }
 
 // ttlOption always passes the TTL. Without one a cache applies its

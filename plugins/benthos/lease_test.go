@@ -10,11 +10,13 @@ import (
 
 	"github.com/benthosdev/benthos/v4/public/service"
 
+	"github.com/auditpull/auditpull/core"
 	"github.com/auditpull/auditpull/core/checkpoint"
 )
 
 // The core's leaser reads the cache's answers through the KV errors; a
-// cache that cannot be reached is a cacheError, which Connect retries.
+// cache that cannot be reached is an error the core does not take for
+// fatal, which Connect returns for Benthos to retry soon.
 func TestLeaseCacheSpeaksTheCoreKV(t *testing.T) {
 	ctx := context.Background()
 	kv := cacheKV{res: service.MockResources(service.MockResourcesOptAddCache("state")), name: "state"}
@@ -41,9 +43,8 @@ func TestLeaseCacheSpeaksTheCoreKV(t *testing.T) {
 	}
 
 	missing, _ := newCacheStore(service.MockResources(), "state", time.Second, nil, nil)
-	var ce *cacheError
-	if _, err := missing.Load(ctx, "s"); !errors.As(err, &ce) {
-		t.Fatalf("an unreachable cache gave %v; want a cacheError", err)
+	if _, err := missing.Load(ctx, "s"); err == nil || core.IsFatal(err) || errors.Is(err, checkpoint.ErrNotFound) {
+		t.Fatalf("an unreachable cache gave %v; want an error to retry", err)
 	}
 }
 

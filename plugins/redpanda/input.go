@@ -36,8 +36,6 @@ const (
 	// the vendor is not hammered with a refused token; the error is logged
 	// at every attempt.
 	fatalRetry = time.Minute
-	// closeTimeout bounds the final checkpoint write at shutdown.
-	closeTimeout = 10 * time.Second
 	// metricsEvery is how often core counters are copied to Benthos; not
 	// at every page, where copying cost 2 % of a backfill's CPU, and far
 	// below any scrape interval.
@@ -83,17 +81,10 @@ type input struct {
 	startMetrics sync.Once
 	stopMetrics  func() // set by startMetrics
 
-	mu sync.Mutex
-	// sess is the current session: from Connect until the input closes,
-	// the stream fails for good, or (with leases) another process took it
-	// over.
-	sess *session
-	// retired is a session that failed while pages it read were in the
-	// output: it takes their acknowledgements until they are all in, and
-	// the next session waits for it to write its checkpoint.
-	retired *session
-	fatal   error // set when a session ended on an error a person must fix
-	closed  bool
+	// reader holds the poller from Connect until Close, a lost lease (it
+	// waits in Connect to take the stream back) or a failure a person
+	// must fix (Connect backs off).
+	reader *core.Reader
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
@@ -132,7 +123,7 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		log.Warn("auto_replay_nacks is false: pages rejected by the output are dropped and the checkpoint moves past them, as in other Benthos inputs (before, false still replayed them); remove the setting to have every rejected page delivered again")
 	}
 	cm := &core.Metrics{}
-	return &input{
+	in := &input{
 		cfg:      cfg,
 		res:      res,
 		log:      log,
@@ -142,7 +133,9 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		limit:    as.limit,
 		replay:   replay,
 		tls:      tlsCfg,
-	}, nil
+	}
+	in.reader = core.NewReader(in.open, core.ReaderOptions{Logger: log, FatalRetry: fatalRetry})
+	return in, nil
 }
 
 // Connect starts a session: it opens the checkpoint store, which with
@@ -157,69 +150,16 @@ func (in *input) Connect(ctx context.Context) error {
 		}()
 		in.stopMetrics = func() { cancel(); <-done }
 	})
-	in.mu.Lock()
-	sess, retired, fatal, closed := in.sess, in.retired, in.fatal, in.closed
-	in.fatal = nil
-	in.mu.Unlock()
-	switch {
-	case closed:
+	switch err := in.reader.Connect(ctx); {
+	case errors.Is(err, core.ErrClosed):
 		return service.ErrEndOfInput
-	case sess != nil:
-		return nil
-	case fatal != nil:
-		return service.NewErrBackOff(fatal, fatalRetry)
-	}
-	if retired != nil {
-		// The checkpoint the new session loads must cover what the failed
-		// one delivered.
-		if err := in.awaitRetired(ctx, retired); err != nil {
-			return err
-		}
-	}
-
-	p, err := in.open(ctx)
-	if err != nil {
-		var ce *cacheError
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.As(err, &ce):
-			return err // the cache is unreachable: Benthos retries soon
-		case core.IsFatal(err):
-			in.log.Error("cannot start reading; fix the cause, the input retries every "+fatalRetry.String(), "error", err.Error())
-			return service.NewErrBackOff(err, fatalRetry)
-		}
+	case core.IsFatal(err):
+		// Logged by the reader; a cache that cannot be reached is not
+		// fatal, and Benthos retries it soon.
+		return service.NewErrBackOff(err, fatalRetry)
+	default:
 		return err
 	}
-	sess = newSession(p)
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.closed {
-		go in.endSession(sess)
-		return service.ErrEndOfInput
-	}
-	in.sess = sess
-	return nil
-}
-
-// awaitRetired waits until the retired session has ended.
-func (in *input) awaitRetired(ctx context.Context, r *session) error {
-	select {
-	case <-r.ended:
-	default:
-		in.log.Info("waiting for the pages read before the failure to be acknowledged, so that the checkpoint covers them")
-		select {
-		case <-r.ended:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	in.mu.Lock()
-	if in.retired == r {
-		in.retired = nil
-	}
-	in.mu.Unlock()
-	return nil
 }
 
 func (in *input) open(ctx context.Context) (*core.Poller, error) {
@@ -244,30 +184,11 @@ func (in *input) open(ctx context.Context) (*core.Poller, error) {
 // checkpoint (nil) or has the page read again (an error, unless
 // auto_replay_nacks is false).
 func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
-	in.mu.Lock()
-	sess := in.sess
-	in.mu.Unlock()
-	if sess == nil {
+	b, err := in.reader.Next(ctx)
+	switch {
+	case errors.Is(err, core.ErrReconnect):
 		return nil, nil, service.ErrNotConnected
-	}
-	b, err := sess.Next(ctx)
-	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return nil, nil, ctx.Err()
-		case errors.Is(err, core.ErrClosed):
-			// The session was ended (Close, or a lost lease) while reading.
-			return nil, nil, service.ErrNotConnected
-		case errors.Is(err, checkpoint.ErrLeaseLost):
-			// Another process owns the stream now: stop reading, then
-			// wait in Connect to take it back when it goes away.
-			in.dropSession(sess, nil)
-			return nil, nil, service.ErrNotConnected
-		case core.IsFatal(err):
-			in.log.Error("stream stopped: a person must fix the cause; the checkpoint stays where delivery ended, and the input retries every "+fatalRetry.String(), "error", err.Error())
-			in.dropSession(sess, err)
-			return nil, nil, service.ErrNotConnected
-		}
+	case err != nil:
 		// Transient: already retried by the core; Benthos logs it and
 		// calls again, and the core waits before polling again.
 		return nil, nil, err
@@ -359,58 +280,11 @@ func (in *input) waitRateLimit(ctx context.Context) error {
 	}
 }
 
-// dropSession ends sess if it is still the current one; fatal, if set, is
-// reported by the next Connect, and sess retires first: the pages it read
-// are still in the output, and their acknowledgements must still move the
-// checkpoint. A session that lost its lease ends at once: its checkpoint
-// is another process's now.
-func (in *input) dropSession(sess *session, fatal error) {
-	in.mu.Lock()
-	current := in.sess == sess
-	if current {
-		in.sess, in.fatal = nil, fatal
-		if fatal != nil {
-			in.retired = sess
-		}
-	}
-	in.mu.Unlock()
-	switch {
-	case !current:
-	case fatal != nil:
-		sess.retire(in.endSession)
-	default:
-		in.endSession(sess)
-	}
-}
-
-// endSession writes the last committed checkpoint and gives up the leases.
-func (in *input) endSession(sess *session) {
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
-	if err := sess.Close(ctx); err != nil {
-		in.log.Warn("closing the poller", "error", err.Error())
-	}
-}
-
 // Close is called by Benthos once every batch read has been acknowledged
 // (or the shutdown timeout passed): the checkpoint written now covers all
 // delivered pages.
-func (in *input) Close(ctx context.Context) error {
-	in.mu.Lock()
-	closed, sess, retired := in.closed, in.sess, in.retired
-	in.closed, in.sess, in.retired = true, nil, nil
-	in.mu.Unlock()
-	if closed {
-		return nil
-	}
-	if retired != nil {
-		// Benthos has waited for the acknowledgements as long as it will.
-		close(retired.stop)
-		<-retired.ended
-	}
-	if sess != nil {
-		in.endSession(sess)
-	}
+func (in *input) Close(context.Context) error {
+	in.reader.Close()
 	// Never connected: the metrics are published once all the same.
 	in.startMetrics.Do(func() { in.stopMetrics = in.exporter.Sync })
 	in.stopMetrics() // publishes the final values
