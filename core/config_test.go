@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -201,5 +202,35 @@ func TestKeysListTheWholeSchema(t *testing.T) {
 	}
 	if l := core.ListKeys(); !slices.Contains(l, "nordpass.user_uuids") || slices.Contains(l, "nordpass.token") {
 		t.Errorf("ListKeys() = %v", l)
+	}
+}
+
+func TestMapOfPropertiesReadsEveryOptionByItsDottedKey(t *testing.T) {
+	tests := []struct {
+		name  string
+		props map[string]string
+		want  map[string]any
+		err   string // the ConfigError's key; "" for none
+	}{
+		{"values trimmed, lists split, unknown properties ignored", map[string]string{
+			"source": "nordpass", "nordpass.token": " t ", "nordpass.user_uuids": "a, b,,c ", "retry.max_attempts": "3", "tag": "x",
+		}, map[string]any{"source": "nordpass", "nordpass.token": "t", "nordpass.user_uuids": []any{"a", "b", "c"}, "retry.max_attempts": "3"}, ""},
+		{"blank values are unset", map[string]string{"source": "nordpass", "stream": "  "}, map[string]any{"source": "nordpass"}, ""},
+		{"an underscored key names the dotted one", map[string]string{"source": "nordpass", "nordpass_token": "s3cr3t"}, nil, "nordpass_token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := core.MapOfProperties(func(k string) string { return tc.props[k] })
+			if tc.err != "" {
+				var ce *core.ConfigError
+				if !errors.As(err, &ce) || ce.Key != tc.err || !strings.Contains(ce.Msg, "nordpass.token") || strings.Contains(err.Error(), "s3cr3t") {
+					t.Fatalf("err = %v, want a ConfigError for %s naming nordpass.token, without the value", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, %v\nwant %v", got, err, tc.want)
+			}
+		})
 	}
 }

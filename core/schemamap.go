@@ -192,3 +192,38 @@ func valueOf(fv reflect.Value, tag, key string, omitZero bool, host HostValue) (
 	}
 	return fv.Interface(), nil
 }
+
+// MapOfProperties reads the schema from a host whose settings are flat
+// text properties that can only be asked for by name (Fluent Bit's Go
+// inputs): every option under its dotted key (nordpass.token,
+// rate_limit.requests), lists comma-separated. get returns "" for a
+// property that is not set; values are trimmed. Such hosts accept any
+// property, so a key spelled with "_" for "." (nordpass_token), which
+// would be ignored without a word, is an error naming the right spelling.
+func MapOfProperties(get func(key string) string) (map[string]any, error) {
+	m := map[string]any{}
+	for _, o := range Schema() {
+		if o.Kind == KindObject {
+			continue
+		}
+		key := o.Key
+		if alt := strings.ReplaceAll(key, ".", "_"); alt != key && strings.TrimSpace(get(alt)) != "" {
+			return nil, &ConfigError{Key: alt, Msg: fmt.Sprintf("unknown property; write it as %s (properties use the core's dotted names)", key)}
+		}
+		v := strings.TrimSpace(get(key))
+		switch {
+		case v == "":
+		case o.Kind == KindList:
+			var items []any
+			for s := range strings.SplitSeq(v, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					items = append(items, s)
+				}
+			}
+			m[key] = items
+		default:
+			m[key] = v
+		}
+	}
+	return m, nil
+}

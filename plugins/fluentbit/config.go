@@ -53,36 +53,12 @@ const DefaultBudget = 4_000_000
 // allowed; go-humanize reads them the same way and adds KiB, MiB, GiB.
 const minBudget = 1000
 
-// readConfig asks get for every key of the core schema and translates what
-// is set into the flat map core.ParseMap takes, plus the plugin's own
-// properties. get returns "" for a property that is not set.
+// readConfig reads the core schema's properties (core.MapOfProperties) and
+// the plugin's own. get returns "" for a property that is not set.
 func readConfig(get func(key string) string) (map[string]any, pluginOptions, error) {
-	m := map[string]any{}
-	for _, o := range core.Schema() {
-		if o.Kind == core.KindObject {
-			continue
-		}
-		key := o.Key
-		v := strings.TrimSpace(get(key))
-		if alt := strings.ReplaceAll(key, ".", "_"); alt != key && strings.TrimSpace(get(alt)) != "" {
-			// nordpass_token instead of nordpass.token would otherwise be
-			// ignored without a word: Fluent Bit accepts any property.
-			return nil, pluginOptions{}, &core.ConfigError{Key: alt, Msg: fmt.Sprintf("unknown property; write it as %s (properties use the core's dotted names)", key)}
-		}
-		if v == "" {
-			continue
-		}
-		if o.Kind == core.KindList {
-			var items []any
-			for _, s := range strings.Split(v, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					items = append(items, s)
-				}
-			}
-			m[key] = items
-			continue
-		}
-		m[key] = v
+	m, err := core.MapOfProperties(get)
+	if err != nil {
+		return nil, pluginOptions{}, err
 	}
 	opts := pluginOptions{budget: DefaultBudget, commitDelay: 2 * engineRingBufferPeriod()}
 	if v := strings.TrimSpace(get(budgetKey)); v != "" {
