@@ -23,15 +23,38 @@ func revokedAfter(h *harness, n int) {
 	}
 }
 
-func newReader(h *harness) *core.Reader {
+// newReader's sessions read h's source, each with the store that store
+// returns (h's own when nil).
+func newReader(h *harness, store func() checkpoint.Store) *core.Reader {
 	return core.NewReader(func(ctx context.Context) (*core.Poller, error) {
 		cfg, err := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "memory",
 			"settle_delay": "1m", "overlap": "5m", "poll_interval": "1h", "initial_lookback": "1d"})
 		if err != nil {
 			return nil, err
 		}
-		return core.NewPoller(ctx, cfg, core.Options{Store: h.store, Clock: h.clock})
+		opts := core.Options{Store: h.store, Clock: h.clock}
+		if store != nil {
+			opts.Store = store()
+		}
+		return core.NewPoller(ctx, cfg, opts)
 	}, core.ReaderOptions{FatalRetry: time.Minute})
+}
+
+// firstPage connects r and reads its first page; ids are the page's.
+func firstPage(t *testing.T, r *core.Reader) (b *core.Batch, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := r.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range b.Events {
+		ids = append(ids, e.ID)
+	}
+	return b, ids
 }
 
 // readAll reads the reader's session until it has nothing due, acking
@@ -64,24 +87,14 @@ func TestAFailedSessionEndsOnlyOnceThePagesInTheHostAreAcknowledged(t *testing.T
 	h := newHarness(t, 10, 10000)
 	ids := h.history(30, t0.Add(-time.Hour))
 	revokedAfter(h, 1)
-	r := newReader(h)
+	r := newReader(h, nil)
 	defer r.Close()
 	ctx := context.Background()
-	if err := r.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	first, err := r.Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first, got := firstPage(t, r)
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	if _, err := r.Next(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Next with a page still in the host: %v, want a wait for its acknowledgement", err)
-	}
-	var got []string
-	for _, e := range first.Events {
-		got = append(got, e.ID)
 	}
 	first.Ack(nil)
 	if _, err := r.Next(ctx); !errors.Is(err, core.ErrReconnect) {
@@ -102,19 +115,9 @@ func TestAFailedSessionEndsOnlyOnceThePagesInTheHostAreAcknowledged(t *testing.T
 func TestCloseSavesTheCheckpointAndEndsTheReader(t *testing.T) {
 	h := newHarness(t, 10, 10000)
 	ids := h.history(30, t0.Add(-time.Hour))
-	r := newReader(h)
+	r := newReader(h, nil)
 	ctx := context.Background()
-	if err := r.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b, err := r.Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range b.Events {
-		got = append(got, e.ID)
-	}
+	b, got := firstPage(t, r)
 	b.Ack(nil)
 	r.Close()
 	if err := r.Connect(ctx); !errors.Is(err, core.ErrClosed) {
@@ -123,7 +126,7 @@ func TestCloseSavesTheCheckpointAndEndsTheReader(t *testing.T) {
 	if _, err := r.Next(ctx); !errors.Is(err, core.ErrReconnect) {
 		t.Fatalf("Next after Close: %v, want ErrReconnect", err)
 	}
-	next := newReader(h)
+	next := newReader(h, nil)
 	defer next.Close()
 	if err := next.Connect(ctx); err != nil {
 		t.Fatal(err)
@@ -141,28 +144,10 @@ func TestALostLeaseEndsTheSessionAndConnectWaitsToTakeItBack(t *testing.T) {
 	ids := h.history(30, t0.Add(-time.Hour))
 	kv := checkpoint.NewMemoryKV()
 	setup := checkpoint.KVSetup{Name: "kv", Prefix: "test:", LeaseTTL: 400 * time.Millisecond}
-	r := core.NewReader(func(ctx context.Context) (*core.Poller, error) {
-		cfg, err := core.ParseMap(map[string]any{"source": "fake", "stream": h.name, "checkpoint.type": "memory",
-			"settle_delay": "1m", "overlap": "5m", "poll_interval": "1h", "initial_lookback": "1d"})
-		if err != nil {
-			return nil, err
-		}
-		st, _ := checkpoint.OpenKV(kv, setup)
-		return core.NewPoller(ctx, cfg, core.Options{Store: st, Clock: h.clock})
-	}, core.ReaderOptions{})
+	r := newReader(h, func() checkpoint.Store { st, _ := checkpoint.OpenKV(kv, setup); return st })
 	defer r.Close()
 	ctx := context.Background()
-	if err := r.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	first, err := r.Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range first.Events {
-		got = append(got, e.ID)
-	}
+	first, got := firstPage(t, r)
 	first.Ack(nil)
 
 	// Long beside the renewal period (100ms), so that the loss is noticed
