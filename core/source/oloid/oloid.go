@@ -16,7 +16,9 @@
 //   - Whether start and end are inclusive: each window [from, to) is asked
 //     for as start = from − 1 ms, end = to, and anything outside [from, to)
 //     is dropped here, so no reading of the bounds loses or repeats a
-//     record.
+//     record. Where limit caps the whole query, a single millisecond's
+//     neighbours could fill its answer: one whose answer is full and
+//     proves a bound inclusive is asked again with that bound on itself.
 //   - The order of activities: not relied on. Paging follows nextToken
 //     whatever the order, and the core de-duplicates re-read overlaps by id.
 //   - How long a nextToken stays valid: it is stored in the checkpoint with
@@ -231,13 +233,53 @@ func (s *Source) query(ctx context.Context, q core.Query, cursor, tok string) (c
 	if q.To.Sub(q.From) <= time.Millisecond {
 		limit = max(limit, burstLimit)
 	}
-	page, err := s.ask(ctx, q, cursor, tok, limit)
+	// One millisecond early and up to the window's end: tokenpage.Reader
+	// drops records outside [From, To), so the bounds' undocumented
+	// inclusiveness cannot lose a record.
+	start, end := q.From.UnixMilli()-1, q.To.UnixMilli()
+	page, err := s.ask(ctx, start, end, cursor, tok, limit)
 	var re *core.RequestError
 	if limit != s.limit && cursor == "" && errors.As(err, &re) && re.Status == http.StatusBadRequest {
 		limit = s.limit
-		page, err = s.ask(ctx, q, cursor, tok, limit)
+		page, err = s.ask(ctx, start, end, cursor, tok, limit)
 	}
-	if err == nil && cursor == "" && page.Next == "" && len(page.Events) >= limit {
+	capped := func() bool { return err == nil && cursor == "" && page.Next == "" && len(page.Events) >= limit }
+	for capped() && q.To.Sub(q.From) == time.Millisecond {
+		// Where limit caps the whole query, the milliseconds either side
+		// take room in the answer of this one: asked alone, it may fit.
+		// A record of the millisecond before proves start inclusive, one
+		// of the millisecond after proves end inclusive; only a proven
+		// bound is moved onto the millisecond itself (twice at most: an
+		// answer cut by the cap may prove the second bound only once the
+		// first is moved).
+		from := q.From.UnixMilli()
+		nstart, nend := start, end
+		for _, e := range page.Events {
+			switch ms := e.Time.UnixMilli(); {
+			case ms < from:
+				nstart = from
+			case ms > from:
+				nend = from
+			}
+		}
+		if nstart == start && nend == end {
+			break
+		}
+		narrow, nerr := s.ask(ctx, nstart, nend, "", tok, limit)
+		if nerr != nil && !(errors.As(nerr, &re) && re.Status == http.StatusBadRequest) {
+			// Asked again, not given up: the wide answer would lose
+			// what its neighbours took the room of.
+			return core.Page{}, nerr
+		}
+		if nerr != nil || narrow.Next != "" {
+			// Bounds the API refuses (start equal to end), or an answer
+			// that goes on (not the capped reading after all): the
+			// first answer stands, reported as capped.
+			break
+		}
+		page, start, end = narrow, nstart, nend
+	}
+	if capped() {
 		// A full first page without a nextToken may be all a capped query
 		// returns: at the cap, the core splits the window. Counted before
 		// the records outside the window are dropped.
@@ -246,11 +288,9 @@ func (s *Source) query(ctx context.Context, q core.Query, cursor, tok string) (c
 	return page, err
 }
 
-func (s *Source) ask(ctx context.Context, q core.Query, cursor, tok string, limit int) (core.Page, error) {
-	// One millisecond early and up to the window's end: tokenpage.Reader
-	// drops records outside [From, To), so the bounds' undocumented
-	// inclusiveness cannot lose a record.
-	payload, _ := json.Marshal(request{Start: q.From.UnixMilli() - 1, End: q.To.UnixMilli(), Limit: limit, NextToken: cursor})
+// ask asks for the activities from start to end (milliseconds).
+func (s *Source) ask(ctx context.Context, start, end int64, cursor, tok string, limit int) (core.Page, error) {
+	payload, _ := json.Marshal(request{Start: start, End: end, Limit: limit, NextToken: cursor})
 	var out core.Page
 	err := s.http.Do(ctx, opQuery, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))

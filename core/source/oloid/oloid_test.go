@@ -702,8 +702,8 @@ func TestAMillisecondBeyondACappedQueryIsReportedAndReadingGoesOn(t *testing.T) 
 		t.Fatal(err)
 	}
 	// Every activity outside the burst once, and of the burst what a query
-	// capped at 100 returns beside its neighbours (the bounds reach one
-	// millisecond either side).
+	// capped at 100 returns: the millisecond is asked alone once its
+	// answer shows the bound reaching the activity after it.
 	fromBurst := 0
 	for _, b := range o.Truth(now0.Add(-time.Hour), now0) {
 		n := strings.Count(strings.Join(got, "\n"), string(b))
@@ -714,11 +714,112 @@ func TestAMillisecondBeyondACappedQueryIsReportedAndReadingGoesOn(t *testing.T) 
 			t.Errorf("delivered %d times: %s", n, b)
 		}
 	}
-	if len(got) != 50+fromBurst+1 || fromBurst < 99 || fromBurst > 100 || refused.Load() == 0 {
-		t.Fatalf("delivered %d activities, %d of the burst (want 50, 99 or 100 of the burst, and the one after it); %d larger limits refused",
+	if len(got) != 50+fromBurst+1 || fromBurst != 100 || refused.Load() == 0 {
+		t.Fatalf("delivered %d activities, %d of the burst (want 50, 100 of the burst, and the one after it); %d larger limits refused",
 			len(got), fromBurst, refused.Load())
 	}
 	if !strings.Contains(r.Log.Text(), "the reachable ones were delivered") {
 		t.Fatalf("nothing reported:\n%s", r.Log.Text())
+	}
+}
+
+// Where limit caps the whole query, a millisecond is asked one millisecond
+// wider either side, and its neighbours took room in its answer: 900
+// activities beside 200 either side lost 100 of them under an inclusive
+// bound, although 900 fit the 1,000 a query returns. A bound the answer
+// proves inclusive is moved onto the millisecond, so every reading of the
+// bounds and of the order reads the three milliseconds whole, and nothing
+// is reported capped.
+func TestAFullMillisecondBesideItsNeighboursIsReadWholeUnderEveryReadingOfTheBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		startExcl, endExcl  bool
+		ascending           bool
+		wantNarrowedQueries bool
+	}{
+		{"both bounds inclusive, newest first", false, false, false, true},
+		{"both bounds inclusive, oldest first", false, false, true, true},
+		{"start exclusive", true, false, false, true},
+		{"end exclusive", false, true, true, true},
+		{"both bounds exclusive", true, true, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, "", "initial_lookback", "1h", "page_size", 100)
+			o := sim.NewOLOID(sim.OLOIDConfig{Seed: 7, Count: 50, From: now0.Add(-time.Hour), To: now0.Add(-30 * time.Minute),
+				Clock: r.Clock, Bursts: -1, LimitCapsQuery: true, StartExclusive: tc.startExcl, EndExclusive: tc.endExcl, Ascending: tc.ascending})
+			o.AddClient(clientID, tenant, secret)
+			burst := now0.Add(-20 * time.Minute)
+			for i := range 200 {
+				o.AddEvent(burst.Add(-time.Millisecond), time.Time{}, "LOGIN", i%10)
+				o.AddEvent(burst.Add(time.Millisecond), time.Time{}, "LOGOUT", i%10)
+			}
+			for i := range 900 {
+				o.AddEvent(burst, time.Time{}, "LOGIN", i%10)
+			}
+			var narrowed atomic.Int32
+			r.Cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, body []byte) {
+				var q struct{ Start, End int64 }
+				if strings.HasSuffix(req.URL.Path, "/filterActivity") && json.Unmarshal(body, &q) == nil && q.End-q.Start < 2 {
+					narrowed.Add(1)
+				}
+			})
+			p := r.Poller()
+			defer p.Close(context.Background())
+			got, err := testkit.Drain(p, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testkit.SameMultiset(t, got, testkit.Strings(o.Truth(now0.Add(-time.Hour), now0)))
+			if strings.Contains(r.Log.Text(), "the reachable ones were delivered") {
+				t.Errorf("a millisecond was reported capped:\n%s", r.Log.Text())
+			}
+			if (narrowed.Load() > 0) != tc.wantNarrowedQueries {
+				t.Errorf("%d narrowed queries; want some only where a bound is inclusive", narrowed.Load())
+			}
+		})
+	}
+}
+
+// An API that refuses start equal to end (400) does not stop the stream:
+// the last answer it gave stands, reported as capped, and nothing it held
+// is lost.
+func TestAMillisecondTheAPIWillNotBeAskedAloneKeepsItsWiderAnswer(t *testing.T) {
+	r := newRig(t, "", "initial_lookback", "1h", "page_size", 100)
+	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 8, Count: 50, From: now0.Add(-time.Hour), To: now0.Add(-30 * time.Minute),
+		Clock: r.Clock, Bursts: -1, LimitCapsQuery: true})
+	o.AddClient(clientID, tenant, secret)
+	burst := now0.Add(-20 * time.Minute)
+	for i := range 200 {
+		o.AddEvent(burst.Add(-time.Millisecond), time.Time{}, "LOGIN", i%10)
+		o.AddEvent(burst.Add(time.Millisecond), time.Time{}, "LOGOUT", i%10)
+	}
+	for i := range 900 {
+		o.AddEvent(burst, time.Time{}, "LOGIN", i%10)
+	}
+	inner := sim.NewServer().Mount(sim.OLOIDPrefix, o)
+	var refused atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		var q struct{ Start, End int64 }
+		if strings.HasSuffix(req.URL.Path, "/filterActivity") && json.Unmarshal(b, &q) == nil && q.Start == q.End {
+			refused.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"message":"start must be earlier than end"}`)
+			return
+		}
+		req.Body = io.NopCloser(strings.NewReader(string(b)))
+		inner.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.Cfg["oloid.base_url"] = srv.URL + sim.OLOIDPrefix
+	p := r.Poller()
+	defer p.Close(context.Background())
+	got, err := testkit.Drain(p, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.SameMultiset(t, got, testkit.Strings(o.Truth(now0.Add(-time.Hour), now0)))
+	if refused.Load() == 0 {
+		t.Fatal("no millisecond was asked alone: the test no longer covers the refusal")
 	}
 }
