@@ -56,6 +56,41 @@ func simServer(t *testing.T, o *sim.OLOID, observe func(r *http.Request, body []
 	return srv.URL + sim.OLOIDPrefix
 }
 
+// refusingServer serves sim OLOID, but answers 400 with the message
+// refuse returns for a request it does not want ("" passes it on); refused
+// counts those answers.
+func refusingServer(t *testing.T, o *sim.OLOID, refuse func(r *http.Request, body []byte) string) (base string, refused *atomic.Int32) {
+	t.Helper()
+	inner := sim.NewServer().Mount(sim.OLOIDPrefix, o)
+	refused = new(atomic.Int32)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		if msg := refuse(req, b); msg != "" {
+			refused.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"message":%q}`, msg)
+			return
+		}
+		req.Body = io.NopCloser(strings.NewReader(string(b)))
+		inner.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + sim.OLOIDPrefix, refused
+}
+
+// neighbouredBurst adds 900 activities at one millisecond and 200 at each
+// millisecond beside it: the three together pass the 1,000 a query
+// returns, the middle one alone does not.
+func neighbouredBurst(o *sim.OLOID, at time.Time) {
+	for i := range 200 {
+		o.AddEvent(at.Add(-time.Millisecond), time.Time{}, "LOGIN", i%10)
+		o.AddEvent(at.Add(time.Millisecond), time.Time{}, "LOGOUT", i%10)
+	}
+	for i := range 900 {
+		o.AddEvent(at, time.Time{}, "LOGIN", i%10)
+	}
+}
+
 func TestLogsInWithTheAPIClientAndSendsTheTokenAsBearer(t *testing.T) {
 	r := newRig(t, "", "initial_lookback", "1h", "page_size", 25)
 	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 1, Count: 100, From: now0.Add(-time.Hour), To: now0, Clock: r.Clock})
@@ -679,22 +714,14 @@ func TestAMillisecondBeyondACappedQueryIsReportedAndReadingGoesOn(t *testing.T) 
 		o.AddEvent(burst, time.Time{}, "LOGIN", i%10)
 	}
 	o.AddEvent(burst.Add(time.Millisecond), time.Time{}, "LOGOUT", 0)
-	inner := sim.NewServer().Mount(sim.OLOIDPrefix, o)
-	var refused atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
+	base, refused := refusingServer(t, o, func(_ *http.Request, b []byte) string {
 		var q struct{ Limit int }
 		if json.Unmarshal(b, &q) == nil && q.Limit > 100 {
-			refused.Add(1)
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"message":"limit must be at most 100"}`)
-			return
+			return "limit must be at most 100"
 		}
-		req.Body = io.NopCloser(strings.NewReader(string(b)))
-		inner.ServeHTTP(w, req)
-	}))
-	t.Cleanup(srv.Close)
-	r.Cfg["oloid.base_url"] = srv.URL + sim.OLOIDPrefix
+		return ""
+	})
+	r.Cfg["oloid.base_url"] = base
 	p := r.Poller()
 	defer p.Close(context.Background())
 	got, err := testkit.Drain(p, -1)
@@ -748,14 +775,7 @@ func TestAFullMillisecondBesideItsNeighboursIsReadWholeUnderEveryReadingOfTheBou
 			o := sim.NewOLOID(sim.OLOIDConfig{Seed: 7, Count: 50, From: now0.Add(-time.Hour), To: now0.Add(-30 * time.Minute),
 				Clock: r.Clock, Bursts: -1, LimitCapsQuery: true, StartExclusive: tc.startExcl, EndExclusive: tc.endExcl, Ascending: tc.ascending})
 			o.AddClient(clientID, tenant, secret)
-			burst := now0.Add(-20 * time.Minute)
-			for i := range 200 {
-				o.AddEvent(burst.Add(-time.Millisecond), time.Time{}, "LOGIN", i%10)
-				o.AddEvent(burst.Add(time.Millisecond), time.Time{}, "LOGOUT", i%10)
-			}
-			for i := range 900 {
-				o.AddEvent(burst, time.Time{}, "LOGIN", i%10)
-			}
+			neighbouredBurst(o, now0.Add(-20*time.Minute))
 			var narrowed atomic.Int32
 			r.Cfg["oloid.base_url"] = simServer(t, o, func(req *http.Request, body []byte) {
 				var q struct{ Start, End int64 }
@@ -788,30 +808,15 @@ func TestAMillisecondTheAPIWillNotBeAskedAloneKeepsItsWiderAnswer(t *testing.T) 
 	o := sim.NewOLOID(sim.OLOIDConfig{Seed: 8, Count: 50, From: now0.Add(-time.Hour), To: now0.Add(-30 * time.Minute),
 		Clock: r.Clock, Bursts: -1, LimitCapsQuery: true})
 	o.AddClient(clientID, tenant, secret)
-	burst := now0.Add(-20 * time.Minute)
-	for i := range 200 {
-		o.AddEvent(burst.Add(-time.Millisecond), time.Time{}, "LOGIN", i%10)
-		o.AddEvent(burst.Add(time.Millisecond), time.Time{}, "LOGOUT", i%10)
-	}
-	for i := range 900 {
-		o.AddEvent(burst, time.Time{}, "LOGIN", i%10)
-	}
-	inner := sim.NewServer().Mount(sim.OLOIDPrefix, o)
-	var refused atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
+	neighbouredBurst(o, now0.Add(-20*time.Minute))
+	base, refused := refusingServer(t, o, func(req *http.Request, b []byte) string {
 		var q struct{ Start, End int64 }
 		if strings.HasSuffix(req.URL.Path, "/filterActivity") && json.Unmarshal(b, &q) == nil && q.Start == q.End {
-			refused.Add(1)
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"message":"start must be earlier than end"}`)
-			return
+			return "start must be earlier than end"
 		}
-		req.Body = io.NopCloser(strings.NewReader(string(b)))
-		inner.ServeHTTP(w, req)
-	}))
-	t.Cleanup(srv.Close)
-	r.Cfg["oloid.base_url"] = srv.URL + sim.OLOIDPrefix
+		return ""
+	})
+	r.Cfg["oloid.base_url"] = base
 	p := r.Poller()
 	defer p.Close(context.Background())
 	got, err := testkit.Drain(p, -1)
