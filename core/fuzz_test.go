@@ -41,6 +41,7 @@ func FuzzCheckpoint(f *testing.F) {
 	f.Add([]byte(`{"version":2,"stream":"s","cursor":1767225600000000000,"high_water":0,"window":{"unit":1000000000,"from":1767225600,"to":1767312000,"reread":1767225600,"pieces":[1767225600,1767229200],"parts":[3,0],"partition":5,"page":"2","total":10,"run":{"t":1767225600000,"ids":[{"id":"a","n":2}]}},"seen":{"ids":["a","b"],"t":[1,2],"n":[2,1],"r":[1,0]},"updated":1767225600000000001}`))
 	f.Add([]byte(`{"version":2,"stream":"s","cursor":-9223372036854775808}`))
 	f.Add([]byte(`{"version":3,"stream":"s","cursor":1767225600000000000,"window":{"unit":1000000000,"from":1767225600,"to":1767312000,"reread":1767225600,"pieces":[1767225600],"partition":1,"page":"2","total":10,"cross":[{"id":"a","n":2}],"trail":1767229200000000000,"recheck":[1767226000000000000],"checking":true}}`))
+	f.Add([]byte(`{"version":2,"stream":"s","cursor":1767225600000000000,"window":{"unit":1000000000,"from":1767225600,"to":1767312000,"reread":1767225600,"pieces":[1767225600],"total":-1,"trail":1767229200000000000,"narrow":1767229200000000000,"order":-1}}`))
 	f.Add([]byte(`{"version":4}`))
 	v1, _ := filepath.Glob(v1Path("*.json"))
 	for _, name := range v1 {

@@ -43,6 +43,15 @@ type SourceInfo struct {
 	// PageNumbered means pages are numbered over a newest-first result, so
 	// records inserted while paging shift later pages (the poller detects it).
 	PageNumbered bool
+	// KeyCursor means the cursor may name the last record served (a keyset
+	// cursor, as DynamoDB's LastEvaluatedKey or a search engine's
+	// search_after) rather than a position. Where the API serves records of
+	// one instant in a new order at each request, such a cursor can point
+	// past records of its instant that the next page then never shows, with
+	// nothing on that page to tell. So after a page in time order the
+	// poller asks the rest of the piece as a new query from the instant the
+	// page ended on, rather than following the cursor (see stream.narrow).
+	KeyCursor bool
 	// ContentIDs means Event.ID is a hash of the record's content, shared by
 	// genuinely identical records. The poller then numbers the copies it
 	// delivers ("<hash>", "<hash>-2", …) so that hosts and SIEMs keying on

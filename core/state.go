@@ -85,6 +85,12 @@ type windowState struct {
 	// TrailAt is the instant of the previous page's last records, whose run
 	// the next page may go on with (see tieRuns).
 	TrailAt time.Time
+	// Narrow is where the piece's current query starts (Order 1: oldest
+	// first) or ends (Order -1: newest first, Narrow's records included)
+	// when it was narrowed to the instant a page ended on (see
+	// stream.narrow); Order is 0 for a query of the whole piece.
+	Narrow time.Time
+	Order  int8
 	// Recheck lists the instants whose records a page boundary split: each
 	// is read again by itself once the partition's read of the piece ends.
 	// Checking is set while that happens (Page is then the recheck's).
@@ -181,6 +187,11 @@ type windowV2 struct {
 	Held     *int64  `json:"trail,omitempty"`
 	Recheck  []int64 `json:"recheck,omitempty"`
 	Checking bool    `json:"checking,omitempty"`
+	// Narrow (Unix nanoseconds) and Order: see windowState. A release of
+	// version 3 that does not know them reads the piece from its start
+	// again: duplicates, never a loss.
+	Narrow *int64 `json:"narrow,omitempty"`
+	Order  int8   `json:"order,omitempty"`
 }
 
 // seenV2 holds the seen records column by column: a record is an id and
@@ -220,7 +231,7 @@ func encodeState(st *checkpointState) []byte {
 		u := windowUnit(w)
 		fw := &windowV2{Unit: u, From: w.From.UnixNano() / u, To: w.To.UnixNano() / u, Reread: w.Reread.UnixNano() / u,
 			Pieces: make([]int64, len(w.Pieces)), Partition: w.Partition, Partitions: w.Partitions, Page: w.Page, Total: w.Total, Live: w.Live, Run: w.Run,
-			Cross: w.Cross, Held: optNanos(w.TrailAt), Checking: w.Checking}
+			Cross: w.Cross, Held: optNanos(w.TrailAt), Checking: w.Checking, Narrow: optNanos(w.Narrow), Order: w.Order}
 		for _, t := range w.Recheck {
 			fw.Recheck = append(fw.Recheck, t.UnixNano())
 		}
@@ -306,7 +317,10 @@ func decodeV2(b []byte) (*checkpointState, error) {
 		}
 		w := &windowState{From: at(fw.From), To: at(fw.To), Reread: at(fw.Reread), Pieces: make([]pieceState, len(fw.Pieces)),
 			Partition: fw.Partition, Partitions: fw.Partitions, Page: fw.Page, Total: fw.Total, Live: fw.Live, Run: fw.Run, Cross: fw.Cross,
-			TrailAt: fromOptNanos(fw.Held), Checking: fw.Checking}
+			TrailAt: fromOptNanos(fw.Held), Checking: fw.Checking, Narrow: fromOptNanos(fw.Narrow), Order: fw.Order}
+		if len(w.Cross) == 0 {
+			w.Cross = nil // "cross":[] is none, as saving it writes
+		}
 		for _, n := range fw.Recheck {
 			w.Recheck = append(w.Recheck, fromNanos(n))
 		}
@@ -421,6 +435,10 @@ func checkState(st *checkpointState) error {
 	}
 	if w.Checking && len(w.Recheck) == 0 {
 		return fmt.Errorf("corrupt (rechecking no instant)")
+	}
+	if w.Order < -1 || w.Order > 1 || (w.Order != 0) != !w.Narrow.IsZero() ||
+		w.Order != 0 && (w.Narrow.Before(w.Pieces[0].From) || !w.Narrow.Before(w.Pieces[0].To)) {
+		return fmt.Errorf("corrupt (a read narrowed to an instant outside its piece)")
 	}
 	for _, c := range w.Cross {
 		if c.ID == "" || c.N < 1 {

@@ -72,6 +72,12 @@ func TestCheckpointSavedIsLoadedUnchanged(t *testing.T) {
 		{"a run of one instant split by a page boundary, read again", checkpointState{Stream: "s", Cursor: day,
 			Window: &windowState{From: day, To: day.Add(time.Hour), Reread: day, Pieces: []pieceState{{From: day, To: day.Add(time.Hour)}}, Page: "4", Total: 400,
 				TrailAt: day.Add(20 * time.Minute), Recheck: []time.Time{day.Add(50 * time.Minute), day.Add(40*time.Minute + time.Millisecond)}}}},
+		{"a read narrowed to the instant a page ended on, oldest first", checkpointState{Stream: "s", Cursor: day,
+			Window: &windowState{From: day, To: day.Add(time.Hour), Reread: day, Pieces: []pieceState{{From: day, To: day.Add(time.Hour)}}, Total: -1,
+				TrailAt: day.Add(20 * time.Minute), Narrow: day.Add(20 * time.Minute), Order: 1}}},
+		{"a narrowed read going on by its cursor, newest first", checkpointState{Stream: "s", Cursor: day,
+			Window: &windowState{From: day, To: day.Add(time.Hour), Reread: day, Pieces: []pieceState{{From: day, To: day.Add(time.Hour)}}, Page: "k", Total: -1,
+				TrailAt: day.Add(10 * time.Minute), Narrow: day.Add(20*time.Minute + time.Millisecond), Order: -1}}},
 		{"reading an instant again", checkpointState{Stream: "s", Cursor: day,
 			Window: &windowState{From: day, To: day.Add(time.Hour), Reread: day, Pieces: []pieceState{{From: day, To: day.Add(time.Hour)}}, Page: "2", Total: 140,
 				Recheck: []time.Time{day.Add(50 * time.Minute)}, Checking: true}}},
@@ -150,6 +156,10 @@ func TestCorruptCheckpointIsRefusedSayingWhy(t *testing.T) {
 		{"a window time past 2262", v2 + `"window":{"unit":1000000000,"from":10,"to":9300000000,"reread":10,"pieces":[10]}}`, "window time outside"},
 		{"seen columns of unequal length", v2 + `"seen":{"ids":["a","b"],"t":[1,2],"n":[1]}}`, "unequal columns"},
 		{"seen reads for some records only", v2 + `"seen":{"ids":["a","b"],"t":[1,2],"n":[1,1],"r":[1]}}`, "unequal columns"},
+		{"a narrowed read without its instant", v2 + `"window":{"unit":1,"from":10,"to":20,"reread":10,"pieces":[10],"order":1}}`, "narrowed to an instant outside its piece"},
+		{"a narrowed read of no order", v2 + `"window":{"unit":1,"from":10,"to":20,"reread":10,"pieces":[10],"narrow":15}}`, "narrowed to an instant outside its piece"},
+		{"a narrowed read of an order that is none", v2 + `"window":{"unit":1,"from":10,"to":20,"reread":10,"pieces":[10],"narrow":15,"order":2}}`, "narrowed to an instant outside its piece"},
+		{"a read narrowed past its piece", v2 + `"window":{"unit":1,"from":10,"to":20,"reread":10,"pieces":[10,15],"narrow":16,"order":-1}}`, "narrowed to an instant outside its piece"},
 		{"a negative partition", v2 + `"window":{"unit":1,"from":10,"to":20,"reread":10,"pieces":[10],"partition":-1}}`, "inconsistent window"},
 	}
 	for _, tt := range tests {

@@ -35,6 +35,8 @@ type stream struct {
 	run        copyRun   // copies read of each id at the newest timestamp read
 	cross      crossRead // copies of records a later partition may return too
 	trail      []string  // ids of the previous page's last run, at win.TrailAt (see tieRuns)
+	again      time.Time // the instant a narrowed query serves again (see narrow), zero when none
+	againIDs   []string  // ids of the records filter counted at again
 	nextPlan   time.Time // earliest start of the next window (poll interval)
 	nextSweep  time.Time // earliest start of the next sweep (zero: the first window is one)
 	retryAt    time.Time // wall time: a failed poll is retried after a backoff
@@ -259,9 +261,15 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	}
 	w := s.win
 	pc := w.Pieces[0]
-	if w.Checking {
+	narrowed := s.narrowed()
+	switch {
+	case w.Checking:
 		at := w.Recheck[0]
 		pc = pieceState{From: at, To: at.Add(s.info.Precision), Part: w.Partition}
+	case w.Order > 0:
+		pc.From = w.Narrow
+	case w.Order < 0:
+		pc.To = w.Narrow.Add(s.info.Precision)
 	}
 	if !w.Live {
 		ctx = withBackfill(ctx)
@@ -290,7 +298,9 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	// records without a word.
 	// A recheck reads again an instant of a piece read already: the piece's
 	// first page did what follows for it.
-	if first && !w.Checking && s.info.Cap > 0 && page.Total >= s.info.Cap {
+	// A narrowed query goes on with a read the API paged (it gave a
+	// cursor), so a full last page is no sign of the cap.
+	if first && !w.Checking && !narrowed && s.info.Cap > 0 && page.Total >= s.info.Cap {
 		if pieces := s.split(pc, page.Total); pieces != nil {
 			for i := range pieces {
 				pieces[i].Part = w.Partition
@@ -327,7 +337,11 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 		page.Next = ""
 	}
 	reachedAll = reachedAll && page.Next == ""
-	events := s.filter(page, pc, skip)
+	order := 0
+	if s.info.KeyCursor {
+		order = timeOrder(page.Events) // before filter reuses the page
+	}
+	events := s.filter(page, pc, skip, narrowed)
 	s.prevCursor = cursor
 	if first {
 		w.Total = page.Total
@@ -335,6 +349,9 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 	switch {
 	case grewPastCap && !oldest.IsZero():
 		s.rereadOlder(pc, oldest, page.Total)
+	case page.Next != "" && s.narrow(order):
+		// The rest of the piece is the next query (see narrow).
+		w.Page = ""
 	case page.Next != "":
 		w.Page = page.Next
 	case w.Checking:
@@ -452,6 +469,7 @@ func oldestIn(evs []Event, pc pieceState) time.Time {
 func (s *stream) restartRead() {
 	w := s.win
 	w.Page, w.Total, s.prevPage, s.prevCursor, s.readInside = "", -1, nil, "", false
+	w.Narrow, w.Order = time.Time{}, 0
 	s.run.reset(time.Time{})
 	if !w.TrailAt.IsZero() {
 		// Only a grown window's re-read ends a read after a page with more
@@ -468,6 +486,81 @@ func (s *stream) recheck(t time.Time) {
 		w.Recheck = append(slices.Clone(w.Recheck), t)
 		s.p.log.Debug("a run of one timestamp went on across a page boundary; it is read again by itself once this read ends",
 			"stream", s.key, "at", t.Format(time.RFC3339Nano))
+	}
+}
+
+// narrowed reports whether the next page is the first of a query narrowed
+// to the instant the last page ended on (see narrow).
+func (s *stream) narrowed() bool {
+	w := s.win
+	return w.Order != 0 && w.Page == "" && !w.Checking && w.TrailAt.Equal(w.Narrow)
+}
+
+// narrow makes the rest of the piece, after a page with more to follow, a
+// new query that starts (or, newest first, ends) at the instant the page
+// ended on, where the source's cursor may name a record (KeyCursor): an
+// API that serves records of one instant in a new order at each request
+// can leave such a cursor past records of its instant that the next page
+// then never shows, with nothing on that page to tell. The new query
+// serves the instant's run whole instead, and filter delivers the records
+// the page did not hold. It costs no request. A run longer than a page
+// goes on by the cursor and is read again by itself (recheck), as for
+// every source; so does a page out of time order (see timeOrder), whose
+// last instant says nothing of where the rest of the piece is. It reports
+// whether it narrowed.
+func (s *stream) narrow(order int) bool {
+	w := s.win
+	if !s.info.KeyCursor || w.Checking || w.TrailAt.IsZero() {
+		return false
+	}
+	if w.Order != 0 && w.Narrow.Equal(w.TrailAt) {
+		// The page got no further than the instant its query starts at
+		// (records beyond the piece filled the rest): the same query
+		// would serve it again.
+		return false
+	}
+	if order == 0 || order < 0 && !w.TrailAt.Truncate(s.info.Precision).Equal(w.TrailAt) {
+		// All one instant (or, newest first, an instant between two of
+		// the API's units, which a query cannot end just after).
+		return false
+	}
+	w.Narrow, w.Order = w.TrailAt, int8(order)
+	return true
+}
+
+// timeOrder is 1 when the records of a page come oldest first, -1 when
+// newest first, and 0 when they are all of one instant or out of order
+// (then the cursor alone knows what follows). Records outside the piece
+// count too: those of the unit a source asks beyond it come in the same
+// order, and tell it where the piece holds a single instant.
+func timeOrder(evs []Event) int {
+	order := 0
+	var last time.Time
+	for _, e := range evs {
+		if c := e.Time.Compare(last); !last.IsZero() && c != 0 {
+			if order != 0 && c != order {
+				return 0
+			}
+			order = c
+		}
+		last = e.Time
+	}
+	return order
+}
+
+// restartCount makes the records ids at t (every record at t when ids is
+// nil, as after a restart) count from zero against the copies delivered.
+func (s *stream) restartCount(t time.Time, ids []string) {
+	if ids == nil {
+		s.startRecheck(t)
+		return
+	}
+	ms := t.UnixMilli()
+	for _, id := range ids {
+		if e, ok := s.seen[id]; ok && e.t == ms && e.r != 0 {
+			e.r = 0
+			s.setSeen(id, e)
+		}
 	}
 }
 
@@ -561,7 +654,7 @@ func (s *stream) split(pc pieceState, total int) []pieceState {
 //     delivered only if this read has seen more copies of it than were
 //     delivered before. Counting (not a plain seen-set) matters because
 //     content-hash ids are not unique: two genuine events can be identical.
-func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
+func (s *stream) filter(page Page, pc pieceState, skip int, narrowed bool) []Event {
 	w := s.win
 	evs := page.Events[skip:]
 	s.p.metrics.DuplicatesSuppressed.Add(int64(skip))
@@ -573,7 +666,7 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 	}
 	var trailAt time.Time
 	if !w.Checking {
-		evs, trailAt = s.tieRuns(evs, pc, page.Next != "")
+		evs, trailAt = s.tieRuns(evs, pc, page.Next != "", narrowed)
 	}
 	out := evs[:0] // filtered in place: the page is ours
 	dups := 0
@@ -589,7 +682,11 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 			dups++
 			continue
 		}
-		if w.Checking || e.Time.Equal(trailAt) || s.counted(e.Time) {
+		again := e.Time.Equal(s.again)
+		if again {
+			s.againIDs = append(s.againIDs, e.ID)
+		}
+		if w.Checking || again || e.Time.Equal(trailAt) || s.counted(e.Time) {
 			en := s.seen[e.ID]
 			en.r++
 			if en.r <= en.n {
@@ -613,6 +710,11 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 	if dups > 0 {
 		s.p.metrics.DuplicatesSuppressed.Add(int64(dups))
 	}
+	if !s.again.IsZero() {
+		// The narrowed query served the run whole: its counts are done.
+		s.forget(s.again, s.againIDs)
+		s.again, s.againIDs = time.Time{}, nil
+	}
 	return out
 }
 
@@ -628,23 +730,29 @@ func (s *stream) filter(page Page, pc pieceState, skip int) []Event {
 // the copies not delivered yet. more says pages follow this one. It
 // returns the records left to filter, and the instant whose records filter
 // counts (zero: none).
-func (s *stream) tieRuns(evs []Event, pc pieceState, more bool) ([]Event, time.Time) {
+func (s *stream) tieRuns(evs []Event, pc pieceState, more, narrowed bool) ([]Event, time.Time) {
 	w := s.win
 	if !w.TrailAt.IsZero() {
 		first := slices.IndexFunc(evs, pc.holds)
+		end := first // where the run at TrailAt ends on this page
+		for first >= 0 && end < len(evs) && (!pc.holds(evs[end]) || evs[end].Time.Equal(w.TrailAt)) {
+			end++
+		}
 		switch {
 		case first < 0 && more:
 			return evs, time.Time{} // nothing of the piece on this page
+		case narrowed && first >= 0 && evs[first].Time.Equal(w.TrailAt) && (end < len(evs) || !more):
+			// A narrowed query starts with the whole run: filter counts
+			// its records against the copies delivered, so those the last
+			// page did not hold go out now.
+			s.again, s.againIDs = w.TrailAt, s.trail
+			s.restartCount(w.TrailAt, s.trail)
 		case first >= 0 && evs[first].Time.Equal(w.TrailAt):
 			s.recheck(w.TrailAt)
-			i := first
-			for i < len(evs) && (!pc.holds(evs[i]) || evs[i].Time.Equal(w.TrailAt)) {
-				i++
-			}
-			if i == len(evs) && more {
+			if end == len(evs) && more {
 				return nil, time.Time{} // the page is all the run, which may go on
 			}
-			evs = evs[i:]
+			evs = evs[end:]
 		case !slices.ContainsFunc(w.Recheck, w.TrailAt.Equal):
 			// The run ended with the page: nothing to read again. (Had
 			// it gone on, its counts wait for the recheck.)

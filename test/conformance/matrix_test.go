@@ -429,9 +429,6 @@ var _ = fmt.Sprint
 // (NordPass's served page of 24 against a run of 45) exactly under it.
 func TestShuffledTiesAreReadWhole(t *testing.T) {
 	for _, v := range vendors {
-		if v.name == "oloid" {
-			continue
-		}
 		for _, sweep := range sweepIntervals {
 			t.Run(v.name+"/sweep="+sweep, func(t *testing.T) {
 				t.Parallel()

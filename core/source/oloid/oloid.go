@@ -187,6 +187,7 @@ func open(_ context.Context, env core.SourceEnv, p *parsed) ([]core.Source, erro
 			Stream:          Name + "-" + streamkey.Safe(host) + "-" + streamkey.Safe(p.Tenant),
 			DefaultLookback: DefaultLookback,
 			Precision:       time.Millisecond,
+			KeyCursor:       true, // nextToken is opaque: it may name the last activity
 			Cap:             limit,
 			// Activities without an id get a content hash, shared by
 			// genuine copies; OLOID's own ids are unique.
