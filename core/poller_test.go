@@ -39,6 +39,12 @@ type fakeSource struct {
 	// shuffle serves the records of one timestamp in a new order at every
 	// request, as an API with several replicas may.
 	shuffle bool
+	// keyCursor declares the cursor a key (SourceInfo.KeyCursor); such an
+	// API numbers no pages, so the poller does not treat it as one.
+	keyCursor bool
+	// widen serves the records of that much before each query's start
+	// too, as sources that ask one unit wider do.
+	widen   time.Duration
 	queries []core.Query
 }
 
@@ -71,7 +77,7 @@ func init() {
 
 func (f *fakeSource) Info() core.SourceInfo {
 	return core.SourceInfo{Source: "fake", Stream: "fake", MaxSpan: 90 * 24 * time.Hour, DefaultLookback: 7 * 24 * time.Hour,
-		Precision: time.Second, Cap: f.cap, Partitions: 1, PageNumbered: true, ContentIDs: true}
+		Precision: time.Second, Cap: f.cap, Partitions: 1, PageNumbered: !f.keyCursor, ContentIDs: true, KeyCursor: f.keyCursor}
 }
 
 func (f *fakeSource) add(id string, t, visible time.Time) {
@@ -97,7 +103,7 @@ func (f *fakeSource) Fetch(_ context.Context, q core.Query) (core.Page, error) {
 	now := f.clock.Now()
 	var m []fakeRec
 	for _, r := range f.recs {
-		if !r.t.Before(q.From) && r.t.Before(q.To) && !r.visible.After(now) {
+		if !r.t.Before(q.From.Add(-f.widen)) && r.t.Before(q.To) && !r.visible.After(now) {
 			m = append(m, r)
 		}
 	}
@@ -117,6 +123,9 @@ func (f *fakeSource) Fetch(_ context.Context, q core.Query) (core.Page, error) {
 		}
 	}
 	f.queries = append(f.queries, q)
+	if len(f.queries) > 200 {
+		panic(fmt.Sprint("no end: ", f.queries[:20]))
+	}
 	page := 1
 	if q.Cursor != "" {
 		if _, err := fmt.Sscan(q.Cursor, &page); err != nil {
@@ -1195,67 +1204,108 @@ func TestAHostThatReportsNothingWithTheReadAheadFullIsExplainedInTheLog(t *testi
 }
 
 // An API may serve the records of one timestamp in a new order at every
-// request: paging by offset through a run that a page boundary splits
-// then repeats some of its records and skips others. The run's instant is
-// read again by itself once the read ends, and what it holds beyond what
-// was delivered goes out: every record once, two identical copies
-// included, across a restart at any page.
+// request: paging through a run that a page boundary splits then repeats
+// some of its records and skips others. By offset, the run's instant is
+// read again by itself once the read ends; where the cursor may name a
+// record, the next query starts at the run's instant instead (no request
+// more), and serves the run whole. What it holds beyond what was
+// delivered goes out: every record once, two identical copies included,
+// across a restart at any page.
 func TestARunOfOneTimestampSplitByAPageBoundaryIsReadAgainWhole(t *testing.T) {
 	run := t0.Add(-2 * time.Hour)
-	for stopAfter := range 5 {
-		t.Run(fmt.Sprintf("stopped after %d pages", stopAfter), func(t *testing.T) {
-			h := newHarness(t, 10, 10000)
-			h.src.shuffle = true
-			var want []string
-			for i := range 6 {
-				ts := run.Add(time.Duration(i+1) * time.Minute)
-				id := fmt.Sprintf("new%d", i)
-				h.src.add(id, ts, ts)
-				want = append(want, id)
-			}
-			for i := range 7 {
-				id := fmt.Sprintf("tie%d", i)
-				h.src.add(id, run, run)
-				want = append(want, id)
-			}
-			h.src.add("same", run, run)
-			h.src.add("same", run, run)
-			want = append(want, "same", "same-2")
-			for i := range 9 {
-				ts := run.Add(-time.Duration(i+1) * time.Minute)
-				id := fmt.Sprintf("old%d", i)
-				h.src.add(id, ts, ts)
-				want = append(want, id)
-			}
-			ctx := context.Background()
-			var got []string
-			if stopAfter > 0 {
+	for _, keyCursor := range []bool{false, true} {
+		for stopAfter := range 5 {
+			t.Run(fmt.Sprintf("key cursor %v/stopped after %d pages", keyCursor, stopAfter), func(t *testing.T) {
+				h := newHarness(t, 10, 10000)
+				h.src.shuffle, h.src.keyCursor = true, keyCursor
+				var want []string
+				for i := range 6 {
+					ts := run.Add(time.Duration(i+1) * time.Minute)
+					id := fmt.Sprintf("new%d", i)
+					h.src.add(id, ts, ts)
+					want = append(want, id)
+				}
+				for i := range 7 {
+					id := fmt.Sprintf("tie%d", i)
+					h.src.add(id, run, run)
+					want = append(want, id)
+				}
+				h.src.add("same", run, run)
+				h.src.add("same", run, run)
+				want = append(want, "same", "same-2")
+				for i := range 9 {
+					ts := run.Add(-time.Duration(i+1) * time.Minute)
+					id := fmt.Sprintf("old%d", i)
+					h.src.add(id, ts, ts)
+					want = append(want, id)
+				}
+				ctx := context.Background()
+				var got []string
+				if stopAfter > 0 {
+					p := h.poller()
+					for range stopAfter {
+						b, err := testkit.NextOrCaughtUp(p, testkit.ReadLimit)
+						if err != nil {
+							t.Fatalf("page: %v", err)
+						}
+						if b == nil {
+							break // fewer pages: the key cursor's read
+						}
+						for _, e := range b.Events {
+							got = append(got, e.ID)
+						}
+						b.Ack(nil)
+					}
+					if err := p.Close(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
 				p := h.poller()
-				for range stopAfter {
-					b, err := p.Next(ctx)
-					if err != nil || b == nil {
-						t.Fatalf("page: %v", err)
-					}
-					for _, e := range b.Events {
-						got = append(got, e.ID)
-					}
-					b.Ack(nil)
+				defer p.Close(ctx)
+				got = append(got, drain(t, p)...)
+				testkit.SameMultiset(t, got, want)
+				rechecked := slices.ContainsFunc(h.src.queries, func(q core.Query) bool {
+					return q.From.Equal(run) && q.To.Equal(run.Add(time.Second))
+				})
+				narrowed := slices.ContainsFunc(h.src.queries, func(q core.Query) bool {
+					return q.Cursor == "" && q.To.Equal(run.Add(time.Second)) && q.From.Before(run)
+				})
+				if rechecked == keyCursor || narrowed != keyCursor {
+					t.Fatalf("the run's second read again %v, asked as the end of a new query %v: %v", rechecked, narrowed, h.src.queries)
 				}
-				if err := p.Close(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-			p := h.poller()
-			defer p.Close(ctx)
-			got = append(got, drain(t, p)...)
-			testkit.SameMultiset(t, got, want)
-			rechecked := slices.ContainsFunc(h.src.queries, func(q core.Query) bool {
-				return q.From.Equal(run) && q.To.Equal(run.Add(time.Second))
 			})
-			if !rechecked {
-				t.Fatalf("the run's second was not read again: %v", h.src.queries)
-			}
-		})
+		}
+	}
+}
+
+// A query narrowed to the instant a page ended on serves that instant
+// again; where the rest of its page holds records the source asked beyond
+// the piece, it gets no further, and asking it once more would serve the
+// same page for ever. The read goes on by the cursor instead.
+func TestANarrowedQueryThatGetsNoFurtherGoesOnByItsCursor(t *testing.T) {
+	start := t0.Add(-2 * time.Hour)
+	h := newHarness(t, 10, 10000)
+	h.src.keyCursor, h.src.widen = true, time.Second
+	h.extra["start_time"] = start.Format(time.RFC3339)
+	var want []string
+	for i := range 5 {
+		ts := start.Add(time.Duration(i+2) * time.Minute)
+		h.src.add(fmt.Sprintf("new%d", i), ts, ts)
+		want = append(want, fmt.Sprintf("new%d", i))
+	}
+	for i := range 3 {
+		h.src.add(fmt.Sprintf("last%d", i), start.Add(time.Minute), start.Add(time.Minute))
+		want = append(want, fmt.Sprintf("last%d", i))
+	}
+	for i := range 20 { // the second before the piece, served with it
+		h.src.add(fmt.Sprintf("before%d", i), start.Add(-time.Second), start.Add(-time.Second))
+	}
+	p := h.poller()
+	defer p.Close(context.Background())
+	got := drain(t, p)
+	testkit.SameMultiset(t, got, want)
+	if n := len(h.src.queries); n > 6 {
+		t.Fatalf("%d queries for 3 pages of the window: %v", n, h.src.queries)
 	}
 }
 
