@@ -123,7 +123,7 @@ func (f *fakeSource) Fetch(_ context.Context, q core.Query) (core.Page, error) {
 		}
 	}
 	f.queries = append(f.queries, q)
-	if len(f.queries) > 200 {
+	if f.keyCursor && len(f.queries) > 200 { // no key cursor test asks as many
 		panic(fmt.Sprint("no end: ", f.queries[:20]))
 	}
 	page := 1

@@ -727,9 +727,11 @@ func (s *stream) filter(page Page, pc pieceState, skip int, narrowed bool) []Eve
 // page starts with the same instant, its records of that instant are
 // dropped, and the instant is read again by itself once the read ends
 // (Recheck), in one request where the run fits a page: that read delivers
-// the copies not delivered yet. more says pages follow this one. It
-// returns the records left to filter, and the instant whose records filter
-// counts (zero: none).
+// the copies not delivered yet. Where the page comes from a query narrowed
+// to that instant (see narrow), the run comes whole at its start instead,
+// and filter counts it in place of a recheck. more says pages follow this
+// one. It returns the records left to filter, and the instant whose
+// records filter counts (zero: none).
 func (s *stream) tieRuns(evs []Event, pc pieceState, more, narrowed bool) ([]Event, time.Time) {
 	w := s.win
 	if !w.TrailAt.IsZero() {

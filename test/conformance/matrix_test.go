@@ -421,12 +421,13 @@ var _ = fmt.Sprint
 
 // TestShuffledTiesAreReadWhole runs the adversarial history against APIs
 // that serve records of one timestamp in a new order at every request (a
-// search engine with several replicas can), for the sources whose pages
-// are offsets: a run of one timestamp split by a page boundary is read
-// again by itself. The pairwise matrix leaves this reading out: OLOID's
-// simulated nextToken is a key, which such an order leaves pointing
-// nowhere, and no client reads a run longer than the page the API serves
-// (NordPass's served page of 24 against a run of 45) exactly under it.
+// search engine with several replicas can): by offset, a run of one
+// timestamp split by a page boundary is read again by itself; by OLOID's
+// nextToken, a key such an order leaves pointing past records of its
+// instant, the next query starts at the instant instead (see
+// keycursor_test.go). The pairwise matrix leaves this reading out: no
+// client reads a run longer than the page the API serves (NordPass's
+// served page of 24 against a run of 45) exactly under it.
 func TestShuffledTiesAreReadWhole(t *testing.T) {
 	for _, v := range vendors {
 		for _, sweep := range sweepIntervals {
