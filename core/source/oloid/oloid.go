@@ -19,8 +19,16 @@
 //     record. Where limit caps the whole query, a single millisecond's
 //     neighbours could fill its answer: one whose answer is full and
 //     proves a bound inclusive is asked again with that bound on itself.
-//   - The order of activities: not relied on. Paging follows nextToken
-//     whatever the order, and the core de-duplicates re-read overlaps by id.
+//   - The order of activities: not relied on. The core de-duplicates
+//     re-read overlaps by id, whatever the order.
+//   - Whether nextToken is a position or names the last activity served (a
+//     key, which an API serving activities of one millisecond in a new
+//     order at each request leaves past some of them): taken for a key
+//     (SourceInfo.KeyCursor). After a page in time order, either way, the
+//     core asks the rest of the window from the millisecond the page ended
+//     on instead of following nextToken, and that millisecond's activities
+//     come whole; nextToken goes on only through a page of one millisecond
+//     or one out of time order.
 //   - How long a nextToken stays valid: it is stored in the checkpoint with
 //     its window and used only with that window. If the API refuses it
 //     (HTTP 400 while continuing a window, e.g. after a long outage), the
