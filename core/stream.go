@@ -317,7 +317,7 @@ func (s *stream) step(ctx context.Context) (*Batch, error) {
 		// read ends (reportCapped).
 	}
 	if w.Checking && first {
-		s.startRecheck(pc.From)
+		s.restartCount(pc.From, nil)
 	}
 	skip, err := s.shift(ctx, page, pc, first)
 	if err != nil {
@@ -546,22 +546,6 @@ func timeOrder(evs []Event) int {
 		last = e.Time
 	}
 	return order
-}
-
-// restartCount makes the records ids at t (every record at t when ids is
-// nil, as after a restart) count from zero against the copies delivered.
-func (s *stream) restartCount(t time.Time, ids []string) {
-	if ids == nil {
-		s.startRecheck(t)
-		return
-	}
-	ms := t.UnixMilli()
-	for _, id := range ids {
-		if e, ok := s.seen[id]; ok && e.t == ms && e.r != 0 {
-			e.r = 0
-			s.setSeen(id, e)
-		}
-	}
 }
 
 func (s *stream) finishPartition() {
@@ -816,14 +800,26 @@ func (s *stream) forget(t time.Time, ids []string) {
 	}
 }
 
-// startRecheck makes the records of t read by the recheck count from
-// zero, against the copies delivered.
-func (s *stream) startRecheck(t time.Time) {
+// restartCount makes the records ids at t (every record at t when ids is
+// nil: a recheck's, or a narrowed query's after a restart) count from zero
+// against the copies delivered, for a read that serves them again.
+func (s *stream) restartCount(t time.Time, ids []string) {
 	ms := t.UnixMilli()
-	for id, e := range s.seen {
+	reset := func(id string, e seenEntry) {
 		if e.t == ms && e.r != 0 {
 			e.r = 0
 			s.setSeen(id, e)
+		}
+	}
+	if ids == nil {
+		for id, e := range s.seen {
+			reset(id, e)
+		}
+		return
+	}
+	for _, id := range ids {
+		if e, ok := s.seen[id]; ok {
+			reset(id, e)
 		}
 	}
 }
