@@ -732,3 +732,39 @@ func TestAStopSavesWhatAnOutputWithALongFlushIntervalHolds(t *testing.T) {
 		})
 	}
 }
+
+// SIGHUP makes Telegraf stop every plugin and start the configuration
+// again in the same process: the stopped input must hand its checkpoint
+// (and the journal's lock) to the new one, which reads on from it.
+func TestAReloadMidBackfillReadsOnFromTheCheckpoint(t *testing.T) {
+	o := newOrg(t, 2400)
+	dir := t.TempDir()
+	want := o.Truth()
+	out := filepath.Join(t.TempDir(), "events.json")
+	// Twenty pages a second: the backfill of 48 pages outlasts the reloads.
+	slow := "  [inputs.auditpull.rate_limit]\n    requests = 20\n    period = \"1s\"\n"
+	p := start(t, nil, "--config", o.conf(t, dir, slow, fileOutput(out)))
+
+	const reloads = 4
+	for i := range reloads {
+		seen := len(readOutput(t, out))
+		waitFor(t, p, "more events before a reload", func() bool { return len(readOutput(t, out)) > seen })
+		if n := len(readOutput(t, out)); n >= len(want) {
+			t.Fatalf("the backfill ended (%d events) before reload %d: the test must reload mid-backfill", n, i+1)
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, p, "every event in the file", func() bool { return len(readOutput(t, out)) >= len(want) })
+	time.Sleep(time.Second) // more polls: a repeat would show now
+	p.stop()
+
+	stderr := p.stderr.String()
+	if n := strings.Count(stderr, "resuming from checkpoint"); n != reloads {
+		t.Errorf("%d inputs resumed from a checkpoint; want one after each of the %d reloads\nstderr:\n%s", n, reloads, stderr)
+	}
+	if got := messages(readOutput(t, out)); !slices.Equal(got, want) {
+		t.Fatalf("after %d reloads the file holds %d events; want each of the %d exactly once\nstderr:\n%s", reloads, len(got), len(want), stderr)
+	}
+}
