@@ -337,3 +337,58 @@ output:
 	}
 	t.Logf("A printed %d events before it was killed; take-over %s and catch-up %s after the kill; %d of %d events delivered twice", gotA.size(), takeover.Round(time.Millisecond), caughtUp.Round(time.Millisecond), twice, len(s.truth))
 }
+
+// With -w, Benthos stops the pipeline when its config file changes and
+// builds it again in the same process: the new input must read on from the
+// checkpoint the stopped one saved, its file lock released.
+func TestBinaryReloadingItsConfigMidBackfillReadsOnFromTheCheckpoint(t *testing.T) {
+	bin := benthosBinary(t)
+	s := startSim(t, 3000, 5)
+	conf, state := filepath.Join(t.TempDir(), "reload.yaml"), t.TempDir()
+	write := func(rev int) {
+		// Ten pages of 50 a second: the backfill outlasts the reloads.
+		c := fmt.Sprintf(`http:
+  enabled: false
+input:
+  auditpull:
+    source: nordpass
+    stream: reload
+    initial_lookback: 3d
+    page_size: 50
+    poll_interval: 300ms
+    settle_delay: 0s
+    rate_limit:
+      requests: 10
+      period: 1s
+    checkpoint:
+      path: %s
+    nordpass:
+      base_url: %s
+      token: ${AUDITPULL_TEST_TOKEN}
+output:
+  stdout: {}
+# revision %d
+`, state, s.srv.baseURL(), rev)
+		if err := os.WriteFile(conf, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0)
+	p := startBinary(t, bin, []string{"AUDITPULL_TEST_TOKEN=" + testToken}, "-w", "-c", conf)
+
+	const reloads = 3
+	resumed := func() int { return strings.Count(p.stderr.String(), "resuming from checkpoint") }
+	for i := 1; i <= reloads; i++ {
+		seen := p.count()
+		p.waitFor(t, 60*time.Second, "more events before a reload", func() bool { return p.count() > seen })
+		if n := p.count(); n >= len(s.truth) {
+			t.Fatalf("the backfill ended (%d events) before reload %d: the test must reload mid-backfill", n, i)
+		}
+		write(i)
+		p.waitFor(t, 60*time.Second, "the reloaded input to resume", func() bool { return resumed() == i })
+	}
+	p.waitFor(t, 60*time.Second, "every event", func() bool { return p.count() >= len(s.truth) })
+	time.Sleep(time.Second) // more polls: a repeat would show now
+	p.terminate(t)
+	requireSameBag(t, fmt.Sprintf("after %d reloads", reloads), p.bag(), bagOf(s.truth))
+}
