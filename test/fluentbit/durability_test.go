@@ -1,6 +1,9 @@
 package fluentbit
 
 import (
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +141,67 @@ func TestMetricsAndLogsGoThroughFluentBit(t *testing.T) {
 			}
 			if v := got["fluentbit_auditpull_last_success_time"].Value; v < float64(time.Now().Add(-time.Hour).Unix()) {
 				t.Errorf("last_success_time = %v, want a recent Unix time", v)
+			}
+		})
+	}
+}
+
+// Fluent Bit's hot reload (SIGHUP with hot_reload on, or POST
+// /api/v2/reload) stops every input and starts the new configuration's in
+// the same process, with the plugin registered again before the old
+// instances stop and their library never unloaded. Each new instance must
+// take the checkpoint (and its lock) over from the old one: nothing lost,
+// and delivered again only what the old one appended within commit_delay
+// of its pause, which it could not tell from a pause that keeps the ring
+// buffer where it is.
+func TestAHotReloadMidBackfillReadsOnFromTheCheckpoint(t *testing.T) {
+	const interval, delay, reloads = 100, 200 * time.Millisecond, 3
+	cases := []struct {
+		name      string
+		abi       string
+		instances int
+	}{
+		{name: "ctx callbacks", abi: "4.1", instances: 1},
+		{name: "two instances, plain callbacks found by thread", abi: "2.1", instances: 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var tokens []string
+			for i := range c.instances {
+				tokens = append(tokens, token(fmt.Sprintf("reload%d", i)))
+			}
+			orgs := newOrgs(t, 3000, tokens...)
+			dir := t.TempDir()
+			run := harnessRun{ABI: c.abi, IntervalMS: interval, Idle: 1500 * time.Millisecond,
+				Reloads: reloads, ReloadMS: 500}
+			for _, o := range orgs {
+				run.Instances = append(run.Instances, o.props(dir, "callback_max_bytes=16K", "commit_delay="+delay.String()))
+			}
+			res := run.run(t)
+			assertClean(t, res, false)
+			if res.Stats.Reloads != reloads {
+				t.Fatalf("%d reloads played; want %d\n%s", res.Stats.Reloads, reloads, tail(res.Stderr))
+			}
+			last := regexp.MustCompile(`reload \d+ at (\d+) records`).FindAllStringSubmatch(res.Stderr, -1)
+			if n, _ := strconv.Atoi(last[len(last)-1][1]); n >= 3000*c.instances {
+				t.Fatalf("the backfill was done (%d records) before the last reload: the test must reload mid-backfill", n)
+			}
+			if n := strings.Count(res.Stderr, "resuming from checkpoint"); n != reloads*c.instances {
+				t.Errorf("%d instances resumed from a checkpoint; want each of %d after each of %d reloads", n, c.instances, reloads)
+			}
+			// Per reload, at most the collects of the last commit_delay
+			// before the pause, and the one in progress: a page each.
+			maxAgain := reloads * (int(delay/time.Millisecond)/interval + 2) * 100
+			for i, o := range orgs {
+				got := byInstance(res.Records, i)
+				once := firstOfEach(got)
+				assertSameEvents(t, once, o.truth())
+				again := len(got) - len(once)
+				if again > maxAgain {
+					t.Errorf("instance %d delivered %d records again over %d reloads; want at most %d", i, again, reloads, maxAgain)
+				}
+				t.Logf("instance %d: %d records, %d of them again", i, len(got), again)
 			}
 		})
 	}

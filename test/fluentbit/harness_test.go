@@ -88,6 +88,9 @@ type harnessRun struct {
 	RingBufferMS int
 	// NoMetricsAPI leaves input_get_cmt_instance out of the API table.
 	NoMetricsAPI bool
+	// Reloads plays Fluent Bit's hot reload that many times, ReloadMS
+	// after each start.
+	Reloads, ReloadMS int
 }
 
 type record struct {
@@ -115,6 +118,7 @@ type stats struct {
 	InitFailed     bool `json:"init_failed"`
 	Violations     int  `json:"violations"`
 	Pauses         int  `json:"pauses"`
+	Reloads        int  `json:"reloads"`
 	RBDiscarded    int  `json:"rb_discarded"`
 	Logs           struct {
 		Error, Warn, Info, Debug, Trace int
@@ -199,6 +203,9 @@ func (r harnessRun) run(t *testing.T) result {
 	}
 	if r.NoMetricsAPI {
 		args = append(args, "-no-metrics-api")
+	}
+	if r.Reloads > 0 {
+		args = append(args, "-reloads", strconv.Itoa(r.Reloads), "-reload-ms", strconv.Itoa(r.ReloadMS))
 	}
 	for _, props := range r.Instances {
 		args = append(args, "-instance")
@@ -482,6 +489,20 @@ func assertClean(t *testing.T, res result, hostFrees bool) {
 	if res.Stats.Buffers == 0 || returned != res.Stats.Buffers {
 		t.Fatalf("%d buffers handed out, %d returned (cleanups %d, host frees %d)", res.Stats.Buffers, returned, res.Stats.Cleanups, res.Stats.HostFrees)
 	}
+}
+
+// firstOfEach is recs without the records delivered again: the first of
+// each event_id.
+func firstOfEach(recs []record) []record {
+	var out []record
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if id, _ := r.Record["event_id"].(string); !seen[id] {
+			seen[id] = true
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func byInstance(recs []record, i int) []record {

@@ -51,6 +51,15 @@
  * the ring buffer: the moment a real Fluent Bit killed then loses the
  * collect unless the plugin's checkpoint does not yet cover it.
  *
+ * -reloads N -reload-ms M plays Fluent Bit's hot reload (SIGHUP with
+ * hot_reload on; flb_reload.c) N times, M ms after each start: the library
+ * opened and FLBPluginRegister called again on the main thread while the
+ * old instances still collect, then the old instances stopped as at a
+ * shutdown but with grace -1 (every ring buffer moved out first), exited on
+ * their threads, the old definition unregistered and its handle closed,
+ * and new instances initialised on new threads. Checked against a Fluent
+ * Bit 5.1.1 built from source, whose callbacks came in this order.
+ *
  * -buffers writes one NDJSON line per buffer: instance, bytes, records.
  *
  * Each buffer is checked: back-to-back [EventTime(ext 0), map] records, fully
@@ -201,6 +210,8 @@ static struct {
     int rb_ms;
     int no_metrics_api;
     long grace_ms, crash_after;
+    int reloads;    /* hot reloads to play, one every reload_ms */
+    long reload_ms;
     long target, timeout_ms, duration_ms, idle_ms;
     const char *so_path, *out_path, *stats_path, *buffers_path;
 
@@ -218,6 +229,8 @@ static struct {
     int start_collect;
     long records, callbacks, empty_callbacks, buffers, bytes, max_buffer;
     long cleanups, host_frees, max_callback_us, nonempty_collects;
+    int paused_now;   /* instances whose collects have ended this cycle */
+    int reloads_done;
     long pauses, logs[6], logs_off_thread, rb_flushes, rb_discarded, rb_max_wait_ms;
     struct hmetric metrics[256];
     int nmetrics;
@@ -1137,6 +1150,7 @@ static void *instance_thread(void *arg)
         pthread_mutex_unlock(&H.mu);
     }
     pthread_mutex_lock(&H.mu);
+    H.paused_now++;
     while (!H.stop) {
         pthread_cond_wait(&H.cond, &H.mu);
     }
@@ -1166,7 +1180,8 @@ static void usage(void)
             "usage: fbharness -so PATH [-abi 4.1|2.1] [-interval-ms N] [-out FILE|-] [-stats FILE] [-buffers FILE]\n"
             "                 [-records N] [-timeout-ms T] [-duration-ms D] [-idle-ms I]\n"
             "                 [-no-cleanup] [-exit-from-main] [-rb-ms R] [-grace-ms G]\n"
-            "                 [-crash-after-buffers N] [-no-metrics-api] [-instance] -p key=value ...\n");
+            "                 [-crash-after-buffers N] [-no-metrics-api] [-reloads N -reload-ms M]\n"
+            "                 [-instance] -p key=value ...\n");
     exit(1);
 }
 
@@ -1198,12 +1213,12 @@ static void write_stats(int init_failed)
     fprintf(f, "{\"records\":%ld,\"callbacks\":%ld,\"empty_callbacks\":%ld,\"buffers\":%ld,"
                "\"bytes\":%ld,\"max_buffer\":%ld,\"cleanups\":%ld,\"host_frees\":%ld,"
                "\"max_callback_us\":%ld,\"init_failed\":%s,\"violations\":%d,"
-               "\"pauses\":%ld,\"rb_flushes\":%ld,\"rb_discarded\":%ld,"
+               "\"pauses\":%ld,\"reloads\":%d,\"rb_flushes\":%ld,\"rb_discarded\":%ld,"
                "\"logs\":{\"error\":%ld,\"warn\":%ld,\"info\":%ld,\"debug\":%ld,\"trace\":%ld},"
                "\"logs_off_thread\":%ld,\"metrics\":[",
             H.records, H.callbacks, H.empty_callbacks, H.buffers, H.bytes, H.max_buffer,
             H.cleanups, H.host_frees, H.max_callback_us, init_failed ? "true" : "false",
-            H.nviolations, H.pauses, H.rb_flushes, H.rb_discarded,
+            H.nviolations, H.pauses, H.reloads_done, H.rb_flushes, H.rb_discarded,
             H.logs[1], H.logs[2], H.logs[3], H.logs[4], H.logs[5], H.logs_off_thread);
     for (i = 0; i < H.nmetrics; i++) {
         struct hmetric *m = &H.metrics[i];
@@ -1222,13 +1237,189 @@ static void write_stats(int init_failed)
     fclose(f);
 }
 
+/* proxy_load plays flb_plugin_proxy_create, flb_plugin_proxy_register and
+ * proxy_go_input_register: dlopen (again, at a reload: the same library),
+ * FLBPluginRegister on a new definition, the Go callbacks looked up. */
+static int proxy_load(struct flb_plugin_proxy **proxyp, struct flbgo_input_plugin **pluginp)
+{
+    int (*cb_register)(struct flb_plugin_proxy_def *);
+    struct flb_plugin_proxy *proxy;
+    struct flbgo_input_plugin *plugin;
+    struct flb_api *api;
+
+    H.dso = dlopen(H.so_path, RTLD_LAZY);
+    if (H.dso == NULL) {
+        hlog("[proxy] error opening plugin %s: '%s'", H.so_path, dlerror());
+        return 1;
+    }
+    proxy = calloc(1, sizeof(struct flb_plugin_proxy));
+    api = calloc(1, sizeof(struct flb_api));
+    api->output_get_property = api_unused_get_property;
+    api->input_get_property = api_input_get_property;
+    api->input_log_check = api_input_log_check;
+    api->log_print = api_log_print;
+    if (!H.no_metrics_api) {
+        api->input_get_cmt_instance = flb_input_get_cmt_instance;
+    }
+    api->output_log_check = api_unused_log_check;
+    api->custom_get_property = api_unused_get_property;
+    api->custom_log_check = api_unused_log_check;
+    proxy->api = api;
+    proxy->def = calloc(1, sizeof(struct flb_plugin_proxy_def));
+    proxy->def->type = FLB_PROXY_INPUT_PLUGIN;
+    proxy->dso_handler = H.dso;
+    *proxyp = proxy;
+
+    cb_register = (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
+    if (cb_register == NULL || cb_register(proxy->def) == -1) {
+        hlog("FLBPluginRegister missing or failed");
+        return 1;
+    }
+    if (proxy->def->type != FLB_PROXY_INPUT_PLUGIN || proxy->def->proxy != FLB_PROXY_GOLANG ||
+        proxy->def->name == NULL) {
+        hlog("FLBPluginRegister did not register a Go input (type %d, proxy %d)",
+             proxy->def->type, proxy->def->proxy);
+        return 1;
+    }
+
+    plugin = calloc(1, sizeof(struct flbgo_input_plugin));
+    *pluginp = plugin;
+    plugin->cb_init = (int (*)(struct flbgo_input_plugin *)) sym("FLBPluginInit");
+    if (plugin->cb_init == NULL) {
+        hlog("[go proxy]: could not load FLBPluginInit symbol");
+        return 1;
+    }
+    plugin->cb_collect = (int (*)(void **, size_t *)) sym("FLBPluginInputCallback");
+    if (!H.no_cleanup) {
+        plugin->cb_cleanup = (int (*)(void *)) sym("FLBPluginInputCleanupCallback");
+    }
+    if (H.abi41) {
+        plugin->cb_collect_ctx = (int (*)(void *, void **, size_t *)) sym("FLBPluginInputCallbackCtx");
+        if (!H.no_cleanup) {
+            plugin->cb_cleanup_ctx = (int (*)(void *, void *)) sym("FLBPluginInputCleanupCallbackCtx");
+        }
+    }
+    if (plugin->cb_collect == NULL && plugin->cb_collect_ctx == NULL) {
+        hlog("no collect callback exported");
+        return 1;
+    }
+    plugin->cb_exit = (int (*)(void)) sym("FLBPluginExit");
+    plugin->name = strdup(proxy->def->name);
+    proxy->data = plugin;
+    return 0;
+}
+
+/* proxy_unload plays flb_proxy_input_cb_destroy: FLBPluginUnregister on the
+ * definition, then dlclose of its handle. */
+static void proxy_unload(struct flb_plugin_proxy *proxy, struct flbgo_input_plugin *plugin)
+{
+    void (*cb_unregister)(struct flb_plugin_proxy_def *);
+
+    cb_unregister = (void (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginUnregister");
+    if (cb_unregister != NULL) {
+        cb_unregister(proxy->def);
+    }
+    free(plugin->name);
+    free(plugin);
+    free(proxy->def);
+    free(proxy->api);
+    dlclose(proxy->dso_handler);
+    free(proxy);
+}
+
+/* start_instances plays flb_input_new + flb_input_instance_init, one
+ * instance at a time: each inits on a thread of its own while the main
+ * thread waits. It returns 1 when an init failed. */
+static int start_instances(void)
+{
+    int i, j;
+
+    for (i = 0; i < H.nins; i++) {
+        struct instance *ins = &H.ins[i];
+        if (H.abi41) {
+            struct flb_plugin_input_proxy_context *ctx = calloc(1, sizeof(*ctx));
+            ctx->proxy = H.proxy;
+            ins->context = ctx;
+        }
+        else {
+            struct flb_plugin_input_proxy_context_20 *ctx = calloc(1, sizeof(*ctx));
+            ctx->proxy = H.proxy;
+            ins->context = ctx;
+        }
+        pthread_create(&ins->th, NULL, instance_thread, ins);
+        ins->started = 1;
+        pthread_mutex_lock(&H.mu);
+        while (ins->init_status == 0) {
+            pthread_cond_wait(&H.cond, &H.mu);
+        }
+        pthread_mutex_unlock(&H.mu);
+        if (ins->init_status < 0) {
+            return 1;
+        }
+    }
+    pthread_mutex_lock(&H.mu);
+    for (i = 0; H.abi41 && i < H.nins; i++) {
+        for (j = 0; j < i && H.ins[i].context != NULL; j++) {
+            void *a = ((struct flb_plugin_input_proxy_context *) H.ins[i].context)->remote_context;
+            void *b = ((struct flb_plugin_input_proxy_context *) H.ins[j].context)->remote_context;
+            if (a != NULL && a == b) {
+                violation("instances %d and %d got the same remote_context", j, i);
+            }
+        }
+    }
+    pthread_mutex_unlock(&H.mu);
+    return 0;
+}
+
+/* stop_instances stops ingestion (each instance pauses on its thread), lets
+ * the engine move the ring buffers for grace_ms (-1: until they are empty,
+ * as a reload does), then has each instance exit on its thread. */
+static void stop_instances(long grace_ms)
+{
+    int i;
+
+    pthread_mutex_lock(&H.mu);
+    H.ingest_stop = 1;
+    pthread_cond_broadcast(&H.cond);
+    pthread_mutex_unlock(&H.mu);
+    if (H.rb_ms > 0 && grace_ms > 0) {
+        struct timespec ts = {grace_ms / 1000, (grace_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    while (H.rb_ms > 0 && grace_ms < 0) {
+        struct timespec ts = {0, 10 * 1000000L};
+        int empty;
+        /* Collects end at their next turn: wait for every instance's pause
+         * before taking an empty ring buffer for the last word. */
+        pthread_mutex_lock(&H.mu);
+        empty = H.paused_now == H.nins;
+        pthread_mutex_unlock(&H.mu);
+        pthread_mutex_lock(&RB.mu);
+        empty = empty && RB.head == NULL;
+        pthread_mutex_unlock(&RB.mu);
+        if (empty) {
+            break;
+        }
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&H.mu);
+    H.stop = 1;
+    pthread_cond_broadcast(&H.cond);
+    pthread_mutex_unlock(&H.mu);
+    for (i = 0; i < H.nins; i++) {
+        if (H.ins[i].started) {
+            pthread_join(H.ins[i].th, NULL);
+        }
+    }
+    pthread_mutex_lock(&H.mu);
+    H.paused_now = 0;
+    pthread_mutex_unlock(&H.mu);
+}
+
 int main(int argc, char **argv)
 {
     struct instance *cur = NULL;
-    struct flb_api *api;
-    int (*cb_register)(struct flb_plugin_proxy_def *);
-    void (*cb_unregister)(struct flb_plugin_proxy_def *);
-    int i, init_failed = 0, code = 0;
+    int i, cycle, init_failed = 0, code = 0;
     long long start;
 
     H.abi41 = 1;
@@ -1281,6 +1472,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "-rb-ms") == 0) H.rb_ms = atoi(v);
         else if (strcmp(a, "-grace-ms") == 0) H.grace_ms = atol(v);
         else if (strcmp(a, "-crash-after-buffers") == 0) H.crash_after = atol(v);
+        else if (strcmp(a, "-reloads") == 0) H.reloads = atoi(v);
+        else if (strcmp(a, "-reload-ms") == 0) H.reload_ms = atol(v);
         else if (strcmp(a, "-p") == 0) {
             if (cur == NULL) {
                 cur = new_instance();
@@ -1289,7 +1482,7 @@ int main(int argc, char **argv)
         }
         else usage();
     }
-    if (H.so_path == NULL || H.nins == 0 || H.interval_ms <= 0) {
+    if (H.so_path == NULL || H.nins == 0 || H.interval_ms <= 0 || (H.reloads > 0 && (H.reload_ms <= 0 || H.exit_from_main))) {
         usage();
     }
     H.out = strcmp(H.out_path, "-") == 0 ? stdout : fopen(H.out_path, "w");
@@ -1316,65 +1509,9 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
     }
-    H.dso = dlopen(H.so_path, RTLD_LAZY);
-    if (H.dso == NULL) {
-        hlog("[proxy] error opening plugin %s: '%s'", H.so_path, dlerror());
+    if (proxy_load(&H.proxy, &H.plugin) != 0) {
         return 1;
     }
-    H.proxy = calloc(1, sizeof(struct flb_plugin_proxy));
-    api = calloc(1, sizeof(struct flb_api));
-    api->output_get_property = api_unused_get_property;
-    api->input_get_property = api_input_get_property;
-    api->input_log_check = api_input_log_check;
-    api->log_print = api_log_print;
-    if (!H.no_metrics_api) {
-        api->input_get_cmt_instance = flb_input_get_cmt_instance;
-    }
-    api->output_log_check = api_unused_log_check;
-    api->custom_get_property = api_unused_get_property;
-    api->custom_log_check = api_unused_log_check;
-    H.proxy->api = api;
-    H.proxy->def = calloc(1, sizeof(struct flb_plugin_proxy_def));
-    H.proxy->def->type = FLB_PROXY_INPUT_PLUGIN;
-    H.proxy->dso_handler = H.dso;
-
-    /* flb_plugin_proxy_register */
-    cb_register = (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
-    if (cb_register == NULL || cb_register(H.proxy->def) == -1) {
-        hlog("FLBPluginRegister missing or failed");
-        return 1;
-    }
-    if (H.proxy->def->type != FLB_PROXY_INPUT_PLUGIN || H.proxy->def->proxy != FLB_PROXY_GOLANG ||
-        H.proxy->def->name == NULL) {
-        hlog("FLBPluginRegister did not register a Go input (type %d, proxy %d)",
-             H.proxy->def->type, H.proxy->def->proxy);
-        return 1;
-    }
-
-    /* proxy_go_input_register */
-    H.plugin = calloc(1, sizeof(struct flbgo_input_plugin));
-    H.plugin->cb_init = (int (*)(struct flbgo_input_plugin *)) sym("FLBPluginInit");
-    if (H.plugin->cb_init == NULL) {
-        hlog("[go proxy]: could not load FLBPluginInit symbol");
-        return 1;
-    }
-    H.plugin->cb_collect = (int (*)(void **, size_t *)) sym("FLBPluginInputCallback");
-    if (!H.no_cleanup) {
-        H.plugin->cb_cleanup = (int (*)(void *)) sym("FLBPluginInputCleanupCallback");
-    }
-    if (H.abi41) {
-        H.plugin->cb_collect_ctx = (int (*)(void *, void **, size_t *)) sym("FLBPluginInputCallbackCtx");
-        if (!H.no_cleanup) {
-            H.plugin->cb_cleanup_ctx = (int (*)(void *, void *)) sym("FLBPluginInputCleanupCallbackCtx");
-        }
-    }
-    if (H.plugin->cb_collect == NULL && H.plugin->cb_collect_ctx == NULL) {
-        hlog("no collect callback exported");
-        return 1;
-    }
-    H.plugin->cb_exit = (int (*)(void)) sym("FLBPluginExit");
-    H.plugin->name = strdup(H.proxy->def->name);
-    H.proxy->data = H.plugin;
     hlog("loaded %s: plugin '%s' (%s), abi %s%s", H.so_path, H.plugin->name,
          H.proxy->def->description ? H.proxy->def->description : "", H.abi41 ? "4.1" : "2.1",
          H.no_cleanup ? ", no cleanup callback" : "");
@@ -1383,94 +1520,87 @@ int main(int argc, char **argv)
         pthread_create(&RB.th, NULL, engine_thread, NULL);
     }
 
-    /* flb_input_new + flb_input_instance_init, one instance at a time */
-    for (i = 0; i < H.nins; i++) {
-        struct instance *ins = &H.ins[i];
-        if (H.abi41) {
-            struct flb_plugin_input_proxy_context *ctx = calloc(1, sizeof(*ctx));
-            ctx->proxy = H.proxy;
-            ins->context = ctx;
-        }
-        else {
-            struct flb_plugin_input_proxy_context_20 *ctx = calloc(1, sizeof(*ctx));
-            ctx->proxy = H.proxy;
-            ins->context = ctx;
-        }
-        pthread_create(&ins->th, NULL, instance_thread, ins);
-        ins->started = 1;
+    start = now_ms();
+    for (cycle = 0;; cycle++) {
+        long long cycle_start = now_ms();
+        int reload = 0;
+
+        init_failed = start_instances();
         pthread_mutex_lock(&H.mu);
-        while (ins->init_status == 0) {
-            pthread_cond_wait(&H.cond, &H.mu);
+        if (init_failed) {
+            H.stop = 1;
+        }
+        H.start_collect = 1;
+        pthread_cond_broadcast(&H.cond);
+        while (!H.stop) {
+            struct timespec ts;
+            long long t = now_ms();
+            if (term) {
+                hlog("signal %d: stopping", (int) term);
+                break;
+            }
+            if (H.target > 0 && H.records >= H.target) break;
+            if (H.duration_ms > 0 && t - start >= H.duration_ms) break;
+            if (H.idle_ms > 0 && H.records > 0 && t - H.last_record_ms >= H.idle_ms) break;
+            if (t - start >= H.timeout_ms) {
+                if (H.target > 0) {
+                    hlog("timeout: %ld of %ld records after %ld ms", H.records, H.target, H.timeout_ms);
+                    code = 4;
+                }
+                break;
+            }
+            if (cycle < H.reloads && t - cycle_start >= H.reload_ms) {
+                reload = 1;
+                break;
+            }
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 10 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&H.cond, &H.mu, &ts);
         }
         pthread_mutex_unlock(&H.mu);
-        if (ins->init_status < 0) {
-            init_failed = 1;
+        if (!reload) {
             break;
         }
-    }
-
-    start = now_ms();
-    pthread_mutex_lock(&H.mu);
-    for (i = 0; H.abi41 && i < H.nins; i++) {
-        int j;
-        for (j = 0; j < i && H.ins[i].context != NULL; j++) {
-            void *a = ((struct flb_plugin_input_proxy_context *) H.ins[i].context)->remote_context;
-            void *b = ((struct flb_plugin_input_proxy_context *) H.ins[j].context)->remote_context;
-            if (a != NULL && a == b) {
-                violation("instances %d and %d got the same remote_context", j, i);
+        /* flb_reload: the new configuration is loaded, and the plugin
+         * registered again on the main thread, while the old instances still
+         * collect; then the old context stops with grace -1 (every ring
+         * buffer moved out), its instances exit on their threads, the old
+         * definition is unregistered and its handle closed (the library
+         * stays: the new handle holds it), and the new instances start. */
+        pthread_mutex_lock(&H.mu);
+        hlog("reload %d at %ld records", cycle + 1, H.records);
+        pthread_mutex_unlock(&H.mu);
+        {
+            struct flb_plugin_proxy *np;
+            struct flbgo_input_plugin *npl;
+            if (proxy_load(&np, &npl) != 0) {
+                code = 1;
+                break;
             }
+            stop_instances(-1);
+            proxy_unload(H.proxy, H.plugin);
+            H.proxy = np;
+            H.plugin = npl;
         }
-    }
-    if (init_failed) {
-        H.stop = 1;
-    }
-    H.start_collect = 1;
-    pthread_cond_broadcast(&H.cond);
-    while (!H.stop) {
-        struct timespec ts;
-        long long t = now_ms();
-        if (term) {
-            hlog("signal %d: stopping", (int) term);
-            break;
+        pthread_mutex_lock(&H.mu);
+        H.stop = H.ingest_stop = H.start_collect = 0;
+        H.nmetrics = 0; /* a new instance has a new cmetrics context */
+        for (i = 0; i < H.nins; i++) {
+            free(H.ins[i].context);
+            H.ins[i].context = NULL;
+            H.ins[i].started = H.ins[i].init_status = H.ins[i].remote_context_set = 0;
         }
-        if (H.target > 0 && H.records >= H.target) break;
-        if (H.duration_ms > 0 && t - start >= H.duration_ms) break;
-        if (H.idle_ms > 0 && H.records > 0 && t - H.last_record_ms >= H.idle_ms) break;
-        if (t - start >= H.timeout_ms) {
-            if (H.target > 0) {
-                hlog("timeout: %ld of %ld records after %ld ms", H.records, H.target, H.timeout_ms);
-                code = 4;
-            }
-            break;
-        }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 10 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&H.cond, &H.mu, &ts);
+        H.reloads_done++;
+        pthread_mutex_unlock(&H.mu);
     }
     /* Shut down as Fluent Bit does: stop ingestion (each instance pauses
      * on its thread), give the engine the grace period to move the ring
      * buffers into chunks, then exit the instances. */
-    H.ingest_stop = 1;
-    pthread_cond_broadcast(&H.cond);
-    pthread_mutex_unlock(&H.mu);
-    if (H.rb_ms > 0 && H.grace_ms > 0 && !init_failed) {
-        struct timespec ts = {H.grace_ms / 1000, (H.grace_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    pthread_mutex_lock(&H.mu);
-    H.stop = 1;
-    pthread_cond_broadcast(&H.cond);
-    pthread_mutex_unlock(&H.mu);
-
-    for (i = 0; i < H.nins; i++) {
-        if (H.ins[i].started) {
-            pthread_join(H.ins[i].th, NULL);
-        }
-    }
+    stop_instances(init_failed ? 0 : H.grace_ms);
     if (H.rb_ms > 0) {
         pthread_mutex_lock(&RB.mu);
         RB.stop = 1;
@@ -1481,18 +1611,7 @@ int main(int argc, char **argv)
     if (H.exit_from_main && H.plugin->cb_exit) {
         H.plugin->cb_exit();
     }
-
-    /* flb_proxy_input_cb_destroy */
-    cb_unregister = (void (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginUnregister");
-    if (cb_unregister != NULL) {
-        cb_unregister(H.proxy->def);
-    }
-    free(H.plugin->name);
-    free(H.plugin);
-    free(H.proxy->def);
-    free(H.proxy->api);
-    dlclose(H.dso);
-    free(H.proxy);
+    proxy_unload(H.proxy, H.plugin);
 
     hlog("records=%ld callbacks=%ld buffers=%ld bytes=%ld cleanups=%ld host_frees=%ld max_callback_us=%ld "
          "rb_discarded=%ld violations=%d",
