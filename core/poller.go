@@ -320,6 +320,9 @@ func OpenStore(c CheckpointConfig, log Logger) (checkpoint.Store, error) {
 		if err != nil {
 			return nil, &ConfigError{Key: "checkpoint.path", Msg: err.Error()}
 		}
+		if fs := checkpoint.Transient(c.Path); fs != "" {
+			log.Warn("checkpoint.path is on "+fs+": once they are gone the input finds no checkpoint and reads initial_lookback again, delivering it twice; put checkpoint.path on storage that lasts", "path", c.Path)
+		}
 		return st.SyncEvery(c.SyncInterval.D()).LogTo(log), nil
 	}
 	return nil, &ConfigError{Key: "checkpoint.type", Msg: fmt.Sprintf("%q must be provided by the host", c.Type)}

@@ -1375,3 +1375,38 @@ func TestAReadOnlyPollerLoadsTheCheckpointAndNeverWritesIt(t *testing.T) {
 		})
 	}
 }
+
+// A checkpoint directory whose files go at a reboot or with the container
+// loses the position without an error anyone sees: the next start reads
+// the initial lookback again. The store says so when it opens.
+func TestACheckpointPathInMemoryIsWarnedAbout(t *testing.T) {
+	const shm = "/dev/shm"
+	if checkpoint.Transient(shm) == "" {
+		t.Skip(shm + " is not a tmpfs here")
+	}
+	dir, err := os.MkdirTemp(shm, "auditpull-")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, c := range []struct {
+		name string
+		path string
+		warn bool
+	}{
+		{"tmpfs", dir, true},
+		{"an ordinary directory", t.TempDir(), checkpoint.Transient(os.TempDir()) != ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			log := &testkit.LogSink{}
+			st, err := core.OpenStore(core.CheckpointConfig{Type: "file", Path: c.path}, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if got := strings.Contains(log.Text(), "checkpoint.path is on "); got != c.warn {
+				t.Errorf("warned %v, want %v; log:\n%s", got, c.warn, log.Text())
+			}
+		})
+	}
+}
