@@ -101,9 +101,8 @@ func (r *registry) start(get func(string) string, h host, tid uint64) (_ *instan
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	// DeferOpen: Fluent Bit's main thread waits for each input's init
-	// before it starts the next, so a vendor that is down must not hold up
-	// the whole pipeline's start.
+	// DeferOpen: Fluent Bit's main thread waits for each input's init, so
+	// a vendor that is down must not hold up the whole pipeline's start.
 	p, err := core.NewPoller(ctx, cfg, core.Options{Logger: log, DeferOpen: true})
 	if err != nil {
 		cancel()
