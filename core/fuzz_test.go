@@ -67,7 +67,7 @@ func FuzzCheckpoint(f *testing.F) {
 		}
 		cfg := defaultConfig()
 		p := &Poller{cfg: &cfg, log: NopLogger{}, metrics: &Metrics{}, clock: RealClock}
-		s := &stream{p: p, key: key.Stream, info: SourceInfo{Partitions: 2, Precision: time.Second}, seen: map[string]seenEntry{}, pending: map[uint64]*Batch{}}
+		s := &stream{p: p, key: key.Stream, info: SourceInfo{Partitions: 2, Precision: time.Second}, pending: map[uint64]*Batch{}}
 		s.restore(st)
 		if s.win == nil {
 			s.plan(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))

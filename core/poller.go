@@ -149,7 +149,7 @@ type snapshot struct {
 	final     time.Time
 	highWater time.Time
 	window    *windowState
-	seen      map[string]seenEntry // shared, never mutated after capture
+	seen      seenSet // shared, never mutated after capture
 }
 
 // NewPoller opens the configured source(s) and loads their checkpoints. A
@@ -366,7 +366,6 @@ func (p *Poller) openStream(ctx context.Context, src Source, name string) (*stre
 		overlap:   p.cfg.Overlap.D().Truncate(info.Precision),
 		sweep:     p.cfg.SweepInterval.D(),
 		pending:   map[uint64]*Batch{},
-		seen:      map[string]seenEntry{},
 	}
 	if info.MaxSpan > 0 && (s.maxWindow == 0 || s.maxWindow > info.MaxSpan) {
 		s.maxWindow = info.MaxSpan
@@ -1105,11 +1104,6 @@ func (s *stream) encode(sn *snapshot, now time.Time) []byte {
 		Window:    sn.window,
 		Updated:   now.UTC(),
 	}
-	if len(sn.seen) > 0 {
-		st.Seen = make([]seenRecord, 0, len(sn.seen))
-		for id, e := range sn.seen {
-			st.Seen = append(st.Seen, seenRecord{ID: id, T: e.t, N: e.n, R: e.r})
-		}
-	}
+	st.Seen = sn.seen.records()
 	return encodeState(&st)
 }

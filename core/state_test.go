@@ -16,9 +16,9 @@ func backfillSnapshot() (*stream, *snapshot) {
 	for i := range 90 {
 		w.Pieces = append(w.Pieces, pieceState{From: from.Add(time.Duration(i) * 24 * time.Hour), To: from.Add(time.Duration(i+1) * 24 * time.Hour)})
 	}
-	seen := map[string]seenEntry{}
+	var seen seenSet
 	for i := range 40 {
-		seen[fmt.Sprintf("%032x", i*7919)] = seenEntry{t: from.UnixMilli() + int64(i), n: 1}
+		seen.set(fmt.Sprintf("%032x", i*7919), seenEntry{t: from.UnixMilli() + int64(i), n: 1})
 	}
 	s := &stream{key: "nordpass-eu_nordpass_com"}
 	return s, &snapshot{cursor: from, highWater: from.Add(time.Hour), window: w, seen: seen}

@@ -25,7 +25,7 @@ type stream struct {
 	final      time.Time // see checkpointState.Final
 	highWater  time.Time
 	win        *windowState
-	seen       map[string]seenEntry
+	seen       seenSet
 	seenShared bool     // seen is referenced by a snapshot: copy before writing
 	prevPage   []string // ids of the previous page, to detect shifted pages
 	prevCursor string   // the cursor that read it, to read it again
@@ -88,7 +88,7 @@ func (s *stream) restore(st *checkpointState) {
 		w.Cross = nil
 	}
 	for _, r := range st.Seen {
-		s.seen[r.ID] = seenEntry{t: r.T, n: r.N, r: r.R}
+		s.seen.set(r.ID, seenEntry{t: r.T, n: r.N, r: r.R})
 	}
 	if w := s.win; w != nil {
 		s.run.restore(w.Run)
@@ -108,13 +108,22 @@ func (s *stream) snapshot() *snapshot {
 
 func (s *stream) setSeen(id string, e seenEntry) {
 	if s.seenShared {
-		c := make(map[string]seenEntry, len(s.seen)+1)
-		for k, v := range s.seen {
-			c[k] = v
-		}
-		s.seen, s.seenShared = c, false
+		s.seen, s.seenShared = s.seen.clone(), false
 	}
-	s.seen[id] = e
+	s.seen.set(id, e)
+}
+
+// editSeen applies fn to every seen record, dropping those it does not
+// keep; a set a snapshot holds is copied first, and only when fn changes
+// something.
+func (s *stream) editSeen(fn func(seenEntry) (seenEntry, bool)) {
+	if s.seenShared {
+		if !s.seen.changes(fn) {
+			return
+		}
+		s.seen, s.seenShared = s.seen.clone(), false
+	}
+	s.seen.edit(fn)
 }
 
 // plan opens the next window, or reports that none is due yet. A window is
@@ -575,28 +584,10 @@ func (s *stream) finishPartition() {
 	// Window done: keep only what a later sweep may read again.
 	s.final = w.Final
 	cut := s.final.UnixMilli()
-	if s.seenShared {
-		kept := make(map[string]seenEntry, len(s.seen))
-		for id, e := range s.seen {
-			if e.t >= cut {
-				e.r = 0
-				kept[id] = e
-			}
-		}
-		s.seen, s.seenShared = kept, false
-	} else {
-		// No snapshot holds this map yet (this window's reads copied it):
-		// trimmed in place rather than copied again at every poll.
-		for id, e := range s.seen {
-			switch {
-			case e.t < cut:
-				delete(s.seen, id)
-			case e.r != 0:
-				e.r = 0
-				s.seen[id] = e
-			}
-		}
-	}
+	s.editSeen(func(e seenEntry) (seenEntry, bool) {
+		e.r = 0
+		return e, e.t >= cut
+	})
 	s.win, s.read = nil, true
 }
 
@@ -671,7 +662,7 @@ func (s *stream) filter(page Page, pc pieceState, skip int, narrowed bool) []Eve
 			s.againIDs = append(s.againIDs, e.ID)
 		}
 		if w.Checking || again || e.Time.Equal(trailAt) || s.counted(e.Time) {
-			en := s.seen[e.ID]
+			en, _ := s.seen.get(e.ID)
 			en.r++
 			if en.r <= en.n {
 				s.setSeen(e.ID, en)
@@ -781,22 +772,17 @@ func (s *stream) forget(t time.Time, ids []string) {
 		return
 	}
 	ms := t.UnixMilli()
-	drop := func(id string) {
-		if e, ok := s.seen[id]; ok && e.t == ms {
-			if s.seenShared {
-				s.setSeen(id, e) // copies the set
-			}
-			delete(s.seen, id)
-		}
-	}
-	if ids != nil {
-		for _, id := range ids {
-			drop(id)
-		}
+	if ids == nil {
+		s.editSeen(func(e seenEntry) (seenEntry, bool) { return e, e.t != ms })
 		return
 	}
-	for id := range s.seen {
-		drop(id)
+	for _, id := range ids {
+		if e, ok := s.seen.get(id); ok && e.t == ms {
+			if s.seenShared {
+				s.seen, s.seenShared = s.seen.clone(), false
+			}
+			s.seen.delete(id)
+		}
 	}
 }
 
@@ -805,21 +791,19 @@ func (s *stream) forget(t time.Time, ids []string) {
 // against the copies delivered, for a read that serves them again.
 func (s *stream) restartCount(t time.Time, ids []string) {
 	ms := t.UnixMilli()
-	reset := func(id string, e seenEntry) {
-		if e.t == ms && e.r != 0 {
-			e.r = 0
-			s.setSeen(id, e)
-		}
-	}
 	if ids == nil {
-		for id, e := range s.seen {
-			reset(id, e)
-		}
+		s.editSeen(func(e seenEntry) (seenEntry, bool) {
+			if e.t == ms {
+				e.r = 0
+			}
+			return e, true
+		})
 		return
 	}
 	for _, id := range ids {
-		if e, ok := s.seen[id]; ok {
-			reset(id, e)
+		if e, ok := s.seen.get(id); ok && e.t == ms && e.r != 0 {
+			e.r = 0
+			s.setSeen(id, e)
 		}
 	}
 }
