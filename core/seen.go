@@ -102,30 +102,27 @@ func resized[K comparable](m map[K]seenEntry) map[K]seenEntry {
 // edit applies fn to every record, dropping those it does not keep, in
 // place.
 func (s seenSet) edit(fn func(seenEntry) (seenEntry, bool)) {
-	for k, e := range s.hex {
-		if e, keep := fn(e); !keep {
-			delete(s.hex, k)
+	editMap(s.hex, fn)
+	editMap(s.str, fn)
+}
+
+func editMap[K comparable](m map[K]seenEntry, fn func(seenEntry) (seenEntry, bool)) {
+	for k, e := range m {
+		if e, keep := fn(e); keep {
+			m[k] = e
 		} else {
-			s.hex[k] = e
-		}
-	}
-	for k, e := range s.str {
-		if e, keep := fn(e); !keep {
-			delete(s.str, k)
-		} else {
-			s.str[k] = e
+			delete(m, k)
 		}
 	}
 }
 
 // changes reports whether edit would change anything.
 func (s seenSet) changes(fn func(seenEntry) (seenEntry, bool)) bool {
-	for _, e := range s.hex {
-		if n, keep := fn(e); !keep || n != e {
-			return true
-		}
-	}
-	for _, e := range s.str {
+	return mapChanges(s.hex, fn) || mapChanges(s.str, fn)
+}
+
+func mapChanges[K comparable](m map[K]seenEntry, fn func(seenEntry) (seenEntry, bool)) bool {
+	for _, e := range m {
 		if n, keep := fn(e); !keep || n != e {
 			return true
 		}
