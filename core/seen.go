@@ -6,35 +6,61 @@ import (
 )
 
 // seenSet holds the seen records (see checkpointState.Seen) by id. Most ids
-// are 32 lowercase hex digits (the content hashes of NordPass and NordPass
-// MSP records): those are keyed by their 16 bytes, a third of a string key's
-// header and bytes, in a map without pointers, which the garbage collector
-// does not scan. At 1,000 NordPass tenants the set held ~525,000 ids, 60 of
-// the 67 MiB of live heap as strings; keyed by bytes the live heap is 50 MiB
-// and the peak RSS 113 instead of 149 MiB (the tenants benchmark, the old
-// and new builds alternating). A save pays for it: the hex digits are written
-// again (~1 µs more per 40 ids). Any other id is kept as it is. Either way
-// an id comes back exactly as it was given, so checkpoints do not change.
+// are 16 bytes written in hex: the content hashes of NordPass and NordPass
+// MSP records (32 lowercase digits), or UUIDs (Qualtrics' activity ids).
+// Those are keyed by their 16 bytes, a third of a string key's header and
+// bytes, in maps without pointers, which the garbage collector does not
+// scan. At 1,000 NordPass tenants the set held ~525,000 ids, 60 of the 67
+// MiB of live heap as strings; keyed by bytes the live heap is 50 MiB and
+// the peak RSS 113 instead of 149 MiB (the tenants benchmark, the old and
+// new builds alternating). A save pays for it: the digits are written again
+// (~1 µs more per 40 ids). Any other id is kept as it is. Either way an id
+// comes back exactly as it was given, so checkpoints do not change.
 type seenSet struct {
-	hex map[[16]byte]seenEntry
-	str map[string]seenEntry
+	bytes [forms]map[[16]byte]seenEntry // by the form the id was written in
+	str   map[string]seenEntry
 }
 
-// hexID returns the 16 bytes of an id of 32 lowercase hex digits. Upper
-// case is refused: it would come back in lower case, another id.
-func hexID(id string) (k [16]byte, ok bool) {
-	if len(id) != 2*len(k) {
-		return k, false
+// The forms of an id kept as its 16 bytes, each written back exactly: in
+// lowercase hex digits only, as upper case would come back in lower case,
+// another id.
+const (
+	formDigits = iota // 32 digits
+	formUUID          // 8-4-4-4-12 digits
+	forms
+)
+
+// formLen is the length of an id of each form.
+var formLen = [forms]int{32, 36}
+
+// bytesOf returns the 16 bytes of an id of one of the forms, and the form;
+// ok is false for any other id.
+func bytesOf(id string) (k [16]byte, form int, ok bool) {
+	switch len(id) {
+	case formLen[formDigits]:
+		form = formDigits
+	case formLen[formUUID]:
+		if id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+			return k, 0, false
+		}
+		form = formUUID
+	default:
+		return k, 0, false
 	}
+	j := 0
 	for i := range k {
-		hi, ok1 := nibble(id[2*i])
-		lo, ok2 := nibble(id[2*i+1])
+		if form == formUUID && (j == 8 || j == 13 || j == 18 || j == 23) {
+			j++
+		}
+		hi, ok1 := nibble(id[j])
+		lo, ok2 := nibble(id[j+1])
 		if !ok1 || !ok2 {
-			return k, false
+			return k, 0, false
 		}
 		k[i] = hi<<4 | lo
+		j += 2
 	}
-	return k, true
+	return k, form, true
 }
 
 func nibble(c byte) (byte, bool) {
@@ -47,11 +73,36 @@ func nibble(c byte) (byte, bool) {
 	return 0, false
 }
 
-func (s seenSet) len() int { return len(s.hex) + len(s.str) }
+// appendID writes k back in its form.
+func appendID(b *strings.Builder, k [16]byte, form int) {
+	var d [32]byte
+	hex.Encode(d[:], k[:])
+	if form == formDigits {
+		b.Write(d[:])
+		return
+	}
+	b.Write(d[0:8])
+	b.WriteByte('-')
+	b.Write(d[8:12])
+	b.WriteByte('-')
+	b.Write(d[12:16])
+	b.WriteByte('-')
+	b.Write(d[16:20])
+	b.WriteByte('-')
+	b.Write(d[20:32])
+}
+
+func (s seenSet) len() int {
+	n := len(s.str)
+	for _, m := range s.bytes {
+		n += len(m)
+	}
+	return n
+}
 
 func (s seenSet) get(id string) (seenEntry, bool) {
-	if k, ok := hexID(id); ok {
-		e, ok := s.hex[k]
+	if k, form, ok := bytesOf(id); ok {
+		e, ok := s.bytes[form][k]
 		return e, ok
 	}
 	e, ok := s.str[id]
@@ -59,11 +110,11 @@ func (s seenSet) get(id string) (seenEntry, bool) {
 }
 
 func (s *seenSet) set(id string, e seenEntry) {
-	if k, ok := hexID(id); ok {
-		if s.hex == nil {
-			s.hex = map[[16]byte]seenEntry{}
+	if k, form, ok := bytesOf(id); ok {
+		if s.bytes[form] == nil {
+			s.bytes[form] = map[[16]byte]seenEntry{}
 		}
-		s.hex[k] = e
+		s.bytes[form][k] = e
 		return
 	}
 	if s.str == nil {
@@ -73,8 +124,8 @@ func (s *seenSet) set(id string, e seenEntry) {
 }
 
 func (s seenSet) delete(id string) {
-	if k, ok := hexID(id); ok {
-		delete(s.hex, k)
+	if k, form, ok := bytesOf(id); ok {
+		delete(s.bytes[form], k)
 		return
 	}
 	delete(s.str, id)
@@ -85,7 +136,11 @@ func (s seenSet) delete(id string) {
 // so a set that held many records once (a burst in the overlap) would keep
 // their room through every later copy.
 func (s seenSet) clone() seenSet {
-	return seenSet{hex: resized(s.hex), str: resized(s.str)}
+	c := seenSet{str: resized(s.str)}
+	for f, m := range s.bytes {
+		c.bytes[f] = resized(m)
+	}
+	return c
 }
 
 func resized[K comparable](m map[K]seenEntry) map[K]seenEntry {
@@ -102,7 +157,9 @@ func resized[K comparable](m map[K]seenEntry) map[K]seenEntry {
 // edit applies fn to every record, dropping those it does not keep, in
 // place.
 func (s seenSet) edit(fn func(seenEntry) (seenEntry, bool)) {
-	editMap(s.hex, fn)
+	for _, m := range s.bytes {
+		editMap(m, fn)
+	}
 	editMap(s.str, fn)
 }
 
@@ -118,7 +175,12 @@ func editMap[K comparable](m map[K]seenEntry, fn func(seenEntry) (seenEntry, boo
 
 // changes reports whether edit would change anything.
 func (s seenSet) changes(fn func(seenEntry) (seenEntry, bool)) bool {
-	return mapChanges(s.hex, fn) || mapChanges(s.str, fn)
+	for _, m := range s.bytes {
+		if mapChanges(m, fn) {
+			return true
+		}
+	}
+	return mapChanges(s.str, fn)
 }
 
 func mapChanges[K comparable](m map[K]seenEntry, fn func(seenEntry) (seenEntry, bool)) bool {
@@ -130,25 +192,30 @@ func mapChanges[K comparable](m map[K]seenEntry, fn func(seenEntry) (seenEntry, 
 	return false
 }
 
-// records lists the set as the checkpoint holds it. The hex ids are
-// written into one string, not one allocation each: a stream saves after
-// every acknowledged page.
+// records lists the set as the checkpoint holds it. The ids kept as bytes
+// are written into one string, not one allocation each: a stream saves
+// after every acknowledged page.
 func (s seenSet) records() []seenRecord {
 	if s.len() == 0 {
 		return nil
 	}
 	out := make([]seenRecord, 0, s.len())
 	var b strings.Builder // its String does not copy
-	b.Grow(32 * len(s.hex))
-	var digits [32]byte
-	for k, e := range s.hex {
-		hex.Encode(digits[:], k[:])
-		b.Write(digits[:])
-		out = append(out, seenRecord{T: e.t, N: e.n, R: e.r})
+	for f, m := range s.bytes {
+		b.Grow(formLen[f] * len(m))
+		for k, e := range m {
+			appendID(&b, k, f)
+			out = append(out, seenRecord{T: e.t, N: e.n, R: e.r})
+		}
 	}
-	all := b.String()
-	for i := range out {
-		out[i].ID = all[32*i : 32*i+32]
+	// The records are in the order written: each form's, in turn.
+	all, i, start := b.String(), 0, 0
+	for f, m := range s.bytes {
+		for range len(m) {
+			end := start + formLen[f]
+			out[i].ID, start = all[start:end], end
+			i++
+		}
 	}
 	for id, e := range s.str {
 		out = append(out, seenRecord{ID: id, T: e.t, N: e.n, R: e.r})
