@@ -201,8 +201,12 @@ func (s seenSet) records() []seenRecord {
 	}
 	out := make([]seenRecord, 0, s.len())
 	var b strings.Builder // its String does not copy
+	size := 0
 	for f, m := range s.bytes {
-		b.Grow(formLen[f] * len(m))
+		size += formLen[f] * len(m)
+	}
+	b.Grow(size)
+	for f, m := range s.bytes {
 		for k, e := range m {
 			appendID(&b, k, f)
 			out = append(out, seenRecord{T: e.t, N: e.n, R: e.r})

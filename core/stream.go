@@ -106,10 +106,15 @@ func (s *stream) snapshot() *snapshot {
 	return &snapshot{cursor: s.cursor, final: s.final, highWater: s.highWater, window: w, seen: s.seen}
 }
 
-func (s *stream) setSeen(id string, e seenEntry) {
+// ownSeen copies the seen set if a snapshot holds it, before a write.
+func (s *stream) ownSeen() {
 	if s.seenShared {
 		s.seen, s.seenShared = s.seen.clone(), false
 	}
+}
+
+func (s *stream) setSeen(id string, e seenEntry) {
+	s.ownSeen()
 	s.seen.set(id, e)
 }
 
@@ -117,12 +122,10 @@ func (s *stream) setSeen(id string, e seenEntry) {
 // keep; a set a snapshot holds is copied first, and only when fn changes
 // something.
 func (s *stream) editSeen(fn func(seenEntry) (seenEntry, bool)) {
-	if s.seenShared {
-		if !s.seen.changes(fn) {
-			return
-		}
-		s.seen, s.seenShared = s.seen.clone(), false
+	if s.seenShared && !s.seen.changes(fn) {
+		return
 	}
+	s.ownSeen()
 	s.seen.edit(fn)
 }
 
@@ -778,9 +781,7 @@ func (s *stream) forget(t time.Time, ids []string) {
 	}
 	for _, id := range ids {
 		if e, ok := s.seen.get(id); ok && e.t == ms {
-			if s.seenShared {
-				s.seen, s.seenShared = s.seen.clone(), false
-			}
+			s.ownSeen()
 			s.seen.delete(id)
 		}
 	}
